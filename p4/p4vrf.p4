@@ -1,0 +1,355 @@
+// p4vrf — multi-VRF IPv4/IPv6 router pipeline for v1model (bmv2
+// simple_switch_grpc).
+//
+// The control plane (controller/p4rt) addresses everything here by P4Info
+// name: `ingress.<table>`, `ingress.<action>`, match fields by the @name of
+// each key. Renaming any of them is a breaking change to the controller.
+// docs/p4-pipeline.md describes the pipeline for humans; p4/regen rebuilds
+// p4/build/ (bmv2 JSON + P4Info), which is committed.
+
+#include <core.p4>
+#include <v1model.p4>
+
+#include "headers.p4"
+#include "parser.p4"
+
+// Ingress: all forwarding decisions and header rewrites.
+//
+//   parser_error / checksum_error ─────────────────────────────────────► drop
+//        │
+//        ▼
+//   ┌───────────┐ miss
+//   │ interface │─────► drop         (port, vlan) → vrf_id, ingress rif
+//   └───────────┘
+//        ▼
+//   ┌────────────┐ miss
+//   │ my_station │────► drop         dst mac is ours → route it
+//   └────────────┘
+//        ▼            ipv4?             ipv6?               neither
+//   ┌──────────────┐ ┌──────────────┐                        ──► drop
+//   │ ipv4_vrf_lpm │ │ ipv6_vrf_lpm │  (vrf_id, dst) → action, direct counters
+//   └──────────────┘ └──────────────┘
+//        │ drop ──► drop     │ punt ──► CPU_PORT with packet_in, unmodified
+//        │                                                              
+//        ├─ set_ecmp_group ──► ┌────────────┐  action selector
+//        │                     │ ecmp_group │  (hash of addresses, protocol,
+//        │                     └────────────┘   L4 ports) → member
+//        │                           │ set_nexthop       miss ──► drop
+//        ▼ set_nexthop               ▼
+//   ┌─────────┐ miss
+//   │ nexthop │──────► drop          nexthop_id → egress rif, neighbor mac
+//   └─────────┘
+//        ▼
+//   ┌──────────────────┐ miss
+//   │ router_interface │──► drop     egress rif → port, source mac, vlan
+//   └──────────────────┘
+//        ▼
+//   TTL / hop limit <= 1 ──► drop; else decrement (IPv4 checksum: see
+//   compute_ipv4_checksum)
+//
+// A route leaked from VRF A into VRF B is an ipv4/ipv6_vrf_lpm entry with
+// vrf_id = B whose action names A's nexthop (or ECMP group): one lookup, and
+// nothing below the LPM tables knows about VRFs at all.
+control ingress(inout headers_t hdr,
+                inout local_metadata_t meta,
+                inout standard_metadata_t standard_metadata) {
+
+    direct_counter(CounterType.packets_and_bytes) ipv4_vrf_lpm_counter;
+    direct_counter(CounterType.packets_and_bytes) ipv6_vrf_lpm_counter;
+
+    // One selector shared by all ECMP groups. 4096 members in total (1024
+    // groups of 4 on average, or fewer but wider groups); 14 hash bits give
+    // an even spread over groups much wider than any real ECMP fan-out.
+    action_selector(HashAlgorithm.crc16, 32w4096, 32w14) ecmp_selector;
+
+    // -----------------------------------------------------------------------
+    // Actions
+    // -----------------------------------------------------------------------
+
+    // Drops the packet. The flag stops the rest of the apply block, since a
+    // later action that sets egress_spec would otherwise undo mark_to_drop.
+    action drop() {
+        mark_to_drop(standard_metadata);
+        meta.drop = true;
+    }
+
+    action set_interface(vrf_id_t vrf_id, rif_id_t rif) {
+        meta.vrf_id = vrf_id;
+        meta.ingress_rif = rif;
+    }
+
+    action admit_to_l3() {
+        meta.admit_to_l3 = true;
+    }
+
+    action set_nexthop(nexthop_id_t nexthop_id) {
+        meta.nexthop_valid = true;
+        meta.nexthop_id = nexthop_id;
+    }
+
+    action set_ecmp_group(ecmp_group_id_t group_id) {
+        meta.ecmp_valid = true;
+        meta.ecmp_group_id = group_id;
+    }
+
+    // Sends the packet, unmodified, to the CPU with its ingress port.
+    action punt() {
+        meta.punt = true;
+        standard_metadata.egress_spec = CPU_PORT;
+        hdr.packet_in.setValid();
+        hdr.packet_in.ingress_port = standard_metadata.ingress_port;
+        hdr.packet_in._pad = 0;
+    }
+
+    action set_neighbor(rif_id_t rif, mac_addr_t dst_mac) {
+        meta.egress_rif = rif;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+
+    // Untagged egress: strip an incoming 802.1Q tag if there is one.
+    action set_egress(port_t port, mac_addr_t src_mac) {
+        standard_metadata.egress_spec = port;
+        hdr.ethernet.src_addr = src_mac;
+        if (hdr.vlan.isValid()) {
+            hdr.ethernet.ether_type = hdr.vlan.ether_type;
+            hdr.vlan.setInvalid();
+        }
+    }
+
+    // Tagged egress: rewrite the VLAN id of an incoming tag (keeping its
+    // PCP/DEI), or push a new tag with PCP 0.
+    action set_egress_vlan(port_t port, mac_addr_t src_mac, vlan_id_t vlan_id) {
+        standard_metadata.egress_spec = port;
+        hdr.ethernet.src_addr = src_mac;
+        if (!hdr.vlan.isValid()) {
+            hdr.vlan.setValid();
+            hdr.vlan.pcp = 0;
+            hdr.vlan.dei = 0;
+            hdr.vlan.ether_type = hdr.ethernet.ether_type;
+            hdr.ethernet.ether_type = ETHERTYPE_VLAN;
+        }
+        hdr.vlan.vlan_id = vlan_id;
+    }
+
+    // -----------------------------------------------------------------------
+    // Tables
+    // -----------------------------------------------------------------------
+
+    // Classifies the packet into a router interface and so a VRF: one entry
+    // per L3 (sub)interface. vlan_id 0 is the untagged interface of a port
+    // (a priority-tagged frame, VID 0, counts as untagged). Unknown
+    // (port, vlan) pairs are not routed. 1024 = 64 ports x 16 subinterfaces,
+    // the same as router_interface, since every rif has one (port, vlan).
+    @name("interface")
+    table interface_table {
+        key = {
+            standard_metadata.ingress_port : exact @name("port");
+            meta.vlan_id                   : exact @name("vlan_id");
+        }
+        actions = {
+            set_interface;
+            @defaultonly drop;
+        }
+        const default_action = drop();
+        size = 1024;
+    }
+
+    // Router MACs: only frames addressed to one of them are routed, the rest
+    // (other unicast, broadcast, multicast) are dropped. 64 leaves room for a
+    // system MAC, per-VRF or per-interface MACs and VRRP virtual MACs.
+    table my_station {
+        key = {
+            hdr.ethernet.dst_addr : exact @name("dst_mac");
+        }
+        actions = {
+            admit_to_l3;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction();
+        size = 64;
+    }
+
+    // The IPv4 FIBs of all VRFs in one table, keyed by VRF. Leaked routes are
+    // plain entries of the importing VRF. 65536 entries in total over all
+    // VRFs: the order of a data-centre leaf's LPM; bmv2 itself has no limit,
+    // this is the capacity the controller plans for.
+    table ipv4_vrf_lpm {
+        key = {
+            meta.vrf_id      : exact @name("vrf_id");
+            hdr.ipv4.dst_addr : lpm  @name("dst_addr");
+        }
+        actions = {
+            set_nexthop;
+            set_ecmp_group;
+            drop;
+            punt;
+        }
+        const default_action = drop();
+        counters = ipv4_vrf_lpm_counter;
+        size = 65536;
+    }
+
+    // The IPv6 FIBs of all VRFs. A quarter of the IPv4 size: an IPv6 prefix
+    // costs up to four times the key width of an IPv4 one in hardware LPM,
+    // and IPv6 tables are typically provisioned at that ratio.
+    table ipv6_vrf_lpm {
+        key = {
+            meta.vrf_id       : exact @name("vrf_id");
+            hdr.ipv6.dst_addr : lpm   @name("dst_addr");
+        }
+        actions = {
+            set_nexthop;
+            set_ecmp_group;
+            drop;
+            punt;
+        }
+        const default_action = drop();
+        counters = ipv6_vrf_lpm_counter;
+        size = 16384;
+    }
+
+    // ECMP: a group is a set of members of ecmp_selector, each member a
+    // set_nexthop. The selector hashes the fields marked `selector` and picks
+    // one member; fields of headers absent from the packet are left out of
+    // the hash. 1024 groups: one per distinct set of next hops, which is far
+    // fewer than routes (groups are shared by all routes, and all VRFs, with
+    // the same next-hop set).
+    table ecmp_group {
+        key = {
+            meta.ecmp_group_id     : exact    @name("group_id");
+            hdr.ipv4.src_addr      : selector @name("ipv4_src");
+            hdr.ipv4.dst_addr      : selector @name("ipv4_dst");
+            hdr.ipv6.src_addr      : selector @name("ipv6_src");
+            hdr.ipv6.dst_addr      : selector @name("ipv6_dst");
+            hdr.ipv4.protocol      : selector @name("ip_protocol");
+            hdr.ipv6.next_header   : selector @name("ipv6_next_header");
+            hdr.l4_ports.src_port  : selector @name("l4_src_port");
+            hdr.l4_ports.dst_port  : selector @name("l4_dst_port");
+        }
+        actions = {
+            set_nexthop;
+        }
+        implementation = ecmp_selector;
+        size = 1024;
+    }
+
+    // Next hops: a neighbor (its MAC) on an egress router interface. Shared
+    // by every route through that neighbor in every VRF, including routes
+    // leaked into other VRFs, so leaking adds no entries here. 4096 = the
+    // neighbors of 1024 router interfaces, four each on average.
+    @name("nexthop")
+    table nexthop_table {
+        key = {
+            meta.nexthop_id : exact @name("nexthop_id");
+        }
+        actions = {
+            set_neighbor;
+            @defaultonly drop;
+        }
+        const default_action = drop();
+        size = 4096;
+    }
+
+    // Egress side of a router interface: port, our source MAC and the VLAN
+    // (or none). 1024, one per entry of `interface`.
+    table router_interface {
+        key = {
+            meta.egress_rif : exact @name("rif");
+        }
+        actions = {
+            set_egress;
+            set_egress_vlan;
+            @defaultonly drop;
+        }
+        const default_action = drop();
+        size = 1024;
+    }
+
+    apply {
+        // Malformed (bad IPv4/IPv6 version, IPv4 ihl < 5, truncated) or a
+        // bad IPv4 header checksum.
+        if (standard_metadata.parser_error != error.NoError ||
+            standard_metadata.checksum_error == 1w1) {
+            drop();
+            return;
+        }
+
+        if (hdr.vlan.isValid()) {
+            meta.vlan_id = hdr.vlan.vlan_id;
+        } else {
+            meta.vlan_id = 0;
+        }
+        interface_table.apply();
+        if (meta.drop) {
+            return;
+        }
+
+        my_station.apply();
+        if (!meta.admit_to_l3) {
+            drop();
+            return;
+        }
+
+        if (hdr.ipv4.isValid()) {
+            ipv4_vrf_lpm.apply();
+        } else if (hdr.ipv6.isValid()) {
+            ipv6_vrf_lpm.apply();
+        } else {
+            // ARP and every other non-IP frame.
+            drop();
+            return;
+        }
+        if (meta.drop || meta.punt) {
+            return;
+        }
+
+        if (meta.ecmp_valid) {
+            ecmp_group.apply();
+        }
+        if (!meta.nexthop_valid) {
+            // ECMP group unknown (or empty).
+            drop();
+            return;
+        }
+
+        nexthop_table.apply();
+        if (meta.drop) {
+            return;
+        }
+        router_interface.apply();
+        if (meta.drop) {
+            return;
+        }
+
+        // The packet will be forwarded: TTL 0 or 1 cannot be decremented
+        // into a valid packet, so drop it (no ICMP time-exceeded is sent).
+        if (hdr.ipv4.isValid()) {
+            if (hdr.ipv4.ttl <= 8w1) {
+                drop();
+                return;
+            }
+            hdr.ipv4.ttl = hdr.ipv4.ttl - 8w1;
+        } else {
+            if (hdr.ipv6.hop_limit <= 8w1) {
+                drop();
+                return;
+            }
+            hdr.ipv6.hop_limit = hdr.ipv6.hop_limit - 8w1;
+        }
+    }
+}
+
+// Egress: nothing to do. All rewrites happen in ingress so that the whole
+// forwarding decision is visible in one control.
+control egress(inout headers_t hdr,
+               inout local_metadata_t meta,
+               inout standard_metadata_t standard_metadata) {
+    apply { }
+}
+
+V1Switch(packet_parser(),
+         verify_ipv4_checksum(),
+         ingress(),
+         egress(),
+         compute_ipv4_checksum(),
+         packet_deparser()) main;
