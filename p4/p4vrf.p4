@@ -15,41 +15,45 @@
 
 // Ingress: all forwarding decisions and header rewrites.
 //
-//   parser_error / checksum_error ─────────────────────────────────────► drop
+//   parser_error or IPv4 checksum_error ─────────────────────────────► drop
 //        │
 //        ▼
-//   ┌───────────┐ miss
-//   │ interface │─────► drop         (port, vlan) → vrf_id, ingress rif
-//   └───────────┘
-//        ▼
-//   ┌────────────┐ miss
-//   │ my_station │────► drop         dst mac is ours → route it
-//   └────────────┘
-//        ▼            ipv4?             ipv6?               neither
-//   ┌──────────────┐ ┌──────────────┐                        ──► drop
-//   │ ipv4_vrf_lpm │ │ ipv6_vrf_lpm │  (vrf_id, dst) → action, direct counters
-//   └──────────────┘ └──────────────┘
-//        │ drop ──► drop     │ punt ──► CPU_PORT with packet_in, unmodified
-//        │                                                              
-//        ├─ set_ecmp_group ──► ┌────────────┐  action selector
-//        │                     │ ecmp_group │  (hash of addresses, protocol,
-//        │                     └────────────┘   L4 ports) → member
-//        │                           │ set_nexthop       miss ──► drop
-//        ▼ set_nexthop               ▼
-//   ┌─────────┐ miss
-//   │ nexthop │──────► drop          nexthop_id → egress rif, neighbor mac
-//   └─────────┘
-//        ▼
-//   ┌──────────────────┐ miss
-//   │ router_interface │──► drop     egress rif → port, source mac, vlan
-//   └──────────────────┘
-//        ▼
-//   TTL / hop limit <= 1 ──► drop; else decrement (IPv4 checksum: see
-//   compute_ipv4_checksum)
+//   ┌────────────────────┐ miss
+//   │ interface          ├──────► drop    (port, vlan) → vrf_id, ingress rif
+//   └────────┬───────────┘
+//            ▼
+//   ┌────────────────────┐ miss
+//   │ my_station         ├──────► drop    dst mac is a router mac → route it
+//   └────────┬───────────┘
+//            ├─ neither IPv4 nor IPv6 (ARP, ...) ─────────────────────► drop
+//            ├─ IPv4 ──► ipv4_vrf_lpm ─┐
+//            └─ IPv6 ──► ipv6_vrf_lpm ─┤  (vrf_id, dst) lpm, direct counters
+//                                      ├─ drop (or miss) ─────────────► drop
+//                                      ├─ punt ──► CPU_PORT, packet_in header,
+//                                      │           packet otherwise unmodified
+//                                      ├─ set_ecmp_group
+//                                      │     ▼
+//                                      │  ┌────────────────┐  action selector:
+//                                      │  │ ecmp_group     │  hash(addresses,
+//                                      │  └──────┬─────────┘  protocol, ports)
+//                                      │         │ set_nexthop      miss ─► drop
+//                                      ├─────────┘
+//                                      └─ set_nexthop
+//                                               ▼
+//   ┌────────────────────┐ miss
+//   │ nexthop            ├──────► drop    nexthop_id → egress rif, dst mac
+//   └────────┬───────────┘
+//            ▼
+//   ┌────────────────────┐ miss
+//   │ router_interface   ├──────► drop    egress rif → port, src mac, vlan tag
+//   └────────┬───────────┘
+//            ▼
+//   TTL / hop limit <= 1 ──► drop; otherwise decrement
+//   (compute_ipv4_checksum then rewrites the IPv4 header checksum)
 //
 // A route leaked from VRF A into VRF B is an ipv4/ipv6_vrf_lpm entry with
 // vrf_id = B whose action names A's nexthop (or ECMP group): one lookup, and
-// nothing below the LPM tables knows about VRFs at all.
+// nothing after the LPM tables knows about VRFs at all.
 control ingress(inout headers_t hdr,
                 inout local_metadata_t meta,
                 inout standard_metadata_t standard_metadata) {
