@@ -1,0 +1,173 @@
+use super::*;
+
+const SEED_LAB: &str = include_str!("../../../../examples/seed-lab/p4vrf.toml");
+
+#[test]
+fn seed_lab_is_valid() {
+    let config = parse("seed.toml", SEED_LAB).unwrap();
+    assert_eq!(config.vrfs.len(), 3);
+    assert_eq!(config.interfaces.len(), 3);
+    let c = &config.vrfs["VRF-C"];
+    assert_eq!(c.policy.import.len(), 2);
+    assert_eq!(c.statics.len(), 4);
+    assert_eq!(config.vrfs["VRF-A"].statics[0].tag, 123);
+}
+
+/// Parses `text` and returns the single error as `line:column: message`.
+fn one_error(text: &str) -> String {
+    let errors = parse("t.toml", text).expect_err("should be rejected").0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    format!("{}:{}: {}", e.line, e.column, e.message)
+}
+
+const HEAD: &str = "[router]\nmac = \"02:00:00:00:00:01\"\n";
+
+#[test]
+fn unknown_vrf_is_located() {
+    let text = format!("{HEAD}[[interface]]\nname = \"e1\"\nport = 1\nvrf = \"nope\"\n");
+    assert_eq!(
+        one_error(&text),
+        "6:7: interface `e1` refers to unknown VRF `nope`"
+    );
+}
+
+#[test]
+fn malformed_rd_and_rt_are_located() {
+    let text = format!("{HEAD}[[vrf]]\nname = \"a\"\nrd = \"65535\"\n");
+    assert!(one_error(&text).starts_with("5:6: `65535` is not a valid route distinguisher"));
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nroute-target = {{ import = [\"1.2.3.4:70000\"] }}\n"
+    );
+    let e = one_error(&text);
+    assert!(
+        e.starts_with("6:28: `1.2.3.4:70000` is not a valid route target"),
+        "{e}"
+    );
+}
+
+#[test]
+fn route_targets_need_an_rd() {
+    let text = format!("{HEAD}[[vrf]]\nname = \"a\"\nroute-target = {{ both = [\"1:1\"] }}\n");
+    assert!(one_error(&text).contains("has route targets but no `rd`"));
+}
+
+#[test]
+fn duplicate_rd_is_rejected() {
+    let text =
+        format!("{HEAD}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\n[[vrf]]\nname = \"b\"\nrd = \"1:1\"\n");
+    assert_eq!(
+        one_error(&text),
+        "8:6: route distinguisher 1:1 is already used by VRF `a`"
+    );
+}
+
+#[test]
+fn overlapping_interface_addresses_in_one_vrf() {
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\n\
+         [[interface]]\nname = \"e1\"\nport = 1\nvrf = \"a\"\naddress = [\"10.0.0.1/16\"]\n\
+         [[interface]]\nname = \"e2\"\nport = 2\nvrf = \"a\"\naddress = [\"10.0.5.1/24\"]\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        "14:12: address 10.0.5.1/24 overlaps 10.0.0.0/16 of interface `e1` in VRF `a`"
+    );
+    // The same subnet in two VRFs is fine: that is what VRFs are for.
+    let ok = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\n[[vrf]]\nname = \"b\"\n\
+         [[interface]]\nname = \"e1\"\nport = 1\nvrf = \"a\"\naddress = [\"10.0.0.1/24\"]\n\
+         [[interface]]\nname = \"e2\"\nport = 2\nvrf = \"b\"\naddress = [\"10.0.0.1/24\"]\n"
+    );
+    parse("t.toml", &ok).unwrap();
+}
+
+#[test]
+fn bad_mac_is_located() {
+    let text = "[router]\nmac = \"02:00:00:00:00\"\n";
+    assert!(one_error(text).starts_with("2:7: `02:00:00:00:00` is not a MAC address"));
+    let text = "[router]\nmac = \"01:00:5e:00:00:01\"\n";
+    assert!(one_error(text).contains("multicast"));
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let text = format!("{HEAD}[[vrf]]\nname = \"a\"\n[[vrf]]\nname = \"a\"\n");
+    assert_eq!(one_error(&text), "6:8: VRF `a` is defined twice");
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\n[[interface]]\nname = \"e\"\nport = 1\nvrf = \"a\"\n\
+         [[interface]]\nname = \"e\"\nport = 2\nvrf = \"a\"\n"
+    );
+    assert_eq!(one_error(&text), "10:8: interface `e` is defined twice");
+}
+
+#[test]
+fn duplicate_port_and_vlan() {
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\n[[interface]]\nname = \"e1\"\nport = 1\nvlan = 10\nvrf = \"a\"\n\
+         [[interface]]\nname = \"e2\"\nport = 1\nvlan = 10\nvrf = \"a\"\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        "12:8: port 1 VLAN 10 is already used by interface `e1`"
+    );
+}
+
+#[test]
+fn static_route_checks() {
+    let base = format!(
+        "{HEAD}[[interface]]\nname = \"e1\"\nport = 1\nvrf = \"a\"\naddress = [\"10.0.0.1/24\"]\n\
+         [[interface.neighbor]]\nip = \"10.0.0.2\"\nmac = \"02:00:00:00:00:02\"\n[[vrf]]\nname = \"a\"\n"
+    );
+    let with = |s: &str| format!("{base}[[vrf.static]]\n{s}\n");
+    parse(
+        "t.toml",
+        &with("prefix = \"10.9.0.0/16\"\nnext-hop = [\"10.0.0.2\"]"),
+    )
+    .unwrap();
+    assert_eq!(
+        one_error(&with("prefix = \"10.9.0.1/16\"\nnext-hop = [\"10.0.0.2\"]")),
+        "14:10: `10.9.0.1/16` has host bits set; did you mean 10.9.0.0/16?"
+    );
+    assert!(
+        one_error(&with("prefix = \"10.9.0.0/16\"\nnext-hop = [\"10.0.0.3\"]"))
+            .starts_with("15:13: next hop 10.0.0.3 is not a configured neighbor")
+    );
+    assert!(one_error(&with("prefix = \"10.9.0.0/16\"")).contains("needs `next-hop"));
+    assert!(one_error(&with(
+        "prefix = \"2001:db8::/32\"\nnext-hop = [\"10.0.0.2\"]"
+    ))
+    .contains("not of the same address family"));
+    parse(
+        "t.toml",
+        &with("prefix = \"10.9.0.0/16\"\nblackhole = true\ntag = 123"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn neighbor_must_be_on_the_interface_subnet() {
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\n[[interface]]\nname = \"e1\"\nport = 1\nvrf = \"a\"\naddress = [\"10.0.0.1/24\"]\n\
+         [[interface.neighbor]]\nip = \"10.0.1.2\"\nmac = \"02:00:00:00:00:02\"\n"
+    );
+    assert_eq!(
+        one_error(&text),
+        "11:6: neighbor 10.0.1.2 is not inside any address of interface `e1`"
+    );
+}
+
+#[test]
+fn toml_syntax_and_unknown_keys_are_located() {
+    let e = one_error("[router]\nmac = \"02:00:00:00:00:01\"\ncolour = 1\n");
+    assert!(e.starts_with("3:1: unknown field `colour`"), "{e}");
+    let e = one_error("[router\n");
+    assert!(e.starts_with("1:"), "{e}");
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = format!("{HEAD}[[vrf]]\nname = \"a\"\nrd = \"x\"\n[[interface]]\nname = \"e\"\nport = 255\nvrf = \"b\"\n");
+    let errors = parse("t.toml", &text).unwrap_err().0;
+    assert_eq!(errors.len(), 3, "{errors:?}");
+}

@@ -1,0 +1,6 @@
+//! p4vrf: a multi-VRF router control plane for P4 switches.
+//!
+//! The binary (`src/main.rs`) wires these modules together:
+//! configuration → RIB ([`rib`]) → FIB delta → P4 entries ([`dataplane`]) → southbound ([`p4rt`]).
+
+pub mod config;
