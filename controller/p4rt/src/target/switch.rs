@@ -1,0 +1,1233 @@
+//! The embedded switch: a P4Runtime device model in memory.
+//!
+//! It takes and returns P4Runtime protos (WriteRequest, ReadRequest,
+//! pipeline config) and answers with `google.rpc.Status` exactly the way a
+//! P4Runtime server does: request-level problems as the RPC's status, and
+//! per-update problems as one `p4.v1.Error` per update in the status
+//! details. So the embedded target and the gRPC target share one error path,
+//! and the same model can be served over gRPC ([`super::server`]).
+//!
+//! The rules follow the P4Runtime spec and what bmv2 (through PI) does;
+//! where the two differ we follow the spec and say so:
+//!
+//! | situation | code |
+//! |---|---|
+//! | Write / Read before any pipeline | FAILED_PRECONDITION (RPC status, no details) |
+//! | atomicity other than CONTINUE_ON_ERROR | UNIMPLEMENTED (as bmv2) |
+//! | unknown table / action / param / field / profile id | INVALID_ARGUMENT (as bmv2) |
+//! | match kind differs from the field's | INVALID_ARGUMENT |
+//! | value wider than the bit width, empty value | INVALID_ARGUMENT |
+//! | LPM with host bits set, prefix 0 or > width | INVALID_ARGUMENT |
+//! | ternary mask 0 / full range sent explicitly (don't-care) | INVALID_ARGUMENT |
+//! | exact field missing, field twice, wrong priority | INVALID_ARGUMENT |
+//! | action not in the table, param missing / extra / twice | INVALID_ARGUMENT |
+//! | action that is DEFAULT_ONLY used in an entry | PERMISSION_DENIED (as bmv2) |
+//! | direct action on a table with an action profile, or member / group on a table without | INVALID_ARGUMENT |
+//! | entry refers to a missing member / group | NOT_FOUND (spec; bmv2 says INVALID_ARGUMENT) |
+//! | INSERT of an existing key / member / group | ALREADY_EXISTS |
+//! | MODIFY / DELETE of a missing one | NOT_FOUND |
+//! | table at its P4Info size, profile at its size | RESOURCE_EXHAUSTED (spec; bmv2 says UNKNOWN) |
+//! | group refers to a missing member | NOT_FOUND |
+//! | group weights over max_size / max_group_size | RESOURCE_EXHAUSTED |
+//! | DELETE of a member in a group or used by an entry, of a group used by an entry | FAILED_PRECONDITION (spec; bmv2 refuses with UNKNOWN) |
+//! | default entries, one-shot action sets, meters, counters, registers, ... | UNIMPLEMENTED |
+
+use super::{EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
+use crate::codec::{self, CodecError};
+use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
+use p4runtime_proto::google::rpc::{Code, Status};
+use p4runtime_proto::p4::v1 as p4;
+use prost::Message;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// An embedded switch shared between a target, a gRPC server and tests.
+pub type SharedSwitch = Arc<Mutex<EmbeddedSwitch>>;
+
+/// A P4Runtime device in memory: one pipeline, its tables, action profile
+/// members and groups.
+#[derive(Debug, Default)]
+pub struct EmbeddedSwitch {
+    pipeline: Option<Installed>,
+}
+
+#[derive(Debug)]
+struct Installed {
+    index: Arc<P4InfoIndex>,
+    config: p4::ForwardingPipelineConfig,
+    tables: HashMap<u32, BTreeMap<Key, Stored>>,
+    profiles: HashMap<u32, Profile>,
+}
+
+/// One key field, canonical.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Exact(Vec<u8>),
+    Lpm(Vec<u8>, i32),
+    Ternary(Vec<u8>, Vec<u8>),
+    Range(Vec<u8>, Vec<u8>),
+    Optional(Vec<u8>),
+}
+
+/// A table entry's identity: canonical key fields (by field id) and priority.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    fields: Vec<(u32, Part)>,
+    priority: i32,
+}
+
+/// What a table entry points at in its table's action profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ref {
+    Member(u32),
+    Group(u32),
+}
+
+#[derive(Debug)]
+struct Stored {
+    /// The entry as a read returns it (canonical).
+    entry: p4::TableEntry,
+    target: Option<Ref>,
+}
+
+#[derive(Debug, Default)]
+struct Profile {
+    members: BTreeMap<u32, p4::Action>,
+    groups: BTreeMap<u32, Group>,
+    /// Table entries pointing at each member / group.
+    member_refs: HashMap<u32, usize>,
+    group_refs: HashMap<u32, usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    members: BTreeMap<u32, i32>,
+    max_size: i32,
+}
+
+/// A per-update failure: canonical code and message.
+type Fail = (Code, String);
+
+fn fail<T>(code: Code, message: impl Into<String>) -> Result<T, Fail> {
+    Err((code, message.into()))
+}
+
+fn status(code: Code, message: impl Into<String>) -> Status {
+    Status {
+        code: code as i32,
+        message: message.into(),
+        details: Vec::new(),
+    }
+}
+
+/// What bmv2 answers (word for word) when there is no pipeline yet.
+fn no_pipeline() -> Status {
+    status(
+        Code::FailedPrecondition,
+        "No forwarding pipeline config set for this device",
+    )
+}
+
+impl EmbeddedSwitch {
+    /// A switch with no pipeline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new switch behind the shared handle.
+    pub fn shared() -> SharedSwitch {
+        Arc::new(Mutex::new(Self::new()))
+    }
+
+    /// The installed P4Info, if any.
+    pub fn index(&self) -> Option<Arc<P4InfoIndex>> {
+        self.pipeline.as_ref().map(|p| p.index.clone())
+    }
+
+    /// Number of entries in all tables.
+    pub fn entry_count(&self) -> usize {
+        self.pipeline
+            .as_ref()
+            .map_or(0, |p| p.tables.values().map(BTreeMap::len).sum())
+    }
+
+    /// SetForwardingPipelineConfig: VERIFY checks the P4Info,
+    /// VERIFY_AND_COMMIT installs it and clears all forwarding state.
+    pub fn set_pipeline(
+        &mut self,
+        req: &p4::SetForwardingPipelineConfigRequest,
+    ) -> Result<(), Status> {
+        use p4::set_forwarding_pipeline_config_request::Action;
+        let action = Action::try_from(req.action).unwrap_or(Action::Unspecified);
+        let config = req.config.as_ref().ok_or_else(|| {
+            status(
+                Code::InvalidArgument,
+                "SetForwardingPipelineConfig without a config",
+            )
+        })?;
+        let p4info = config
+            .p4info
+            .clone()
+            .ok_or_else(|| status(Code::InvalidArgument, "pipeline config without a P4Info"))?;
+        match action {
+            Action::Verify | Action::VerifyAndCommit => {
+                let index = P4InfoIndex::from_proto(p4info)
+                    .map_err(|e| status(Code::InvalidArgument, e.to_string()))?;
+                if action == Action::VerifyAndCommit {
+                    tracing::info!(
+                        tables = index.tables().count(),
+                        cookie = config.cookie.as_ref().map(|c| c.cookie),
+                        "embedded switch: pipeline committed"
+                    );
+                    self.pipeline = Some(Installed {
+                        index: Arc::new(index),
+                        config: config.clone(),
+                        tables: HashMap::new(),
+                        profiles: HashMap::new(),
+                    });
+                }
+                Ok(())
+            }
+            Action::Unspecified => Err(status(
+                Code::InvalidArgument,
+                "SetForwardingPipelineConfig action is not set",
+            )),
+            other => Err(status(
+                Code::Unimplemented,
+                format!(
+                    "SetForwardingPipelineConfig {} is not supported by the embedded switch; use VERIFY_AND_COMMIT",
+                    other.as_str_name()
+                ),
+            )),
+        }
+    }
+
+    /// GetForwardingPipelineConfig, honouring the response type.
+    pub fn get_pipeline(
+        &self,
+        req: &p4::GetForwardingPipelineConfigRequest,
+    ) -> Result<p4::ForwardingPipelineConfig, Status> {
+        use p4::get_forwarding_pipeline_config_request::ResponseType as R;
+        let installed = self.pipeline.as_ref().ok_or_else(no_pipeline)?;
+        let config = &installed.config;
+        let mut out = p4::ForwardingPipelineConfig {
+            cookie: config.cookie,
+            ..Default::default()
+        };
+        match R::try_from(req.response_type) {
+            Ok(R::All) => {
+                out.p4info = config.p4info.clone();
+                out.p4_device_config = config.p4_device_config.clone();
+            }
+            Ok(R::CookieOnly) => {}
+            Ok(R::P4infoAndCookie) => out.p4info = config.p4info.clone(),
+            Ok(R::DeviceConfigAndCookie) => out.p4_device_config = config.p4_device_config.clone(),
+            Err(_) => {
+                return Err(status(
+                    Code::InvalidArgument,
+                    format!("invalid response_type {}", req.response_type),
+                ))
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write: every update applied or refused on its own (CONTINUE_ON_ERROR);
+    /// if any is refused the status is UNKNOWN with one `p4.v1.Error` per
+    /// update, in order, in its details.
+    pub fn write(&mut self, req: &p4::WriteRequest) -> Result<(), Status> {
+        let installed = self.pipeline.as_mut().ok_or_else(no_pipeline)?;
+        if req.atomicity != p4::write_request::Atomicity::ContinueOnError as i32 {
+            return Err(status(
+                Code::Unimplemented,
+                "only CONTINUE_ON_ERROR writes are supported",
+            ));
+        }
+        let mut errors = Vec::with_capacity(req.updates.len());
+        let mut failed = 0usize;
+        for update in &req.updates {
+            match installed.apply(update) {
+                Ok(()) => errors.push(p4::Error::default()),
+                Err((code, message)) => {
+                    failed += 1;
+                    tracing::debug!(code = code.as_str_name(), %message, "embedded switch refused an update");
+                    errors.push(p4::Error {
+                        canonical_code: code as i32,
+                        message,
+                        space: EMBEDDED_ERROR_SPACE.to_string(),
+                        code: 0,
+                        details: None,
+                    });
+                }
+            }
+        }
+        if failed == 0 {
+            return Ok(());
+        }
+        Err(Status {
+            code: Code::Unknown as i32,
+            message: format!("{failed} of {} updates failed", req.updates.len()),
+            details: errors
+                .iter()
+                .map(|e| prost_types::Any {
+                    type_url: P4_ERROR_TYPE_URL.to_string(),
+                    value: e.encode_to_vec(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Read: every entity asked for; zero ids are wildcards.
+    pub fn read(&self, req: &p4::ReadRequest) -> Result<Vec<p4::Entity>, Status> {
+        let installed = self.pipeline.as_ref().ok_or_else(no_pipeline)?;
+        let mut out = Vec::new();
+        for e in &req.entities {
+            installed
+                .read_one(e, &mut out)
+                .map_err(|(code, message)| status(code, message))?;
+        }
+        Ok(out)
+    }
+}
+
+fn codec_fail(what: String) -> impl FnOnce(CodecError) -> Fail {
+    move |e| (Code::InvalidArgument, format!("{what}: {e}"))
+}
+
+fn table_entity(entry: p4::TableEntry) -> p4::Entity {
+    p4::Entity {
+        entity: Some(p4::entity::Entity::TableEntry(entry)),
+    }
+}
+
+impl Key {
+    fn to_proto(&self) -> Vec<p4::FieldMatch> {
+        use p4::field_match::{self as fm, FieldMatchType as K};
+        self.fields
+            .iter()
+            .map(|(id, part)| p4::FieldMatch {
+                field_id: *id,
+                field_match_type: Some(match part {
+                    Part::Exact(v) => K::Exact(fm::Exact { value: v.clone() }),
+                    Part::Lpm(v, len) => K::Lpm(fm::Lpm {
+                        value: v.clone(),
+                        prefix_len: *len,
+                    }),
+                    Part::Ternary(v, m) => K::Ternary(fm::Ternary {
+                        value: v.clone(),
+                        mask: m.clone(),
+                    }),
+                    Part::Range(lo, hi) => K::Range(fm::Range {
+                        low: lo.clone(),
+                        high: hi.clone(),
+                    }),
+                    Part::Optional(v) => K::Optional(fm::Optional { value: v.clone() }),
+                }),
+            })
+            .collect()
+    }
+}
+
+/// Checks a table entry's key the way a switch does and returns it in
+/// canonical form.
+fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
+    use p4::field_match::FieldMatchType as K;
+    if te.r#match.len() > table.match_fields.len() {
+        return fail(
+            Code::InvalidArgument,
+            format!("too many fields in the match key of table `{}`", table.name),
+        );
+    }
+    let mut fields: Vec<(usize, u32, Part)> = Vec::with_capacity(te.r#match.len());
+    for m in &te.r#match {
+        let Ok(f) = table.match_field_by_id(m.field_id) else {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "table `{}` has no match field with id {}",
+                    table.name, m.field_id
+                ),
+            );
+        };
+        let pos = table
+            .match_fields
+            .iter()
+            .position(|x| x.id == f.id)
+            .unwrap_or(0);
+        if fields.iter().any(|(p, _, _)| *p == pos) {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "table `{}` match field `{}` is given twice",
+                    table.name, f.name
+                ),
+            );
+        }
+        let what = || format!("table `{}` field `{}`", table.name, f.name);
+        let w = f.bitwidth;
+        let got = match &m.field_match_type {
+            Some(K::Exact(_)) => "exact",
+            Some(K::Lpm(_)) => "lpm",
+            Some(K::Ternary(_)) => "ternary",
+            Some(K::Range(_)) => "range",
+            Some(K::Optional(_)) => "optional",
+            Some(K::Other(_)) => "other",
+            None => "no value",
+        };
+        let part = match (&f.kind, &m.field_match_type) {
+            (MatchKind::Exact, Some(K::Exact(x))) => {
+                Part::Exact(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
+            }
+            (MatchKind::Lpm, Some(K::Lpm(x))) => {
+                if x.prefix_len == 0 {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "{}: prefix length 0 is a don't-care; omit the field instead",
+                            what()
+                        ),
+                    );
+                }
+                let Ok(len) = u32::try_from(x.prefix_len) else {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!("{}: negative prefix length {}", what(), x.prefix_len),
+                    );
+                };
+                if len > w {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!("{}: prefix length {len} exceeds {w} bits", what()),
+                    );
+                }
+                Part::Lpm(
+                    codec::check_lpm(&x.value, len, w).map_err(codec_fail(what()))?,
+                    x.prefix_len,
+                )
+            }
+            (MatchKind::Ternary, Some(K::Ternary(x))) => {
+                let (v, mask) =
+                    codec::check_ternary(&x.value, &x.mask, w).map_err(codec_fail(what()))?;
+                if codec::is_zero(&mask) {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "{}: an all-zero mask is a don't-care; omit the field instead",
+                            what()
+                        ),
+                    );
+                }
+                Part::Ternary(v, mask)
+            }
+            (MatchKind::Range, Some(K::Range(x))) => {
+                let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what()))?;
+                let hi = codec::to_full_width(&x.high, w).map_err(codec_fail(what()))?;
+                if lo > hi {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "{}: range low {} > high {}",
+                            what(),
+                            codec::hex(&lo),
+                            codec::hex(&hi)
+                        ),
+                    );
+                }
+                if codec::is_zero(&lo) && codec::is_all_ones(&hi, w) {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "{}: the full range is a don't-care; omit the field instead",
+                            what()
+                        ),
+                    );
+                }
+                Part::Range(codec::canonical(&lo), codec::canonical(&hi))
+            }
+            (MatchKind::Optional, Some(K::Optional(x))) => {
+                Part::Optional(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
+            }
+            (MatchKind::Other(kind), _) => {
+                return fail(
+                    Code::Unimplemented,
+                    format!("{}: match kind `{kind}` is not supported", what()),
+                )
+            }
+            (kind, _) => {
+                return fail(
+                    Code::InvalidArgument,
+                    format!("{} is a {kind} match, got {got}", what()),
+                )
+            }
+        };
+        fields.push((pos, f.id, part));
+    }
+    for (pos, f) in table.match_fields.iter().enumerate() {
+        if f.kind == MatchKind::Exact && !fields.iter().any(|(p, _, _)| *p == pos) {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "table `{}`: exact match field `{}` is missing",
+                    table.name, f.name
+                ),
+            );
+        }
+    }
+    if table.needs_priority() && te.priority <= 0 {
+        return fail(
+            Code::InvalidArgument,
+            format!(
+                "table `{}` has ternary/range/optional fields: entries need a priority > 0",
+                table.name
+            ),
+        );
+    }
+    if !table.needs_priority() && te.priority != 0 {
+        return fail(
+            Code::InvalidArgument,
+            format!(
+                "table `{}` has only exact/lpm fields: priority must be 0, got {}",
+                table.name, te.priority
+            ),
+        );
+    }
+    fields.sort_by_key(|(pos, _, _)| *pos);
+    Ok(Key {
+        fields: fields.into_iter().map(|(_, id, part)| (id, part)).collect(),
+        priority: te.priority,
+    })
+}
+
+/// Checks an action call and returns it canonical (params in P4Info order).
+fn check_action(index: &P4InfoIndex, a: &p4::Action) -> Result<p4::Action, Fail> {
+    let Ok(action) = index.action_by_id(a.action_id) else {
+        return fail(
+            Code::InvalidArgument,
+            format!("unknown action id {:#010x}", a.action_id),
+        );
+    };
+    if a.params.len() != action.params.len() {
+        return fail(
+            Code::InvalidArgument,
+            format!(
+                "action `{}` takes {} parameter(s), got {}",
+                action.name,
+                action.params.len(),
+                a.params.len()
+            ),
+        );
+    }
+    let mut params: Vec<(usize, p4::action::Param)> = Vec::with_capacity(a.params.len());
+    for p in &a.params {
+        let Ok(info) = action.param_by_id(p.param_id) else {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "action `{}` has no parameter with id {}",
+                    action.name, p.param_id
+                ),
+            );
+        };
+        let pos = action
+            .params
+            .iter()
+            .position(|q| q.id == info.id)
+            .unwrap_or(0);
+        if params.iter().any(|(q, _)| *q == pos) {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "action `{}` parameter `{}` is given twice",
+                    action.name, info.name
+                ),
+            );
+        }
+        let what = format!("action `{}` parameter `{}`", action.name, info.name);
+        params.push((
+            pos,
+            p4::action::Param {
+                param_id: info.id,
+                value: codec::encode_bytes(&p.value, info.bitwidth).map_err(codec_fail(what))?,
+            },
+        ));
+    }
+    params.sort_by_key(|(pos, _)| *pos);
+    Ok(p4::Action {
+        action_id: action.id,
+        params: params.into_iter().map(|(_, p)| p).collect(),
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "entry"
+    } else {
+        "entries"
+    }
+}
+
+impl Installed {
+    fn apply(&mut self, update: &p4::Update) -> Result<(), Fail> {
+        use p4::entity::Entity as E;
+        use p4::update::Type;
+        let kind = match Type::try_from(update.r#type) {
+            Ok(Type::Unspecified) | Err(_) => {
+                return fail(Code::InvalidArgument, "update type is not set")
+            }
+            Ok(kind) => kind,
+        };
+        match update.entity.as_ref().and_then(|e| e.entity.as_ref()) {
+            Some(E::TableEntry(te)) => self.table_write(kind, te),
+            Some(E::ActionProfileMember(m)) => self.member_write(kind, m),
+            Some(E::ActionProfileGroup(g)) => self.group_write(kind, g),
+            Some(other) => fail(
+                Code::Unimplemented,
+                format!(
+                    "{} writes are not supported by the embedded switch",
+                    crate::entity::proto_entity_kind(other)
+                ),
+            ),
+            None => fail(Code::InvalidArgument, "update without an entity"),
+        }
+    }
+
+    fn profile_of(&self, table: &TableInfo) -> Result<Option<ActionProfileInfo>, Fail> {
+        match table.implementation_id {
+            None => Ok(None),
+            Some(id) => match self.index.action_profile_by_id(id) {
+                Ok(p) => Ok(Some(p.clone())),
+                Err(e) => fail(Code::Internal, e.to_string()),
+            },
+        }
+    }
+
+    /// Validates a table action; returns it canonical plus what it points at.
+    fn check_table_action(
+        &self,
+        table: &TableInfo,
+        action: Option<&p4::TableAction>,
+    ) -> Result<(p4::TableAction, Option<Ref>), Fail> {
+        use p4::table_action::Type as A;
+        let Some(kind) = action.and_then(|a| a.r#type.as_ref()) else {
+            return fail(
+                Code::InvalidArgument,
+                format!("entry of table `{}` has no action", table.name),
+            );
+        };
+        let profile = self.profile_of(table)?;
+        let wrap = |t: A| p4::TableAction { r#type: Some(t) };
+        match (kind, profile) {
+            (A::ActionProfileActionSet(_), _) => fail(
+                Code::Unimplemented,
+                "one-shot action profile action sets are not supported by the embedded switch",
+            ),
+            (A::Action(_), Some(p)) => fail(
+                Code::InvalidArgument,
+                format!(
+                    "table `{}` is implemented by action profile `{}`: give a member or group id, not a direct action",
+                    table.name, p.name
+                ),
+            ),
+            (A::ActionProfileMemberId(_) | A::ActionProfileGroupId(_), None) => fail(
+                Code::InvalidArgument,
+                format!(
+                    "table `{}` has no action profile: give a direct action, not a member or group id",
+                    table.name
+                ),
+            ),
+            (A::Action(a), None) => {
+                let a = check_action(&self.index, a)?;
+                let name = self
+                    .index
+                    .action_by_id(a.action_id)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default();
+                match table.action_scope(a.action_id) {
+                    None => fail(
+                        Code::InvalidArgument,
+                        format!("action `{name}` is not an action of table `{}`", table.name),
+                    ),
+                    Some(ActionScope::DefaultOnly) => fail(
+                        Code::PermissionDenied,
+                        format!("action `{name}` may only be the default action of table `{}`", table.name),
+                    ),
+                    Some(_) => Ok((wrap(A::Action(a)), None)),
+                }
+            }
+            (A::ActionProfileMemberId(id), Some(p)) => {
+                let exists = self
+                    .profiles
+                    .get(&p.id)
+                    .is_some_and(|s| s.members.contains_key(id));
+                if !exists {
+                    return fail(
+                        Code::NotFound,
+                        format!("action profile `{}` has no member {id}", p.name),
+                    );
+                }
+                Ok((wrap(A::ActionProfileMemberId(*id)), Some(Ref::Member(*id))))
+            }
+            (A::ActionProfileGroupId(id), Some(p)) => {
+                if !p.with_selector {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!("action profile `{}` has no selector, so it has no groups", p.name),
+                    );
+                }
+                let exists = self
+                    .profiles
+                    .get(&p.id)
+                    .is_some_and(|s| s.groups.contains_key(id));
+                if !exists {
+                    return fail(
+                        Code::NotFound,
+                        format!("action selector `{}` has no group {id}", p.name),
+                    );
+                }
+                Ok((wrap(A::ActionProfileGroupId(*id)), Some(Ref::Group(*id))))
+            }
+        }
+    }
+
+    fn check_direct_resources(table: &TableInfo, te: &p4::TableEntry) -> Result<(), Fail> {
+        if te.counter_data.is_some() && table.direct_counter_id.is_none() {
+            return fail(
+                Code::InvalidArgument,
+                format!("table `{}` has no direct counter", table.name),
+            );
+        }
+        if (te.meter_config.is_some() || te.meter_counter_data.is_some())
+            && table.direct_meter_id.is_none()
+        {
+            return fail(
+                Code::InvalidArgument,
+                format!("table `{}` has no direct meter", table.name),
+            );
+        }
+        if te.idle_timeout_ns < 0 {
+            return fail(
+                Code::InvalidArgument,
+                "idle_timeout_ns must not be negative",
+            );
+        }
+        if te.idle_timeout_ns > 0 {
+            return fail(
+                Code::Unimplemented,
+                "idle timeouts are not supported by the embedded switch",
+            );
+        }
+        Ok(())
+    }
+
+    fn adjust_ref(&mut self, profile_id: Option<u32>, r: Option<Ref>, up: bool) {
+        let (Some(pid), Some(r)) = (profile_id, r) else {
+            return;
+        };
+        let state = self.profiles.entry(pid).or_default();
+        let (map, id) = match r {
+            Ref::Member(id) => (&mut state.member_refs, id),
+            Ref::Group(id) => (&mut state.group_refs, id),
+        };
+        let n = map.entry(id).or_insert(0);
+        if up {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&id);
+            }
+        }
+    }
+
+    fn table_write(&mut self, kind: p4::update::Type, te: &p4::TableEntry) -> Result<(), Fail> {
+        use p4::update::Type;
+        let index = self.index.clone();
+        let Ok(table) = index.table_by_id(te.table_id) else {
+            return fail(
+                Code::InvalidArgument,
+                format!("unknown table id {:#010x}", te.table_id),
+            );
+        };
+        if te.is_default_action {
+            return fail(
+                Code::Unimplemented,
+                format!(
+                    "default entries are not supported by the embedded switch (table `{}`)",
+                    table.name
+                ),
+            );
+        }
+        if te.time_since_last_hit.is_some() {
+            return fail(
+                Code::InvalidArgument,
+                "time_since_last_hit must not be set in a write",
+            );
+        }
+        let key = build_key(table, te)?;
+        match kind {
+            Type::Insert | Type::Modify => {
+                let (action, target) = self.check_table_action(table, te.action.as_ref())?;
+                Self::check_direct_resources(table, te)?;
+                let entry = p4::TableEntry {
+                    table_id: table.id,
+                    r#match: key.to_proto(),
+                    action: Some(action),
+                    priority: key.priority,
+                    metadata: te.metadata.clone(),
+                    ..Default::default()
+                };
+                let entries = self.tables.entry(table.id).or_default();
+                let old_target = if kind == Type::Insert {
+                    if entries.contains_key(&key) {
+                        return fail(
+                            Code::AlreadyExists,
+                            format!("table `{}` already has this entry; use MODIFY to change its action", table.name),
+                        );
+                    }
+                    if table.size > 0 && entries.len() as i64 >= table.size {
+                        return fail(
+                            Code::ResourceExhausted,
+                            format!("table `{}` is full ({} entries)", table.name, table.size),
+                        );
+                    }
+                    entries.insert(key, Stored { entry, target });
+                    None
+                } else {
+                    let Some(stored) = entries.get_mut(&key) else {
+                        return fail(
+                            Code::NotFound,
+                            format!("table `{}` has no such entry", table.name),
+                        );
+                    };
+                    let old = stored.target;
+                    *stored = Stored { entry, target };
+                    old
+                };
+                self.adjust_ref(table.implementation_id, old_target, false);
+                self.adjust_ref(table.implementation_id, target, true);
+                Ok(())
+            }
+            Type::Delete => {
+                let removed = self.tables.get_mut(&table.id).and_then(|m| m.remove(&key));
+                let Some(stored) = removed else {
+                    return fail(
+                        Code::NotFound,
+                        format!("table `{}` has no such entry", table.name),
+                    );
+                };
+                self.adjust_ref(table.implementation_id, stored.target, false);
+                Ok(())
+            }
+            Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
+        }
+    }
+
+    fn member_write(
+        &mut self,
+        kind: p4::update::Type,
+        m: &p4::ActionProfileMember,
+    ) -> Result<(), Fail> {
+        use p4::update::Type;
+        let index = self.index.clone();
+        let Ok(profile) = index.action_profile_by_id(m.action_profile_id) else {
+            return fail(
+                Code::InvalidArgument,
+                format!("unknown action profile id {:#010x}", m.action_profile_id),
+            );
+        };
+        if m.member_id == 0 {
+            return fail(
+                Code::InvalidArgument,
+                "member id 0 is not valid (it means \"all\" in reads)",
+            );
+        }
+        let checked_action = |m: &p4::ActionProfileMember| -> Result<p4::Action, Fail> {
+            let Some(a) = m.action.as_ref() else {
+                return fail(
+                    Code::InvalidArgument,
+                    format!("member {} of `{}` has no action", m.member_id, profile.name),
+                );
+            };
+            let a = check_action(&index, a)?;
+            if !index.profile_allows_action(profile, a.action_id) {
+                let name = index
+                    .action_by_id(a.action_id)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default();
+                return fail(
+                    Code::InvalidArgument,
+                    format!(
+                        "action `{name}` is not an action of the tables of action profile `{}`",
+                        profile.name
+                    ),
+                );
+            }
+            Ok(a)
+        };
+        let state = self.profiles.entry(profile.id).or_default();
+        match kind {
+            Type::Insert => {
+                let a = checked_action(m)?;
+                if state.members.contains_key(&m.member_id) {
+                    return fail(
+                        Code::AlreadyExists,
+                        format!(
+                            "action profile `{}` already has member {}",
+                            profile.name, m.member_id
+                        ),
+                    );
+                }
+                if profile.size > 0 && state.members.len() as i64 >= profile.size {
+                    return fail(
+                        Code::ResourceExhausted,
+                        format!(
+                            "action profile `{}` is full ({} members)",
+                            profile.name, profile.size
+                        ),
+                    );
+                }
+                state.members.insert(m.member_id, a);
+                Ok(())
+            }
+            Type::Modify => {
+                let a = checked_action(m)?;
+                let Some(slot) = state.members.get_mut(&m.member_id) else {
+                    return fail(
+                        Code::NotFound,
+                        format!(
+                            "action profile `{}` has no member {}",
+                            profile.name, m.member_id
+                        ),
+                    );
+                };
+                *slot = a;
+                Ok(())
+            }
+            Type::Delete => {
+                if !state.members.contains_key(&m.member_id) {
+                    return fail(
+                        Code::NotFound,
+                        format!(
+                            "action profile `{}` has no member {}",
+                            profile.name, m.member_id
+                        ),
+                    );
+                }
+                if let Some((gid, _)) = state
+                    .groups
+                    .iter()
+                    .find(|(_, g)| g.members.contains_key(&m.member_id))
+                {
+                    return fail(
+                        Code::FailedPrecondition,
+                        format!(
+                            "member {} of `{}` is still in group {gid}; remove it from the group first",
+                            m.member_id, profile.name
+                        ),
+                    );
+                }
+                if let Some(n) = state.member_refs.get(&m.member_id) {
+                    return fail(
+                        Code::FailedPrecondition,
+                        format!(
+                            "member {} of `{}` is still used by {n} table {}",
+                            m.member_id,
+                            profile.name,
+                            plural(*n)
+                        ),
+                    );
+                }
+                state.members.remove(&m.member_id);
+                Ok(())
+            }
+            Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
+        }
+    }
+
+    fn group_write(
+        &mut self,
+        kind: p4::update::Type,
+        g: &p4::ActionProfileGroup,
+    ) -> Result<(), Fail> {
+        use p4::update::Type;
+        let index = self.index.clone();
+        let Ok(profile) = index.action_profile_by_id(g.action_profile_id) else {
+            return fail(
+                Code::InvalidArgument,
+                format!("unknown action profile id {:#010x}", g.action_profile_id),
+            );
+        };
+        if !profile.with_selector {
+            return fail(
+                Code::InvalidArgument,
+                format!(
+                    "action profile `{}` has no selector, so it has no groups",
+                    profile.name
+                ),
+            );
+        }
+        if g.group_id == 0 {
+            return fail(
+                Code::InvalidArgument,
+                "group id 0 is not valid (it means \"all\" in reads)",
+            );
+        }
+        let state = self.profiles.entry(profile.id).or_default();
+        let check_members = |state: &Profile, max_size: i32| -> Result<BTreeMap<u32, i32>, Fail> {
+            if max_size < 0 {
+                return fail(Code::InvalidArgument, "group max_size must not be negative");
+            }
+            if profile.max_group_size > 0 && max_size > profile.max_group_size {
+                return fail(
+                    Code::InvalidArgument,
+                    format!(
+                        "group max_size {max_size} exceeds max_group_size {} of `{}`",
+                        profile.max_group_size, profile.name
+                    ),
+                );
+            }
+            let mut members = BTreeMap::new();
+            let mut sum: i64 = 0;
+            for member in &g.members {
+                if member.weight <= 0 {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "group {}: member {} has weight {}; weights must be positive",
+                            g.group_id, member.member_id, member.weight
+                        ),
+                    );
+                }
+                if members.insert(member.member_id, member.weight).is_some() {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "group {}: member {} is given twice; use its weight instead",
+                            g.group_id, member.member_id
+                        ),
+                    );
+                }
+                if !state.members.contains_key(&member.member_id) {
+                    return fail(
+                        Code::NotFound,
+                        format!(
+                            "group {} refers to member {}, which `{}` does not have",
+                            g.group_id, member.member_id, profile.name
+                        ),
+                    );
+                }
+                sum += i64::from(member.weight);
+            }
+            let limit = if max_size > 0 {
+                max_size
+            } else {
+                profile.max_group_size
+            };
+            if limit > 0 && sum > i64::from(limit) {
+                return fail(
+                    Code::ResourceExhausted,
+                    format!(
+                        "group {}: sum of weights {sum} exceeds its maximum size {limit}",
+                        g.group_id
+                    ),
+                );
+            }
+            Ok(members)
+        };
+        match kind {
+            Type::Insert => {
+                if state.groups.contains_key(&g.group_id) {
+                    return fail(
+                        Code::AlreadyExists,
+                        format!(
+                            "action selector `{}` already has group {}",
+                            profile.name, g.group_id
+                        ),
+                    );
+                }
+                let members = check_members(state, g.max_size)?;
+                state.groups.insert(
+                    g.group_id,
+                    Group {
+                        members,
+                        max_size: g.max_size,
+                    },
+                );
+                Ok(())
+            }
+            Type::Modify => {
+                let Some(existing) = state.groups.get(&g.group_id) else {
+                    return fail(
+                        Code::NotFound,
+                        format!(
+                            "action selector `{}` has no group {}",
+                            profile.name, g.group_id
+                        ),
+                    );
+                };
+                let max_size = existing.max_size;
+                if g.max_size != 0 && g.max_size != max_size {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!(
+                            "group {}: max_size cannot change after the group is created",
+                            g.group_id
+                        ),
+                    );
+                }
+                let members = check_members(state, max_size)?;
+                state.groups.insert(g.group_id, Group { members, max_size });
+                Ok(())
+            }
+            Type::Delete => {
+                if !state.groups.contains_key(&g.group_id) {
+                    return fail(
+                        Code::NotFound,
+                        format!(
+                            "action selector `{}` has no group {}",
+                            profile.name, g.group_id
+                        ),
+                    );
+                }
+                if let Some(n) = state.group_refs.get(&g.group_id) {
+                    return fail(
+                        Code::FailedPrecondition,
+                        format!(
+                            "group {} of `{}` is still used by {n} table {}",
+                            g.group_id,
+                            profile.name,
+                            plural(*n)
+                        ),
+                    );
+                }
+                state.groups.remove(&g.group_id);
+                Ok(())
+            }
+            Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
+        }
+    }
+
+    fn read_one(&self, e: &p4::Entity, out: &mut Vec<p4::Entity>) -> Result<(), Fail> {
+        use p4::entity::Entity as E;
+        match e.entity.as_ref() {
+            Some(E::TableEntry(te)) => self.read_tables(te, out),
+            Some(E::ActionProfileMember(m)) => {
+                for (pid, state) in self.selected_profiles(m.action_profile_id, false)? {
+                    for (id, action) in &state.members {
+                        if m.member_id == 0 || m.member_id == *id {
+                            out.push(p4::Entity {
+                                entity: Some(E::ActionProfileMember(p4::ActionProfileMember {
+                                    action_profile_id: pid,
+                                    member_id: *id,
+                                    action: Some(action.clone()),
+                                })),
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Some(E::ActionProfileGroup(g)) => {
+                for (pid, state) in self.selected_profiles(g.action_profile_id, true)? {
+                    for (id, group) in &state.groups {
+                        if g.group_id == 0 || g.group_id == *id {
+                            out.push(p4::Entity {
+                                entity: Some(E::ActionProfileGroup(p4::ActionProfileGroup {
+                                    action_profile_id: pid,
+                                    group_id: *id,
+                                    members: group
+                                        .members
+                                        .iter()
+                                        .map(|(m, w)| p4::action_profile_group::Member {
+                                            member_id: *m,
+                                            weight: *w,
+                                            watch_kind: None,
+                                        })
+                                        .collect(),
+                                    max_size: group.max_size,
+                                })),
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Some(other) => fail(
+                Code::Unimplemented,
+                format!(
+                    "{} reads are not supported by the embedded switch",
+                    crate::entity::proto_entity_kind(other)
+                ),
+            ),
+            None => fail(Code::InvalidArgument, "read of an empty entity"),
+        }
+    }
+
+    /// The profiles a member / group read selects (0: all), in id order.
+    fn selected_profiles(
+        &self,
+        id: u32,
+        selectors_only: bool,
+    ) -> Result<Vec<(u32, &Profile)>, Fail> {
+        let ids: Vec<u32> = if id == 0 {
+            let mut all: Vec<u32> = self
+                .index
+                .action_profiles()
+                .filter(|p| !selectors_only || p.with_selector)
+                .map(|p| p.id)
+                .collect();
+            all.sort_unstable();
+            all
+        } else {
+            if self.index.action_profile_by_id(id).is_err() {
+                return fail(
+                    Code::InvalidArgument,
+                    format!("unknown action profile id {id:#010x}"),
+                );
+            }
+            vec![id]
+        };
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| self.profiles.get(&id).map(|p| (id, p)))
+            .collect())
+    }
+
+    fn read_tables(&self, te: &p4::TableEntry, out: &mut Vec<p4::Entity>) -> Result<(), Fail> {
+        if te.is_default_action {
+            return fail(
+                Code::Unimplemented,
+                "default entries are not supported by the embedded switch",
+            );
+        }
+        let tables: Vec<&TableInfo> = if te.table_id == 0 {
+            let mut all: Vec<&TableInfo> = self.index.tables().collect();
+            all.sort_by_key(|t| t.id);
+            all
+        } else {
+            match self.index.table_by_id(te.table_id) {
+                Ok(t) => vec![t],
+                Err(_) => {
+                    return fail(
+                        Code::InvalidArgument,
+                        format!("unknown table id {:#010x}", te.table_id),
+                    )
+                }
+            }
+        };
+        for table in tables {
+            let Some(entries) = self.tables.get(&table.id) else {
+                continue;
+            };
+            if te.r#match.is_empty() {
+                out.extend(entries.values().map(|s| table_entity(s.entry.clone())));
+            } else {
+                let key = build_key(table, te)?;
+                if let Some(s) = entries.get(&key) {
+                    out.push(table_entity(s.entry.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
