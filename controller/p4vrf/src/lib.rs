@@ -4,3 +4,7 @@
 //! configuration → RIB ([`rib`]) → FIB delta → P4 entries ([`dataplane`]) → southbound ([`p4rt`]).
 
 pub mod config;
+pub mod dataplane;
+pub mod pipeline;
+pub mod router;
+pub mod show;

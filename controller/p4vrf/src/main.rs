@@ -1,1 +1,333 @@
-fn main() {}
+//! `p4vrf`: check a configuration, or run the router against a P4 switch.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use p4rt::target::{AnyTarget, EmbeddedTarget, GrpcTarget, PipelineOutcome, Target};
+use p4vrf::config::{self, Config};
+use p4vrf::pipeline::Pipeline;
+use p4vrf::router::Router;
+use p4vrf::show::{self, Family};
+use tracing::{error, info, warn};
+
+#[derive(Parser)]
+#[command(
+    name = "p4vrf",
+    version,
+    about = "A multi-VRF router control plane for P4 switches",
+    long_about = "p4vrf computes per-VRF routing tables from a TOML configuration (VRFs with route \
+distinguishers and route targets, interfaces, static neighbors and static routes), leaks routes \
+between VRFs by route target exactly like MP-BGP does on one router (no BGP neighbor needed), and \
+programs the result into a P4 switch over P4Runtime: bmv2's simple_switch_grpc, a Tofino switch \
+behind a P4Runtime server such as Stratum, or the embedded in-memory switch (the default).\n\n\
+The configuration format is described in docs/configuration.md; examples/seed-lab/p4vrf.toml is \
+a complete example."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a configuration: prints every problem as FILE:LINE:COLUMN: message and exits 1
+    /// if there is any. Nothing is programmed.
+    Check {
+        /// The configuration file (TOML).
+        config: PathBuf,
+    },
+    /// Program a switch from a configuration. With --once: program, print the tables and exit.
+    /// Otherwise keep running: SIGHUP re-reads the configuration and applies only the
+    /// difference (an invalid file is reported and ignored); SIGINT/SIGTERM stop.
+    Run {
+        /// The configuration file (TOML).
+        config: PathBuf,
+        /// `embedded` (an in-memory switch that enforces P4Runtime rules) or
+        /// `grpc://HOST:PORT` (a P4Runtime server: bmv2 simple_switch_grpc, Stratum).
+        #[arg(long, default_value = "embedded")]
+        target: String,
+        /// P4Runtime device id of the switch.
+        #[arg(long, default_value_t = 1)]
+        device_id: u64,
+        /// Election id for primary arbitration (higher wins).
+        #[arg(long, default_value_t = 1)]
+        election_id: u128,
+        /// Program, print `show ip route vrf`, `show ip bgp vpnv4 all` and the P4 entries read
+        /// back from the switch, then exit.
+        #[arg(long)]
+        once: bool,
+        /// With --once: print `show ip bgp vpnv4 all detail` (RTs per path) too.
+        #[arg(long)]
+        detail: bool,
+        /// Binary P4Info to use instead of the built-in one (p4/build/p4vrf.p4info.binpb).
+        #[arg(long, requires = "device_config")]
+        p4info: Option<PathBuf>,
+        /// Device config (bmv2 JSON) to use instead of the built-in p4/build/p4vrf.json.
+        #[arg(long, requires = "p4info")]
+        device_config: Option<PathBuf>,
+        /// Write the process id here once the switch is programmed (for scripts and tests
+        /// that send SIGHUP).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("P4VRF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run {
+            config,
+            target,
+            device_id,
+            election_id,
+            once,
+            detail,
+            p4info,
+            device_config,
+            pid_file,
+        } => {
+            let pipeline = match (p4info, device_config) {
+                (Some(p), Some(d)) => Pipeline::from_files(&p, &d),
+                _ => Ok(Pipeline::builtin()),
+            };
+            pipeline.and_then(|pipeline| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?;
+                runtime.block_on(run(RunArgs {
+                    config,
+                    target,
+                    device_id,
+                    election_id,
+                    once,
+                    detail,
+                    pipeline,
+                    pid_file,
+                }))
+            })
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("p4vrf: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, config::ConfigErrors> {
+    config::load(path)
+}
+
+fn check(path: &Path) -> Result<ExitCode> {
+    match load_config(path) {
+        Ok(c) => {
+            let statics: usize = c.vrfs.values().map(|v| v.statics.len()).sum();
+            println!(
+                "{}: OK ({} VRFs, {} interfaces, {} static routes)",
+                path.display(),
+                c.vrfs.len(),
+                c.interfaces.len(),
+                statics
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} error(s); nothing was applied",
+                path.display(),
+                errors.0.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+struct RunArgs {
+    config: PathBuf,
+    target: String,
+    device_id: u64,
+    election_id: u128,
+    once: bool,
+    detail: bool,
+    pipeline: Pipeline,
+    pid_file: Option<PathBuf>,
+}
+
+async fn connect(args: &RunArgs) -> Result<AnyTarget> {
+    if args.target == "embedded" {
+        return Ok(AnyTarget::Embedded(EmbeddedTarget::new()));
+    }
+    let Some(addr) = args.target.strip_prefix("grpc://") else {
+        bail!(
+            "--target must be `embedded` or `grpc://HOST:PORT`, not `{}`",
+            args.target
+        );
+    };
+    let target = GrpcTarget::connect(&format!("http://{addr}"), args.device_id, args.election_id)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot become primary controller of device {} at {addr}",
+                args.device_id
+            )
+        })?;
+    Ok(AnyTarget::Grpc(Box::new(target)))
+}
+
+/// Writes what the router wants; after a failed write, reads the switch back and writes the
+/// difference (the switch may hold part of the failed batch).
+async fn program(
+    target: &AnyTarget,
+    router: &Router,
+    updates: &[p4rt::entity::Update],
+) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    match target.write(updates).await {
+        Ok(()) => {
+            info!(updates = updates.len(), "switch programmed");
+            Ok(())
+        }
+        Err(e) => {
+            error!("write failed:\n{e}");
+            let actual = target
+                .read_all()
+                .await
+                .context("cannot read the switch back after a failed write")?;
+            let repair = router.dataplane().reconcile(&actual);
+            warn!(
+                updates = repair.len(),
+                "reconciling the switch with the desired state"
+            );
+            target
+                .write(&repair)
+                .await
+                .map_err(|e| anyhow::anyhow!("reconcile failed:\n{e}"))
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode> {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{}: {} error(s); nothing was applied",
+                args.config.display(),
+                errors.0.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut router = Router::new();
+    let updates = router
+        .apply(config)
+        .context("cannot translate the configuration into P4 entries")?;
+
+    let target = connect(&args).await?;
+    let outcome = target
+        .ensure_pipeline(&args.pipeline.p4info, &args.pipeline.device_config)
+        .await
+        .context("cannot install the P4 pipeline")?;
+    match outcome {
+        PipelineOutcome::Installed { .. } => {
+            info!("pipeline installed");
+            program(&target, &router, &updates).await?;
+        }
+        PipelineOutcome::AlreadyRunning { .. } => {
+            // A restarted controller: keep forwarding, fix only what differs.
+            let actual = target.read_all().await.context("cannot read the switch")?;
+            let repair = router.dataplane().reconcile(&actual);
+            info!(
+                updates = repair.len(),
+                "switch already runs our pipeline; reconciling"
+            );
+            program(&target, &router, &repair).await?;
+        }
+    }
+    if let Some(pid_file) = &args.pid_file {
+        std::fs::write(pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", pid_file.display()))?;
+    }
+
+    if args.once {
+        print_state(&target, &router, args.detail).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve(&args, &target, &mut router).await
+}
+
+async fn print_state(target: &AnyTarget, router: &Router, detail: bool) -> Result<()> {
+    let rib = router.rib();
+    let mut out = String::new();
+    for vrf in rib.vrf_names() {
+        out.push_str(&show::ip_route_vrf(rib, vrf, Family::Ipv4));
+        out.push('\n');
+        out.push_str(&show::ip_route_vrf(rib, vrf, Family::Ipv6));
+        out.push('\n');
+    }
+    out.push_str(&show::bgp_vpn_all(rib, Family::Ipv4, false));
+    out.push('\n');
+    out.push_str(&show::bgp_vpn_all(rib, Family::Ipv6, false));
+    out.push('\n');
+    if detail {
+        out.push_str(&show::bgp_vpn_all(rib, Family::Ipv4, true));
+        out.push('\n');
+        out.push_str(&show::bgp_vpn_all(rib, Family::Ipv6, true));
+        out.push('\n');
+    }
+    let entities = target
+        .read_all()
+        .await
+        .context("cannot read the switch back")?;
+    out.push_str(&show::p4_entries(&entities));
+    print!("{out}");
+    Ok(())
+}
+
+async fn serve(args: &RunArgs, target: &AnyTarget, router: &mut Router) -> Result<ExitCode> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    info!(config = %args.config.display(), "running; SIGHUP re-reads the configuration");
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                info!("SIGHUP: re-reading {}", args.config.display());
+                match load_config(&args.config) {
+                    Err(errors) => error!("configuration rejected, keeping the running one:\n{errors}"),
+                    Ok(config) => match router.apply(config) {
+                        Err(e) => error!("cannot translate the configuration: {e}"),
+                        Ok(updates) => {
+                            info!(updates = updates.len(), "configuration applied");
+                            if let Err(e) = program(target, router, &updates).await {
+                                error!("{e:#}");
+                            }
+                        }
+                    },
+                }
+            }
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -12,10 +12,11 @@ pub type VrfName = Arc<str>;
 /// The protocol a route came from, in IOS `show ip route` terms.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Protocol {
+    /// The interface address itself, a /32 or /128 delivered to the router (`L`). First, so
+    /// that on a /32 or /128 interface the address is received rather than dropped.
+    Local,
     /// A subnet of an interface address (`C`).
     Connected,
-    /// The interface address itself, a /32 or /128 delivered to the router (`L`).
-    Local,
     /// A configured static route (`S`).
     Static,
     /// A route learned through BGP, including routes leaked from another VRF (`B`).

@@ -1,0 +1,677 @@
+//! What our P4 program's tables mean: turns the router's topology (interfaces, neighbors, the
+//! router MAC) and FIB deltas into ordered P4Runtime updates, and owns the IDs the tables use
+//! (VRF ids, router interfaces, nexthops, ECMP groups).
+//!
+//! The full set of entities the switch should hold is kept here (`desired`), keyed by what each
+//! entity is. A change touches some keys; the updates are the difference between each touched
+//! key's old and new entity, written in dependency order: inserts and modifies from router
+//! interfaces up to routes, then deletes from routes down to router interfaces, so the switch
+//! never holds a route pointing at a missing nexthop. `docs/p4-pipeline.md` has the tables.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use p4rt::entity::{
+    ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue,
+    TableAction, TableEntry, Update, UpdateKind,
+};
+use rib::{Adjacency, FibAction, FibDelta};
+
+use crate::config::{Config, Mac};
+
+/// P4Info names of the program's tables, actions and profiles (see `p4/p4vrf.p4`).
+pub mod names {
+    pub const INTERFACE: &str = "ingress.interface";
+    pub const MY_STATION: &str = "ingress.my_station";
+    pub const IPV4_LPM: &str = "ingress.ipv4_vrf_lpm";
+    pub const IPV6_LPM: &str = "ingress.ipv6_vrf_lpm";
+    pub const ECMP_GROUP: &str = "ingress.ecmp_group";
+    pub const ECMP_SELECTOR: &str = "ingress.ecmp_selector";
+    pub const NEXTHOP: &str = "ingress.nexthop";
+    pub const ROUTER_INTERFACE: &str = "ingress.router_interface";
+    pub const SET_INTERFACE: &str = "ingress.set_interface";
+    pub const ADMIT_TO_L3: &str = "ingress.admit_to_l3";
+    pub const SET_NEXTHOP: &str = "ingress.set_nexthop";
+    pub const SET_ECMP_GROUP: &str = "ingress.set_ecmp_group";
+    pub const DROP: &str = "ingress.drop";
+    pub const PUNT: &str = "ingress.punt";
+    pub const SET_NEIGHBOR: &str = "ingress.set_neighbor";
+    pub const SET_EGRESS: &str = "ingress.set_egress";
+    pub const SET_EGRESS_VLAN: &str = "ingress.set_egress_vlan";
+}
+
+/// The part of the configuration the data plane needs besides the FIB.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    pub router_mac: Option<Mac>,
+    pub vrfs: BTreeSet<String>,
+    /// Interface name → (port, VLAN, VRF).
+    pub interfaces: BTreeMap<String, (u16, Option<u16>, String)>,
+    /// Neighbor MACs by adjacency.
+    pub neighbors: BTreeMap<Adjacency, Mac>,
+}
+
+impl Topology {
+    pub fn from_config(config: &Config) -> Self {
+        let mut t = Topology {
+            router_mac: Some(config.router_mac),
+            vrfs: config.vrfs.keys().cloned().collect(),
+            ..Default::default()
+        };
+        for i in config.interfaces.values() {
+            t.interfaces
+                .insert(i.name.clone(), (i.port, i.vlan, i.vrf.clone()));
+            let interface: Arc<str> = Arc::from(i.name.as_str());
+            for (ip, mac) in &i.neighbors {
+                t.neighbors.insert(
+                    Adjacency {
+                        interface: interface.clone(),
+                        address: *ip,
+                    },
+                    *mac,
+                );
+            }
+        }
+        t
+    }
+}
+
+/// What an entity is, independent of its contents. The declaration order is the dependency
+/// order: an entity may only refer to entities of earlier kinds.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Key {
+    RouterInterface(u16),
+    Interface(u16, u16),
+    MyStation(Mac),
+    Nexthop(u16),
+    Member(u32),
+    Group(u32),
+    EcmpEntry(u16),
+    Route(u16, IpNet),
+}
+
+/// Why the data plane could not translate a change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataplaneError {
+    #[error("out of {0} ids")]
+    OutOfIds(&'static str),
+    #[error("route {prefix} in VRF `{vrf}` uses {adjacency}, which is not a configured neighbor")]
+    UnknownNeighbor {
+        vrf: String,
+        prefix: IpNet,
+        adjacency: Adjacency,
+    },
+    #[error("VRF `{0}` has routes but is not configured")]
+    UnknownVrf(String),
+    #[error("interface `{0}` is used by a route but not configured")]
+    UnknownInterface(String),
+}
+
+/// Hands out small integer ids, lowest free first; ids freed during one change are only reused
+/// after it, so one batch never repurposes an id it is still deleting.
+#[derive(Debug)]
+struct Ids<K: Ord + Clone> {
+    what: &'static str,
+    max: u32,
+    by_key: BTreeMap<K, u32>,
+    used: BTreeSet<u32>,
+    freed: Vec<u32>,
+}
+
+impl<K: Ord + Clone> Ids<K> {
+    fn new(what: &'static str, max: u32) -> Self {
+        Ids {
+            what,
+            max,
+            by_key: BTreeMap::new(),
+            used: BTreeSet::new(),
+            freed: Vec::new(),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<u32> {
+        self.by_key.get(key).copied()
+    }
+
+    fn get_or_alloc(&mut self, key: &K) -> Result<u32, DataplaneError> {
+        if let Some(id) = self.by_key.get(key) {
+            return Ok(*id);
+        }
+        let id = (1..=self.max)
+            .find(|i| !self.used.contains(i) && !self.freed.contains(i))
+            .ok_or(DataplaneError::OutOfIds(self.what))?;
+        self.used.insert(id);
+        self.by_key.insert(key.clone(), id);
+        Ok(id)
+    }
+
+    fn release(&mut self, key: &K) -> Option<u32> {
+        let id = self.by_key.remove(key)?;
+        self.used.remove(&id);
+        self.freed.push(id);
+        Some(id)
+    }
+
+    fn end_batch(&mut self) {
+        self.freed.clear();
+    }
+}
+
+/// The translator and the entity set the switch should hold.
+#[derive(Debug)]
+pub struct Dataplane {
+    topology: Topology,
+    fib: BTreeMap<(Arc<str>, IpNet), FibAction>,
+    vrf_ids: Ids<String>,
+    rif_ids: Ids<String>,
+    nexthop_ids: Ids<Adjacency>,
+    group_ids: Ids<Vec<Adjacency>>,
+    nexthop_refs: BTreeMap<Adjacency, usize>,
+    group_refs: BTreeMap<Vec<Adjacency>, usize>,
+    desired: BTreeMap<Key, Entity>,
+}
+
+impl Default for Dataplane {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn u16_bytes(v: u16) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+fn call(action: &str, params: Vec<(&str, Vec<u8>)>) -> ActionCall {
+    ActionCall {
+        action: action.to_string(),
+        params: params
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect(),
+    }
+}
+
+fn exact(field: &str, value: Vec<u8>) -> FieldMatch {
+    FieldMatch {
+        field: field.to_string(),
+        value: MatchValue::Exact(value),
+    }
+}
+
+fn table_entry(table: &str, matches: Vec<FieldMatch>, action: TableAction) -> Entity {
+    Entity::Table(TableEntry {
+        table: table.to_string(),
+        matches,
+        action,
+        priority: 0,
+    })
+}
+
+impl Dataplane {
+    pub fn new() -> Self {
+        Dataplane {
+            topology: Topology::default(),
+            fib: BTreeMap::new(),
+            // Widths of the P4 fields: vrf_id, rif, nexthop_id, group_id are bit<16>.
+            vrf_ids: Ids::new("VRF", u16::MAX as u32),
+            rif_ids: Ids::new("router interface", u16::MAX as u32),
+            nexthop_ids: Ids::new("nexthop", u16::MAX as u32),
+            group_ids: Ids::new("ECMP group", u16::MAX as u32),
+            nexthop_refs: BTreeMap::new(),
+            group_refs: BTreeMap::new(),
+            desired: BTreeMap::new(),
+        }
+    }
+
+    /// Every entity the switch should hold now, in dependency order.
+    pub fn entities(&self) -> impl Iterator<Item = &Entity> {
+        self.desired.values()
+    }
+
+    /// The VRF id a VRF name has in the tables.
+    pub fn vrf_id(&self, vrf: &str) -> Option<u16> {
+        self.vrf_ids.get(&vrf.to_string()).map(|v| v as u16)
+    }
+
+    /// Applies a new topology and a FIB delta; returns the updates that bring the switch from
+    /// the previous state to the new one, in a safe order. On error nothing changed.
+    pub fn apply(
+        &mut self,
+        topology: &Topology,
+        delta: &FibDelta,
+    ) -> Result<Vec<Update>, DataplaneError> {
+        self.check(topology, delta)?;
+        let mut touched: BTreeMap<Key, Option<Entity>> = BTreeMap::new();
+        let result = self.apply_inner(topology, delta, &mut touched);
+        self.vrf_ids.end_batch();
+        self.rif_ids.end_batch();
+        self.nexthop_ids.end_batch();
+        self.group_ids.end_batch();
+        result?;
+        Ok(self.updates(touched))
+    }
+
+    /// Refuses a change that refers to things the topology does not have, before touching state.
+    fn check(&self, topology: &Topology, delta: &FibDelta) -> Result<(), DataplaneError> {
+        for change in &delta.changes {
+            if !topology.vrfs.contains(&*change.vrf) && change.action.is_some() {
+                return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
+            }
+            if let Some(FibAction::Forward(adjs)) = &change.action {
+                for adj in adjs {
+                    if !topology.interfaces.contains_key(&*adj.interface) {
+                        return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
+                    }
+                    if !topology.neighbors.contains_key(adj) {
+                        return Err(DataplaneError::UnknownNeighbor {
+                            vrf: change.vrf.to_string(),
+                            prefix: change.prefix,
+                            adjacency: adj.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set(
+        &mut self,
+        touched: &mut BTreeMap<Key, Option<Entity>>,
+        key: Key,
+        entity: Option<Entity>,
+    ) {
+        let old = match &entity {
+            Some(e) => self.desired.insert(key.clone(), e.clone()),
+            None => self.desired.remove(&key),
+        };
+        touched.entry(key).or_insert(old);
+    }
+
+    fn apply_inner(
+        &mut self,
+        topology: &Topology,
+        delta: &FibDelta,
+        touched: &mut BTreeMap<Key, Option<Entity>>,
+    ) -> Result<(), DataplaneError> {
+        let old_topology = std::mem::replace(&mut self.topology, topology.clone());
+
+        // VRF ids for new VRFs, in name order (so a cold start numbers them alphabetically).
+        for vrf in &topology.vrfs {
+            self.vrf_ids.get_or_alloc(vrf)?;
+        }
+
+        // my_station: the router MAC.
+        if old_topology.router_mac != topology.router_mac {
+            if let Some(mac) = old_topology.router_mac {
+                self.set(touched, Key::MyStation(mac), None);
+            }
+            if let Some(mac) = topology.router_mac {
+                let e = table_entry(
+                    names::MY_STATION,
+                    vec![exact("dst_mac", mac.0.to_vec())],
+                    TableAction::Action(call(names::ADMIT_TO_L3, vec![])),
+                );
+                self.set(touched, Key::MyStation(mac), Some(e));
+            }
+        }
+
+        // Interfaces: router interface (egress) and interface (ingress → VRF) entries.
+        let names: BTreeSet<&String> = old_topology
+            .interfaces
+            .keys()
+            .chain(topology.interfaces.keys())
+            .collect();
+        let mac_changed = old_topology.router_mac != topology.router_mac;
+        for name in names {
+            let old = old_topology.interfaces.get(name);
+            let new = topology.interfaces.get(name);
+            if old == new && !mac_changed {
+                continue;
+            }
+            if let Some((port, vlan, _)) = old {
+                self.set(touched, Key::Interface(*port, vlan.unwrap_or(0)), None);
+            }
+            match new {
+                Some((port, vlan, vrf)) => {
+                    let rif = self.rif_ids.get_or_alloc(name)? as u16;
+                    let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
+                    let src_mac = topology
+                        .router_mac
+                        .map(|m| m.0.to_vec())
+                        .unwrap_or(vec![0; 6]);
+                    let egress = match vlan {
+                        None => call(
+                            names::SET_EGRESS,
+                            vec![("port", u16_bytes(*port)), ("src_mac", src_mac)],
+                        ),
+                        Some(v) => call(
+                            names::SET_EGRESS_VLAN,
+                            vec![
+                                ("port", u16_bytes(*port)),
+                                ("src_mac", src_mac),
+                                ("vlan_id", u16_bytes(*v)),
+                            ],
+                        ),
+                    };
+                    let rif_entry = table_entry(
+                        names::ROUTER_INTERFACE,
+                        vec![exact("rif", u16_bytes(rif))],
+                        TableAction::Action(egress),
+                    );
+                    self.set(touched, Key::RouterInterface(rif), Some(rif_entry));
+                    let intf_entry = table_entry(
+                        names::INTERFACE,
+                        vec![
+                            exact("port", u16_bytes(*port)),
+                            exact("vlan_id", u16_bytes(vlan.unwrap_or(0))),
+                        ],
+                        TableAction::Action(call(
+                            names::SET_INTERFACE,
+                            vec![("vrf_id", u16_bytes(vrf_id)), ("rif", u16_bytes(rif))],
+                        )),
+                    );
+                    self.set(
+                        touched,
+                        Key::Interface(*port, vlan.unwrap_or(0)),
+                        Some(intf_entry),
+                    );
+                }
+                None => {
+                    if let Some(rif) = self.rif_ids.release(name) {
+                        self.set(touched, Key::RouterInterface(rif as u16), None);
+                    }
+                }
+            }
+        }
+
+        // FIB changes: route entries and the references they hold on nexthops and groups.
+        for change in &delta.changes {
+            let key = (change.vrf.clone(), change.prefix);
+            let old = match &change.action {
+                Some(a) => self.fib.insert(key, a.clone()),
+                None => self.fib.remove(&key),
+            };
+            if old.as_ref() == change.action.as_ref() {
+                continue;
+            }
+            if let Some(a) = &change.action {
+                self.reference(touched, a, 1)?;
+            }
+            if let Some(a) = &old {
+                self.reference(touched, a, -1)?;
+            }
+            let vrf_id = match self.vrf_ids.get(&change.vrf.to_string()) {
+                Some(id) => id as u16,
+                None => continue, // the VRF is gone and so are its entries (below)
+            };
+            let entity = match &change.action {
+                Some(a) => Some(self.route_entity(vrf_id, change.prefix, a)?),
+                None => None,
+            };
+            self.set(touched, Key::Route(vrf_id, change.prefix), entity);
+        }
+
+        // Nexthops whose neighbor MAC or router interface changed.
+        let adjs: Vec<Adjacency> = self.nexthop_refs.keys().cloned().collect();
+        for adj in adjs {
+            let rif_now = self.rif_ids.get(&adj.interface.to_string());
+            let key = Key::Nexthop(self.nexthop_ids.get(&adj).unwrap_or(0) as u16);
+            let entity = self.nexthop_entity(&adj, rif_now);
+            if self.desired.get(&key) != entity.as_ref() {
+                self.set(touched, key, entity);
+            }
+        }
+
+        // VRFs that left: their ids go once no route uses them.
+        for vrf in old_topology.vrfs.difference(&topology.vrfs) {
+            self.vrf_ids.release(vrf);
+        }
+        Ok(())
+    }
+
+    /// Adds (`+1`) or drops (`-1`) the references a FIB action holds, creating or deleting
+    /// nexthop, member, group and ECMP entries as their counts leave or reach zero.
+    fn reference(
+        &mut self,
+        touched: &mut BTreeMap<Key, Option<Entity>>,
+        action: &FibAction,
+        by: isize,
+    ) -> Result<(), DataplaneError> {
+        let FibAction::Forward(adjs) = action else {
+            return Ok(());
+        };
+        if adjs.len() == 1 {
+            return self.reference_nexthop(touched, &adjs[0], by);
+        }
+        let count = self.group_refs.entry(adjs.clone()).or_insert(0);
+        let was = *count;
+        *count = (*count as isize + by) as usize;
+        let now = *count;
+        if now == 0 {
+            self.group_refs.remove(adjs);
+        }
+        if was == 0 && now > 0 {
+            for adj in adjs {
+                self.reference_nexthop(touched, adj, 1)?;
+            }
+            let group = self.group_ids.get_or_alloc(adjs)?;
+            // Sorted by member id: the canonical form reads return.
+            let mut members: Vec<(u32, i32)> = adjs
+                .iter()
+                .map(|a| (self.nexthop_ids.get(a).unwrap_or(0), 1))
+                .collect();
+            members.sort_unstable();
+            let g = Entity::Group(ActionProfileGroup {
+                profile: names::ECMP_SELECTOR.to_string(),
+                group_id: group,
+                members,
+                max_size: 0,
+            });
+            self.set(touched, Key::Group(group), Some(g));
+            let e = table_entry(
+                names::ECMP_GROUP,
+                vec![exact("group_id", u16_bytes(group as u16))],
+                TableAction::Group(group),
+            );
+            self.set(touched, Key::EcmpEntry(group as u16), Some(e));
+        } else if was > 0 && now == 0 {
+            if let Some(group) = self.group_ids.release(adjs) {
+                self.set(touched, Key::Group(group), None);
+                self.set(touched, Key::EcmpEntry(group as u16), None);
+            }
+            for adj in adjs {
+                self.reference_nexthop(touched, adj, -1)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn reference_nexthop(
+        &mut self,
+        touched: &mut BTreeMap<Key, Option<Entity>>,
+        adj: &Adjacency,
+        by: isize,
+    ) -> Result<(), DataplaneError> {
+        let count = self.nexthop_refs.entry(adj.clone()).or_insert(0);
+        let was = *count;
+        *count = (*count as isize + by) as usize;
+        let now = *count;
+        if now == 0 {
+            self.nexthop_refs.remove(adj);
+        }
+        if was == 0 && now > 0 {
+            let id = self.nexthop_ids.get_or_alloc(adj)?;
+            let rif = self.rif_ids.get(&adj.interface.to_string());
+            let entity = self.nexthop_entity(adj, rif);
+            self.set(touched, Key::Nexthop(id as u16), entity);
+            // Every nexthop is also an ECMP member (member id = nexthop id), so groups can
+            // share members.
+            let m = Entity::Member(ActionProfileMember {
+                profile: names::ECMP_SELECTOR.to_string(),
+                member_id: id,
+                action: call(
+                    names::SET_NEXTHOP,
+                    vec![("nexthop_id", u16_bytes(id as u16))],
+                ),
+            });
+            self.set(touched, Key::Member(id), Some(m));
+        } else if was > 0 && now == 0 {
+            if let Some(id) = self.nexthop_ids.release(adj) {
+                self.set(touched, Key::Nexthop(id as u16), None);
+                self.set(touched, Key::Member(id), None);
+            }
+        }
+        Ok(())
+    }
+
+    fn nexthop_entity(&self, adj: &Adjacency, rif: Option<u32>) -> Option<Entity> {
+        let id = self.nexthop_ids.get(adj)?;
+        let mac = self.topology.neighbors.get(adj)?;
+        let rif = rif?;
+        Some(table_entry(
+            names::NEXTHOP,
+            vec![exact("nexthop_id", u16_bytes(id as u16))],
+            TableAction::Action(call(
+                names::SET_NEIGHBOR,
+                vec![("rif", u16_bytes(rif as u16)), ("dst_mac", mac.0.to_vec())],
+            )),
+        ))
+    }
+
+    fn route_entity(
+        &self,
+        vrf_id: u16,
+        prefix: IpNet,
+        action: &FibAction,
+    ) -> Result<Entity, DataplaneError> {
+        let (table, addr) = match prefix.addr() {
+            IpAddr::V4(a) => (names::IPV4_LPM, a.octets().to_vec()),
+            IpAddr::V6(a) => (names::IPV6_LPM, a.octets().to_vec()),
+        };
+        let mut matches = vec![exact("vrf_id", u16_bytes(vrf_id))];
+        // A /0 is a don't-care match, which P4Runtime requires to be left out.
+        if prefix.prefix_len() > 0 {
+            matches.push(FieldMatch {
+                field: "dst_addr".to_string(),
+                value: MatchValue::Lpm {
+                    value: addr,
+                    prefix_len: prefix.prefix_len() as u32,
+                },
+            });
+        }
+        let call = match action {
+            FibAction::Forward(adjs) if adjs.len() == 1 => {
+                let id = self
+                    .nexthop_ids
+                    .get(&adjs[0])
+                    .ok_or(DataplaneError::OutOfIds("nexthop"))?;
+                call(
+                    names::SET_NEXTHOP,
+                    vec![("nexthop_id", u16_bytes(id as u16))],
+                )
+            }
+            FibAction::Forward(adjs) => {
+                let id = self
+                    .group_ids
+                    .get(adjs)
+                    .ok_or(DataplaneError::OutOfIds("ECMP group"))?;
+                call(
+                    names::SET_ECMP_GROUP,
+                    vec![("group_id", u16_bytes(id as u16))],
+                )
+            }
+            FibAction::Drop => call(names::DROP, vec![]),
+            FibAction::Punt => call(names::PUNT, vec![]),
+        };
+        Ok(table_entry(table, matches, TableAction::Action(call)))
+    }
+
+    /// Turns touched keys into updates: inserts and modifies in dependency order, then
+    /// deletes in reverse dependency order.
+    fn updates(&self, touched: BTreeMap<Key, Option<Entity>>) -> Vec<Update> {
+        let mut writes = Vec::new();
+        let mut deletes = Vec::new();
+        for (key, old) in touched {
+            match (old, self.desired.get(&key)) {
+                (None, Some(new)) => writes.push(Update {
+                    kind: UpdateKind::Insert,
+                    entity: new.clone(),
+                }),
+                (Some(old), Some(new)) if &old != new => writes.push(Update {
+                    kind: UpdateKind::Modify,
+                    entity: new.clone(),
+                }),
+                (Some(old), None) => deletes.push(Update {
+                    kind: UpdateKind::Delete,
+                    entity: old,
+                }),
+                _ => {}
+            }
+        }
+        deletes.reverse();
+        writes.extend(deletes);
+        writes
+    }
+
+    /// The updates that make a switch holding `actual` hold exactly what this data plane wants
+    /// (after a controller restart, a switch restart, or a failed write).
+    pub fn reconcile(&self, actual: &[Entity]) -> Vec<Update> {
+        let rank = |e: &Entity| -> u8 {
+            match e {
+                Entity::Table(t) => match t.table.as_str() {
+                    names::ROUTER_INTERFACE => 0,
+                    names::INTERFACE => 1,
+                    names::MY_STATION => 2,
+                    names::NEXTHOP => 3,
+                    names::ECMP_GROUP => 6,
+                    _ => 7,
+                },
+                Entity::Member(_) => 4,
+                Entity::Group(_) => 5,
+            }
+        };
+        let want: BTreeMap<_, &Entity> = self.desired.values().map(|e| (e.key(), e)).collect();
+        let have: BTreeMap<_, &Entity> = actual.iter().map(|e| (e.key(), e)).collect();
+        let mut writes: Vec<(u8, Update)> = Vec::new();
+        let mut deletes: Vec<(u8, Update)> = Vec::new();
+        for (k, e) in &want {
+            match have.get(k) {
+                None => writes.push((
+                    rank(e),
+                    Update {
+                        kind: UpdateKind::Insert,
+                        entity: (*e).clone(),
+                    },
+                )),
+                Some(h) if h != e => writes.push((
+                    rank(e),
+                    Update {
+                        kind: UpdateKind::Modify,
+                        entity: (*e).clone(),
+                    },
+                )),
+                _ => {}
+            }
+        }
+        for (k, e) in &have {
+            if !want.contains_key(k) {
+                deletes.push((
+                    rank(e),
+                    Update {
+                        kind: UpdateKind::Delete,
+                        entity: (*e).clone(),
+                    },
+                ));
+            }
+        }
+        writes.sort_by_key(|(r, _)| *r);
+        deletes.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
+        writes.into_iter().chain(deletes).map(|(_, u)| u).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! The router: one configuration applied to the RIB and the data plane, as deltas.
+//!
+//! A configuration is turned into the set of things it asks for (VRF policies, connected,
+//! local and static routes, neighbors); applying a new configuration applies the difference
+//! to the RIB, takes the RIB's FIB delta, and hands it with the new topology to the data plane,
+//! which answers with the P4Runtime updates. Nothing upstream is re-read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use p4rt::entity::Update;
+use rib::{Adjacency, Forward, Protocol, Rib, Route, VrfPolicy};
+
+use crate::config::{Config, StaticTarget};
+use crate::dataplane::{Dataplane, DataplaneError, Topology};
+
+/// Everything a configuration asks of the RIB, in a form that can be diffed.
+#[derive(Default, PartialEq, Eq, Debug)]
+struct Wanted {
+    vrfs: BTreeMap<String, VrfPolicy>,
+    routes: BTreeMap<(String, IpNet, Protocol), Route>,
+    neighbors: BTreeSet<(String, IpAddr)>,
+}
+
+fn host(addr: IpAddr) -> IpNet {
+    IpNet::from(addr)
+}
+
+impl Wanted {
+    fn from_config(config: &Config) -> Self {
+        let mut w = Wanted::default();
+        for (name, vrf) in &config.vrfs {
+            w.vrfs.insert(name.clone(), vrf.policy.clone());
+        }
+        for intf in config.interfaces.values() {
+            let interface: Arc<str> = Arc::from(intf.name.as_str());
+            for addr in &intf.addresses {
+                w.routes.insert(
+                    (intf.vrf.clone(), addr.trunc(), Protocol::Connected),
+                    Route::local(
+                        Protocol::Connected,
+                        Forward::Attached {
+                            interface: interface.clone(),
+                        },
+                        0,
+                    ),
+                );
+                w.routes.insert(
+                    (intf.vrf.clone(), host(addr.addr()), Protocol::Local),
+                    Route::local(
+                        Protocol::Local,
+                        Forward::Receive {
+                            interface: interface.clone(),
+                        },
+                        0,
+                    ),
+                );
+            }
+            for ip in intf.neighbors.keys() {
+                w.neighbors.insert((intf.name.clone(), *ip));
+            }
+        }
+        for (name, vrf) in &config.vrfs {
+            for s in &vrf.statics {
+                let forward = match &s.target {
+                    StaticTarget::Blackhole => Forward::Blackhole,
+                    StaticTarget::Nexthops(hops) => {
+                        // Validation guarantees each hop is a neighbor of exactly one interface
+                        // of this VRF (interface subnets in a VRF do not overlap).
+                        let mut adjs: Vec<Adjacency> = hops
+                            .iter()
+                            .filter_map(|ip| {
+                                config
+                                    .interfaces
+                                    .values()
+                                    .find(|i| &i.vrf == name && i.neighbors.contains_key(ip))
+                                    .map(|i| Adjacency {
+                                        interface: Arc::from(i.name.as_str()),
+                                        address: *ip,
+                                    })
+                            })
+                            .collect();
+                        adjs.sort();
+                        adjs.dedup();
+                        Forward::Nexthops(adjs)
+                    }
+                };
+                w.routes.insert(
+                    (name.clone(), s.prefix, Protocol::Static),
+                    Route::local(Protocol::Static, forward, s.tag),
+                );
+            }
+        }
+        w
+    }
+}
+
+/// The running router: the configuration in force, the RIB and the data plane.
+pub struct Router {
+    wanted: Wanted,
+    config: Option<Config>,
+    rib: Rib,
+    dataplane: Dataplane,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Router {
+    pub fn new() -> Self {
+        Router {
+            wanted: Wanted::default(),
+            config: None,
+            rib: Rib::new(),
+            dataplane: Dataplane::new(),
+        }
+    }
+
+    pub fn rib(&self) -> &Rib {
+        &self.rib
+    }
+
+    pub fn dataplane(&self) -> &Dataplane {
+        &self.dataplane
+    }
+
+    pub fn config(&self) -> Option<&Config> {
+        self.config.as_ref()
+    }
+
+    /// Applies a (validated) configuration as a delta against the one in force and returns the
+    /// switch updates it takes.
+    pub fn apply(&mut self, config: Config) -> Result<Vec<Update>, DataplaneError> {
+        let new = Wanted::from_config(&config);
+        let old = std::mem::take(&mut self.wanted);
+        for (name, policy) in &new.vrfs {
+            if old.vrfs.get(name) != Some(policy) {
+                self.rib.upsert_vrf(name, policy.clone());
+            }
+        }
+        for (key, _) in old
+            .routes
+            .iter()
+            .filter(|(k, _)| !new.routes.contains_key(*k))
+        {
+            let (vrf, prefix, protocol) = key;
+            if new.vrfs.contains_key(vrf) {
+                // The VRF exists in the RIB, so this cannot fail.
+                let _ = self.rib.withdraw_route(vrf, *prefix, *protocol);
+            }
+        }
+        for (key, route) in new
+            .routes
+            .iter()
+            .filter(|(k, r)| old.routes.get(*k) != Some(*r))
+        {
+            // The VRF was upserted above, so this cannot fail.
+            let _ = self.rib.upsert_route(&key.0, key.1, route.clone());
+        }
+        for (intf, ip) in old.neighbors.difference(&new.neighbors) {
+            self.rib.remove_neighbor(intf, *ip);
+        }
+        for (intf, ip) in new.neighbors.difference(&old.neighbors) {
+            self.rib.add_neighbor(intf, *ip);
+        }
+        for name in old.vrfs.keys().filter(|n| !new.vrfs.contains_key(*n)) {
+            self.rib.remove_vrf(name);
+        }
+        let delta = self.rib.take_delta();
+        let topology = Topology::from_config(&config);
+        self.wanted = new;
+        self.config = Some(config);
+        self.dataplane.apply(&topology, &delta)
+    }
+}

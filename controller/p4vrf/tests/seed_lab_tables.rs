@@ -1,0 +1,117 @@
+//! The seed lab's table state as snapshots: computed on the embedded switch and read back from
+//! bmv2 must both match the same reviewed snapshot, so the snapshot says what a switch holds.
+
+mod common;
+
+use std::process::Command;
+
+use p4rt::target::{GrpcTarget, Target};
+use p4vrf::pipeline::Pipeline;
+use p4vrf::router::Router;
+use p4vrf::show::{self, Family};
+
+fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.set_snapshot_path("snapshots");
+    s
+}
+
+#[tokio::test]
+async fn seed_lab_entries_on_the_embedded_switch() {
+    let target = common::embedded().await;
+    let mut router = Router::new();
+    common::apply(&mut router, &target, common::seed_lab_config()).await;
+    let entities = target.read_all().await.expect("read back");
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("seed_lab_p4_entries", show::p4_entries(&entities));
+    });
+}
+
+#[test]
+fn seed_lab_routing_tables() {
+    let mut router = Router::new();
+    router
+        .apply(common::seed_lab_config())
+        .expect("translation");
+    let rib = router.rib();
+    let mut out = String::new();
+    for vrf in ["VRF-A", "VRF-B", "VRF-C"] {
+        out.push_str(&show::ip_route_vrf(rib, vrf, Family::Ipv4));
+        out.push_str(&show::ip_route_vrf(rib, vrf, Family::Ipv6));
+    }
+    out.push_str(&show::bgp_vpn_all(rib, Family::Ipv4, false));
+    out.push_str(&show::bgp_vpn_all(rib, Family::Ipv4, true));
+    out.push_str(&show::bgp_vpn_all(rib, Family::Ipv6, false));
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("seed_lab_show", out);
+    });
+}
+
+/// Started bmv2 from `bmv2/start`; stopped (by the harness, by PID) when dropped.
+struct Bmv2 {
+    name: String,
+    grpc_addr: String,
+}
+
+impl Bmv2 {
+    /// `None` (after printing one SKIP line) when simple_switch_grpc is not installed.
+    fn start(name: &str, ports: u32) -> Option<Bmv2> {
+        let root = common::repo_root();
+        let out = Command::new(root.join("bmv2/start"))
+            .args(["--name", name, "--ports", &ports.to_string(), "--no-p4"])
+            .output()
+            .expect("run bmv2/start");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.code() == Some(77) {
+            println!(
+                "{}",
+                stdout.lines().next().unwrap_or("SKIP: bmv2 not available")
+            );
+            return None;
+        }
+        assert!(
+            out.status.success(),
+            "bmv2/start failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let grpc_addr = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("GRPC_ADDR="))
+            .expect("GRPC_ADDR in bmv2/start output")
+            .to_string();
+        Some(Bmv2 {
+            name: name.to_string(),
+            grpc_addr,
+        })
+    }
+}
+
+impl Drop for Bmv2 {
+    fn drop(&mut self) {
+        let _ = Command::new(common::repo_root().join("bmv2/stop"))
+            .args(["--name", &self.name])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn seed_lab_entries_read_back_from_bmv2() {
+    let Some(bmv2) = Bmv2::start("snapshot", 4) else {
+        return;
+    };
+    let target = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
+        .await
+        .expect("become primary on bmv2");
+    let p = Pipeline::builtin();
+    target
+        .set_pipeline(&p.p4info, &p.device_config)
+        .await
+        .expect("push pipeline to bmv2");
+    let mut router = Router::new();
+    common::apply(&mut router, &target, common::seed_lab_config()).await;
+    let entities = target.read_all().await.expect("read back from bmv2");
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("seed_lab_p4_entries", show::p4_entries(&entities));
+    });
+}
