@@ -381,11 +381,12 @@ fn preamble<'a>(
         .ok_or_else(|| P4InfoError::Invalid(format!("a {kind} has no preamble")))
 }
 
+/// Bit width as unsigned. 0 is allowed: p4c emits it for fields translated
+/// to strings (`@p4runtime_translation` with `sdn_string`); such fields
+/// load, and only values written to them fail (the codec refuses width 0).
 fn width(bitwidth: i32, what: impl FnOnce() -> String) -> Result<u32, P4InfoError> {
     u32::try_from(bitwidth)
-        .ok()
-        .filter(|w| *w > 0)
-        .ok_or_else(|| P4InfoError::Invalid(format!("{} has bit width {bitwidth}", what())))
+        .map_err(|_| P4InfoError::Invalid(format!("{} has bit width {bitwidth}", what())))
 }
 
 fn match_kind(m: &cfg::MatchField, table: &str) -> Result<MatchKind, P4InfoError> {
@@ -957,8 +958,14 @@ pub(crate) mod tests {
         info.tables[0].action_refs.push(aref(0x0100_0099));
         assert!(P4InfoIndex::from_proto(info).is_err());
         let mut info = router_p4info();
-        info.tables[0].match_fields[0].bitwidth = 0;
+        info.tables[0].match_fields[0].bitwidth = -1;
         assert!(P4InfoIndex::from_proto(info).is_err());
+        let mut info = router_p4info();
+        info.tables[0].match_fields[0].bitwidth = 0;
+        assert!(
+            P4InfoIndex::from_proto(info).is_ok(),
+            "string-translated fields load"
+        );
     }
 
     #[test]
