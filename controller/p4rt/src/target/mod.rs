@@ -402,7 +402,11 @@ pub(crate) fn encode_updates(
     } else {
         Err(WriteError {
             failures,
-            rpc_code: Code::InvalidArgument,
+            rpc_code: if index.is_some() {
+                Code::InvalidArgument
+            } else {
+                Code::FailedPrecondition
+            },
             rpc_message: "not sent".to_string(),
             batch: 0..updates.len(),
             not_attempted: updates.len(),
