@@ -125,15 +125,15 @@ struct VpnRow<'a> {
     best: bool,
 }
 
-/// Each VRF with an RD, its paths by prefix: its own (sourced) and imported ones.
-fn vpn_by_vrf<'a>(
-    rib: &'a Rib,
-    family: Family,
-) -> Vec<(
+/// A VRF's slice of the VPN table: its RD, its name, and its paths by prefix.
+type VrfVpnView<'a> = (
     RouteDistinguisher,
     &'a str,
     BTreeMap<IpNet, Vec<VpnRow<'a>>>,
-)> {
+);
+
+/// Each VRF with an RD, its paths by prefix: its own (sourced) and imported ones.
+fn vpn_by_vrf(rib: &Rib, family: Family) -> Vec<VrfVpnView<'_>> {
     let mut out = Vec::new();
     for vrf in rib.vrf_names() {
         let Some(rd) = rib.vrf_policy(vrf).and_then(|p| p.rd) else {

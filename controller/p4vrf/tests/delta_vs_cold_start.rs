@@ -175,12 +175,24 @@ fn render(spec: &Spec) -> String {
     t
 }
 
+/// Where a path leaves: the router interface's action parameters (port, source MAC, VLAN) and
+/// the neighbor's MAC.
+type Path = (Vec<(String, Vec<u8>)>, Vec<u8>);
+
+/// The switch as what it does: routes by (VRF, prefix), ingress interfaces by (port, VLAN),
+/// and how many router MACs are admitted.
+type Behaviour = (
+    BTreeMap<(String, String), Resolved>,
+    BTreeMap<Vec<u8>, String>,
+    usize,
+);
+
 /// What a route does, with ids resolved away.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Resolved {
     Action(String),
     /// (egress port, source MAC, VLAN) and destination MAC of every path.
-    Paths(BTreeSet<(Vec<(String, Vec<u8>)>, Vec<u8>)>),
+    Paths(BTreeSet<Path>),
 }
 
 fn exact_u(entry: &p4rt::entity::TableEntry, field: &str) -> Vec<u8> {
@@ -205,14 +217,7 @@ fn param(call: &p4rt::entity::ActionCall, name: &str) -> Vec<u8> {
 
 /// The switch's tables as what they do: (VRF name, prefix) → resolved action, the ingress
 /// interfaces as (port, vlan) → VRF name, and the router MACs admitted.
-fn resolve(
-    router: &Router,
-    entities: &[Entity],
-) -> (
-    BTreeMap<(String, String), Resolved>,
-    BTreeMap<Vec<u8>, String>,
-    usize,
-) {
+fn resolve(router: &Router, entities: &[Entity]) -> Behaviour {
     let vrf_name = |id: &[u8]| -> String {
         let id = id.iter().fold(0u16, |a, b| (a << 8) | u16::from(*b));
         let config = router.config().expect("config");
