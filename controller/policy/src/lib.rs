@@ -5,6 +5,7 @@
 //! See `docs/policy.md` for the semantics tables.
 
 pub mod community;
+pub mod gated;
 pub mod lists;
 pub mod pattern;
 pub mod route;
@@ -12,6 +13,10 @@ pub mod route_map;
 pub mod well_known;
 
 pub use community::{Community, CommunityParseError, ExtCommunity, LargeCommunity};
+pub use gated::{
+    DestBody, ExportStatement, Filter, FilterAction, GatedExport, GatedProto, Modifier,
+    RouteFilter, Source, SourceBody, SourceCriteria,
+};
 pub use lists::{
     Action, AsPathEntry, AsPathList, CommunityList, ExtCommunityList, Family, LargeCommunityList,
     PrefixList, PrefixListEntry, PrefixRangeError, SetList, SetListEntry, SetMatcher,

@@ -225,14 +225,16 @@ impl PrefixListEntry {
 /// Lists with at most this many entries are scanned; longer ones are indexed by length.
 const SCAN_LIMIT: usize = 16;
 
+/// A long list's index: (family, entry prefix length, masked bits) → entry indices, and the
+/// distinct entry prefix lengths, so a lookup costs one probe per distinct length.
+type LengthIndex = (HashMap<(Family, u8, u128), Vec<usize>>, Vec<u8>);
+
 /// A prefix list (`ip prefix-list` / `ipv6 prefix-list`): entries in sequence order.
 #[derive(Clone, Debug)]
 pub struct PrefixList {
     pub name: String,
     entries: Vec<PrefixListEntry>,
-    /// For long lists: (entry prefix length, masked bits) → entry indices, and the distinct
-    /// entry prefix lengths, so a lookup costs one probe per distinct length.
-    index: Option<(HashMap<(Family, u8, u128), Vec<usize>>, Vec<u8>)>,
+    index: Option<LengthIndex>,
 }
 
 impl PrefixList {
@@ -456,7 +458,9 @@ mod tests {
     #[test]
     fn ios_ge_le_table() {
         use Action::Permit as P;
-        let rows: &[(&str, Option<u8>, Option<u8>, &str, bool)] = &[
+        /// (entry prefix, ge, le, route, matches?)
+        type Row = (&'static str, Option<u8>, Option<u8>, &'static str, bool);
+        let rows: &[Row] = &[
             ("10.0.0.0/8", None, None, "10.0.0.0/8", true),
             ("10.0.0.0/8", None, None, "10.1.0.0/16", false),
             ("10.0.0.0/8", None, None, "11.0.0.0/8", false),
