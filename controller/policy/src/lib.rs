@@ -5,6 +5,7 @@
 //! See `docs/policy.md` for the semantics tables.
 
 pub mod community;
+pub mod config;
 pub mod gated;
 pub mod lists;
 pub mod pattern;
@@ -13,6 +14,9 @@ pub mod route_map;
 pub mod well_known;
 
 pub use community::{Community, CommunityParseError, ExtCommunity, LargeCommunity};
+pub use config::{
+    compile, parse, validate, LocatedError, Policy, PolicyConfig, PolicyError, PolicyErrorKind,
+};
 pub use gated::{
     DestBody, ExportStatement, Filter, FilterAction, GatedExport, GatedProto, Modifier,
     RouteFilter, Source, SourceBody, SourceCriteria,
