@@ -66,7 +66,7 @@ const V6_NLRI: [u8; 7] = [48, 0x20, 0x01, 0x0d, 0xb8, 0, 1];
 
 fn v6_reach(nh_len: u8, nlri: &[u8]) -> Vec<u8> {
     let mut v = vec![0, 2, 1, nh_len];
-    v.extend(std::iter::repeat(0x20).take(usize::from(nh_len)));
+    v.extend(std::iter::repeat_n(0x20, usize::from(nh_len)));
     v.push(0);
     v.extend_from_slice(nlri);
     mp(ty::MP_REACH_NLRI, &v)
