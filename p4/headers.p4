@@ -133,6 +133,8 @@ struct local_metadata_t {
     bool            nexthop_valid;    // set by ingress.set_nexthop
     nexthop_id_t    nexthop_id;
     rif_id_t        egress_rif;       // set by ingress.set_neighbor
+    bool            egress_tagged;    // set by ingress.set_egress[_vlan]
+    vlan_id_t       egress_vlan_id;
 }
 
 // Parser errors of our own (in addition to the core ones such as

@@ -48,8 +48,9 @@
 //   │ router_interface   ├──────► drop    egress rif → port, src mac, vlan tag
 //   └────────┬───────────┘
 //            ▼
-//   TTL / hop limit <= 1 ──► drop; otherwise decrement
-//   (compute_ipv4_checksum then rewrites the IPv4 header checksum)
+//   TTL / hop limit <= 1 ──► drop; otherwise decrement; push, rewrite or
+//   strip the VLAN tag (compute_ipv4_checksum then rewrites the IPv4
+//   header checksum)
 //
 // A route leaked from VRF A into VRF B is an ipv4/ipv6_vrf_lpm entry with
 // vrf_id = B whose action names A's nexthop (or ECMP group): one lookup, and
@@ -110,29 +111,23 @@ control ingress(inout headers_t hdr,
         hdr.ethernet.dst_addr = dst_mac;
     }
 
-    // Untagged egress: strip an incoming 802.1Q tag if there is one.
+    // Untagged egress. The incoming 802.1Q tag, if any, is stripped at the
+    // end of apply (v1model on bmv2 cannot make setValid/setInvalid
+    // conditional inside an action, so actions only record the decision).
     action set_egress(port_t port, mac_addr_t src_mac) {
         standard_metadata.egress_spec = port;
         hdr.ethernet.src_addr = src_mac;
-        if (hdr.vlan.isValid()) {
-            hdr.ethernet.ether_type = hdr.vlan.ether_type;
-            hdr.vlan.setInvalid();
-        }
+        meta.egress_tagged = false;
+        meta.egress_vlan_id = 0;
     }
 
-    // Tagged egress: rewrite the VLAN id of an incoming tag (keeping its
-    // PCP/DEI), or push a new tag with PCP 0.
+    // Tagged egress: the VLAN id of an incoming tag is rewritten (its PCP and
+    // DEI kept), or a new tag with PCP 0 is pushed — at the end of apply.
     action set_egress_vlan(port_t port, mac_addr_t src_mac, vlan_id_t vlan_id) {
         standard_metadata.egress_spec = port;
         hdr.ethernet.src_addr = src_mac;
-        if (!hdr.vlan.isValid()) {
-            hdr.vlan.setValid();
-            hdr.vlan.pcp = 0;
-            hdr.vlan.dei = 0;
-            hdr.vlan.ether_type = hdr.ethernet.ether_type;
-            hdr.ethernet.ether_type = ETHERTYPE_VLAN;
-        }
-        hdr.vlan.vlan_id = vlan_id;
+        meta.egress_tagged = true;
+        meta.egress_vlan_id = vlan_id;
     }
 
     // -----------------------------------------------------------------------
@@ -339,6 +334,21 @@ control ingress(inout headers_t hdr,
                 return;
             }
             hdr.ipv6.hop_limit = hdr.ipv6.hop_limit - 8w1;
+        }
+
+        // Egress VLAN tag, as chosen by router_interface.
+        if (meta.egress_tagged) {
+            if (!hdr.vlan.isValid()) {
+                hdr.vlan.setValid();
+                hdr.vlan.pcp = 0;
+                hdr.vlan.dei = 0;
+                hdr.vlan.ether_type = hdr.ethernet.ether_type;
+                hdr.ethernet.ether_type = ETHERTYPE_VLAN;
+            }
+            hdr.vlan.vlan_id = meta.egress_vlan_id;
+        } else if (hdr.vlan.isValid()) {
+            hdr.ethernet.ether_type = hdr.vlan.ether_type;
+            hdr.vlan.setInvalid();
         }
     }
 }
