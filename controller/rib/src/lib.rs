@@ -160,14 +160,14 @@ impl Rib {
     /// re-exports the VRF's routes; changing import RTs re-evaluates every VPN path for it.
     pub fn upsert_vrf(&mut self, name: &str, policy: VrfPolicy) {
         let name: VrfName = self.vrf_name(name);
+        let is_new = !self.vrfs.contains_key(&name);
         let state = self.vrfs.entry(name.clone()).or_default();
-        let was_new = state.policy == VrfPolicy::default() && state.table.is_empty();
         state.removing = false;
         let old = std::mem::replace(&mut state.policy, policy.clone());
-        if was_new || old.rd != policy.rd || old.export != policy.export {
-            self.reexport.insert(name.clone());
-        }
-        if old.redistribute_connected != policy.redistribute_connected
+        if is_new
+            || old.rd != policy.rd
+            || old.export != policy.export
+            || old.redistribute_connected != policy.redistribute_connected
             || old.redistribute_static != policy.redistribute_static
         {
             self.reexport.insert(name.clone());
