@@ -714,3 +714,28 @@ fn negotiation_takes_what_both_sides_sent() {
         round_trip(&Message::Open(o).to_bytes(&ctx).unwrap(), &ctx);
     }
 }
+
+/// Found by the fuzzer: the four low flag bits are unused (RFC 4271 §4.3). They are ignored
+/// on receipt and never sent, so decode → encode → decode is stable.
+#[test]
+fn unused_low_flag_bits_are_ignored_and_not_sent() {
+    let attrs = cat(&[
+        &attr(0x46, ty::ORIGIN, &[0]),
+        &attr(0x54, ty::AS_PATH, &[2, 1, 0, 0, 0xfd, 0xe9]),
+        &NEXT_HOP_1,
+        &attr(0xa6, ty::MULTI_EXIT_DISC, &[0, 0, 0, 0]),
+        &attr(0xc3, 99, &[7]),
+    ]);
+    let d = Message::decode(&update(&[], &attrs, &NLRI_10_8), &four()).unwrap();
+    assert!(d.findings.is_empty());
+    let bytes = d.message.to_bytes(&four()).unwrap();
+    let expect = cat(&[
+        &ORIGIN_IGP,
+        &attr(0x50, ty::AS_PATH, &[2, 1, 0, 0, 0xfd, 0xe9]),
+        &NEXT_HOP_1,
+        &attr(0xa0, ty::MULTI_EXIT_DISC, &[0, 0, 0, 0]),
+        &attr(0xc0, 99, &[7]),
+    ]);
+    assert_eq!(hex(&bytes), hex(&update(&[], &expect, &NLRI_10_8)));
+    assert_eq!(Message::decode(&bytes, &four()).unwrap().message, d.message);
+}

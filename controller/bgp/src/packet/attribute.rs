@@ -726,6 +726,9 @@ pub(crate) fn decode_attributes(
             return overrun(t, start, attrs, findings);
         };
         let raw = start.get(..start.len() - r.len()).unwrap_or(start);
+        // The low four flag bits are unused: ignored on receipt, zero when sent (RFC 4271
+        // §4.3). Dropping them here keeps decode(encode(x)) == x.
+        let fl = fl & 0xF0;
 
         let bit = 1u64 << (t % 64);
         let word = &mut seen[usize::from(t / 64)];

@@ -693,11 +693,12 @@ impl<'a> UpdateFrame<'a> {
             .iter()
             .any(|f| f.problem == UpdateProblem::AttributeTruncated);
         if !cut && (!update.nlri.is_empty() || update.mp_reach().is_some()) {
-            let mut needed = vec![attr::ORIGIN, attr::AS_PATH];
-            if !update.nlri.is_empty() {
-                needed.push(attr::NEXT_HOP);
-            }
-            for t in needed {
+            let needs_next_hop = !update.nlri.is_empty();
+            let needed = [attr::ORIGIN, attr::AS_PATH, attr::NEXT_HOP];
+            for t in needed
+                .into_iter()
+                .filter(|&t| needs_next_hop || t != attr::NEXT_HOP)
+            {
                 let present =
                     update.attribute(t).is_some() || findings.iter().any(|f| f.attr_type == t);
                 if !present {

@@ -21,3 +21,5 @@ pub use message::{
     UpdateOutcome,
 };
 pub use nlri::{AfiSafi, Family, FamilySet, Label, LabelStack, NlriList, Rd, VpnPrefix};
+/// The RIB's RD / RT types, which the codec decodes into (re-exported for callers).
+pub use rib::{AdminValue, RouteDistinguisher, RouteTarget};

@@ -441,7 +441,8 @@ impl NlriList {
 /// make us reserve much more than the message itself.
 fn estimate(bytes: &[u8], family: Family) -> usize {
     let min = if family.is_vpn() { 12 } else { 2 };
-    bytes.len() / min + 1
+    // Rounded up, and zero for an empty field so that no allocation happens at all.
+    bytes.len().div_ceil(min)
 }
 
 fn v4_from(len: u8, b: [u8; 16]) -> Option<Ipv4Net> {
