@@ -114,6 +114,11 @@ pub enum ExtCommunity {
 }
 
 impl ExtCommunity {
+    /// Interprets 8 wire octets (route targets and origins become typed, the rest stays raw).
+    pub fn from_raw(b: [u8; 8]) -> Self {
+        Self::from_bytes(b)
+    }
+
     pub(crate) fn from_bytes(b: [u8; 8]) -> Self {
         let [ty, sub, v0, v1, v2, v3, v4, v5] = b;
         let admin = match ty {
