@@ -4,7 +4,7 @@
 
 use super::switch::{EmbeddedSwitch, SharedSwitch};
 use super::{
-    all_wildcards, describe_proto, encode_updates, name_entities, pipeline_cookie_for, rpc_error,
+    all_wildcards, commit_request, describe_proto, encode_updates, name_entities, rpc_error,
     table_wildcard, write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError,
     DEFAULT_BATCH_SIZE,
 };
@@ -117,18 +117,7 @@ impl Target for EmbeddedTarget {
     }
 
     async fn set_pipeline(&self, p4info: &[u8], device_config: &[u8]) -> Result<u64, TargetError> {
-        use p4::set_forwarding_pipeline_config_request::Action;
-        let index = Arc::new(P4InfoIndex::from_binary(p4info)?);
-        let cookie = pipeline_cookie_for(p4info, device_config);
-        let req = p4::SetForwardingPipelineConfigRequest {
-            action: Action::VerifyAndCommit as i32,
-            config: Some(p4::ForwardingPipelineConfig {
-                p4info: Some(index.raw().clone()),
-                p4_device_config: device_config.to_vec(),
-                cookie: Some(p4::forwarding_pipeline_config::Cookie { cookie }),
-            }),
-            ..Default::default()
-        };
+        let (index, cookie, req) = commit_request(p4info, device_config)?;
         self.lock()
             .set_pipeline(&req)
             .map_err(|s| rpc_error(ADDR, "SetForwardingPipelineConfig", &s))?;

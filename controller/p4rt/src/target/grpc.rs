@@ -7,9 +7,8 @@
 //! SetForwardingPipelineConfig carries our device and election ids.
 
 use super::{
-    all_wildcards, describe_proto, encode_updates, name_entities, pipeline_cookie_for,
-    table_wildcard, write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError,
-    DEFAULT_BATCH_SIZE,
+    all_wildcards, commit_request, describe_proto, encode_updates, name_entities, table_wildcard,
+    write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError, DEFAULT_BATCH_SIZE,
 };
 use crate::entity::{Entity, Update};
 use crate::p4info::P4InfoIndex;
@@ -413,20 +412,9 @@ impl Target for GrpcTarget {
     }
 
     async fn set_pipeline(&self, p4info: &[u8], device_config: &[u8]) -> Result<u64, TargetError> {
-        use p4::set_forwarding_pipeline_config_request::Action;
-        let index = Arc::new(P4InfoIndex::from_binary(p4info)?);
-        let cookie = pipeline_cookie_for(p4info, device_config);
-        let req = p4::SetForwardingPipelineConfigRequest {
-            device_id: self.device_id,
-            election_id: Some(uint128(self.election_id)),
-            action: Action::VerifyAndCommit as i32,
-            config: Some(p4::ForwardingPipelineConfig {
-                p4info: Some(index.raw().clone()),
-                p4_device_config: device_config.to_vec(),
-                cookie: Some(p4::forwarding_pipeline_config::Cookie { cookie }),
-            }),
-            ..Default::default()
-        };
+        let (index, cookie, mut req) = commit_request(p4info, device_config)?;
+        req.device_id = self.device_id;
+        req.election_id = Some(uint128(self.election_id));
         let mut client = self.client.clone();
         client
             .set_forwarding_pipeline_config(req)

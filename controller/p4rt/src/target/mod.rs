@@ -267,6 +267,34 @@ pub fn pipeline_cookie_for(p4info: &[u8], device_config: &[u8]) -> u64 {
     h
 }
 
+/// A VERIFY_AND_COMMIT request for a pipeline (without device and election ids, which only
+/// a switch connection knows), with the index and cookie that go with it.
+fn commit_request(
+    p4info: &[u8],
+    device_config: &[u8],
+) -> Result<
+    (
+        Arc<P4InfoIndex>,
+        u64,
+        p4::SetForwardingPipelineConfigRequest,
+    ),
+    TargetError,
+> {
+    use p4::set_forwarding_pipeline_config_request::Action;
+    let index = Arc::new(P4InfoIndex::from_binary(p4info)?);
+    let cookie = pipeline_cookie_for(p4info, device_config);
+    let req = p4::SetForwardingPipelineConfigRequest {
+        action: Action::VerifyAndCommit as i32,
+        config: Some(p4::ForwardingPipelineConfig {
+            p4info: Some(index.raw().clone()),
+            p4_device_config: device_config.to_vec(),
+            cookie: Some(p4::forwarding_pipeline_config::Cookie { cookie }),
+        }),
+        ..Default::default()
+    };
+    Ok((index, cookie, req))
+}
+
 /// A place to write P4Runtime entities to and read them from.
 ///
 /// Methods take `&self` and return `Send` futures, so one target can be
