@@ -47,8 +47,8 @@ pub fn batch() -> Vec<Vec<u8>> {
         let nlri = (0..20u32)
             .map(|k| {
                 let n = i * 20 + k;
-                let [_, b, c, _] = n.to_be_bytes();
-                format!("10.{b}.{c}.0/24").parse().unwrap_or_default()
+                let [_, _, c, d] = n.to_be_bytes();
+                format!("10.{c}.{d}.0/24").parse().unwrap_or_default()
             })
             .collect();
         let u = Update {
@@ -64,11 +64,11 @@ pub fn batch() -> Vec<Vec<u8>> {
         let prefixes = (0..10u32)
             .map(|k| {
                 let n = i * 10 + k;
-                let [_, b, c, _] = n.to_be_bytes();
+                let [_, _, c, d] = n.to_be_bytes();
                 VpnPrefix {
                     labels: LabelStack::single(16 + n % 1000),
                     rd: rd.into(),
-                    prefix: format!("172.{}.{c}.0/24", 16 + b % 16)
+                    prefix: format!("172.{}.{d}.0/24", 16 + c % 16)
                         .parse()
                         .unwrap_or_default(),
                 }
