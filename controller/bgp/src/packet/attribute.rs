@@ -503,8 +503,7 @@ impl MpReach {
         out.push(a.safi);
         self.next_hop.encode(family, out)?;
         out.push(0);
-        self.nlri.encode(out);
-        Ok(())
+        self.nlri.encode(out)
     }
 }
 
@@ -517,11 +516,11 @@ impl MpUnreach {
         Ok(MpUnreach { withdrawn })
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let a = self.withdrawn.family().afi_safi();
         out.extend_from_slice(&a.afi.to_be_bytes());
         out.push(a.safi);
-        self.withdrawn.encode(out);
+        self.withdrawn.encode(out)
     }
 }
 
@@ -894,7 +893,7 @@ pub(crate) fn encode_attributes(
                     ids.iter().for_each(|i| out.extend_from_slice(&i.octets()))
                 }
                 AttrValue::MpReach(m) => m.encode(out)?,
-                AttrValue::MpUnreach(m) => m.encode(out),
+                AttrValue::MpUnreach(m) => m.encode(out)?,
                 AttrValue::ExtCommunities(cs) => {
                     cs.iter().for_each(|c| out.extend_from_slice(&c.to_bytes()))
                 }

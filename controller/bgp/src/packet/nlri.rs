@@ -8,7 +8,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use rib::{AdminValue, RouteDistinguisher};
 
 use super::consts::{afi, safi};
-use super::error::UpdateProblem;
+use super::error::{EncodeError, UpdateProblem};
 use super::wire::Reader;
 
 /// An AFI/SAFI pair exactly as carried on the wire (capabilities, MP attributes, refresh).
@@ -410,30 +410,26 @@ impl NlriList {
         })
     }
 
-    /// Appends the wire form of every prefix.
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the wire form of every prefix. Fails only for a VPN route whose labels, RD
+    /// and prefix together exceed the 255 bits the length octet can count.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {
             NlriList::Ipv4(v) => v.iter().for_each(|p| write_v4(out, p)),
             NlriList::Ipv6(v) => v.iter().for_each(|p| write_v6(out, p)),
-            NlriList::Vpnv4(v) => v.iter().for_each(|p| {
-                write_vpn(
-                    out,
-                    &p.labels,
-                    &p.rd,
-                    p.prefix.prefix_len(),
-                    &p.prefix.addr().octets(),
-                )
-            }),
-            NlriList::Vpnv6(v) => v.iter().for_each(|p| {
-                write_vpn(
-                    out,
-                    &p.labels,
-                    &p.rd,
-                    p.prefix.prefix_len(),
-                    &p.prefix.addr().octets(),
-                )
-            }),
+            NlriList::Vpnv4(v) => {
+                for p in v {
+                    let (len, addr) = (p.prefix.prefix_len(), p.prefix.addr().octets());
+                    write_vpn(out, &p.labels, &p.rd, len, &addr)?;
+                }
+            }
+            NlriList::Vpnv6(v) => {
+                for p in v {
+                    let (len, addr) = (p.prefix.prefix_len(), p.prefix.addr().octets());
+                    write_vpn(out, &p.labels, &p.rd, len, &addr)?;
+                }
+            }
         }
+        Ok(())
     }
 }
 
@@ -531,17 +527,26 @@ fn write_v6(out: &mut Vec<u8>, p: &Ipv6Net) {
     write_prefix(out, p.prefix_len(), &p.addr().octets());
 }
 
-fn write_vpn(out: &mut Vec<u8>, labels: &LabelStack, rd: &Rd, plen: u8, octets: &[u8]) {
-    // At most 7 * 24 + 64 + 128 bits would not fit a u8; the type makes 7 labels plus a /128
-    // unrepresentable, so saturate (such a route could not have been decoded either).
+fn write_vpn(
+    out: &mut Vec<u8>,
+    labels: &LabelStack,
+    rd: &Rd,
+    plen: u8,
+    octets: &[u8],
+) -> Result<(), EncodeError> {
     let bits = labels.len() * 24 + 64 + usize::from(plen);
-    out.push(u8::try_from(bits).unwrap_or(u8::MAX));
+    let len = u8::try_from(bits).map_err(|_| EncodeError::FieldTooLong {
+        what: "labeled VPN prefix (bits)",
+        len: bits,
+    })?;
+    out.push(len);
     for l in labels.as_slice() {
         out.extend_from_slice(&l.raw().to_be_bytes()[1..]);
     }
     out.extend_from_slice(&rd.to_bytes());
     let n = usize::from(plen).div_ceil(8);
     out.extend_from_slice(octets.get(..n).unwrap_or(octets));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -568,7 +573,7 @@ mod tests {
                 prefix: "10.1.0.0/16".parse().unwrap(),
             }]);
             let mut out = Vec::new();
-            list.encode(&mut out);
+            list.encode(&mut out).unwrap();
             assert_eq!(out[0], 24 + 64 + 16);
             assert_eq!(NlriList::decode(Family::Vpnv4, &out, "mp").unwrap(), list);
         }
@@ -585,7 +590,7 @@ mod tests {
             prefix: "2001:db8::/32".parse().unwrap(),
         }]);
         let mut out = Vec::new();
-        list.encode(&mut out);
+        list.encode(&mut out).unwrap();
         assert_eq!(&out[1..4], &[0x80, 0, 0]);
         assert_eq!(NlriList::decode(Family::Vpnv6, &out, "mp").unwrap(), list);
     }
@@ -596,5 +601,19 @@ mod tests {
         let mut b = vec![80, 0, 0, 0x11];
         b.extend_from_slice(&[0; 7]);
         assert!(NlriList::decode(Family::Vpnv4, &b, "mp").is_err());
+    }
+
+    #[test]
+    fn vpn_route_too_long_for_its_length_octet_is_refused() {
+        let mut labels = LabelStack::default();
+        (0..7).for_each(|i| {
+            labels.push(Label::from_raw(i << 4));
+        });
+        let list = NlriList::Vpnv6(vec![VpnPrefix {
+            labels,
+            rd: Rd::ZERO,
+            prefix: "2001:db8::/64".parse().unwrap(),
+        }]);
+        assert!(list.encode(&mut Vec::new()).is_err());
     }
 }
