@@ -23,7 +23,8 @@ use rib::{AdminValue, RouteTarget};
 
 use crate::community::{Community, ExtCommunity, LargeCommunity};
 use crate::lists::{
-    Action, AsPathList, CommunityList, ExtCommunityList, LargeCommunityList, PrefixList,
+    next_bit, Action, AsPathList, CandidateIndex, CommunityList, ExtCommunityList, Key,
+    LargeCommunityList, PrefixList, INDEX_MAX_SEQUENCES,
 };
 use crate::pattern::AsPathRegex;
 use crate::route::{
@@ -68,7 +69,29 @@ pub enum Match {
     },
 }
 
+/// A copy of a shared list whose regexes get their own match caches (see [`RouteMap::fork`]).
+fn deep<T: Clone>(l: &Arc<T>) -> Arc<T> {
+    Arc::new(T::clone(l))
+}
+
 impl Match {
+    fn fork(&self) -> Match {
+        match self {
+            Match::Community { lists, exact } => Match::Community {
+                lists: lists.iter().map(deep).collect(),
+                exact: *exact,
+            },
+            Match::ExtCommunity(ls) => Match::ExtCommunity(ls.iter().map(deep).collect()),
+            Match::LargeCommunity(ls) => Match::LargeCommunity(ls.iter().map(deep).collect()),
+            Match::AsPath(ls) => Match::AsPath(ls.iter().map(deep).collect()),
+            Match::GatedAsPath { regex, origins } => Match::GatedAsPath {
+                regex: deep(regex),
+                origins: origins.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// Rough cost, so cheap clauses run first and expensive ones (regexes) are often skipped.
     fn cost(&self) -> u8 {
         match self {
@@ -85,6 +108,12 @@ impl Match {
     }
 
     pub fn holds(&self, route: &Route) -> bool {
+        self.holds_keyed(route, &Key::of(&route.prefix))
+    }
+
+    /// [`Match::holds`] with the route prefix's key computed once per evaluation.
+    #[inline]
+    fn holds_keyed(&self, route: &Route, key: &Key) -> bool {
         let a = &route.attrs;
         match self {
             Match::Tag(tags) => tags.contains(&a.tag),
@@ -93,7 +122,7 @@ impl Match {
             Match::Origin(os) => os.contains(&a.origin),
             Match::Metric { value, deviation } => a.med.unwrap_or(0).abs_diff(*value) <= *deviation,
             Match::PeerAs(asns) => a.peer_as.is_some_and(|p| asns.contains(&p)),
-            Match::PrefixList(lists) => lists.iter().any(|l| l.permits(&route.prefix)),
+            Match::PrefixList(lists) => lists.iter().any(|l| l.permits_key(key)),
             Match::NextHop(lists) => match a.next_hop {
                 NextHop::Addr(ip) => {
                     let host = IpNet::from(ip);
@@ -302,8 +331,8 @@ impl Sequence {
         self
     }
 
-    fn holds(&self, route: &Route) -> bool {
-        self.matches.iter().all(|m| m.holds(route))
+    fn holds(&self, route: &Route, key: &Key) -> bool {
+        self.matches.iter().all(|m| m.holds_keyed(route, key))
     }
 }
 
@@ -325,6 +354,7 @@ pub struct RouteMap {
     sequences: Vec<Sequence>,
     /// Per sequence: the index evaluation continues at, if it has `continue`.
     next: Vec<Option<usize>>,
+    index: Option<CandidateIndex>,
 }
 
 /// Hit counters of one route-map (index = position in [`RouteMap::sequences`]).
@@ -351,6 +381,20 @@ impl RouteMapStats {
         self.denied += other.denied;
         self.implicit_denied += other.implicit_denied;
     }
+}
+
+/// The candidate index over the sequences' prefix-list clauses (the first such clause of each).
+fn build_index(sequences: &[Sequence]) -> Option<CandidateIndex> {
+    let clauses: Vec<Option<&[Arc<PrefixList>]>> = sequences
+        .iter()
+        .map(|s| {
+            s.matches.iter().find_map(|m| match m {
+                Match::PrefixList(ls) => Some(ls.as_slice()),
+                _ => None,
+            })
+        })
+        .collect();
+    CandidateIndex::build(&clauses)
 }
 
 /// The outcome of a route-map.
@@ -420,15 +464,48 @@ impl RouteMap {
             s.matches.sort_by_key(Match::cost);
             s.sets.sort_by_key(Set::order);
         }
+        let index = build_index(&sequences);
         Ok(RouteMap {
             name,
             sequences,
             next,
+            index,
         })
     }
 
     pub fn sequences(&self) -> &[Sequence] {
         &self.sequences
+    }
+
+    /// A copy for another worker thread. A compiled regex keeps a pool of match caches with a
+    /// fast path only for the first thread that used it; other threads share a locked slow
+    /// path. Evaluating one map from several threads therefore contends, while each thread
+    /// evaluating its own fork does not (the compiled automata themselves stay shared).
+    pub fn fork(&self) -> RouteMap {
+        let sequences = self
+            .sequences
+            .iter()
+            .map(|s| Sequence {
+                seq: s.seq,
+                action: s.action,
+                matches: s.matches.iter().map(Match::fork).collect(),
+                sets: s
+                    .sets
+                    .iter()
+                    .map(|set| match set {
+                        Set::CommListDelete(l) => Set::CommListDelete(deep(l)),
+                        other => other.clone(),
+                    })
+                    .collect(),
+                continue_to: s.continue_to,
+            })
+            .collect();
+        RouteMap {
+            name: self.name.clone(),
+            sequences,
+            next: self.next.clone(),
+            index: self.index.clone(),
+        }
     }
 
     /// Zeroed counters sized for this map.
@@ -444,13 +521,31 @@ impl RouteMap {
         if stats.hits.len() < self.sequences.len() {
             stats.hits.resize(self.sequences.len(), 0);
         }
+        let key = Key::of(&route.prefix);
+        let mut bits = [0u64; INDEX_MAX_SEQUENCES / 64];
+        let indexed = match &self.index {
+            Some(ix) => {
+                ix.candidates(&key, &mut bits);
+                true
+            }
+            None => false,
+        };
+        let n = self.sequences.len();
+        // The next sequence at or after `from` that the route may match.
+        let next = |from: usize| -> Option<usize> {
+            if indexed {
+                next_bit(&bits, from).filter(|&i| i < n)
+            } else {
+                (from < n).then_some(from)
+            }
+        };
         let mut out: Option<Route> = None;
         let mut permitted = false;
-        let mut i = 0;
-        while i < self.sequences.len() {
+        let mut at = next(0);
+        while let Some(i) = at {
             let s = &self.sequences[i];
-            if !s.holds(route) {
-                i += 1;
+            if !s.holds(route, &key) {
+                at = next(i + 1);
                 continue;
             }
             stats.hits[i] += 1;
@@ -467,7 +562,7 @@ impl RouteMap {
                 }
             }
             match self.next[i] {
-                Some(j) => i = j,
+                Some(j) => at = next(j),
                 None => break,
             }
         }
@@ -850,5 +945,81 @@ mod tests {
         }
         r.attrs_mut().next_hop = NextHop::SelfAddress;
         assert!(!Match::NextHop(vec![nh]).holds(&r));
+    }
+}
+
+#[cfg(test)]
+mod index_props {
+    use super::*;
+    use crate::lists::PrefixListEntry;
+    use proptest::prelude::*;
+
+    fn entry() -> impl Strategy<Value = (u8, u8, u8, bool)> {
+        // (second octet, prefix len, extra le, permit)
+        (0u8..4, 8u8..=24, 0u8..=8, any::<bool>())
+    }
+
+    fn list(name: String, es: Vec<(u8, u8, u8, bool)>) -> Arc<PrefixList> {
+        let entries = es
+            .into_iter()
+            .enumerate()
+            .map(|(i, (o, len, extra, permit))| {
+                let net: IpNet = format!("10.{o}.0.0/{len}")
+                    .parse::<IpNet>()
+                    .unwrap()
+                    .trunc();
+                let le = (extra > 0).then(|| (len + extra).min(32));
+                let action = if permit { Action::Permit } else { Action::Deny };
+                PrefixListEntry::ios(i as u32 * 5 + 5, action, net, None, le).unwrap()
+            })
+            .collect();
+        Arc::new(PrefixList::new(name, entries))
+    }
+
+    proptest! {
+        /// Skipping sequences with the candidate index never changes a verdict or a counter.
+        #[test]
+        fn index_agrees_with_trying_every_sequence(
+            seqs in proptest::collection::vec(
+                (proptest::collection::vec(entry(), 0..4), any::<bool>(), any::<bool>(), 0u32..3, any::<bool>()),
+                1..20,
+            ),
+            routes in proptest::collection::vec((0u8..4, 0u8..=255, 8u8..=32, 0u32..3), 1..40),
+        ) {
+            let sequences: Vec<Sequence> = seqs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (es, has_pl, permit, tag, cont))| {
+                    let mut s = Sequence::new(
+                        i as u32 * 10 + 10,
+                        if permit { Action::Permit } else { Action::Deny },
+                    );
+                    if has_pl {
+                        s.matches.push(Match::PrefixList(vec![list(format!("L{i}"), es)]));
+                    }
+                    if tag > 0 {
+                        s.matches.push(Match::Tag(vec![tag]));
+                    }
+                    s.sets.push(Set::Weight(i as u32));
+                    if cont && permit {
+                        s.continue_to = Some(Continue::Next);
+                    }
+                    s
+                })
+                .collect();
+            let map = RouteMap::new("P", sequences).unwrap();
+            let mut plain = map.clone();
+            plain.index = None;
+            let (mut s1, mut s2) = (map.new_stats(), plain.new_stats());
+            for (o, b, len, tag) in routes {
+                let net: IpNet = format!("10.{o}.{b}.0/{len}").parse::<IpNet>().unwrap().trunc();
+                let mut r = Route::new(net, Attrs::new(SourceProtocol::Static));
+                r.attrs_mut().tag = tag;
+                let a = map.evaluate(&r, &mut s1).into_route();
+                let b = plain.evaluate(&r, &mut s2).into_route();
+                prop_assert_eq!(a, b);
+            }
+            prop_assert_eq!(s1, s2);
+        }
     }
 }
