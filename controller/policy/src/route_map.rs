@@ -555,7 +555,12 @@ impl RouteMap {
             }
             permitted = true;
             if !s.sets.is_empty() {
-                let r = out.get_or_insert_with(|| route.clone());
+                // A fresh copy of the attributes (not a clone of the shared `Arc` followed by
+                // copy-on-write): no reference-count traffic on the shared set.
+                let r = out.get_or_insert_with(|| Route {
+                    prefix: route.prefix,
+                    attrs: Arc::new(Attrs::clone(&route.attrs)),
+                });
                 let attrs = r.attrs_mut();
                 for set in &s.sets {
                     set.apply(attrs);
