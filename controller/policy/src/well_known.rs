@@ -23,6 +23,8 @@
 //! [`NeighborOptions::nopeer_to_route_server`]. NOPEER is advisory ("permitting an AS not
 //! to readvertise"), hence [`NeighborOptions::honour_nopeer`].
 
+use std::borrow::Cow;
+
 use crate::community::Community;
 use crate::route::{Communities, Route};
 
@@ -51,9 +53,34 @@ pub enum Relationship {
     RouteServer,
 }
 
+/// `neighbor … send-community standard|extended|large`: which community attributes go out.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SendCommunity {
+    pub standard: bool,
+    pub extended: bool,
+    pub large: bool,
+}
+
+impl SendCommunity {
+    pub const ALL: SendCommunity = SendCommunity {
+        standard: true,
+        extended: true,
+        large: true,
+    };
+    pub const NONE: SendCommunity = SendCommunity {
+        standard: false,
+        extended: false,
+        large: false,
+    };
+}
+
 /// Per-neighbor switches for the well-known communities.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct NeighborOptions {
+    /// Which communities are sent. Seed 000's warning — without `send-community` on iBGP
+    /// sessions NO_EXPORT is lost and customer routes leak at the next eBGP border — is why
+    /// the default sends all of them (FRR's default; IOS sends none unless configured).
+    pub send_community: SendCommunity,
     /// Accept routes carrying BLACKHOLE from this neighbor (RFC 7999 requires agreement).
     pub accept_blackhole: bool,
     /// Lower LOCAL_PREF to 0 for routes received with GRACEFUL_SHUTDOWN (RFC 8326).
@@ -69,6 +96,7 @@ impl NeighborOptions {
     /// AS (an iBGP or confederation neighbor relays what an edge router already accepted).
     pub fn default_for(peer_type: PeerType) -> Self {
         NeighborOptions {
+            send_community: SendCommunity::ALL,
             accept_blackhole: !matches!(peer_type, PeerType::Ebgp),
             graceful_shutdown: true,
             honour_nopeer: true,
@@ -154,6 +182,32 @@ pub fn may_advertise(route: &Route, to: &Neighbor) -> Result<(), Suppressed> {
         return Err(Suppressed::NoPeer);
     }
     Ok(())
+}
+
+/// The route as it goes to `to`: refused if a well-known community forbids it, otherwise
+/// with the community attributes the neighbor is not sent removed (borrowed when none are).
+pub fn prepare_outbound<'r>(route: &'r Route, to: &Neighbor) -> Result<Cow<'r, Route>, Suppressed> {
+    may_advertise(route, to)?;
+    let send = to.options.send_community;
+    let a = &route.attrs;
+    let strip_std = !send.standard && !a.communities.is_empty();
+    let strip_ext = !send.extended && !a.ext_communities.is_empty();
+    let strip_large = !send.large && !a.large_communities.is_empty();
+    if !(strip_std || strip_ext || strip_large) {
+        return Ok(Cow::Borrowed(route));
+    }
+    let mut out = route.clone();
+    let m = out.attrs_mut();
+    if strip_std {
+        m.communities = Default::default();
+    }
+    if strip_ext {
+        m.ext_communities = Default::default();
+    }
+    if strip_large {
+        m.large_communities = Default::default();
+    }
+    Ok(Cow::Owned(out))
 }
 
 /// Why a received route was refused.
@@ -379,5 +433,41 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn send_community_strips_what_is_not_sent() {
+        use crate::community::{ExtCommunity, LargeCommunity};
+        let mut r = route_with(&[Community::NO_EXPORT]);
+        r.attrs_mut().ext_communities =
+            crate::route::ExtCommunities::new([ExtCommunity::route_target(
+                "65000:1".parse().unwrap(),
+            )]);
+        r.attrs_mut().large_communities = crate::route::LargeCommunities::new([LargeCommunity {
+            global: 1,
+            local1: 2,
+            local2: 3,
+        }]);
+        // Default: everything sent, borrowed.
+        assert!(matches!(
+            prepare_outbound(&r, &Neighbor::ibgp()),
+            Ok(Cow::Borrowed(_))
+        ));
+        // Seed 000: an iBGP session without send-community loses NO_EXPORT on the way.
+        let mut bare = Neighbor::ibgp();
+        bare.options.send_community = SendCommunity {
+            standard: false,
+            extended: true,
+            large: false,
+        };
+        let out = prepare_outbound(&r, &bare).unwrap();
+        assert!(out.attrs.communities.is_empty());
+        assert_eq!(out.attrs.ext_communities.len(), 1);
+        assert!(out.attrs.large_communities.is_empty());
+        // Suppression comes first.
+        assert_eq!(
+            prepare_outbound(&r, &Neighbor::ebgp(Relationship::Peer)),
+            Err(Suppressed::NoExport)
+        );
     }
 }
