@@ -76,3 +76,18 @@ pub use well_known::{
     may_advertise, on_receive, prepare_outbound, Neighbor, NeighborOptions, PeerType, Received,
     Rejected, Relationship, SendCommunity, Suppressed,
 };
+
+/// The compiled policy is shared by every thread of the speaker: keep it `Send + Sync`.
+#[cfg(test)]
+mod thread_safety {
+    fn shared<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_policy_is_send_and_sync() {
+        shared::<crate::Route>();
+        shared::<crate::RouteMap>();
+        shared::<crate::Policy>();
+        shared::<crate::GatedExport>();
+        shared::<crate::RouteMapStats>();
+    }
+}

@@ -16,6 +16,7 @@
 //! compiled map can be shared by threads that each keep (and later merge) their own counts.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -1026,5 +1027,203 @@ mod index_props {
             }
             prop_assert_eq!(s1, s2);
         }
+    }
+}
+
+// ----- `show route-map` ---------------------------------------------------------------------
+
+fn names<T>(lists: &[Arc<T>], name: impl Fn(&T) -> &str) -> String {
+    lists.iter().map(|l| name(l)).collect::<Vec<_>>().join(" ")
+}
+
+fn join<T: fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A community as `show` prints it: the well-known name when it has one.
+fn community_text(c: &Community) -> String {
+    c.well_known_name()
+        .map_or_else(|| c.to_string(), str::to_string)
+}
+
+impl fmt::Display for Match {
+    /// The clause as IOS prints it under `Match clauses:`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Match::Tag(t) => write!(f, "tag {}", join(t)),
+            Match::SourceProtocol(p) => {
+                let v: Vec<&str> = p.iter().map(|p| p.keyword()).collect();
+                write!(f, "source-protocol {}", v.join(" "))
+            }
+            Match::RouteType(t) => {
+                let v: Vec<&str> = t
+                    .iter()
+                    .map(|t| match t {
+                        RouteType::Internal => "internal",
+                        RouteType::External => "external",
+                        RouteType::Local => "local",
+                    })
+                    .collect();
+                write!(f, "route-type {}", v.join(" "))
+            }
+            Match::Origin(o) => {
+                let v: Vec<&str> = o.iter().map(|o| o.keyword()).collect();
+                write!(f, "origin {}", v.join(" "))
+            }
+            Match::Metric { value, deviation } if *deviation == 0 => write!(f, "metric {value}"),
+            Match::Metric { value, deviation } => write!(f, "metric {value} +- {deviation}"),
+            Match::PeerAs(a) => write!(f, "peer-as {}", join(a)),
+            Match::PrefixList(l) => {
+                write!(f, "ip address prefix-lists: {}", names(l, |l| &l.name))
+            }
+            Match::NextHop(l) => write!(f, "ip next-hop prefix-lists: {}", names(l, |l| &l.name)),
+            Match::Community { lists, exact } => write!(
+                f,
+                "community {}{}",
+                names(lists, |l| &l.name),
+                if *exact { " exact-match" } else { "" }
+            ),
+            Match::ExtCommunity(l) => write!(f, "extcommunity {}", names(l, |l| &l.name)),
+            Match::LargeCommunity(l) => {
+                write!(f, "large-community {}", names(l, |l| &l.name))
+            }
+            Match::AsPath(l) => write!(f, "as-path {}", names(l, |l| &l.name)),
+            Match::GatedAsPath { regex, origins } => {
+                let v: Vec<&str> = origins.iter().map(|o| o.keyword()).collect();
+                write!(f, "aspath \"{}\" origin {}", regex.source(), v.join(" "))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Set {
+    /// The clause as IOS prints it under `Set clauses:`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let additive = |a: &bool| if *a { " additive" } else { "" };
+        match self {
+            Set::CommListDelete(l) => write!(f, "comm-list {} delete", l.name),
+            Set::Community {
+                values,
+                additive: a,
+            } => {
+                let v: Vec<String> = values.iter().map(community_text).collect();
+                write!(f, "community {}{}", v.join(" "), additive(a))
+            }
+            Set::CommunityNone => write!(f, "community none"),
+            Set::ExtCommunityRt { rts, additive: a } => {
+                let v: Vec<String> = rts.iter().map(|rt| rt.0.to_string()).collect();
+                write!(f, "extcommunity rt {}{}", v.join(" "), additive(a))
+            }
+            Set::ExtCommunitySoo(soo) => write!(f, "extcommunity soo {soo}"),
+            Set::LargeCommunity {
+                values,
+                additive: a,
+            } => {
+                write!(f, "large-community {}{}", join(values), additive(a))
+            }
+            Set::LargeCommunityNone => write!(f, "large-community none"),
+            Set::LocalPref(v) => write!(f, "local-preference {v}"),
+            Set::Metric(MetricSet::Absolute(v)) => write!(f, "metric {v}"),
+            Set::Metric(MetricSet::Add(v)) => write!(f, "metric +{v}"),
+            Set::Metric(MetricSet::Subtract(v)) => write!(f, "metric -{v}"),
+            Set::Weight(w) => write!(f, "weight {w}"),
+            Set::AsPathPrepend(a) => write!(f, "as-path prepend {}", join(a)),
+            Set::AsPathPrependLastAs(n) => write!(f, "as-path prepend last-as {n}"),
+            Set::NextHop(NextHop::Addr(ip)) => write!(f, "ip next-hop {ip}"),
+            Set::NextHop(NextHop::SelfAddress) => write!(f, "ip next-hop self"),
+            Set::NextHop(NextHop::Unspecified) => write!(f, "ip next-hop unspecified"),
+            Set::Origin(o) => write!(f, "origin {}", o.keyword()),
+            Set::Tag(t) => write!(f, "tag {t}"),
+        }
+    }
+}
+
+impl RouteMap {
+    /// `show route-map NAME`, IOS style, with the hit counters of `stats`.
+    pub fn show(&self, stats: &RouteMapStats) -> String {
+        let mut out = String::new();
+        for (i, s) in self.sequences.iter().enumerate() {
+            let action = match s.action {
+                Action::Permit => "permit",
+                Action::Deny => "deny",
+            };
+            out.push_str(&format!(
+                "route-map {}, {action}, sequence {}\n",
+                self.name, s.seq
+            ));
+            out.push_str("  Match clauses:\n");
+            for m in &s.matches {
+                out.push_str(&format!("    {m}\n"));
+            }
+            out.push_str("  Set clauses:\n");
+            for set in &s.sets {
+                out.push_str(&format!("    {set}\n"));
+            }
+            match s.continue_to {
+                Some(Continue::Next) => out.push_str("  Continue: next sequence\n"),
+                Some(Continue::Seq(n)) => out.push_str(&format!("  Continue: sequence {n}\n")),
+                None => {}
+            }
+            let hits = stats.hits.get(i).copied().unwrap_or(0);
+            out.push_str(&format!("  Matches: {hits} routes\n"));
+        }
+        out.push_str(&format!(
+            "  Permitted {}, denied {}, implicit deny {}\n",
+            stats.permitted, stats.denied, stats.implicit_denied
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod show_tests {
+    use super::*;
+
+    #[test]
+    fn show_route_map_reads_like_ios() {
+        let map = RouteMap::new(
+            "StaticToBGP",
+            vec![
+                Sequence::new(10, Action::Permit)
+                    .matching(Match::Tag(vec![123]))
+                    .setting(Set::Community {
+                        values: vec![Community::NO_EXPORT, Community::new(65001, 7)],
+                        additive: true,
+                    })
+                    .setting(Set::Metric(MetricSet::Add(5)))
+                    .continuing(Continue::Seq(20)),
+                Sequence::new(20, Action::Deny).matching(Match::Origin(vec![Origin::Incomplete])),
+            ],
+        )
+        .unwrap();
+        let mut st = map.new_stats();
+        let mut r = Route::new(
+            "10.1.2.0/24".parse().unwrap(),
+            Attrs::new(SourceProtocol::Static),
+        );
+        r.attrs_mut().tag = 123;
+        r.attrs_mut().origin = Origin::Igp;
+        map.evaluate(&r, &mut st);
+        assert_eq!(
+            map.show(&st),
+            "route-map StaticToBGP, permit, sequence 10
+  Match clauses:
+    tag 123
+  Set clauses:
+    community no-export 65001:7 additive
+    metric +5
+  Continue: sequence 20
+  Matches: 1 routes
+route-map StaticToBGP, deny, sequence 20
+  Match clauses:
+    origin incomplete
+  Set clauses:
+  Matches: 0 routes
+  Permitted 1, denied 0, implicit deny 0
+"
+        );
     }
 }
