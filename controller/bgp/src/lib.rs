@@ -16,7 +16,12 @@
 //!
 //! Encoding never needs a context beyond the same [`Context`]: 2-octet AS_PATH / AGGREGATOR
 //! with AS_TRANS and the AS4_* attributes are produced automatically for an old speaker.
+//!
+//! The [`session`] module sits on top of the codec (and only it knows about sockets and
+//! timers): the RFC 4271 state machine, capability negotiation, graceful restart helper and
+//! a tokio transport.
 
 pub mod packet;
+pub mod session;
 
 pub use packet::*;
