@@ -503,10 +503,9 @@ impl Fsm {
                 notification: Some(cease(super::notification::cease::CONNECTION_REJECTED, None)),
             }),
             State::Connect | State::Active => {
-                if self.connecting {
-                    self.connecting = false;
-                    out.push(Action::CancelConnect);
-                }
+                // An outgoing attempt still in flight is kept: cancelling it would kill the
+                // peer's incoming connection, and if the peer does the same both die (seen
+                // with two speakers starting together). If it completes, it is a collision.
                 out.push(Action::StopTimer(Timer::ConnectRetry));
                 self.primary = Some(c);
                 self.send_open(c.id, out);
@@ -777,7 +776,9 @@ impl Fsm {
                         out,
                     );
                 } else {
-                    info!(peer = %self.cfg.remote_addr, kept = ?primary_dir, "connection collision");
+                    if let Some(kept) = primary_dir {
+                        info!(peer = %self.cfg.remote_addr, %kept, "connection collision");
+                    }
                     self.drop_pending(Some(collision), out);
                 }
             }

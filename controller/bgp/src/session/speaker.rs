@@ -30,7 +30,7 @@ use super::config::{ConfigError, NeighborConfig};
 use super::fsm::{Action, ConnId, Direction, Event, Fsm, Input, State};
 use super::negotiate::Negotiated;
 use super::notification::{cease, cease as subcode};
-use super::timers::TimerSet;
+use super::timers::{Jitter, TimerSet};
 use super::transport::{self, Connection, WriteFailed};
 
 /// Where to listen. Tests use 127.0.0.x and high ports; port 0 picks a free one.
@@ -360,6 +360,7 @@ impl Speaker {
             local_addr: cfg.local_addr,
             fsm: Fsm::new(cfg),
             timers: TimerSet::default(),
+            jitter: Jitter::default(),
             conns: Vec::with_capacity(2),
             attempt: None,
             connect_tx,
@@ -468,6 +469,7 @@ struct NeighborTask {
     local_addr: Option<IpAddr>,
     fsm: Fsm,
     timers: TimerSet,
+    jitter: Jitter,
     conns: Vec<Connection>,
     /// The outgoing attempt in flight: its number and task.
     attempt: Option<(u64, JoinHandle<()>)>,
@@ -693,7 +695,10 @@ impl NeighborTask {
                     c.close(last);
                 }
             }
-            Action::StartTimer { timer, after } => self.timers.start(timer, Instant::now(), after),
+            Action::StartTimer { timer, after } => {
+                let after = self.jitter.apply(timer, after);
+                self.timers.start(timer, Instant::now(), after)
+            }
             Action::StopTimer(timer) => self.timers.stop(timer),
             Action::Report(event) => {
                 match &event {

@@ -284,25 +284,33 @@ fn connect_failure_goes_active_and_connect_retry_tries_again() {
 }
 
 #[test]
-fn incoming_connection_while_connecting_cancels_our_attempt() {
+fn incoming_connection_while_connecting_keeps_our_attempt_for_collision_detection() {
     let mut f = Fsm::new(cfg());
     f.step(Input::ManualStart);
     let a = f.step(Input::Connected {
         conn: 3,
         direction: Direction::Incoming,
     });
-    assert!(a.contains(&Action::CancelConnect));
+    assert!(!a.contains(&Action::CancelConnect));
     assert!(stopped(&a, Timer::ConnectRetry));
     assert_eq!(started(&a, Timer::Hold), Some(Duration::from_secs(240)));
     assert_eq!(f.state(), State::OpenSent);
     assert_eq!(last_reason(&a), Reason::Connected(Direction::Incoming));
-    // The cancelled attempt completing anyway is closed at once.
+    // Our attempt completes too: a collision, resolved when its OPEN arrives.
     let a = f.step(Input::Connected {
         conn: 4,
         direction: Direction::Outgoing,
     });
-    assert_eq!(closed(&a), [(4, None)]);
+    assert!(matches!(sent(&a)[..], [(4, Message::Open(_))]));
     assert_eq!(f.primary_conn(), Some(3));
+    assert_eq!(f.pending_conn(), Some(4));
+    // An attempt that was cancelled (by a reset) and completes anyway is closed at once.
+    f.step(Input::TimerExpired(Timer::Hold));
+    let a = f.step(Input::Connected {
+        conn: 5,
+        direction: Direction::Outgoing,
+    });
+    assert_eq!(closed(&a), [(5, None)]);
 }
 
 #[test]

@@ -45,9 +45,59 @@ impl TimerSet {
     }
 }
 
+/// RFC 4271 §10 jitter: ConnectRetry, Keepalive (and our idle hold) run for 75–100 % of
+/// their value, so two speakers started together do not keep retrying in lockstep.
+#[derive(Clone, Debug)]
+pub struct Jitter {
+    state: u64,
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is seeded from the OS per process and varies per instance.
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Jitter { state: seed | 1 }
+    }
+}
+
+impl Jitter {
+    pub fn apply(&mut self, timer: Timer, after: Duration) -> Duration {
+        match timer {
+            Timer::ConnectRetry | Timer::Keepalive | Timer::IdleHold => {
+                // xorshift64: plenty for spreading timers.
+                let mut x = self.state;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.state = x;
+                let permille = 750 + (x % 251) as u32;
+                after * permille / 1000
+            }
+            _ => after,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_quarter_and_spares_the_hold_timer() {
+        let mut j = Jitter::default();
+        let base = Duration::from_secs(30);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let d = j.apply(Timer::ConnectRetry, base);
+            assert!(d >= base * 3 / 4 && d <= base, "{d:?}");
+            seen.insert(d);
+        }
+        assert!(seen.len() > 20, "spread out");
+        assert_eq!(j.apply(Timer::Hold, base), base);
+    }
 
     #[test]
     fn earliest_first_and_one_shot() {

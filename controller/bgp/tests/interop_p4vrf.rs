@@ -1,0 +1,474 @@
+//! Two p4vrf speakers against each other on loopback, and a hand-driven raw TCP peer for what
+//! a well-behaved daemon never does (go silent, send garbage). No external daemon needed.
+//! Addresses 127.0.1.x are this file's.
+
+mod interop_support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp::session::{
+    cease, Event, Events, GracefulRestartConfig, NeighborConfig, Reason, SessionError, Speaker,
+    SpeakerConfig, StaleCause, State,
+};
+use bgp::{frame, Capability, Context, Family, Message, Open};
+use interop_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 1, last))
+}
+
+fn v4(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 1, last)
+}
+
+async fn speaker(addr: IpAddr, port: u16) -> (Speaker, Events) {
+    Speaker::bind(SpeakerConfig {
+        listen: vec![SocketAddr::new(addr, port)],
+        ..SpeakerConfig::default()
+    })
+    .await
+    .expect("bind")
+}
+
+/// A neighbor of `me` (AS `my_as`) at `peer`:`port`, short timers for tests.
+fn neighbor(me: u8, my_as: u32, peer: u8, peer_as: u32, port: u16) -> NeighborConfig {
+    let mut c = NeighborConfig::new(ip(peer), my_as, peer_as, v4(me));
+    c.remote_port = port;
+    c.local_addr = Some(ip(me));
+    c.hold_time = 9;
+    c.families = [Family::Ipv4Unicast, Family::Ipv6Unicast]
+        .into_iter()
+        .collect();
+    c.timers.connect_retry = Duration::from_secs(1);
+    c.timers.idle_hold = Duration::from_millis(200);
+    c.timers.max_backoff = Duration::from_secs(2);
+    c
+}
+
+#[tokio::test]
+async fn active_and_passive_exchange_routes_refresh_and_shut_down() {
+    init_tracing();
+    let (a, mut ea) = speaker(ip(1), 0).await;
+    let (b, mut eb) = speaker(ip(2), 0).await;
+    let b_port = b.local_addrs()[0].port();
+    let na = a
+        .add_neighbor(neighbor(1, 65001, 2, 65002, b_port))
+        .unwrap();
+    let mut pc = neighbor(2, 65002, 1, 65001, 179);
+    pc.passive = true;
+    pc.hold_time = 30;
+    let nb = b.add_neighbor(pc).unwrap();
+    assert!(matches!(
+        na.send_update(&withdraw(&["10.0.0.0/8"])).await,
+        Err(SessionError::NotEstablished(_))
+    ));
+    nb.start().await.unwrap();
+    na.start().await.unwrap();
+
+    let Event::Established(n) = expect(&mut ea, ip(2), "A established", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!((n.hold_time, n.keepalive), (9, 3), "min(9, 30)");
+    assert!(n.context.four_octet_as && n.context.extended_message && n.route_refresh);
+    expect(&mut eb, ip(1), "B established", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await;
+    assert_eq!(na.state(), State::Established);
+    assert_eq!(nb.negotiated().unwrap().remote_as, 65001);
+
+    // A announces, then End-of-RIB.
+    na.send_update(&announce(&["10.1.1.0/24", "10.1.2.0/24"], 65001, v4(1)))
+        .await
+        .unwrap();
+    na.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    na.send_end_of_rib(Family::Ipv6Unicast).await.unwrap();
+    let mut routes = Routes::default();
+    routes
+        .until(&mut eb, ip(1), "two routes at B", |r| r.v4.len() == 2)
+        .await;
+    expect(&mut eb, ip(1), "End-of-RIB", |e| {
+        *e == Event::EndOfRib(Family::Ipv4Unicast)
+    })
+    .await;
+    expect(&mut eb, ip(1), "End-of-RIB v6", |e| {
+        *e == Event::EndOfRib(Family::Ipv6Unicast)
+    })
+    .await;
+    assert!(matches!(
+        na.send_end_of_rib(Family::Vpnv4).await,
+        Err(SessionError::FamilyNotNegotiated { .. })
+    ));
+
+    // Withdraw one.
+    na.send_update(&withdraw(&["10.1.1.0/24"])).await.unwrap();
+    routes
+        .until(&mut eb, ip(1), "withdrawal at B", |r| !r.has("10.1.1.0/24"))
+        .await;
+    assert!(routes.has("10.1.2.0/24"));
+
+    // B asks A for a refresh: A's controller is told.
+    nb.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
+    expect(&mut ea, ip(2), "route refresh request", |e| {
+        *e == Event::RouteRefresh(Family::Ipv4Unicast)
+    })
+    .await;
+
+    // B shuts the session down with a message; A sees why, and goes on trying.
+    nb.shutdown(cease::ADMINISTRATIVE_SHUTDOWN, Some("maintenance"))
+        .await
+        .unwrap();
+    let ev = expect(&mut ea, ip(2), "A down", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason.to_string(),
+        "received Cease/Administrative Shutdown \"maintenance\""
+    );
+    assert_eq!(stale.iter().count(), 0);
+    expect_state(&mut eb, ip(1), State::Idle).await;
+    // A restarts automatically; B is stopped, so A is refused until B starts again.
+    expect_state(&mut ea, ip(2), State::Connect).await;
+    nb.start().await.unwrap();
+    expect_state(&mut ea, ip(2), State::Established).await;
+    expect_state(&mut eb, ip(1), State::Established).await;
+
+    a.shutdown().await;
+    let ev = expect(&mut eb, ip(1), "B down after A's shutdown", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    assert!(
+        matches!(&ev, Event::PeerDown { reason: Reason::NotificationReceived(n), .. } if n.code == 6 && n.subcode == 2),
+        "{ev:?}"
+    );
+}
+
+#[tokio::test]
+async fn collision_leaves_one_session_on_both_sides() {
+    init_tracing();
+    // Both active, both listening on fixed ports: each connects to the other at once.
+    for round in 0..3u8 {
+        let (x, y) = (10 + 2 * round, 11 + 2 * round);
+        let (a, mut ea) = speaker(ip(x), 11179).await;
+        let (b, mut eb) = speaker(ip(y), 11179).await;
+        let na = a.add_neighbor(neighbor(x, 65001, y, 65001, 11179)).unwrap();
+        let nb = b.add_neighbor(neighbor(y, 65001, x, 65001, 11179)).unwrap();
+        tokio::join!(async { na.start().await.unwrap() }, async {
+            nb.start().await.unwrap()
+        });
+        expect_state(&mut ea, ip(y), State::Established).await;
+        expect_state(&mut eb, ip(x), State::Established).await;
+        // Stable: nothing else happens for a while, and UPDATEs flow on the survivor.
+        na.send_update(&announce_ibgp(&["10.9.0.0/16"], v4(x)))
+            .await
+            .unwrap();
+        let mut routes = Routes::default();
+        routes
+            .until(&mut eb, ip(x), "route over the surviving connection", |r| {
+                r.has("10.9.0.0/16")
+            })
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(na.state(), State::Established);
+        assert_eq!(nb.state(), State::Established);
+        while let Some(e) = ea.try_recv() {
+            assert!(
+                !matches!(e.event, Event::PeerDown { .. }),
+                "A went down: {e:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn graceful_restart_helper_keeps_routes_of_a_crashed_peer() {
+    init_tracing();
+    let gr = GracefulRestartConfig {
+        restart_time: 30,
+        stale_routes_time: Duration::from_secs(30),
+    };
+    let (a, mut ea) = speaker(ip(30), 0).await;
+    let mut ca = neighbor(30, 65001, 31, 65002, 179);
+    ca.passive = true;
+    ca.graceful_restart = Some(gr);
+    let na = a.add_neighbor(ca).unwrap();
+    na.start().await.unwrap();
+    let a_port = a.local_addrs()[0].port();
+
+    // B: a GR-capable peer whose OPEN claims forwarding state for IPv4 (a restarting
+    // speaker would); our helper-mode OPEN claims none, so B is a raw peer here.
+    let mut b = RawPeer::connect(ip(31), SocketAddr::new(ip(30), a_port)).await;
+    b.handshake(65002, 9, v4(31), gr_caps(false)).await;
+    expect_state(&mut ea, ip(31), State::Established).await;
+    b.send(&Message::Update(announce(&["10.31.0.0/16"], 65002, v4(31))))
+        .await;
+    let mut routes = Routes::default();
+    routes
+        .until(&mut ea, ip(31), "B's route", |r| r.has("10.31.0.0/16"))
+        .await;
+
+    // B crashes: the TCP connection closes without a NOTIFICATION.
+    drop(b);
+    let ev = expect(&mut ea, ip(31), "peer down", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { stale, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(stale.iter().collect::<Vec<_>>(), [Family::Ipv4Unicast]);
+
+    // B restarts (R bit), re-announces and sends End-of-RIB: the stale routes are flushed.
+    let mut b = RawPeer::connect(ip(31), SocketAddr::new(ip(30), a_port)).await;
+    b.handshake(65002, 9, v4(31), gr_caps(true)).await;
+    let Event::Established(n) = expect(&mut ea, ip(31), "back", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(n.graceful_restart.is_some_and(|g| g.restarting));
+    b.send(&Message::Update(announce(&["10.31.0.0/16"], 65002, v4(31))))
+        .await;
+    b.send(&Message::Update(bgp::Update::default())).await;
+    let ev = expect(&mut ea, ip(31), "stale flush", |e| {
+        matches!(e, Event::StaleFlush { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        Event::StaleFlush {
+            family: Family::Ipv4Unicast,
+            cause: StaleCause::EndOfRib
+        }
+    );
+    drop(a);
+}
+
+#[tokio::test]
+async fn hold_timer_expiry_sends_notification_on_the_wire() {
+    init_tracing();
+    let (a, mut ea) = speaker(ip(40), 0).await;
+    let mut c = neighbor(40, 65001, 41, 65002, 179);
+    c.passive = true;
+    c.hold_time = 3;
+    let na = a.add_neighbor(c).unwrap();
+    na.start().await.unwrap();
+    let mut b = RawPeer::connect(ip(41), a.local_addrs()[0]).await;
+    b.handshake(65002, 3, v4(41), vec![]).await;
+    expect_state(&mut ea, ip(41), State::Established).await;
+    // Silence: after 3 s our hold timer expires and we say so before closing.
+    let started = tokio::time::Instant::now();
+    let n = b.read_notification().await;
+    assert_eq!((n.code, n.subcode), (4, 0));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let ev = expect(&mut ea, ip(41), "peer down", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        Event::PeerDown {
+            reason: Reason::HoldTimerExpired,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn malformed_update_resets_and_treat_as_withdraw_does_not() {
+    init_tracing();
+    let (a, mut ea) = speaker(ip(50), 0).await;
+    let mut c = neighbor(50, 65001, 51, 65002, 179);
+    c.passive = true;
+    let na = a.add_neighbor(c).unwrap();
+    na.start().await.unwrap();
+    let mut b = RawPeer::connect(ip(51), a.local_addrs()[0]).await;
+    b.handshake(65002, 90, v4(51), vec![Capability::FourOctetAs(65002)])
+        .await;
+    expect_state(&mut ea, ip(51), State::Established).await;
+
+    // COMMUNITIES of length 5: RFC 7606 treat-as-withdraw, the session stays.
+    let mut body = vec![0, 0];
+    let attrs: Vec<u8> = [
+        &[0x40, 1, 1, 0][..],                      // ORIGIN IGP
+        &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea][..], // AS_PATH 65002 (4-octet session)
+        &[0x40, 3, 4, 192, 0, 2, 1][..],           // NEXT_HOP
+        &[0xc0, 8, 5, 0, 0, 0, 1, 2][..],          // COMMUNITIES, bad length
+    ]
+    .concat();
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(&attrs);
+    body.extend_from_slice(&[16, 10, 51]); // 10.51.0.0/16
+    b.send_raw(2, &body).await;
+    let ev = expect(&mut ea, ip(51), "treat-as-withdraw", |e| {
+        matches!(e, Event::Update { .. })
+    })
+    .await;
+    let Event::Update { update, findings } = ev else {
+        unreachable!()
+    };
+    assert_eq!(update.withdrawn, vec![net("10.51.0.0/16")]);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(na.state(), State::Established);
+
+    // An NLRI prefix longer than 32 bits: session reset with 3/10, NOTIFICATION on the wire.
+    b.send_raw(2, &[0, 0, 0, 0, 33, 10, 0, 0, 0, 0]).await;
+    let n = b.read_notification().await;
+    assert_eq!((n.code, n.subcode), (3, 10));
+    expect_state(&mut ea, ip(51), State::Idle).await;
+}
+
+#[tokio::test]
+async fn wrong_peer_as_is_refused_on_the_wire() {
+    init_tracing();
+    let (a, mut ea) = speaker(ip(60), 0).await;
+    let mut c = neighbor(60, 65001, 61, 65002, 179);
+    c.passive = true;
+    let na = a.add_neighbor(c).unwrap();
+    na.start().await.unwrap();
+    let mut b = RawPeer::connect(ip(61), a.local_addrs()[0]).await;
+    let _their_open = b.read_message().await;
+    b.send(&Message::Open(Open::new(
+        65099,
+        90,
+        v4(61),
+        vec![Capability::FourOctetAs(65099)],
+    )))
+    .await;
+    let n = b.read_notification().await;
+    assert_eq!((n.code, n.subcode), (2, 2));
+    let ev = expect_state(&mut ea, ip(61), State::Idle).await;
+    assert!(
+        matches!(
+            &ev,
+            Event::StateChanged {
+                reason: Reason::OpenRejected { .. },
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    // Connections from unknown addresses are refused without a word.
+    let mut stranger = RawPeer::connect(ip(62), a.local_addrs()[0]).await;
+    assert!(stranger.closed_within(Duration::from_secs(5)).await);
+}
+
+// ----- a raw peer -------------------------------------------------------------------------
+
+fn gr_caps(restarting: bool) -> Vec<Capability> {
+    vec![
+        Capability::FourOctetAs(65002),
+        Capability::GracefulRestart(bgp::GracefulRestart {
+            flags: if restarting {
+                bgp::GracefulRestart::RESTART_STATE
+            } else {
+                0
+            },
+            restart_time: 60,
+            families: vec![bgp::GracefulRestartFamily {
+                family: Family::Ipv4Unicast.afi_safi(),
+                flags: bgp::GracefulRestartFamily::FORWARDING_STATE,
+            }],
+        }),
+    ]
+}
+
+/// A BGP peer driven by hand: exactly the bytes the test says, nothing on its own.
+struct RawPeer {
+    s: TcpStream,
+    buf: Vec<u8>,
+    ctx: Context,
+}
+
+impl RawPeer {
+    async fn connect(from: IpAddr, to: SocketAddr) -> RawPeer {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(from, 0)).unwrap();
+        let s = timeout(WAIT, sock.connect(to))
+            .await
+            .expect("connect timeout")
+            .expect("connect");
+        RawPeer {
+            s,
+            buf: Vec::new(),
+            ctx: Context::default(),
+        }
+    }
+
+    async fn send(&mut self, m: &Message) {
+        let bytes = m.to_bytes(&self.ctx).unwrap();
+        self.s.write_all(&bytes).await.unwrap();
+    }
+
+    async fn send_raw(&mut self, msg_type: u8, body: &[u8]) {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+        m.push(msg_type);
+        m.extend_from_slice(body);
+        self.s.write_all(&m).await.unwrap();
+    }
+
+    async fn read_message(&mut self) -> Message {
+        loop {
+            if let Some(f) = frame(&self.buf, &self.ctx).unwrap() {
+                let len = f.len();
+                let m = f.decode(&self.ctx).unwrap().message;
+                self.buf.drain(..len);
+                return m;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = timeout(WAIT, self.s.read(&mut chunk))
+                .await
+                .expect("read timeout")
+                .expect("read");
+            assert!(n > 0, "connection closed while waiting for a message");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads until a NOTIFICATION (KEEPALIVEs are skipped).
+    async fn read_notification(&mut self) -> bgp::Notification {
+        loop {
+            match self.read_message().await {
+                Message::Notification(n) => return n,
+                Message::Keepalive => continue,
+                m => panic!("expected a NOTIFICATION, got {m:?}"),
+            }
+        }
+    }
+
+    /// Their OPEN, our OPEN, KEEPALIVEs both ways.
+    async fn handshake(&mut self, asn: u32, hold: u16, id: Ipv4Addr, caps: Vec<Capability>) {
+        let Message::Open(theirs) = self.read_message().await else {
+            panic!("expected OPEN")
+        };
+        let ours = Open::new(asn, hold, id, caps);
+        self.send(&Message::Open(ours.clone())).await;
+        self.ctx = Context::negotiated(&ours, &theirs);
+        assert_eq!(self.read_message().await, Message::Keepalive);
+        self.send(&Message::Keepalive).await;
+    }
+
+    async fn closed_within(&mut self, d: Duration) -> bool {
+        let mut chunk = [0u8; 64];
+        matches!(
+            timeout(d, self.s.read(&mut chunk)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
