@@ -1,0 +1,344 @@
+//! Interop with FRR's bgpd (Debian package `frr`), run without zebra or watchfrr: each test
+//! writes its own bgpd.conf into a temp dir, starts `bgpd -Z -S -n -l <addr> -p <port>` with
+//! its pid file and vty socket there, talks to it with `vtysh --vty_socket <dir> -d bgpd`,
+//! and kills it by PID at the end (a Drop guard, so also on panic).
+//! Addresses 127.0.2.x are this file's; nothing leaves loopback.
+
+mod interop_support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bgp::session::{
+    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
+};
+use bgp::Family;
+use interop_support::*;
+
+const FRR_PORT: u16 = 10179;
+const NEXT_HOP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1); // FRR refuses 127/8 next hops
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 2, last)
+}
+
+struct Frr {
+    daemon: Daemon,
+    bgpd: PathBuf,
+    vtysh: PathBuf,
+    listen: Ipv4Addr,
+    conf: String,
+}
+
+impl Frr {
+    fn tools() -> Option<(PathBuf, PathBuf)> {
+        Some((find("bgpd")?, find("vtysh")?))
+    }
+
+    fn start(dir: &Path, tools: &(PathBuf, PathBuf), listen: Ipv4Addr, conf: &str) -> Frr {
+        std::fs::write(dir.join("bgpd.conf"), conf).expect("write bgpd.conf");
+        let frr = Frr {
+            daemon: Daemon::spawn("bgpd", dir, bgpd_command(&tools.0, listen, dir)),
+            bgpd: tools.0.clone(),
+            vtysh: tools.1.clone(),
+            listen,
+            conf: conf.to_string(),
+        };
+        frr.wait_for_vty();
+        frr
+    }
+
+    /// Kills bgpd and starts it again with the same configuration.
+    fn restart(&mut self) {
+        self.daemon.kill();
+        let dir = self.daemon.dir.clone();
+        let _ = std::fs::remove_file(dir.join("bgpd.vty"));
+        self.daemon = Daemon::spawn("bgpd", &dir, bgpd_command(&self.bgpd, self.listen, &dir));
+        self.wait_for_vty();
+    }
+
+    fn wait_for_vty(&self) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.vtysh(&["show bgp summary"]).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "bgpd did not come up:\n{}\n{}",
+                self.conf,
+                self.daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn vtysh(&self, commands: &[&str]) -> Result<String, String> {
+        let dir = self.daemon.dir.to_string_lossy().into_owned();
+        let mut args = vec!["--vty_socket", &dir, "-d", "bgpd"];
+        for c in commands {
+            args.push("-c");
+            args.push(c);
+        }
+        cli(&self.vtysh, &args)
+    }
+
+    /// Runs configuration commands under `router bgp <asn>`.
+    fn configure(&self, asn: u32, lines: &[&str]) {
+        let router = format!("router bgp {asn}");
+        let mut cmds = vec!["configure terminal", router.as_str()];
+        cmds.extend_from_slice(lines);
+        self.vtysh(&cmds).expect("vtysh configure");
+    }
+
+    /// `show bgp ipv4 unicast json`: does the RIB hold `prefix`?
+    fn has_route(&self, prefix: &str) -> bool {
+        self.vtysh(&["show bgp ipv4 unicast json"])
+            .is_ok_and(|j| j.contains(&format!("\"{prefix}\"")))
+    }
+
+    fn version(&self) -> String {
+        cli(&self.bgpd, &["--version"])
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// bgpd alone: no zebra (-Z), no kernel routes (-n), no user switch (-S), BGP only on
+/// `listen`, no vty TCP port (-P 0), files in `dir`.
+fn bgpd_command(bgpd: &Path, listen: Ipv4Addr, dir: &Path) -> Command {
+    let mut cmd = Command::new(bgpd);
+    cmd.args(["-Z", "-S", "-n", "-l"])
+        .arg(listen.to_string())
+        .args(["-p", &FRR_PORT.to_string(), "-P", "0", "-f"])
+        .arg(dir.join("bgpd.conf"))
+        .arg("-i")
+        .arg(dir.join("bgpd.pid"))
+        .arg("--vty_socket")
+        .arg(dir);
+    cmd
+}
+
+fn config(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32) -> NeighborConfig {
+    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
+    c.local_addr = Some(IpAddr::V4(me));
+    c.remote_port = FRR_PORT;
+    c.hold_time = 9;
+    c.timers.connect_retry = Duration::from_secs(1);
+    c.timers.idle_hold = Duration::from_millis(200);
+    c.timers.max_backoff = Duration::from_secs(2);
+    c
+}
+
+#[tokio::test]
+async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
+    let Some(tools) = Frr::tools() else {
+        skip(
+            "frr",
+            "FRR session (we active), routes both ways, withdraw, route refresh, shutdown",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, frr_ip) = (ip(1), ip(2));
+    let peer = IpAddr::V4(frr_ip);
+    let conf = format!(
+        "hostname frr-a\nlog stdout informational\n!\nrouter bgp 65002\n bgp router-id {frr_ip}\n \
+         no bgp ebgp-requires-policy\n no bgp network import-check\n \
+         neighbor {us} remote-as 65001\n neighbor {us} passive\n neighbor {us} timers 3 9\n \
+         address-family ipv4 unicast\n  network 10.2.1.0/24\n  network 10.2.2.0/24\n \
+         exit-address-family\n!\n"
+    );
+    let frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
+    println!("{}", frr.version());
+
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
+    let n = speaker
+        .add_neighbor(config(us, 65001, frr_ip, 65002))
+        .unwrap();
+    n.start().await.unwrap();
+    let Event::Established(neg) = expect(&mut events, peer, "Established with FRR", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
+    assert_eq!((neg.hold_time, neg.remote_as), (9, 65002));
+
+    // FRR announces its two networks.
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "FRR's routes", |r| {
+            r.has("10.2.1.0/24") && r.has("10.2.2.0/24")
+        })
+        .await;
+
+    // We announce two routes; FRR's RIB shows them.
+    n.send_update(&announce(
+        &["10.201.1.0/24", "10.201.2.0/24"],
+        65001,
+        NEXT_HOP,
+    ))
+    .await
+    .unwrap();
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    poll_until("our routes in FRR's RIB", || {
+        frr.has_route("10.201.1.0/24") && frr.has_route("10.201.2.0/24")
+    })
+    .await;
+
+    // Withdrawals both ways.
+    n.send_update(&withdraw(&["10.201.1.0/24"])).await.unwrap();
+    poll_until("our withdrawal in FRR's RIB", || {
+        !frr.has_route("10.201.1.0/24") && frr.has_route("10.201.2.0/24")
+    })
+    .await;
+    frr.configure(
+        65002,
+        &["address-family ipv4 unicast", "no network 10.2.2.0/24"],
+    );
+    routes
+        .until(&mut events, peer, "FRR's withdrawal", |r| {
+            !r.has("10.2.2.0/24")
+        })
+        .await;
+    assert!(routes.has("10.2.1.0/24"));
+
+    // Route refresh: FRR sends its Adj-RIB-Out again.
+    let before = routes.announcements;
+    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
+    routes
+        .until(
+            &mut events,
+            peer,
+            "FRR resending after ROUTE-REFRESH",
+            |r| r.announcements > before,
+        )
+        .await;
+
+    // FRR shuts the session down with a message.
+    frr.configure(
+        65002,
+        &[&format!("neighbor {us} shutdown message maintenance")],
+    );
+    let ev = expect(&mut events, peer, "FRR's Cease", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason.to_string(),
+        "received Cease/Administrative Shutdown \"maintenance\""
+    );
+    assert!(matches!(reason, Reason::NotificationReceived(_)));
+    drop(frr);
+}
+
+#[tokio::test]
+async fn frr_connects_to_us_and_graceful_restart_keeps_routes_when_killed() {
+    let Some(tools) = Frr::tools() else {
+        skip(
+            "frr",
+            "FRR session (we passive), killed daemon seen, graceful restart helper against FRR",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, frr_ip) = (ip(3), ip(4));
+    let peer = IpAddr::V4(frr_ip);
+    let our_port = 10180;
+    // iBGP this time; FRR connects to our port from its own address.
+    let conf = format!(
+        "hostname frr-b\nlog stdout informational\n!\nrouter bgp 65010\n bgp router-id {frr_ip}\n \
+         no bgp network import-check\n bgp graceful-restart\n \
+         bgp graceful-restart preserve-fw-state\n bgp graceful-restart restart-time 30\n \
+         bgp graceful-restart select-defer-time 1\n \
+         neighbor {us} remote-as 65010\n neighbor {us} port {our_port}\n \
+         neighbor {us} update-source {frr_ip}\n neighbor {us} timers connect 1\n \
+         neighbor {us} timers 3 9\n \
+         address-family ipv4 unicast\n  network 10.4.1.0/24\n exit-address-family\n!\n"
+    );
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig {
+        listen: vec![SocketAddr::new(IpAddr::V4(us), our_port)],
+        ..SpeakerConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = config(us, 65010, frr_ip, 65010);
+    c.passive = true;
+    c.graceful_restart = Some(GracefulRestartConfig {
+        restart_time: 30,
+        stale_routes_time: Duration::from_secs(30),
+    });
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    let mut frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
+
+    let Event::Established(neg) = expect(&mut events, peer, "FRR connects to us", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(neg.ibgp);
+    let gr = neg.graceful_restart.expect("GR negotiated with FRR");
+    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "FRR's route", |r| r.has("10.4.1.0/24"))
+        .await;
+
+    // bgpd is killed: no NOTIFICATION, the connection just closes; the routes stay, stale.
+    frr.daemon.kill();
+    let ev = expect(&mut events, peer, "peer down after kill", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert!(stale.contains(Family::Ipv4Unicast));
+    assert_ne!(n.state(), State::Established);
+
+    // bgpd comes back (restart bit set), we send End-of-RIB, it re-announces and sends its
+    // End-of-RIB: the stale routes are flushed.
+    frr.restart();
+    let Event::Established(neg) = expect(&mut events, peer, "FRR back", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        neg.graceful_restart.is_some_and(|g| g.restarting),
+        "{neg:?}"
+    );
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let ev = expect(
+        &mut events,
+        peer,
+        "stale routes flushed at End-of-RIB",
+        |e| matches!(e, Event::StaleFlush { .. }),
+    )
+    .await;
+    assert_eq!(
+        ev,
+        Event::StaleFlush {
+            family: Family::Ipv4Unicast,
+            cause: StaleCause::EndOfRib
+        }
+    );
+    drop(frr);
+}

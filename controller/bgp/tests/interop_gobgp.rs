@@ -1,0 +1,314 @@
+//! Interop with GoBGP (Debian package `gobgpd`): each test writes its own gobgpd.toml into a
+//! temp dir, starts `gobgpd -f <toml> --api-hosts <addr>:<port> --pprof-disable`, drives it
+//! with `gobgp -u <addr> -p <port>` and kills it by PID at the end (Drop guard).
+//! Addresses 127.0.3.x are this file's; nothing leaves loopback.
+
+mod interop_support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bgp::session::{Event, NeighborConfig, Reason, Speaker, SpeakerConfig, State};
+use bgp::Family;
+use interop_support::*;
+
+const GOBGP_PORT: u16 = 10179;
+const API_PORT: u16 = 50151;
+/// GoBGP treats loopback next hops as invalid (treat-as-withdraw); a documentation address
+/// is only carried as an attribute value here.
+const NEXT_HOP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 3, last)
+}
+
+struct GoBgp {
+    daemon: Daemon,
+    gobgpd: PathBuf,
+    gobgp: PathBuf,
+    api: Ipv4Addr,
+}
+
+impl GoBgp {
+    fn tools() -> Option<(PathBuf, PathBuf)> {
+        Some((find("gobgpd")?, find("gobgp")?))
+    }
+
+    fn start(dir: &Path, tools: &(PathBuf, PathBuf), api: Ipv4Addr, toml: &str) -> GoBgp {
+        std::fs::write(dir.join("gobgpd.toml"), toml).expect("write gobgpd.toml");
+        let g = GoBgp {
+            daemon: Daemon::spawn("gobgpd", dir, gobgpd_command(&tools.0, api, dir)),
+            gobgpd: tools.0.clone(),
+            gobgp: tools.1.clone(),
+            api,
+        };
+        g.wait_for_api();
+        g
+    }
+
+    fn restart(&mut self) {
+        self.daemon.kill();
+        let dir = self.daemon.dir.clone();
+        self.daemon = Daemon::spawn("gobgpd", &dir, gobgpd_command(&self.gobgpd, self.api, &dir));
+        self.wait_for_api();
+    }
+
+    fn wait_for_api(&self) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.cli(&["global"]).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gobgpd did not come up:\n{}",
+                self.daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let host = self.api.to_string();
+        let port = API_PORT.to_string();
+        let mut all = vec!["-u", &host, "-p", &port];
+        all.extend_from_slice(args);
+        cli(&self.gobgp, &all)
+    }
+
+    fn add(&self, prefix: &str, next_hop: Ipv4Addr) {
+        let nh = next_hop.to_string();
+        self.cli(&["global", "rib", "-a", "ipv4", "add", prefix, "nexthop", &nh])
+            .expect("gobgp add");
+    }
+
+    fn del(&self, prefix: &str) {
+        self.cli(&["global", "rib", "-a", "ipv4", "del", prefix])
+            .expect("gobgp del");
+    }
+
+    /// `gobgp global rib -a ipv4 -j`: does the RIB hold `prefix`?
+    fn has_route(&self, prefix: &str) -> bool {
+        self.cli(&["global", "rib", "-a", "ipv4", "-j"])
+            .is_ok_and(|j| j.contains(&format!("\"{prefix}\"")))
+    }
+
+    fn version(&self) -> String {
+        cli(&self.gobgpd, &["--version"]).unwrap_or_default()
+    }
+}
+
+fn gobgpd_command(gobgpd: &Path, api: Ipv4Addr, dir: &Path) -> Command {
+    let mut cmd = Command::new(gobgpd);
+    cmd.arg("-f")
+        .arg(dir.join("gobgpd.toml"))
+        .args(["-t", "toml", "-p", "--pprof-disable", "--api-hosts"])
+        .arg(format!("{api}:{API_PORT}"));
+    cmd
+}
+
+/// A gobgpd.toml with one IPv4 unicast neighbor.
+fn toml(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32, transport: &str) -> String {
+    format!(
+        r#"[global.config]
+  as = {my_as}
+  router-id = "{me}"
+  port = {GOBGP_PORT}
+  local-address-list = ["{me}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{peer}"
+    peer-as = {peer_as}
+  [neighbors.transport.config]
+    local-address = "{me}"
+    {transport}
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"#
+    )
+}
+
+fn config(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32) -> NeighborConfig {
+    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
+    c.local_addr = Some(IpAddr::V4(me));
+    c.remote_port = GOBGP_PORT;
+    c.hold_time = 9;
+    c.timers.connect_retry = Duration::from_secs(1);
+    c.timers.idle_hold = Duration::from_millis(200);
+    c.timers.max_backoff = Duration::from_secs(2);
+    c
+}
+
+#[tokio::test]
+async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
+    let Some(tools) = GoBgp::tools() else {
+        skip(
+            "gobgpd",
+            "GoBGP session (we active), routes both ways, withdraw, route refresh, shutdown",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, gb) = (ip(1), ip(2));
+    let peer = IpAddr::V4(gb);
+    let g = GoBgp::start(
+        dir.path(),
+        &tools,
+        gb,
+        &toml(gb, 65003, us, 65001, "passive-mode = true"),
+    );
+    println!("{}", g.version());
+    g.add("10.3.1.0/24", gb);
+    g.add("10.3.2.0/24", gb);
+
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
+    let n = speaker.add_neighbor(config(us, 65001, gb, 65003)).unwrap();
+    n.start().await.unwrap();
+    let Event::Established(neg) = expect(&mut events, peer, "Established with GoBGP", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
+    assert_eq!((neg.hold_time, neg.remote_as), (9, 65003));
+
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "GoBGP's routes", |r| {
+            r.has("10.3.1.0/24") && r.has("10.3.2.0/24")
+        })
+        .await;
+
+    n.send_update(&announce(
+        &["10.31.0.0/24", "10.32.0.0/24"],
+        65001,
+        NEXT_HOP,
+    ))
+    .await
+    .unwrap();
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    poll_until("our routes in GoBGP's RIB", || {
+        g.has_route("10.31.0.0/24") && g.has_route("10.32.0.0/24")
+    })
+    .await;
+
+    n.send_update(&withdraw(&["10.31.0.0/24"])).await.unwrap();
+    poll_until("our withdrawal in GoBGP's RIB", || {
+        !g.has_route("10.31.0.0/24") && g.has_route("10.32.0.0/24")
+    })
+    .await;
+    g.del("10.3.2.0/24");
+    routes
+        .until(&mut events, peer, "GoBGP's withdrawal", |r| {
+            !r.has("10.3.2.0/24")
+        })
+        .await;
+    assert!(routes.has("10.3.1.0/24"));
+
+    let before = routes.announcements;
+    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
+    routes
+        .until(
+            &mut events,
+            peer,
+            "GoBGP resending after ROUTE-REFRESH",
+            |r| r.announcements > before,
+        )
+        .await;
+
+    let us_s = us.to_string();
+    // `disable` drops the reason in gobgp 3.10; the deprecated `shutdown` sends it (RFC 9003).
+    g.cli(&["neighbor", &us_s, "shutdown", "--reason", "maintenance"])
+        .expect("gobgp neighbor shutdown");
+    let ev = expect(&mut events, peer, "GoBGP's Cease", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason.to_string(),
+        "received Cease/Administrative Shutdown \"maintenance\""
+    );
+}
+
+#[tokio::test]
+async fn gobgp_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
+    let Some(tools) = GoBgp::tools() else {
+        skip(
+            "gobgpd",
+            "GoBGP session (we passive, iBGP), killed daemon seen, reconnect",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, gb) = (ip(3), ip(4));
+    let peer = IpAddr::V4(gb);
+    let our_port = 10180;
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig {
+        listen: vec![SocketAddr::new(IpAddr::V4(us), our_port)],
+        ..SpeakerConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut c = config(us, 65020, gb, 65020);
+    c.passive = true;
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    let mut g = GoBgp::start(
+        dir.path(),
+        &tools,
+        gb,
+        &toml(gb, 65020, us, 65020, &format!("remote-port = {our_port}")),
+    );
+    g.add("10.3.4.0/24", gb);
+
+    let Event::Established(neg) = expect(&mut events, peer, "GoBGP connects to us", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(neg.ibgp);
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "GoBGP's route", |r| r.has("10.3.4.0/24"))
+        .await;
+    n.send_update(&announce_ibgp(&["10.34.0.0/24"], NEXT_HOP))
+        .await
+        .unwrap();
+    poll_until("our iBGP route in GoBGP's RIB", || {
+        g.has_route("10.34.0.0/24")
+    })
+    .await;
+
+    g.daemon.kill();
+    let ev = expect(&mut events, peer, "peer down after kill", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert_eq!(stale.iter().count(), 0, "no graceful restart configured");
+
+    g.restart();
+    expect_state(&mut events, peer, State::Established).await;
+    g.add("10.3.5.0/24", gb);
+    routes
+        .until(&mut events, peer, "route after reconnect", |r| {
+            r.has("10.3.5.0/24")
+        })
+        .await;
+}
