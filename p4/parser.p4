@@ -1,14 +1,19 @@
 // p4vrf — parser, deparser and the IPv4 checksum controls (v1model).
 //
-//   start ──► ethernet ──┬─ 0x8100 ──► vlan ──┬─ 0x0800 ──► ipv4 ─┬─ ihl = 5 ──────────┐
-//                        │                    ├─ 0x86dd ──► ipv6  └─ ihl > 5: options ─┤
-//                        │                    └─ other ──► accept                      │
-//                        ├─ 0x0800 ──► ipv4 (as above)                                 ▼
-//                        ├─ 0x86dd ──► ipv6 ──┐              ipv4 not a fragment and TCP/UDP?
-//                        └─ other ──► accept  │                     │ yes        │ no
-//                                             ▼                     ▼            ▼
-//                              next_header TCP/UDP? ── yes ──► l4_ports ──► accept
-//                                             └─ no ──► accept
+//   ethernet ─┬─ 0x8100 ─► vlan ─┬─ 0x0800 ─► ipv4
+//             │                  ├─ 0x86dd ─► ipv6
+//             │                  └─ other ──► accept
+//             ├─ 0x0800 ─► ipv4
+//             ├─ 0x86dd ─► ipv6
+//             └─ other ──► accept
+//
+//   ipv4 (verify version = 4, ihl >= 5)
+//     ─┬─ ihl = 5 ────────────────────┐
+//      └─ ihl > 5 ─► ipv4_options ────┴─► unfragmented TCP/UDP? ─┬─ yes ─► l4_ports ─► accept
+//                                                                └─ no ──► accept
+//   ipv6 (verify version = 6)
+//     ─► next_header TCP/UDP? ─┬─ yes ─► l4_ports ─► accept
+//                              └─ no ──► accept
 //
 // Nothing is dropped here: v1model continues to ingress after a parser error
 // with standard_metadata.parser_error set, and ingress drops such packets.
