@@ -361,13 +361,14 @@ pub fn entity_line(entity: &Entity) -> String {
     }
 }
 
-/// `show p4 entries`: every entity, one line each, sorted.
+/// `show p4 entries`: every entity, one line each, in the entities' own order (table, then key
+/// values as numbers), so `vrf_id=10` follows `vrf_id=9` and `10.10.0.0` follows `10.2.0.0`.
 pub fn p4_entries<'a>(entities: impl IntoIterator<Item = &'a Entity>) -> String {
-    let mut lines: Vec<String> = entities.into_iter().map(entity_line).collect();
-    lines.sort();
+    let mut sorted: Vec<&Entity> = entities.into_iter().collect();
+    sorted.sort();
     let mut out = String::from("p4vrf# show p4 entries\n");
-    for l in lines {
-        out.push_str(&l);
+    for e in sorted {
+        out.push_str(&entity_line(e));
         out.push('\n');
     }
     out
