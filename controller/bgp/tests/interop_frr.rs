@@ -2,7 +2,7 @@
 //! writes its own bgpd.conf into a temp dir, starts `bgpd -Z -S -n -l <addr> -p <port>` with
 //! its pid file and vty socket there, talks to it with `vtysh --vty_socket <dir> -d bgpd`,
 //! and kills it by PID at the end (a Drop guard, so also on panic).
-//! Addresses 127.0.2.x are this file's; nothing leaves loopback.
+//! Addresses 127.N.2.x are this file's (N from the process id); nothing leaves loopback.
 
 mod interop_support;
 
@@ -21,7 +21,7 @@ const FRR_PORT: u16 = 10179;
 const NEXT_HOP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1); // FRR refuses 127/8 next hops
 
 fn ip(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 2, last)
+    loopback(2, last)
 }
 
 struct Frr {

@@ -1,7 +1,7 @@
 //! Interop with GoBGP (Debian package `gobgpd`): each test writes its own gobgpd.toml into a
 //! temp dir, starts `gobgpd -f <toml> --api-hosts <addr>:<port> --pprof-disable`, drives it
 //! with `gobgp -u <addr> -p <port>` and kills it by PID at the end (Drop guard).
-//! Addresses 127.0.3.x are this file's; nothing leaves loopback.
+//! Addresses 127.N.3.x are this file's (N from the process id); nothing leaves loopback.
 
 mod interop_support;
 
@@ -21,7 +21,7 @@ const API_PORT: u16 = 50151;
 const NEXT_HOP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 fn ip(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 3, last)
+    loopback(3, last)
 }
 
 struct GoBgp {

@@ -1,6 +1,6 @@
 //! Two p4vrf speakers against each other on loopback, and a hand-driven raw TCP peer for what
 //! a well-behaved daemon never does (go silent, send garbage). No external daemon needed.
-//! Addresses 127.0.1.x are this file's.
+//! Addresses 127.N.1.x are this file's (N from the process id).
 
 mod interop_support;
 
@@ -18,11 +18,11 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 fn ip(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 1, last))
+    IpAddr::V4(v4(last))
 }
 
 fn v4(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 1, last)
+    loopback(1, last)
 }
 
 async fn speaker(addr: IpAddr, port: u16) -> (Speaker, Events) {

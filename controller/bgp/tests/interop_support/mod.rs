@@ -16,6 +16,14 @@ use tokio::time::{timeout_at, Instant};
 /// Every wait in these tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// 127.N.<file>.<host>: N comes from the process id, so two test runs on one machine (other
+/// engineers, CI) use different addresses and never take each other's ports; `file` keeps
+/// the test files apart, `host` the tests of a file.
+pub fn loopback(file: u8, host: u8) -> Ipv4Addr {
+    let n = 16 + (std::process::id() % 224) as u8;
+    Ipv4Addr::new(127, n, file, host)
+}
+
 /// Finds a daemon binary (Debian puts FRR's daemons in /usr/lib/frr).
 pub fn find(bin: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
