@@ -106,7 +106,7 @@ fn gobgpd_command(gobgpd: &Path, api: Ipv4Addr, dir: &Path) -> Command {
     cmd
 }
 
-/// A gobgpd.toml with one IPv4 unicast neighbor.
+/// A gobgpd.toml with one neighbor for IPv4 unicast and VPNv4.
 fn toml(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32, transport: &str) -> String {
     format!(
         r#"[global.config]
@@ -128,6 +128,9 @@ fn toml(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32, transport: &str)
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "l3vpn-ipv4-unicast"
 "#
     )
 }
@@ -167,7 +170,11 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
     g.add("10.3.2.0/24", gb);
 
     let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
-    let n = speaker.add_neighbor(config(us, 65001, gb, 65003)).unwrap();
+    let mut c = config(us, 65001, gb, 65003);
+    c.families = [Family::Ipv4Unicast, Family::Vpnv4, Family::Vpnv6]
+        .into_iter()
+        .collect();
+    let n = speaker.add_neighbor(c).unwrap();
     n.start().await.unwrap();
     let Event::Established(neg) = expect(&mut events, peer, "Established with GoBGP", |e| {
         matches!(e, Event::Established(_))
@@ -178,6 +185,10 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
     };
     assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
     assert_eq!((neg.hold_time, neg.remote_as), (9, 65003));
+    assert_eq!(
+        neg.context.families.iter().collect::<Vec<_>>(),
+        [Family::Ipv4Unicast, Family::Vpnv4]
+    );
 
     let mut routes = Routes::default();
     routes
@@ -185,6 +196,61 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
             r.has("10.3.1.0/24") && r.has("10.3.2.0/24")
         })
         .await;
+
+    // VPNv4 both ways: a labeled route with RD and route target from GoBGP ...
+    g.cli(&[
+        "global",
+        "rib",
+        "-a",
+        "vpnv4",
+        "add",
+        "10.30.0.0/24",
+        "label",
+        "300",
+        "rd",
+        "65003:30",
+        "rt",
+        "65003:30",
+        "nexthop",
+        "192.0.2.254",
+    ])
+    .expect("gobgp vpnv4 add");
+    let ev = expect(&mut events, peer, "GoBGP's VPNv4 route", |e| {
+        matches!(e, Event::Update { update, .. } if update.mp_reach().is_some_and(|m| m.nlri.family() == Family::Vpnv4))
+    })
+    .await;
+    let Event::Update { update, findings } = ev else {
+        unreachable!()
+    };
+    assert!(findings.is_empty());
+    let Some(bgp::NlriList::Vpnv4(vpn)) = update.mp_reach().map(|m| &m.nlri) else {
+        unreachable!()
+    };
+    assert_eq!(vpn[0].prefix, net("10.30.0.0/24"));
+    assert_eq!(vpn[0].rd.to_string(), "65003:30");
+    assert_eq!(vpn[0].labels.as_slice()[0].value(), 300);
+    // ... and one from us, in GoBGP's VPNv4 table.
+    let ours = bgp::Update {
+        attributes: vec![
+            bgp::PathAttribute::new(bgp::AttrValue::Origin(bgp::Origin::Igp)),
+            bgp::PathAttribute::new(bgp::AttrValue::AsPath(bgp::AsPath::sequence(&[65001]))),
+            bgp::PathAttribute::new(bgp::AttrValue::MpReach(bgp::MpReach {
+                next_hop: bgp::NextHop::V4(NEXT_HOP),
+                nlri: bgp::NlriList::Vpnv4(vec![bgp::VpnPrefix {
+                    labels: bgp::LabelStack::single(101),
+                    rd: bgp::Rd::Known("65001:31".parse().expect("rd")),
+                    prefix: net("10.130.0.0/24"),
+                }]),
+            })),
+        ],
+        ..bgp::Update::default()
+    };
+    n.send_update(&ours).await.unwrap();
+    poll_until("our VPNv4 route in GoBGP", || {
+        g.cli(&["global", "rib", "-a", "vpnv4"])
+            .is_ok_and(|t| t.contains("65001:31:10.130.0.0/24"))
+    })
+    .await;
 
     n.send_update(&announce(
         &["10.31.0.0/24", "10.32.0.0/24"],

@@ -157,6 +157,90 @@ async fn active_and_passive_exchange_routes_refresh_and_shut_down() {
 }
 
 #[tokio::test]
+async fn ipv6_transport_and_multiprotocol_families() {
+    init_tracing();
+    // Both speakers on [::1] (the only IPv6 loopback address), told apart by their ports.
+    let lo6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let (a, mut ea) = speaker(lo6, 0).await;
+    let (b, mut eb) = speaker(lo6, 0).await;
+    let families: bgp::FamilySet = [Family::Ipv6Unicast, Family::Vpnv4, Family::Vpnv6]
+        .into_iter()
+        .collect();
+    let mut ca = NeighborConfig::new(lo6, 65001, 65002, v4(70));
+    ca.remote_port = b.local_addrs()[0].port();
+    ca.families = families;
+    ca.timers.connect_retry = Duration::from_secs(1);
+    let mut cb = NeighborConfig::new(lo6, 65002, 65001, v4(71));
+    cb.passive = true;
+    cb.families = [Family::Ipv6Unicast, Family::Vpnv4].into_iter().collect();
+    let na = a.add_neighbor(ca).unwrap();
+    let nb = b.add_neighbor(cb).unwrap();
+    nb.start().await.unwrap();
+    na.start().await.unwrap();
+    let Event::Established(n) = expect(&mut ea, lo6, "A established over IPv6", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        n.context.families.iter().collect::<Vec<_>>(),
+        [Family::Ipv6Unicast, Family::Vpnv4],
+        "the intersection"
+    );
+    expect_state(&mut eb, lo6, State::Established).await;
+
+    // An IPv6 route and a VPNv4 route travel in MP_REACH_NLRI.
+    let v6 = bgp::Update {
+        attributes: vec![
+            bgp::PathAttribute::new(bgp::AttrValue::Origin(bgp::Origin::Igp)),
+            bgp::PathAttribute::new(bgp::AttrValue::AsPath(bgp::AsPath::sequence(&[65001]))),
+            bgp::PathAttribute::new(bgp::AttrValue::MpReach(bgp::MpReach {
+                next_hop: bgp::NextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+                nlri: bgp::NlriList::Ipv6(vec!["2001:db8:70::/48".parse().unwrap()]),
+            })),
+        ],
+        ..bgp::Update::default()
+    };
+    let rd = bgp::Rd::Known("65001:7".parse::<bgp::RouteDistinguisher>().unwrap());
+    let vpn = bgp::Update {
+        attributes: vec![
+            bgp::PathAttribute::new(bgp::AttrValue::Origin(bgp::Origin::Igp)),
+            bgp::PathAttribute::new(bgp::AttrValue::AsPath(bgp::AsPath::sequence(&[65001]))),
+            bgp::PathAttribute::new(bgp::AttrValue::MpReach(bgp::MpReach {
+                next_hop: bgp::NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                nlri: bgp::NlriList::Vpnv4(vec![bgp::VpnPrefix {
+                    labels: bgp::LabelStack::single(100),
+                    rd,
+                    prefix: net("10.70.0.0/24"),
+                }]),
+            })),
+        ],
+        ..bgp::Update::default()
+    };
+    na.send_updates(&[v6.clone(), vpn.clone()]).await.unwrap();
+    for (want, what) in [(&v6, "IPv6 route"), (&vpn, "VPNv4 route")] {
+        let ev = expect(&mut eb, lo6, what, |e| matches!(e, Event::Update { .. })).await;
+        assert_eq!(
+            ev,
+            Event::Update {
+                update: want.clone(),
+                findings: vec![]
+            }
+        );
+    }
+    // Vpnv6 was not agreed on: refused before it reaches the wire.
+    assert!(matches!(
+        na.send_end_of_rib(Family::Vpnv6).await,
+        Err(SessionError::FamilyNotNegotiated { .. })
+    ));
+}
+
+#[tokio::test]
 async fn collision_leaves_one_session_on_both_sides() {
     init_tracing();
     // Both active, both listening on fixed ports: each connects to the other at once.
