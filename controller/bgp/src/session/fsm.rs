@@ -26,7 +26,7 @@ use crate::{
 use super::config::NeighborConfig;
 use super::inbound;
 use super::negotiate::{local_open, negotiate, Negotiated, OpenProblem};
-use super::notification::{cease, fsm_error, hold_timer_expired, Describe};
+use super::notification::{cease_notification, fsm_error, hold_timer_expired, Describe};
 
 /// Identifies one TCP connection; the transport hands them out, never reusing one.
 pub type ConnId = u64;
@@ -110,7 +110,7 @@ impl Timer {
 pub enum Input {
     /// ManualStart (and ManualStart_with_PassiveTcpEstablishment when configured passive).
     ManualStart,
-    /// ManualStop: the NOTIFICATION to send (a Cease, see [`super::notification::cease`]).
+    /// ManualStop: the NOTIFICATION to send (a Cease, see [`super::notification::cease_notification`]).
     ManualStop(Notification),
     TimerExpired(Timer),
     /// Our outgoing connection attempt failed (TcpConnectionFails before a connection).
@@ -500,7 +500,10 @@ impl Fsm {
             }
             State::Idle => out.push(Action::Close {
                 conn: c.id,
-                notification: Some(cease(super::notification::cease::CONNECTION_REJECTED, None)),
+                notification: Some(cease_notification(
+                    super::notification::cease::CONNECTION_REJECTED,
+                    None,
+                )),
             }),
             State::Connect | State::Active => {
                 // An outgoing attempt still in flight is kept: cancelling it would kill the
@@ -725,7 +728,7 @@ impl Fsm {
             }
         };
         let Some(pending) = self.pending else { return };
-        let collision = cease(
+        let collision = cease_notification(
             super::notification::cease::CONNECTION_COLLISION_RESOLUTION,
             None,
         );

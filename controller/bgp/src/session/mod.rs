@@ -35,5 +35,5 @@ pub use config::{
 };
 pub use fsm::{Action, ConnId, Direction, Event, Fsm, Input, Reason, StaleCause, State, Timer};
 pub use negotiate::{Families, Negotiated, OpenProblem, PeerGracefulRestart};
-pub use notification::{cease, Describe};
+pub use notification::{cease, cease_notification, Describe};
 pub use speaker::{Events, Neighbor, NeighborEvent, SessionError, Speaker, SpeakerConfig};

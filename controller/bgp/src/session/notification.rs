@@ -32,7 +32,7 @@ pub const MAX_SHUTDOWN_MESSAGE: usize = 255;
 
 /// A Cease NOTIFICATION; for administrative shutdown and reset the optional text travels as
 /// an RFC 9003 shutdown communication (length octet + UTF-8, cut at a character boundary).
-pub fn cease(subcode: u8, message: Option<&str>) -> Notification {
+pub fn cease_notification(subcode: u8, message: Option<&str>) -> Notification {
     let mut n = Notification::cease(subcode);
     let carries_text = matches!(
         subcode,
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn shutdown_communication_round_trips_and_is_cut_on_a_char_boundary() {
-        let n = cease(cease::ADMINISTRATIVE_SHUTDOWN, Some("maintenance"));
+        let n = cease_notification(cease::ADMINISTRATIVE_SHUTDOWN, Some("maintenance"));
         assert_eq!(n.data[0], 11);
         assert_eq!(shutdown_message(&n), Some("maintenance"));
         assert_eq!(
@@ -160,11 +160,13 @@ mod tests {
             "Cease/Administrative Shutdown \"maintenance\""
         );
         let long = "é".repeat(200); // 400 octets
-        let n = cease(cease::ADMINISTRATIVE_RESET, Some(&long));
+        let n = cease_notification(cease::ADMINISTRATIVE_RESET, Some(&long));
         assert_eq!(n.data[0], 254);
         assert_eq!(shutdown_message(&n).map(str::len), Some(254));
         // Other subcodes carry no text.
-        assert!(cease(cease::PEER_DECONFIGURED, Some("x")).data.is_empty());
+        assert!(cease_notification(cease::PEER_DECONFIGURED, Some("x"))
+            .data
+            .is_empty());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::{
 use super::config::{ConfigError, NeighborConfig};
 use super::fsm::{Action, ConnId, Direction, Event, Fsm, Input, State};
 use super::negotiate::Negotiated;
-use super::notification::{cease, cease as subcode};
+use super::notification::{cease, cease_notification};
 use super::timers::{Jitter, TimerSet};
 use super::transport::{self, Connection, WriteFailed};
 
@@ -157,11 +157,12 @@ impl Neighbor {
         self.command(Command::Start).await
     }
 
-    /// ManualStop with a Cease NOTIFICATION (e.g. [`subcode::ADMINISTRATIVE_SHUTDOWN`])
+    /// ManualStop with a Cease NOTIFICATION (e.g. [`cease::ADMINISTRATIVE_SHUTDOWN`])
     /// carrying an RFC 9003 shutdown message when given. The neighbor stays Idle until
     /// started again.
     pub async fn shutdown(&self, subcode: u8, message: Option<&str>) -> Result<(), SessionError> {
-        self.command(Command::Stop(cease(subcode, message))).await
+        self.command(Command::Stop(cease_notification(subcode, message)))
+            .await
     }
 
     /// Sends one UPDATE; waits while the write queue is full.
@@ -388,7 +389,10 @@ impl Speaker {
         let (n, join) = entry.ok_or(SessionError::NoSuchNeighbor(addr))?;
         let _ = n
             .cmd
-            .send(Command::Remove(cease(subcode::PEER_DECONFIGURED, None)))
+            .send(Command::Remove(cease_notification(
+                cease::PEER_DECONFIGURED,
+                None,
+            )))
             .await;
         finish(join).await;
         Ok(())
@@ -399,8 +403,8 @@ impl Speaker {
         self.listeners.drain(..).for_each(|l| l.abort());
         let all: Vec<_> = lock(&self.shared.neighbors).drain().collect();
         for (_, (n, join)) in all {
-            let n_ = cease(subcode::ADMINISTRATIVE_SHUTDOWN, None);
-            let _ = n.cmd.send(Command::Remove(n_)).await;
+            let bye = cease_notification(cease::ADMINISTRATIVE_SHUTDOWN, None);
+            let _ = n.cmd.send(Command::Remove(bye)).await;
             finish(join).await;
         }
     }

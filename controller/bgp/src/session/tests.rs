@@ -13,7 +13,7 @@ use crate::{
 
 use super::config::{GracefulRestartConfig, NeighborConfig};
 use super::fsm::{Action, ConnId, Direction, Event, Fsm, Input, Reason, StaleCause, State, Timer};
-use super::notification::{cease, fsm_error};
+use super::notification::{cease_notification, fsm_error};
 
 const LOCAL_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -320,7 +320,7 @@ fn idle_refuses_connections_until_started() {
         conn: 1,
         direction: Direction::Incoming,
     });
-    assert_eq!(closed(&a), [(1, Some(cease(5, None)))]);
+    assert_eq!(closed(&a), [(1, Some(cease_notification(5, None)))]);
     assert_eq!(f.state(), State::Idle);
 }
 
@@ -603,7 +603,7 @@ fn notification_received_in_each_state_goes_idle_without_answering() {
             f.step(msg(1, Message::Keepalive));
         }
         assert_eq!(f.state(), state);
-        let n = cease(2, Some("maintenance"));
+        let n = cease_notification(2, Some("maintenance"));
         let a = f.step(msg(1, Message::Notification(n.clone())));
         assert_eq!(closed(&a), [(1, None)], "never answer a NOTIFICATION");
         assert_eq!(f.state(), State::Idle);
@@ -687,7 +687,7 @@ fn inputs_for_unknown_connections_are_ignored() {
 #[test]
 fn manual_stop_sends_cease_and_stays_down() {
     let mut f = established();
-    let n = cease(2, Some("bye"));
+    let n = cease_notification(2, Some("bye"));
     let a = f.step(Input::ManualStop(n.clone()));
     assert_eq!(closed(&a), [(1, Some(n.clone()))]);
     assert_eq!(started(&a, Timer::IdleHold), None);
@@ -830,7 +830,7 @@ fn collision_keeps_the_connection_of_the_higher_identifier() {
     assert_eq!(f.state(), State::OpenSent);
     assert_eq!(f.pending_conn(), Some(2));
     let a = f.step(msg(2, Message::Open(peer_open())));
-    assert_eq!(closed(&a), [(1, Some(cease(7, None)))]);
+    assert_eq!(closed(&a), [(1, Some(cease_notification(7, None)))]);
     assert_eq!(sent(&a), [(2, Message::Keepalive)]);
     assert_eq!(f.state(), State::OpenConfirm);
     assert_eq!(f.primary_conn(), Some(2));
@@ -854,7 +854,7 @@ fn collision_keeps_the_connection_of_the_higher_identifier() {
         direction: Direction::Incoming,
     });
     let a = f.step(msg(2, Message::Open(with_id(peer_open(), [10, 0, 0, 1]))));
-    assert_eq!(closed(&a), [(2, Some(cease(7, None)))]);
+    assert_eq!(closed(&a), [(2, Some(cease_notification(7, None)))]);
     assert_eq!(f.primary_conn(), Some(1));
     assert_eq!(f.pending_conn(), None);
     assert_eq!(f.state(), State::OpenConfirm);
@@ -872,7 +872,7 @@ fn collision_with_equal_identifiers_is_won_by_the_higher_as() {
         2,
         Message::Open(with_id(peer_open(), LOCAL_ID.octets())),
     ));
-    assert_eq!(closed(&a), [(1, Some(cease(7, None)))]);
+    assert_eq!(closed(&a), [(1, Some(cease_notification(7, None)))]);
     assert_eq!(f.primary_conn(), Some(2));
 }
 
@@ -884,7 +884,7 @@ fn established_session_wins_a_collision_without_graceful_restart() {
         direction: Direction::Incoming,
     });
     let a = f.step(msg(2, Message::Open(peer_open())));
-    assert_eq!(closed(&a), [(2, Some(cease(7, None)))]);
+    assert_eq!(closed(&a), [(2, Some(cease_notification(7, None)))]);
     assert_eq!(f.state(), State::Established);
     assert_eq!(f.primary_conn(), Some(1));
 }
@@ -1054,7 +1054,7 @@ fn graceful_restart_without_forwarding_state_flushes_at_once() {
 #[test]
 fn graceful_restart_does_not_apply_to_notifications_or_stops() {
     let mut f = established_with(gr_cfg(), peer_open_gr(true));
-    let a = f.step(msg(1, Message::Notification(cease(2, None))));
+    let a = f.step(msg(1, Message::Notification(cease_notification(2, None))));
     assert!(events(&a).iter().any(|e| matches!(
         e,
         Event::PeerDown { stale, .. } if *stale == FamilySet::empty()
@@ -1077,7 +1077,7 @@ fn graceful_restart_does_not_apply_to_notifications_or_stops() {
     )));
     // Stopping the neighbor while it has stale routes flushes them.
     let mut f = gr_down();
-    let a = f.step(Input::ManualStop(cease(2, None)));
+    let a = f.step(Input::ManualStop(cease_notification(2, None)));
     assert_eq!(
         stale_flushes(&a),
         [(Family::Ipv4Unicast, StaleCause::Stopped)]
