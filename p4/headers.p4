@@ -18,6 +18,7 @@ const bit<9> CPU_PORT = 255;
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_IPV6 = 0x86dd;
 const bit<16> ETHERTYPE_VLAN = 0x8100;
+const bit<16> ETHERTYPE_MPLS = 0x8847;  // MPLS unicast
 
 const bit<8> IP_PROTO_TCP = 6;
 const bit<8> IP_PROTO_UDP = 17;
@@ -36,6 +37,7 @@ typedef bit<16>  vrf_id_t;
 typedef bit<16>  rif_id_t;        // router interface
 typedef bit<16>  nexthop_id_t;
 typedef bit<16>  ecmp_group_id_t;
+typedef bit<20>  mpls_label_t;
 
 // ---------------------------------------------------------------------------
 // Headers
@@ -63,6 +65,21 @@ header vlan_t {
     vlan_id_t vlan_id;
     bit<16>   ether_type;
 }
+
+// One MPLS label stack entry (RFC 3032). `bos` (S) is 1 on the bottom
+// entry only; `tc` is the traffic class (formerly EXP).
+header mpls_t {
+    mpls_label_t label;
+    bit<3>       tc;
+    bit<1>       bos;
+    bit<8>       ttl;
+}
+
+// The deepest label stack the parser accepts. A PE only ever needs the VPN
+// label on the way in (the core pops the transport label one hop before us)
+// and pushes at most two; three leaves room to parse, and drop, anything a
+// misconfigured core sends. A fourth label is a parser error (StackOutOfBounds).
+#define MPLS_MAX_LABELS 3
 
 header ipv4_t {
     bit<4>      version;
@@ -107,13 +124,14 @@ header l4_ports_t {
 }
 
 struct headers_t {
-    packet_in_header_t packet_in;
-    ethernet_t         ethernet;
-    vlan_t             vlan;
-    ipv4_t             ipv4;
-    ipv4_options_t     ipv4_options;
-    ipv6_t             ipv6;
-    l4_ports_t         l4_ports;
+    packet_in_header_t      packet_in;
+    ethernet_t              ethernet;
+    vlan_t                  vlan;
+    mpls_t[MPLS_MAX_LABELS] mpls;          // [0] is the top of the stack
+    ipv4_t                  ipv4;
+    ipv4_options_t          ipv4_options;
+    ipv6_t                  ipv6;
+    l4_ports_t              l4_ports;
 }
 
 // ---------------------------------------------------------------------------
@@ -135,6 +153,15 @@ struct local_metadata_t {
     rif_id_t        egress_rif;       // set by ingress.set_neighbor
     bool            egress_tagged;    // set by ingress.set_egress[_vlan]
     vlan_id_t       egress_vlan_id;
+    // MPLS L3VPN. Decap: set by ingress.pop_to_vrf, carried out at the end
+    // of ingress. Encap: set by ingress.set_vpn[_transport]_neighbor, the
+    // labels are pushed at the end of ingress.
+    bool            mpls_pop;         // pop the label, IP TTL := mpls_ttl
+    bit<8>          mpls_ttl;         // TTL of the (only) label received
+    bool            push_vpn;         // push vpn_label (bottom of stack)
+    mpls_label_t    vpn_label;
+    bool            push_transport;   // and transport_label on top of it
+    mpls_label_t    transport_label;
 }
 
 // Parser errors of our own (in addition to the core ones such as

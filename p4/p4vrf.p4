@@ -1,5 +1,7 @@
 // p4vrf — multi-VRF IPv4/IPv6 router pipeline for v1model (bmv2
-// simple_switch_grpc).
+// simple_switch_grpc), with the PE side of MPLS L3VPN (RFC 4364): VPN routes
+// push a VPN label (and a transport label), labelled packets from the core
+// are mapped to a VRF by their VPN label.
 //
 // The control plane (controller/p4rt) addresses everything here by P4Info
 // name: `ingress.<table>`, `ingress.<action>`, match fields by the @name of
@@ -25,6 +27,12 @@
 //   ┌────────────────────┐ miss
 //   │ my_station         ├──────► drop    dst mac is a router mac → route it
 //   └────────┬───────────┘
+//            ├─ labelled (MPLS, from the core):
+//            │    more than one label ────────────────────────────────► drop
+//            │  ┌────────────────────┐ miss
+//            │  │ mpls_vrf           ├──────► drop    VPN label → vrf_id;
+//            │  └────────┬───────────┘                pop at the end
+//            │           ▼
 //            ├─ neither IPv4 nor IPv6 (ARP, ...) ─────────────────────► drop
 //            ├─ IPv4 ──► ipv4_vrf_lpm ─┐
 //            └─ IPv6 ──► ipv6_vrf_lpm ─┤  (vrf_id, dst) lpm, direct counters
@@ -42,19 +50,22 @@
 //                                               ▼
 //   ┌────────────────────┐ miss
 //   │ nexthop            ├──────► drop    nexthop_id → egress rif, dst mac
-//   └────────┬───────────┘
+//   └────────┬───────────┘                (, VPN label [, transport label])
 //            ▼
 //   ┌────────────────────┐ miss
 //   │ router_interface   ├──────► drop    egress rif → port, src mac, vlan tag
 //   └────────┬───────────┘
 //            ▼
+//   labelled: pop the label, TTL / hop limit := label TTL (uniform model)
 //   TTL / hop limit <= 1 ──► drop; otherwise decrement; push, rewrite or
-//   strip the VLAN tag (compute_ipv4_checksum then rewrites the IPv4
-//   header checksum)
+//   strip the VLAN tag; VPN next hop: push the VPN label (S=1) and the
+//   transport label, both with the decremented TTL (compute_ipv4_checksum
+//   then rewrites the IPv4 header checksum)
 //
 // A route leaked from VRF A into VRF B is an ipv4/ipv6_vrf_lpm entry with
 // vrf_id = B whose action names A's nexthop (or ECMP group): one lookup, and
-// nothing after the LPM tables knows about VRFs at all.
+// nothing after the LPM tables knows about VRFs at all. A route imported from
+// a remote PE is the same kind of entry, pointing at a VPN next hop.
 control ingress(inout headers_t hdr,
                 inout local_metadata_t meta,
                 inout standard_metadata_t standard_metadata) {
@@ -109,6 +120,43 @@ control ingress(inout headers_t hdr,
     action set_neighbor(rif_id_t rif, mac_addr_t dst_mac) {
         meta.egress_rif = rif;
         hdr.ethernet.dst_addr = dst_mac;
+    }
+
+    // A remote PE (BGP VPN next hop) that is directly connected, or whose
+    // transport label is implicit null: only the VPN label is pushed. `rif`
+    // and `dst_mac` are the core-facing interface and the next router's MAC.
+    // The label is pushed at the end of apply (see set_egress).
+    action set_vpn_neighbor(rif_id_t rif, mac_addr_t dst_mac,
+                            mpls_label_t vpn_label) {
+        meta.egress_rif = rif;
+        hdr.ethernet.dst_addr = dst_mac;
+        meta.push_vpn = true;
+        meta.vpn_label = vpn_label;
+    }
+
+    // A remote PE reached through an LSP: the VPN label is pushed, then the
+    // transport label (towards the remote PE, as learned from LDP / SR /
+    // static configuration) on top of it.
+    action set_vpn_transport_neighbor(rif_id_t rif, mac_addr_t dst_mac,
+                                      mpls_label_t vpn_label,
+                                      mpls_label_t transport_label) {
+        meta.egress_rif = rif;
+        hdr.ethernet.dst_addr = dst_mac;
+        meta.push_vpn = true;
+        meta.vpn_label = vpn_label;
+        meta.push_transport = true;
+        meta.transport_label = transport_label;
+    }
+
+    // A labelled packet from the core whose (only) label is one of our VPN
+    // labels: the label selects the VRF, whose LPM table is looked up next.
+    // The label is popped, and the IP TTL taken from it, at the end of apply:
+    // a packet that the VRF punts goes to the CPU with its label, as
+    // received, which tells the controller its VRF.
+    action pop_to_vrf(vrf_id_t vrf_id) {
+        meta.vrf_id = vrf_id;
+        meta.mpls_pop = true;
+        meta.mpls_ttl = hdr.mpls[0].ttl;
     }
 
     // Untagged egress. The incoming 802.1Q tag, if any, is stripped at the
@@ -166,6 +214,24 @@ control ingress(inout headers_t hdr,
         }
         const default_action = NoAction();
         size = 64;
+    }
+
+    // VPN labels we allocated (one per VRF, or per VRF and address family),
+    // as the top label of packets from the core: the core's penultimate hop
+    // has already popped the transport label. 4096: a VRF needs a label only
+    // if it has local interfaces (at most 1024, see `interface`); two
+    // families each and room for a second label per VRF during a
+    // make-before-break label change gives 1024 x 2 x 2.
+    table mpls_vrf {
+        key = {
+            hdr.mpls[0].label : exact @name("label");
+        }
+        actions = {
+            pop_to_vrf;
+            @defaultonly drop;
+        }
+        const default_action = drop();
+        size = 4096;
     }
 
     // The IPv4 FIBs of all VRFs in one table, keyed by VRF. Leaked routes are
@@ -235,7 +301,9 @@ control ingress(inout headers_t hdr,
     // Next hops: a neighbor (its MAC) on an egress router interface. Shared
     // by every route through that neighbor in every VRF, including routes
     // leaked into other VRFs, so leaking adds no entries here. 4096 = the
-    // neighbors of 1024 router interfaces, four each on average.
+    // neighbors of 1024 router interfaces, four each on average. A VPN next
+    // hop (remote PE + VPN label, and the transport label towards that PE)
+    // is an entry here too, shared by every route with that PE and label.
     @name("nexthop")
     table nexthop_table {
         key = {
@@ -243,6 +311,8 @@ control ingress(inout headers_t hdr,
         }
         actions = {
             set_neighbor;
+            set_vpn_neighbor;
+            set_vpn_transport_neighbor;
             @defaultonly drop;
         }
         const default_action = drop();
@@ -289,6 +359,20 @@ control ingress(inout headers_t hdr,
             return;
         }
 
+        // Labelled, from the core: the VPN label replaces the interface's
+        // VRF. Only a lone VPN label is expected (the core pops the
+        // transport label before us); a deeper stack is not ours to route.
+        if (hdr.mpls[0].isValid()) {
+            if (hdr.mpls[1].isValid()) {
+                drop();
+                return;
+            }
+            mpls_vrf.apply();
+            if (meta.drop) {
+                return;
+            }
+        }
+
         if (hdr.ipv4.isValid()) {
             ipv4_vrf_lpm.apply();
         } else if (hdr.ipv6.isValid()) {
@@ -320,6 +404,18 @@ control ingress(inout headers_t hdr,
             return;
         }
 
+        // Labelled packet: pop the label. Uniform TTL model (RFC 3443): the
+        // label's TTL, which the core has been decrementing, becomes the IP
+        // TTL, and then counts as any other below.
+        if (meta.mpls_pop) {
+            hdr.mpls[0].setInvalid();
+            if (hdr.ipv4.isValid()) {
+                hdr.ipv4.ttl = meta.mpls_ttl;
+            } else {
+                hdr.ipv6.hop_limit = meta.mpls_ttl;
+            }
+        }
+
         // The packet will be forwarded: TTL 0 or 1 cannot be decremented
         // into a valid packet, so drop it (no ICMP time-exceeded is sent).
         if (hdr.ipv4.isValid()) {
@@ -349,6 +445,52 @@ control ingress(inout headers_t hdr,
         } else if (hdr.vlan.isValid()) {
             hdr.ethernet.ether_type = hdr.vlan.ether_type;
             hdr.vlan.setInvalid();
+        }
+
+        // VPN next hop: push the labels, chosen by nexthop, onto the IP
+        // packet (a popped label was removed above). Uniform TTL model: the
+        // labels carry the decremented IP TTL; TC 0; S=1 on the VPN label.
+        bit<16> payload_type = 0;
+        if (meta.push_vpn) {
+            bit<8> ttl;
+            if (hdr.ipv4.isValid()) {
+                ttl = hdr.ipv4.ttl;
+            } else {
+                ttl = hdr.ipv6.hop_limit;
+            }
+            if (meta.push_transport) {
+                hdr.mpls[0].setValid();
+                hdr.mpls[0].label = meta.transport_label;
+                hdr.mpls[0].tc = 0;
+                hdr.mpls[0].bos = 0;
+                hdr.mpls[0].ttl = ttl;
+                hdr.mpls[1].setValid();
+                hdr.mpls[1].label = meta.vpn_label;
+                hdr.mpls[1].tc = 0;
+                hdr.mpls[1].bos = 1;
+                hdr.mpls[1].ttl = ttl;
+            } else {
+                hdr.mpls[0].setValid();
+                hdr.mpls[0].label = meta.vpn_label;
+                hdr.mpls[0].tc = 0;
+                hdr.mpls[0].bos = 1;
+                hdr.mpls[0].ttl = ttl;
+            }
+            payload_type = ETHERTYPE_MPLS;
+        } else if (meta.mpls_pop) {
+            if (hdr.ipv4.isValid()) {
+                payload_type = ETHERTYPE_IPV4;
+            } else {
+                payload_type = ETHERTYPE_IPV6;
+            }
+        }
+        // The ethertype after the (final) VLAN tag, or after the MACs.
+        if (payload_type != 0) {
+            if (hdr.vlan.isValid()) {
+                hdr.vlan.ether_type = payload_type;
+            } else {
+                hdr.ethernet.ether_type = payload_type;
+            }
         }
     }
 }

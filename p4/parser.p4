@@ -2,10 +2,18 @@
 //
 //   ethernet ─┬─ 0x8100 ─► vlan ─┬─ 0x0800 ─► ipv4
 //             │                  ├─ 0x86dd ─► ipv6
+//             │                  ├─ 0x8847 ─► mpls
 //             │                  └─ other ──► accept
 //             ├─ 0x0800 ─► ipv4
 //             ├─ 0x86dd ─► ipv6
+//             ├─ 0x8847 ─► mpls
 //             └─ other ──► accept
+//
+//   mpls (up to 3 label stack entries, then StackOutOfBounds)
+//     ─┬─ bos = 0 ─► mpls (next entry)
+//      └─ bos = 1 ─► first nibble of the payload ─┬─ 4 ─► ipv4
+//                                                 ├─ 6 ─► ipv6
+//                                                 └─ other ──► accept
 //
 //   ipv4 (verify version = 4, ihl >= 5)
 //     ─┬─ ihl = 5 ────────────────────┐
@@ -17,9 +25,10 @@
 //
 // Nothing is dropped here: v1model continues to ingress after a parser error
 // with standard_metadata.parser_error set, and ingress drops such packets.
-// Non-IP frames (ARP, LLDP, a second VLAN tag, MPLS, ...) parse fine up to the
+// Non-IP frames (ARP, LLDP, a second VLAN tag, ...) parse fine up to the
 // ethernet/vlan header and are dropped in ingress because neither IP header
-// is valid.
+// is valid; so is a label stack over anything but IPv4/IPv6 (a pseudowire,
+// say), and a label stack deeper than 3 is a parser error.
 
 #ifndef P4VRF_PARSER_P4_
 #define P4VRF_PARSER_P4_
@@ -35,6 +44,7 @@ parser packet_parser(packet_in packet,
             ETHERTYPE_VLAN: parse_vlan;
             ETHERTYPE_IPV4: parse_ipv4;
             ETHERTYPE_IPV6: parse_ipv6;
+            ETHERTYPE_MPLS: parse_mpls;
             default: accept;
         }
     }
@@ -44,6 +54,27 @@ parser packet_parser(packet_in packet,
         transition select(hdr.vlan.ether_type) {
             ETHERTYPE_IPV4: parse_ipv4;
             ETHERTYPE_IPV6: parse_ipv6;
+            ETHERTYPE_MPLS: parse_mpls;
+            default: accept;
+        }
+    }
+
+    // One label stack entry per visit; extracting a fourth one fails with
+    // error.StackOutOfBounds (and ingress drops the packet).
+    state parse_mpls {
+        packet.extract(hdr.mpls.next);
+        transition select(hdr.mpls.last.bos) {
+            1w0: parse_mpls;
+            1w1: parse_mpls_payload;
+        }
+    }
+
+    // MPLS does not say what it carries: the IP version nibble decides (as
+    // every LSR does for an L3VPN payload).
+    state parse_mpls_payload {
+        transition select(packet.lookahead<bit<4>>()) {
+            4w4: parse_ipv4;
+            4w6: parse_ipv6;
             default: accept;
         }
     }
@@ -149,12 +180,14 @@ control compute_ipv4_checksum(inout headers_t hdr,
 }
 
 // Emits only valid headers, in wire order. packet_in is valid only on
-// packets sent to CPU_PORT.
+// packets sent to CPU_PORT; the valid entries of the label stack are emitted
+// top ([0]) first.
 control packet_deparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.packet_in);
         packet.emit(hdr.ethernet);
         packet.emit(hdr.vlan);
+        packet.emit(hdr.mpls);
         packet.emit(hdr.ipv4);
         packet.emit(hdr.ipv4_options);
         packet.emit(hdr.ipv6);
