@@ -166,9 +166,9 @@ async fn bird_we_connect_routes_both_ways_refresh_and_shutdown() {
     println!("{}", b.version().trim());
 
     let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
-    let n = speaker
-        .add_neighbor(config(us, 65001, bird_ip, 65004))
-        .unwrap();
+    let mut c = config(us, 65001, bird_ip, 65004);
+    c.hold_time = 30; // the daemon's 9 s wins: the minimum
+    let n = speaker.add_neighbor(c).unwrap();
     n.start().await.unwrap();
     let Event::Established(neg) = expect(&mut events, peer, "Established with BIRD", |e| {
         matches!(e, Event::Established(_))

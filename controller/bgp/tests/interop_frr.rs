@@ -156,9 +156,9 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
     println!("{}", frr.version());
 
     let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
-    let n = speaker
-        .add_neighbor(config(us, 65001, frr_ip, 65002))
-        .unwrap();
+    let mut c = config(us, 65001, frr_ip, 65002);
+    c.hold_time = 30; // the daemon's 9 s wins: the minimum
+    let n = speaker.add_neighbor(c).unwrap();
     n.start().await.unwrap();
     let Event::Established(neg) = expect(&mut events, peer, "Established with FRR", |e| {
         matches!(e, Event::Established(_))

@@ -171,6 +171,7 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
 
     let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, gb, 65003);
+    c.hold_time = 30; // the daemon's 9 s wins: the minimum
     c.families = [Family::Ipv4Unicast, Family::Vpnv4, Family::Vpnv6]
         .into_iter()
         .collect();

@@ -185,3 +185,70 @@ impl NeighborConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> NeighborConfig {
+        NeighborConfig::new(
+            IpAddr::from([127, 0, 0, 2]),
+            65001,
+            65002,
+            Ipv4Addr::new(1, 1, 1, 1),
+        )
+    }
+
+    #[test]
+    fn validation_names_the_neighbor_and_the_problem() {
+        assert_eq!(cfg().validate(), Ok(()));
+        let mut c = cfg();
+        c.hold_time = 2;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "neighbor 127.0.0.2: hold time 2 s is not allowed (0 or at least 3)"
+        );
+        let mut c = cfg();
+        c.router_id = Ipv4Addr::UNSPECIFIED;
+        assert!(matches!(c.validate(), Err(ConfigError::RouterId(_))));
+        let mut c = cfg();
+        c.remote_as = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::AsZero(_))));
+        let mut c = cfg();
+        c.families = FamilySet::empty();
+        assert!(matches!(c.validate(), Err(ConfigError::NoFamily(_))));
+        let mut c = cfg();
+        c.graceful_restart = Some(GracefulRestartConfig {
+            restart_time: 4096,
+            ..Default::default()
+        });
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::RestartTime(_, 4096))
+        ));
+        let mut c = cfg();
+        c.timers.connect_retry = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(ConfigError::ZeroTimer(..))));
+        let mut c = cfg();
+        c.local_addr = Some("::1".parse().unwrap());
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::LocalAddrFamily { .. })
+        ));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let t = RetryTimers {
+            max_backoff: Duration::from_secs(20),
+            ..Default::default()
+        };
+        let b = |n| t.backoff(Duration::from_secs(3), n).as_secs();
+        assert_eq!([b(0), b(1), b(2), b(3), b(40)], [3, 6, 12, 20, 20]);
+        // A base above the cap is not cut below itself.
+        assert_eq!(
+            t.backoff(Duration::from_secs(30), 3),
+            Duration::from_secs(30)
+        );
+    }
+}
