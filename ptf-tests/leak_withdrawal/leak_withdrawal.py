@@ -1,5 +1,6 @@
 """A leaked prefix whose source route is removed stops forwarding after the configuration is
-re-applied (SIGHUP to the running `p4vrf run`), while the rest keeps forwarding.
+re-applied (SIGHUP to the running `p4vrf run`), while the rest keeps forwarding; and a broken
+configuration sent the same way is rejected whole, leaving the switch as it was.
 
 Test params (from the pytest driver): config = path of the running configuration (a copy),
 pidfile = p4vrf's PID file, log = p4vrf's log file.
@@ -32,9 +33,21 @@ class LeakedPrefixStopsAfterSourceRemoved(BaseTest):
         params = tu.test_params_get()
         self.config, self.pidfile, self.log = params["config"], params["pidfile"], params["log"]
 
-    def applied_count(self):
+    def log_count(self, what):
         with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read().count("configuration applied")
+            return f.read().count(what)
+
+    def reload(self, text, expect):
+        """Writes the configuration, sends SIGHUP, waits (bounded) for the log line `expect`."""
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text)
+        before = self.log_count(expect)
+        with open(self.pidfile, encoding="utf-8") as f:
+            os.kill(int(f.read().strip()), signal.SIGHUP)
+        deadline = time.time() + 15
+        while self.log_count(expect) == before:
+            self.assertLess(time.time(), deadline, "p4vrf did not log %r within 15 s" % expect)
+            time.sleep(0.1)
 
     def runTest(self):
         # Before: A reaches 10.3.1.7 through the leak.
@@ -45,15 +58,7 @@ class LeakedPrefixStopsAfterSourceRemoved(BaseTest):
             text = f.read()
         block = '  [[vrf.static]]\n  prefix = "%s"\n  next-hop = ["10.3.0.2"]\n' % REMOVED
         self.assertIn(block, text)
-        with open(self.config, "w", encoding="utf-8") as f:
-            f.write(text.replace(block, ""))
-        before = self.applied_count()
-        with open(self.pidfile, encoding="utf-8") as f:
-            os.kill(int(f.read().strip()), signal.SIGHUP)
-        deadline = time.time() + 15
-        while self.applied_count() == before:
-            self.assertLess(time.time(), deadline, "p4vrf did not apply the configuration within 15 s")
-            time.sleep(0.1)
+        self.reload(text.replace(block, ""), "configuration applied")
 
         # After: the leaked prefix is gone from VRF-A; the other leak still forwards.
         tu.send_packet(self, 1, udp("10.3.1.7"))
@@ -61,3 +66,17 @@ class LeakedPrefixStopsAfterSourceRemoved(BaseTest):
         tu.send_packet(self, 1, udp(KEPT_DST))
         tu.verify_packet(self, udp(KEPT_DST, 63, C_MAC, ROUTER_MAC), 3)
         tu.verify_no_other_packets(self)
+
+        # A broken configuration is rejected whole: nothing changes on the switch.
+        with open(self.config, encoding="utf-8") as f:
+            good = f.read()
+        broken = good.replace('next-hop = ["10.3.0.2"]', 'next-hop = ["10.3.0.99"]', 1)
+        broken = broken.replace('rd = "65535:1"', 'rd = "65535"', 1)
+        self.assertNotEqual(broken, good)
+        self.reload(broken, "configuration rejected")
+        tu.send_packet(self, 1, udp(KEPT_DST))
+        tu.verify_packet(self, udp(KEPT_DST, 63, C_MAC, ROUTER_MAC), 3)
+        tu.send_packet(self, 1, udp("10.3.1.7"))
+        tu.verify_no_other_packets(self, timeout=1)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(good)
