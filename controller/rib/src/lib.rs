@@ -191,9 +191,10 @@ impl Rib {
     /// Removes a VRF: its routes are withdrawn, its exports leave the VPN table, and the FIB
     /// deletions appear in the next [`Rib::take_delta`], after which the VRF is gone.
     pub fn remove_vrf(&mut self, name: &str) {
-        let Some(name) = self.vrfs.keys().find(|k| &***k == name).cloned() else {
+        let Some((name, _)) = self.vrfs.get_key_value(name) else {
             return;
         };
+        let name = name.clone();
         self.upsert_vrf(&name, VrfPolicy::default());
         let own: Vec<(IpNet, Protocol)> = self.vrfs[&name]
             .table
