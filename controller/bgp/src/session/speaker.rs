@@ -649,6 +649,19 @@ impl NeighborTask {
             self.apply(a).await;
         }
         self.actions = actions;
+        // Safety net: a connection the state machine no longer knows would be polled forever
+        // (a closed socket is always readable). The FSM closes what it drops, so this should
+        // never find anything.
+        let (p, q) = (self.fsm.primary_conn(), self.fsm.pending_conn());
+        while let Some(i) = self
+            .conns
+            .iter()
+            .position(|c| Some(c.id) != p && Some(c.id) != q)
+        {
+            let c = self.conns.swap_remove(i);
+            warn!(peer = %self.peer, conn = c.id, "closing a connection the FSM dropped");
+            c.close(None);
+        }
     }
 
     async fn apply(&mut self, a: Action) {
