@@ -150,7 +150,8 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
          no bgp ebgp-requires-policy\n no bgp network import-check\n \
          neighbor {us} remote-as 65001\n neighbor {us} passive\n neighbor {us} timers 3 9\n \
          address-family ipv4 unicast\n  network 10.2.1.0/24\n  network 10.2.2.0/24\n \
-         exit-address-family\n!\n"
+         exit-address-family\n address-family ipv6 unicast\n  network 2001:db8:2::/48\n  \
+         neighbor {us} activate\n exit-address-family\n!\n"
     );
     let frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
     println!("{}", frr.version());
@@ -158,6 +159,9 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
     let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, frr_ip, 65002);
     c.hold_time = 30; // the daemon's 9 s wins: the minimum
+    c.families = [Family::Ipv4Unicast, Family::Ipv6Unicast]
+        .into_iter()
+        .collect();
     let n = speaker.add_neighbor(c).unwrap();
     n.start().await.unwrap();
     let Event::Established(neg) = expect(&mut events, peer, "Established with FRR", |e| {
@@ -171,12 +175,27 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
     assert_eq!((neg.hold_time, neg.remote_as), (9, 65002));
 
     // FRR announces its two networks.
+    assert!(neg.context.families.contains(Family::Ipv6Unicast));
     let mut routes = Routes::default();
     routes
         .until(&mut events, peer, "FRR's routes", |r| {
-            r.has("10.2.1.0/24") && r.has("10.2.2.0/24")
+            r.has("10.2.1.0/24") && r.has("10.2.2.0/24") && r.has6("2001:db8:2::/48")
         })
         .await;
+
+    // IPv6 unicast over the IPv4 session, in MP_REACH_NLRI.
+    n.send_update(&announce6(
+        &["2001:db8:201::/48"],
+        65001,
+        "2001:db8::1".parse().unwrap(),
+    ))
+    .await
+    .unwrap();
+    poll_until("our IPv6 route in FRR's RIB", || {
+        frr.vtysh(&["show bgp ipv6 unicast json"])
+            .is_ok_and(|j| j.contains("\"2001:db8:201::/48\""))
+    })
+    .await;
 
     // We announce two routes; FRR's RIB shows them.
     n.send_update(&announce(

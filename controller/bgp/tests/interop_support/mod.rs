@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bgp::session::{Event, Events, State};
-use bgp::{AsPath, AttrValue, Origin, PathAttribute, Update};
-use ipnet::Ipv4Net;
+use bgp::{AsPath, AttrValue, MpReach, NextHop, NlriList, Origin, PathAttribute, Update};
+use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::time::{timeout_at, Instant};
 
 /// Every wait in these tests is bounded by this.
@@ -187,10 +187,11 @@ pub async fn expect_state(events: &mut Events, peer: IpAddr, state: State) -> Ev
     .await
 }
 
-/// IPv4 unicast routes learned from one peer, kept from its Update events.
+/// IPv4 and IPv6 unicast routes learned from one peer, kept from its Update events.
 #[derive(Debug, Default)]
 pub struct Routes {
     pub v4: BTreeSet<Ipv4Net>,
+    pub v6: BTreeSet<Ipv6Net>,
     /// Every announcement seen, counting repeats (route refresh resends).
     pub announcements: usize,
 }
@@ -200,10 +201,25 @@ impl Routes {
         for p in &u.withdrawn {
             self.v4.remove(p);
         }
+        for m in u.mp_unreach() {
+            if let NlriList::Ipv6(ps) = &m.withdrawn {
+                ps.iter().for_each(|p| {
+                    self.v6.remove(p);
+                });
+            }
+        }
         for p in &u.nlri {
             self.v4.insert(*p);
             self.announcements += 1;
         }
+        if let Some(NlriList::Ipv6(ps)) = u.mp_reach().map(|m| &m.nlri) {
+            self.v6.extend(ps.iter().copied());
+            self.announcements += ps.len();
+        }
+    }
+
+    pub fn has6(&self, p: &str) -> bool {
+        self.v6.contains(&p.parse::<Ipv6Net>().expect("prefix"))
     }
 
     /// Applies this peer's updates until `done` holds; panics after `WAIT`.
@@ -262,6 +278,29 @@ pub fn announce_ibgp(prefixes: &[&str], next_hop: Ipv4Addr) -> Update {
             PathAttribute::new(AttrValue::LocalPref(100)),
         ],
         nlri: prefixes.iter().map(|p| net(p)).collect(),
+    }
+}
+
+/// An IPv6 unicast announcement in MP_REACH_NLRI.
+pub fn announce6(prefixes: &[&str], asn: u32, next_hop: std::net::Ipv6Addr) -> Update {
+    Update {
+        attributes: vec![
+            PathAttribute::new(AttrValue::Origin(Origin::Igp)),
+            PathAttribute::new(AttrValue::AsPath(AsPath::sequence(&[asn]))),
+            PathAttribute::new(AttrValue::MpReach(MpReach {
+                next_hop: NextHop::V6 {
+                    global: next_hop,
+                    link_local: None,
+                },
+                nlri: NlriList::Ipv6(
+                    prefixes
+                        .iter()
+                        .map(|p| p.parse().expect("prefix"))
+                        .collect(),
+                ),
+            })),
+        ],
+        ..Update::default()
     }
 }
 
