@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bgp::session::{Event, NeighborConfig, Reason, Speaker, SpeakerConfig, State};
+use bgp::session::{
+    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
+};
 use bgp::Family;
 use interop_support::*;
 
@@ -49,9 +51,16 @@ impl GoBgp {
     }
 
     fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// Kills gobgpd and starts it again with extra flags (`-r`: the restart bit of RFC 4724).
+    fn restart_with(&mut self, extra: &[&str]) {
         self.daemon.kill();
         let dir = self.daemon.dir.clone();
-        self.daemon = Daemon::spawn("gobgpd", &dir, gobgpd_command(&self.gobgpd, self.api, &dir));
+        let mut cmd = gobgpd_command(&self.gobgpd, self.api, &dir);
+        cmd.args(extra);
+        self.daemon = Daemon::spawn("gobgpd", &dir, cmd);
         self.wait_for_api();
     }
 
@@ -378,4 +387,87 @@ async fn gobgp_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
             r.has("10.3.5.0/24")
         })
         .await;
+}
+
+#[tokio::test]
+async fn gobgp_graceful_restart_helper_keeps_routes_when_killed() {
+    let Some(tools) = GoBgp::tools() else {
+        skip("gobgpd", "graceful restart helper against GoBGP");
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, gb) = (ip(5), ip(6));
+    let peer = IpAddr::V4(gb);
+    let gr = "passive-mode = true\n  [neighbors.graceful-restart.config]\n    enabled = true\n    \
+              restart-time = 30";
+    let toml = toml(gb, 65006, us, 65001, gr).replace(
+        "afi-safi-name = \"ipv4-unicast\"",
+        "afi-safi-name = \"ipv4-unicast\"\n    [neighbors.afi-safis.mp-graceful-restart.config]\n      \
+         enabled = true",
+    );
+    let mut g = GoBgp::start(dir.path(), &tools, gb, &toml);
+    g.add("10.3.6.0/24", gb);
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
+    let mut c = config(us, 65001, gb, 65006);
+    c.graceful_restart = Some(GracefulRestartConfig {
+        restart_time: 30,
+        stale_routes_time: Duration::from_secs(30),
+    });
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    let Event::Established(neg) = expect(&mut events, peer, "Established with GoBGP", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let gr = neg.graceful_restart.expect("GR negotiated with GoBGP");
+    assert_eq!(gr.restart_time, 30);
+    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "GoBGP's route", |r| r.has("10.3.6.0/24"))
+        .await;
+
+    g.daemon.kill();
+    let ev = expect(&mut events, peer, "peer down after kill", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert!(stale.contains(Family::Ipv4Unicast), "routes kept stale");
+
+    // gobgpd comes back with the restart bit; it holds its UPDATEs until our End-of-RIB.
+    g.restart_with(&["-r"]);
+    g.add("10.3.6.0/24", gb);
+    let Event::Established(neg) = expect(&mut events, peer, "GoBGP back", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let back = neg.graceful_restart.expect("GR again");
+    assert!(back.restarting, "{back:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let ev = expect(&mut events, peer, "stale routes flushed", |e| {
+        matches!(e, Event::StaleFlush { .. })
+    })
+    .await;
+    // Started with -r, GoBGP sets the forwarding-state bit: the stale routes stay until its
+    // End-of-RIB, which follows its re-announcement.
+    assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
+    assert_eq!(
+        ev,
+        Event::StaleFlush {
+            family: Family::Ipv4Unicast,
+            cause: StaleCause::EndOfRib
+        }
+    );
 }
