@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bgp::session::{Event, NeighborConfig, Reason, Speaker, SpeakerConfig, State};
+use bgp::session::{
+    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
+};
 use bgp::Family;
 use interop_support::*;
 
@@ -43,10 +45,17 @@ impl Bird {
     }
 
     fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// Kills bird and starts it again with extra flags (`-R`: graceful restart recovery).
+    fn restart_with(&mut self, extra: &[&str]) {
         self.daemon.kill();
         let dir = self.daemon.dir.clone();
         let _ = std::fs::remove_file(dir.join("bird.ctl"));
-        self.daemon = Daemon::spawn("bird", &dir, bird_command(&self.bird, &dir));
+        let mut cmd = bird_command(&self.bird, &dir);
+        cmd.args(extra);
+        self.daemon = Daemon::spawn("bird", &dir, cmd);
         self.wait_for_socket();
     }
 
@@ -305,4 +314,88 @@ async fn bird_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
             r.has("10.4.4.0/24")
         })
         .await;
+}
+
+#[tokio::test]
+async fn bird_graceful_restart_helper_keeps_routes_when_killed() {
+    let Some(tools) = Bird::tools() else {
+        skip("bird2", "graceful restart helper against BIRD");
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, bird_ip) = (ip(5), ip(6));
+    let peer = IpAddr::V4(bird_ip);
+    let conf = conf(
+        bird_ip,
+        65006,
+        us,
+        65001,
+        "passive yes;\n  graceful restart on;\n  graceful restart time 30;",
+    )
+    .replace(
+        "log stderr all;",
+        "log stderr all;\ngraceful restart wait 10;",
+    );
+    let mut b = Bird::start(dir.path(), &tools, &conf);
+    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
+    let mut c = config(us, 65001, bird_ip, 65006);
+    c.graceful_restart = Some(GracefulRestartConfig {
+        restart_time: 30,
+        stale_routes_time: Duration::from_secs(30),
+    });
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    let Event::Established(neg) = expect(&mut events, peer, "Established with BIRD", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let gr = neg.graceful_restart.expect("GR negotiated with BIRD");
+    assert_eq!(gr.restart_time, 30);
+    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "BIRD's route", |r| r.has("10.4.6.0/24"))
+        .await;
+
+    b.daemon.kill();
+    let ev = expect(&mut events, peer, "peer down after kill", |e| {
+        matches!(e, Event::PeerDown { .. })
+    })
+    .await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert!(stale.contains(Family::Ipv4Unicast), "routes kept stale");
+
+    // bird -R: graceful restart recovery, restart bit set; its routes follow our End-of-RIB.
+    b.restart_with(&["-R"]);
+    let Event::Established(neg) = expect(&mut events, peer, "BIRD back", |e| {
+        matches!(e, Event::Established(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let back = neg.graceful_restart.expect("GR again");
+    assert!(back.restarting, "{back:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let ev = expect(&mut events, peer, "stale routes flushed", |e| {
+        matches!(e, Event::StaleFlush { .. })
+    })
+    .await;
+    // With -R, BIRD sets the forwarding-state bit: the stale routes stay until its End-of-RIB.
+    assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
+    assert_eq!(
+        ev,
+        Event::StaleFlush {
+            family: Family::Ipv4Unicast,
+            cause: StaleCause::EndOfRib
+        }
+    );
 }
