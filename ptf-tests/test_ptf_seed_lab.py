@@ -101,6 +101,22 @@ def test_seed_lab_packets(switch, p4vrf):
     assert "Ran 7 tests" in result.stdout + result.stderr
 
 
+def test_switch_reboot_is_reprogrammed(switch, p4vrf):
+    """The switch restarts (empty: no pipeline, no entries) under a running p4vrf: p4vrf sees
+    its P4Runtime stream drop, reconnects, pushes the pipeline and writes the whole state again;
+    then every seed-lab packet test passes again."""
+    log = p4vrf["log"]
+    before = log.read_text().count("switch reconnected and programmed")
+    out = subprocess.run([str(ROOT / "bmv2/restart"), "--name", NAME], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"bmv2/restart failed:\n{out.stdout}\n{out.stderr}"
+    deadline = time.time() + 30
+    while log.read_text().count("switch reconnected and programmed") == before:
+        assert time.time() < deadline, "p4vrf did not reprogram the restarted switch:\n" + log.read_text()[-3000:]
+        time.sleep(0.2)
+    result = run_ptf(switch, "seed_lab")
+    assert "Ran 7 tests" in result.stdout + result.stderr
+
+
 def test_leak_withdrawal_after_sighup(switch, p4vrf):
     """Removing VRF-C's static and sending SIGHUP removes the leaked entry in VRF-A."""
     result = run_ptf(switch, "leak_withdrawal", {k: str(v) for k, v in p4vrf.items()})

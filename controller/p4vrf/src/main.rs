@@ -237,31 +237,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     let mut router = Router::new();
-    let updates = router
+    // The updates of a first apply are the whole desired state; `attach` writes it (or only
+    // what the switch lacks, when it already runs our pipeline).
+    router
         .apply(config)
         .context("cannot translate the configuration into P4 entries")?;
 
-    let target = connect(&args).await?;
-    let outcome = target
-        .ensure_pipeline(&args.pipeline.p4info, &args.pipeline.device_config)
-        .await
-        .context("cannot install the P4 pipeline")?;
-    match outcome {
-        PipelineOutcome::Installed { .. } => {
-            info!("pipeline installed");
-            program(&target, &router, &updates).await?;
-        }
-        PipelineOutcome::AlreadyRunning { .. } => {
-            // A restarted controller: keep forwarding, fix only what differs.
-            let actual = target.read_all().await.context("cannot read the switch")?;
-            let repair = router.dataplane().reconcile(&actual);
-            info!(
-                updates = repair.len(),
-                "switch already runs our pipeline; reconciling"
-            );
-            program(&target, &router, &repair).await?;
-        }
-    }
+    let mut target = connect(&args).await?;
+    attach(&args, &target, &router).await?;
     if let Some(pid_file) = &args.pid_file {
         std::fs::write(pid_file, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_file.display()))?;
@@ -271,7 +254,42 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         print_state(&target, &router, args.detail).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    serve(&args, &target, &mut router).await
+    serve(&args, &mut target, &mut router).await
+}
+
+/// Brings a (new or re-established) switch connection to the router's desired state: pushes
+/// the pipeline and writes everything if the switch does not run it (a new or restarted
+/// switch), else reads the switch back and writes only the difference (a restarted controller).
+async fn attach(args: &RunArgs, target: &AnyTarget, router: &Router) -> Result<()> {
+    let outcome = target
+        .ensure_pipeline(&args.pipeline.p4info, &args.pipeline.device_config)
+        .await
+        .context("cannot install the P4 pipeline")?;
+    let actual = match outcome {
+        PipelineOutcome::Installed { .. } => {
+            info!("pipeline installed");
+            Vec::new()
+        }
+        PipelineOutcome::AlreadyRunning { .. } => {
+            target.read_all().await.context("cannot read the switch")?
+        }
+    };
+    let updates = router.dataplane().reconcile(&actual);
+    info!(
+        updates = updates.len(),
+        entries_found = actual.len(),
+        "programming the switch"
+    );
+    program(target, router, &updates).await
+}
+
+/// Whether the P4Runtime connection is gone (the switch restarted, or another controller took
+/// over as primary). The embedded switch is never lost.
+fn connection_lost(target: &AnyTarget) -> bool {
+    match target {
+        AnyTarget::Grpc(t) => !t.stream_open() || !t.is_primary(),
+        AnyTarget::Embedded(_) => false,
+    }
 }
 
 async fn print_state(target: &AnyTarget, router: &Router, detail: bool) -> Result<()> {
@@ -302,14 +320,40 @@ async fn print_state(target: &AnyTarget, router: &Router, detail: bool) -> Resul
     Ok(())
 }
 
-async fn serve(args: &RunArgs, target: &AnyTarget, router: &mut Router) -> Result<ExitCode> {
+async fn serve(args: &RunArgs, target: &mut AnyTarget, router: &mut Router) -> Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     info!(config = %args.config.display(), "running; SIGHUP re-reads the configuration");
+    // Once a second: is the switch still there? If not, try to get it back (one attempt per
+    // tick, each bounded by the connect and arbitration timeouts) until it answers again.
+    let mut watchdog = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut lost = false;
     loop {
         tokio::select! {
+            _ = watchdog.tick() => {
+                if !connection_lost(target) {
+                    continue;
+                }
+                if !lost {
+                    warn!("lost the P4Runtime connection to {}; reconnecting", args.target);
+                    lost = true;
+                }
+                match connect(args).await {
+                    Err(e) => tracing::debug!("reconnect failed: {e:#}"),
+                    Ok(fresh) => {
+                        *target = fresh;
+                        match attach(args, target, router).await {
+                            Ok(()) => {
+                                info!("switch reconnected and programmed");
+                                lost = false;
+                            }
+                            Err(e) => error!("cannot program the reconnected switch: {e:#}"),
+                        }
+                    }
+                }
+            }
             _ = hup.recv() => {
                 info!("SIGHUP: re-reading {}", args.config.display());
                 match load_config(&args.config) {
