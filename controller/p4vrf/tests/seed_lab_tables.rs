@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use p4rt::target::{GrpcTarget, Target};
 use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
@@ -48,56 +46,9 @@ fn seed_lab_routing_tables() {
     });
 }
 
-/// Started bmv2 from `bmv2/start`; stopped (by the harness, by PID) when dropped.
-struct Bmv2 {
-    name: String,
-    grpc_addr: String,
-}
-
-impl Bmv2 {
-    /// `None` (after printing one SKIP line) when simple_switch_grpc is not installed.
-    fn start(name: &str, ports: u32) -> Option<Bmv2> {
-        let root = common::repo_root();
-        let out = Command::new(root.join("bmv2/start"))
-            .args(["--name", name, "--ports", &ports.to_string(), "--no-p4"])
-            .output()
-            .expect("run bmv2/start");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if out.status.code() == Some(77) {
-            println!(
-                "{}",
-                stdout.lines().next().unwrap_or("SKIP: bmv2 not available")
-            );
-            return None;
-        }
-        assert!(
-            out.status.success(),
-            "bmv2/start failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let grpc_addr = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("GRPC_ADDR="))
-            .expect("GRPC_ADDR in bmv2/start output")
-            .to_string();
-        Some(Bmv2 {
-            name: name.to_string(),
-            grpc_addr,
-        })
-    }
-}
-
-impl Drop for Bmv2 {
-    fn drop(&mut self) {
-        let _ = Command::new(common::repo_root().join("bmv2/stop"))
-            .args(["--name", &self.name])
-            .status();
-    }
-}
-
 #[tokio::test]
 async fn seed_lab_entries_read_back_from_bmv2() {
-    let Some(bmv2) = Bmv2::start("snapshot", 4) else {
+    let Some(bmv2) = common::Bmv2::start("snapshot", 4) else {
         return;
     };
     let target = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use p4rt::target::{EmbeddedTarget, Target};
 use p4vrf::config;
@@ -38,4 +39,51 @@ pub async fn apply(router: &mut Router, target: &impl Target, config: config::Co
         .write(&updates)
         .await
         .unwrap_or_else(|e| panic!("switch refused the updates:\n{e}"));
+}
+
+/// Started bmv2 from `bmv2/start`; stopped (by the harness, by PID) when dropped.
+pub struct Bmv2 {
+    name: String,
+    pub grpc_addr: String,
+}
+
+impl Bmv2 {
+    /// `None` (after printing one SKIP line) when simple_switch_grpc is not installed.
+    pub fn start(name: &str, ports: u32) -> Option<Bmv2> {
+        let root = repo_root();
+        let out = Command::new(root.join("bmv2/start"))
+            .args(["--name", name, "--ports", &ports.to_string(), "--no-p4"])
+            .output()
+            .expect("run bmv2/start");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.code() == Some(77) {
+            println!(
+                "{}",
+                stdout.lines().next().unwrap_or("SKIP: bmv2 not available")
+            );
+            return None;
+        }
+        assert!(
+            out.status.success(),
+            "bmv2/start failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let grpc_addr = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("GRPC_ADDR="))
+            .expect("GRPC_ADDR in bmv2/start output")
+            .to_string();
+        Some(Bmv2 {
+            name: name.to_string(),
+            grpc_addr,
+        })
+    }
+}
+
+impl Drop for Bmv2 {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("bmv2/stop"))
+            .args(["--name", &self.name])
+            .status();
+    }
 }
