@@ -110,13 +110,16 @@ pub enum DataplaneError {
 }
 
 /// Hands out small integer ids, lowest free first; ids freed during one change are only reused
-/// after it, so one batch never repurposes an id it is still deleting.
+/// after it, so one batch never repurposes an id it is still deleting. O(log n) per call.
 #[derive(Debug)]
 struct Ids<K: Ord + Clone> {
     what: &'static str,
     max: u32,
     by_key: BTreeMap<K, u32>,
-    used: BTreeSet<u32>,
+    /// Ids below `next` that are free again.
+    free: BTreeSet<u32>,
+    /// The lowest id never handed out.
+    next: u32,
     freed: Vec<u32>,
 }
 
@@ -126,7 +129,8 @@ impl<K: Ord + Clone> Ids<K> {
             what,
             max,
             by_key: BTreeMap::new(),
-            used: BTreeSet::new(),
+            free: BTreeSet::new(),
+            next: 1,
             freed: Vec::new(),
         }
     }
@@ -139,23 +143,26 @@ impl<K: Ord + Clone> Ids<K> {
         if let Some(id) = self.by_key.get(key) {
             return Ok(*id);
         }
-        let id = (1..=self.max)
-            .find(|i| !self.used.contains(i) && !self.freed.contains(i))
-            .ok_or(DataplaneError::OutOfIds(self.what))?;
-        self.used.insert(id);
+        let id = match self.free.pop_first() {
+            Some(id) => id,
+            None if self.next <= self.max => {
+                self.next += 1;
+                self.next - 1
+            }
+            None => return Err(DataplaneError::OutOfIds(self.what)),
+        };
         self.by_key.insert(key.clone(), id);
         Ok(id)
     }
 
     fn release(&mut self, key: &K) -> Option<u32> {
         let id = self.by_key.remove(key)?;
-        self.used.remove(&id);
         self.freed.push(id);
         Some(id)
     }
 
     fn end_batch(&mut self) {
-        self.freed.clear();
+        self.free.extend(self.freed.drain(..));
     }
 }
 

@@ -205,3 +205,20 @@ fn reconcile_fixes_a_switch_that_drifted() {
         ]
     );
 }
+
+#[test]
+fn ids_run_out_cleanly_and_come_back() {
+    let mut ids: Ids<u32> = Ids::new("test", 3);
+    for k in 0..3 {
+        assert_eq!(ids.get_or_alloc(&k).unwrap(), k + 1);
+    }
+    assert_eq!(ids.get_or_alloc(&9), Err(DataplaneError::OutOfIds("test")));
+    ids.release(&1);
+    assert_eq!(
+        ids.get_or_alloc(&9),
+        Err(DataplaneError::OutOfIds("test")),
+        "not in the same batch"
+    );
+    ids.end_batch();
+    assert_eq!(ids.get_or_alloc(&9).unwrap(), 2);
+}
