@@ -1,0 +1,205 @@
+//! How the RIB → FIB → P4 path scales, and that a change costs what it touches, not the table.
+//!
+//! A shared-services design: `VRFS` customer VRFs each export their own RT and import the
+//! services RT; one services VRF exports `SERVICES` routes to all of them and imports every
+//! customer. Each customer has `PER_VRF` static routes. The run prints, side by side:
+//!
+//! * cold start: every route through the RIB (export, import, best path, FIB) and the data
+//!   plane translation into P4 updates;
+//! * one change: withdraw one services route (leaked into every customer VRF) and one
+//!   customer route, through the same path — the delta;
+//! * the same change done the naive way: a cold start of the changed state;
+//! * the peak resident memory of the process.
+//!
+//! Run: `cargo bench -p p4vrf --bench leak_scale` (VRFS, PER_VRF, SERVICES may be set in the
+//! environment).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ipnet::{IpNet, Ipv4Net};
+use p4vrf::config::Mac;
+use p4vrf::dataplane::{Dataplane, Topology};
+use rib::{Adjacency, Forward, Protocol, Rib, Route, RouteTarget, VrfPolicy};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rt(s: &str) -> RouteTarget {
+    s.parse().expect("valid RT")
+}
+
+fn prefix(a: u32) -> IpNet {
+    IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), 24).expect("valid"))
+}
+
+struct Lab {
+    vrfs: usize,
+    per_vrf: usize,
+    services: usize,
+}
+
+impl Lab {
+    fn vrf(i: usize) -> String {
+        format!("cust{i:04}")
+    }
+
+    fn topology(&self) -> Topology {
+        let mut t = Topology {
+            router_mac: Some(Mac([2, 0, 0, 0, 0, 1])),
+            ..Default::default()
+        };
+        t.vrfs.insert("services".into());
+        t.interfaces
+            .insert("svc".into(), (1, None, "services".into()));
+        t.neighbors.insert(self.adj("svc"), Mac([2, 0, 0, 0, 1, 1]));
+        for i in 0..self.vrfs {
+            let name = Self::vrf(i);
+            let intf = format!("e{i}");
+            t.vrfs.insert(name.clone());
+            t.interfaces.insert(
+                intf.clone(),
+                (2 + (i % 500) as u16, Some(1 + (i / 500) as u16), name),
+            );
+            t.neighbors
+                .insert(self.adj(&intf), Mac([2, 0, 0, 1, (i >> 8) as u8, i as u8]));
+        }
+        t
+    }
+
+    fn adj(&self, intf: &str) -> Adjacency {
+        Adjacency {
+            interface: Arc::from(intf),
+            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        }
+    }
+
+    fn static_route(&self, intf: &str) -> Route {
+        Route::local(Protocol::Static, Forward::Nexthops(vec![self.adj(intf)]), 0)
+    }
+
+    /// Everything, as a cold start sees it.
+    fn load(&self, rib: &mut Rib, skip: &BTreeSet<(String, IpNet)>) {
+        let services = VrfPolicy {
+            rd: Some("65000:1".parse().expect("rd")),
+            import: (0..self.vrfs).map(|i| rt(&format!("65001:{i}"))).collect(),
+            export: [rt("65000:1")].into(),
+            redistribute_static: true,
+            ..Default::default()
+        };
+        rib.upsert_vrf("services", services);
+        for s in 0..self.services {
+            let p = prefix(0x0a00_0000 + ((s as u32) << 8));
+            if !skip.contains(&("services".to_string(), p)) {
+                rib.upsert_route("services", p, self.static_route("svc"))
+                    .expect("vrf exists");
+            }
+        }
+        for i in 0..self.vrfs {
+            let name = Self::vrf(i);
+            let policy = VrfPolicy {
+                rd: Some(format!("65001:{i}").parse().expect("rd")),
+                import: [rt("65000:1")].into(),
+                export: [rt(&format!("65001:{i}"))].into(),
+                redistribute_static: true,
+                ..Default::default()
+            };
+            rib.upsert_vrf(&name, policy);
+            for r in 0..self.per_vrf {
+                let p = prefix(0x6400_0000 + ((i * self.per_vrf + r) as u32) << 8);
+                if !skip.contains(&(name.clone(), p)) {
+                    rib.upsert_route(&name, p, self.static_route(&format!("e{i}")))
+                        .expect("vrf exists");
+                }
+            }
+        }
+    }
+}
+
+/// A `/proc/self/status` figure in KiB (`VmRSS:` now, `VmHWM:` the peak).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn cold_start(
+    lab: &Lab,
+    topology: &Topology,
+    skip: &BTreeSet<(String, IpNet)>,
+) -> (Rib, Dataplane, usize, f64) {
+    let start = Instant::now();
+    let mut rib = Rib::new();
+    lab.load(&mut rib, skip);
+    let delta = rib.take_delta();
+    let mut dp = Dataplane::new();
+    let updates = dp.apply(topology, &delta).expect("translation");
+    (rib, dp, updates.len(), start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let lab = Lab {
+        vrfs: env("VRFS", 1000),
+        per_vrf: env("PER_VRF", 50),
+        services: env("SERVICES", 50),
+    };
+    let topology = lab.topology();
+    println!(
+        "leak_scale: {} customer VRFs x {} routes, {} services routes leaked into each",
+        lab.vrfs, lab.per_vrf, lab.services
+    );
+
+    let (mut rib, mut dp, updates, cold) = cold_start(&lab, &topology, &BTreeSet::new());
+    let fib_entries: usize = rib
+        .vrf_names()
+        .map(|v| rib.fib(v).map_or(0, |f| f.len()))
+        .sum();
+    println!("cold start:            {cold:>8.3} s  {updates:>9} P4 updates  {fib_entries:>9} FIB entries");
+    // The update list of the cold start is dropped by now; what remains is the RIB and the
+    // data plane's desired entity set.
+    let rss = status_kib("VmRSS:");
+    println!(
+        "resident after cold start: {} MiB, {} bytes per FIB entry (RIB + VPN table + FIB + P4 entity set)",
+        rss / 1024,
+        rss * 1024 / fib_entries.max(1) as u64
+    );
+
+    // One services route (leaked into every customer VRF) and one customer route go away.
+    let svc = prefix(0x0a00_0000);
+    let cust = prefix(0x6400_0000);
+    let start = Instant::now();
+    rib.withdraw_route("services", svc, Protocol::Static)
+        .expect("vrf exists");
+    rib.withdraw_route(&Lab::vrf(0), cust, Protocol::Static)
+        .expect("vrf exists");
+    let delta = rib.take_delta();
+    let updates = dp.apply(&topology, &delta).expect("translation");
+    let incremental = start.elapsed().as_secs_f64();
+    println!(
+        "delta (2 withdrawals): {incremental:>8.3} s  {:>9} P4 updates  {:>9} FIB changes",
+        updates.len(),
+        delta.changes.len()
+    );
+
+    let skip: BTreeSet<(String, IpNet)> =
+        [("services".to_string(), svc), (Lab::vrf(0), cust)].into();
+    let (_, _, _, recompute) = cold_start(&lab, &topology, &skip);
+    println!("same change, recomputed from scratch: {recompute:>8.3} s");
+    println!("delta / recompute: {:.5}", incremental / recompute);
+    println!(
+        "peak RSS (two instances alive during the recompute): {} MiB",
+        status_kib("VmHWM:") / 1024
+    );
+}
