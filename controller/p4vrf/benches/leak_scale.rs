@@ -112,7 +112,7 @@ impl Lab {
             };
             rib.upsert_vrf(&name, policy);
             for r in 0..self.per_vrf {
-                let p = prefix(0x6400_0000 + ((i * self.per_vrf + r) as u32) << 8);
+                let p = prefix(0x6400_0000 + (((i * self.per_vrf + r) as u32) << 8));
                 if !skip.contains(&(name.clone(), p)) {
                     rib.upsert_route(&name, p, self.static_route(&format!("e{i}")))
                         .expect("vrf exists");
