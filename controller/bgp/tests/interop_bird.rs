@@ -5,14 +5,12 @@
 
 mod interop_support;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bgp::session::{
-    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
-};
+use bgp::session::{NeighborConfig, State};
 use bgp::Family;
 use interop_support::*;
 
@@ -144,14 +142,7 @@ fn conf_port(
 }
 
 fn config(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32) -> NeighborConfig {
-    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
-    c.local_addr = Some(IpAddr::V4(me));
-    c.remote_port = BIRD_PORT;
-    c.hold_time = 9;
-    c.timers.connect_retry = Duration::from_secs(1);
-    c.timers.idle_hold = Duration::from_millis(200);
-    c.timers.max_backoff = Duration::from_secs(2);
-    c
+    daemon_neighbor(me, my_as, peer, peer_as, BIRD_PORT)
 }
 
 #[tokio::test]
@@ -174,20 +165,8 @@ async fn bird_we_connect_routes_both_ways_refresh_and_shutdown() {
     );
     println!("{}", b.version().trim());
 
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
-    let mut c = config(us, 65001, bird_ip, 65004);
-    c.hold_time = 30; // the daemon's 9 s wins: the minimum
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
-    let Event::Established(neg) = expect(&mut events, peer, "Established with BIRD", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
-    assert_eq!((neg.hold_time, neg.remote_as), (9, 65004));
+    let (_speaker, mut events, n, _neg) =
+        active_session_up(config(us, 65001, bird_ip, 65004), "BIRD").await;
 
     let mut routes = Routes::default();
     routes
@@ -196,52 +175,30 @@ async fn bird_we_connect_routes_both_ways_refresh_and_shutdown() {
         })
         .await;
 
-    n.send_update(&announce(&["10.41.0.0/24", "10.42.0.0/24"], 65001, us))
-        .await
-        .unwrap();
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    poll_until("our routes in BIRD's table", || {
-        b.has_route("10.41.0.0/24") && b.has_route("10.42.0.0/24")
-    })
-    .await;
-
-    n.send_update(&withdraw(&["10.41.0.0/24"])).await.unwrap();
-    poll_until("our withdrawal in BIRD's table", || {
-        !b.has_route("10.41.0.0/24") && b.has_route("10.42.0.0/24")
-    })
+    our_routes_and_withdrawal(
+        &n,
+        "BIRD's table",
+        ["10.41.0.0/24", "10.42.0.0/24"],
+        us,
+        |p| b.has_route(p),
+    )
     .await;
     b.birdc(&["disable", "sb"]).expect("birdc disable sb");
-    routes
-        .until(&mut events, peer, "BIRD's withdrawal", |r| {
-            !r.has("10.5.2.0/24")
-        })
-        .await;
-    assert!(routes.has("10.4.2.0/24"));
+    expect_their_withdrawal(
+        &mut routes,
+        &mut events,
+        peer,
+        "BIRD",
+        "10.5.2.0/24",
+        "10.4.2.0/24",
+    )
+    .await;
 
-    let before = routes.announcements;
-    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
-    routes
-        .until(
-            &mut events,
-            peer,
-            "BIRD resending after ROUTE-REFRESH",
-            |r| r.announcements > before,
-        )
-        .await;
+    route_refresh_resends(&n, &mut routes, &mut events, peer, "BIRD").await;
 
     b.birdc(&["disable", "peer1", "\"maintenance\""])
         .expect("birdc disable peer1");
-    let ev = expect(&mut events, peer, "BIRD's Cease", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, .. } = ev else {
-        unreachable!()
-    };
-    assert_eq!(
-        reason.to_string(),
-        "received Cease/Administrative Shutdown \"maintenance\""
-    );
+    expect_admin_shutdown(&mut events, peer, "BIRD").await;
 }
 
 #[tokio::test]
@@ -258,16 +215,8 @@ async fn bird_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
     let (us, bird_ip) = (ip(3), ip(4));
     let peer = IpAddr::V4(bird_ip);
     let our_port = 10180;
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig {
-        listen: vec![SocketAddr::new(IpAddr::V4(us), our_port)],
-        ..SpeakerConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut c = config(us, 65040, bird_ip, 65040);
-    c.passive = true;
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
+    let (_speaker, mut events, n) =
+        passive_neighbor(us, our_port, config(us, 65040, bird_ip, 65040)).await;
     // BIRD connects to our port (`neighbor ... port`), listening itself on its own.
     let mut b = Bird::start(
         dir.path(),
@@ -275,36 +224,13 @@ async fn bird_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
         &conf_port(bird_ip, 65040, us, our_port, 65040, ""),
     );
 
-    let Event::Established(neg) = expect(&mut events, peer, "BIRD connects to us", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let neg = expect_established(&mut events, peer, "BIRD connects to us").await;
     assert!(neg.ibgp);
-    let mut routes = Routes::default();
-    routes
-        .until(&mut events, peer, "BIRD's routes", |r| r.has("10.4.4.0/24"))
-        .await;
-    n.send_update(&announce_ibgp(&["10.44.0.0/24"], us))
-        .await
-        .unwrap();
-    poll_until("our iBGP route in BIRD's table", || {
-        b.has_route("10.44.0.0/24")
-    })
-    .await;
+    let mut routes = expect_their_route(&mut events, peer, "BIRD's routes", "10.4.4.0/24").await;
+    our_ibgp_route(&n, "BIRD's table", "10.44.0.0/24", us, |p| b.has_route(p)).await;
 
     b.daemon.kill();
-    let ev = expect(&mut events, peer, "peer down after kill", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
-    assert_eq!(stale.iter().count(), 0);
+    expect_peer_down_without_stale(&mut events, peer).await;
 
     b.restart();
     expect_state(&mut events, peer, State::Established).await;
@@ -338,64 +264,27 @@ async fn bird_graceful_restart_helper_keeps_routes_when_killed() {
         "log stderr all;\ngraceful restart wait 10;",
     );
     let mut b = Bird::start(dir.path(), &tools, &conf);
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, bird_ip, 65006);
-    c.graceful_restart = Some(GracefulRestartConfig {
-        restart_time: 30,
-        stale_routes_time: Duration::from_secs(30),
-    });
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
-    let Event::Established(neg) = expect(&mut events, peer, "Established with BIRD", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    let gr = neg.graceful_restart.expect("GR negotiated with BIRD");
+    c.graceful_restart = helper_gr();
+    let (_speaker, mut events, n) = active_neighbor(c).await;
+    let (_neg, gr, _routes) = gr_session_up(
+        &n,
+        &mut events,
+        peer,
+        "Established with BIRD",
+        "BIRD",
+        "10.4.6.0/24",
+    )
+    .await;
     assert_eq!(gr.restart_time, 30);
-    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let mut routes = Routes::default();
-    routes
-        .until(&mut events, peer, "BIRD's route", |r| r.has("10.4.6.0/24"))
-        .await;
 
     b.daemon.kill();
-    let ev = expect(&mut events, peer, "peer down after kill", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
-    assert!(stale.contains(Family::Ipv4Unicast), "routes kept stale");
+    expect_peer_down_keeping_stale(&mut events, peer).await;
 
     // bird -R: graceful restart recovery, restart bit set; its routes follow our End-of-RIB.
     b.restart_with(&["-R"]);
-    let Event::Established(neg) = expect(&mut events, peer, "BIRD back", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    let back = neg.graceful_restart.expect("GR again");
-    assert!(back.restarting, "{back:?}");
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let ev = expect(&mut events, peer, "stale routes flushed", |e| {
-        matches!(e, Event::StaleFlush { .. })
-    })
-    .await;
+    let back = expect_gr_reestablished(&mut events, peer, "BIRD back").await;
+    end_of_rib_flushes_stale(&n, &mut events, peer, "stale routes flushed").await;
     // With -R, BIRD sets the forwarding-state bit: the stale routes stay until its End-of-RIB.
     assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
-    assert_eq!(
-        ev,
-        Event::StaleFlush {
-            family: Family::Ipv4Unicast,
-            cause: StaleCause::EndOfRib
-        }
-    );
 }

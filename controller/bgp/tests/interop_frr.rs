@@ -6,14 +6,12 @@
 
 mod interop_support;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bgp::session::{
-    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
-};
+use bgp::session::{NeighborConfig, Reason, State};
 use bgp::Family;
 use interop_support::*;
 
@@ -122,14 +120,7 @@ fn bgpd_command(bgpd: &Path, listen: Ipv4Addr, dir: &Path) -> Command {
 }
 
 fn config(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32) -> NeighborConfig {
-    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
-    c.local_addr = Some(IpAddr::V4(me));
-    c.remote_port = FRR_PORT;
-    c.hold_time = 9;
-    c.timers.connect_retry = Duration::from_secs(1);
-    c.timers.idle_hold = Duration::from_millis(200);
-    c.timers.max_backoff = Duration::from_secs(2);
-    c
+    daemon_neighbor(me, my_as, peer, peer_as, FRR_PORT)
 }
 
 #[tokio::test]
@@ -156,23 +147,11 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
     let frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
     println!("{}", frr.version());
 
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, frr_ip, 65002);
-    c.hold_time = 30; // the daemon's 9 s wins: the minimum
     c.families = [Family::Ipv4Unicast, Family::Ipv6Unicast]
         .into_iter()
         .collect();
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
-    let Event::Established(neg) = expect(&mut events, peer, "Established with FRR", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
-    assert_eq!((neg.hold_time, neg.remote_as), (9, 65002));
+    let (_speaker, mut events, n, neg) = active_session_up(c, "FRR").await;
 
     // FRR announces its two networks.
     assert!(neg.context.families.contains(Family::Ipv6Unicast));
@@ -198,64 +177,40 @@ async fn frr_we_connect_routes_both_ways_refresh_and_shutdown() {
     .await;
 
     // We announce two routes; FRR's RIB shows them.
-    n.send_update(&announce(
-        &["10.201.1.0/24", "10.201.2.0/24"],
-        65001,
+    // Then we withdraw the first: only the second is left.
+    our_routes_and_withdrawal(
+        &n,
+        "FRR's RIB",
+        ["10.201.1.0/24", "10.201.2.0/24"],
         NEXT_HOP,
-    ))
-    .await
-    .unwrap();
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    poll_until("our routes in FRR's RIB", || {
-        frr.has_route("10.201.1.0/24") && frr.has_route("10.201.2.0/24")
-    })
+        |p| frr.has_route(p),
+    )
     .await;
 
-    // Withdrawals both ways.
-    n.send_update(&withdraw(&["10.201.1.0/24"])).await.unwrap();
-    poll_until("our withdrawal in FRR's RIB", || {
-        !frr.has_route("10.201.1.0/24") && frr.has_route("10.201.2.0/24")
-    })
-    .await;
+    // FRR withdraws one of its networks.
     frr.configure(
         65002,
         &["address-family ipv4 unicast", "no network 10.2.2.0/24"],
     );
-    routes
-        .until(&mut events, peer, "FRR's withdrawal", |r| {
-            !r.has("10.2.2.0/24")
-        })
-        .await;
-    assert!(routes.has("10.2.1.0/24"));
+    expect_their_withdrawal(
+        &mut routes,
+        &mut events,
+        peer,
+        "FRR",
+        "10.2.2.0/24",
+        "10.2.1.0/24",
+    )
+    .await;
 
     // Route refresh: FRR sends its Adj-RIB-Out again.
-    let before = routes.announcements;
-    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
-    routes
-        .until(
-            &mut events,
-            peer,
-            "FRR resending after ROUTE-REFRESH",
-            |r| r.announcements > before,
-        )
-        .await;
+    route_refresh_resends(&n, &mut routes, &mut events, peer, "FRR").await;
 
     // FRR shuts the session down with a message.
     frr.configure(
         65002,
         &[&format!("neighbor {us} shutdown message maintenance")],
     );
-    let ev = expect(&mut events, peer, "FRR's Cease", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, .. } = ev else {
-        unreachable!()
-    };
-    assert_eq!(
-        reason.to_string(),
-        "received Cease/Administrative Shutdown \"maintenance\""
-    );
+    let reason = expect_admin_shutdown(&mut events, peer, "FRR").await;
     assert!(matches!(reason, Reason::NotificationReceived(_)));
     drop(frr);
 }
@@ -285,79 +240,31 @@ async fn frr_connects_to_us_and_graceful_restart_keeps_routes_when_killed() {
          neighbor {us} timers 3 9\n \
          address-family ipv4 unicast\n  network 10.4.1.0/24\n exit-address-family\n!\n"
     );
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig {
-        listen: vec![SocketAddr::new(IpAddr::V4(us), our_port)],
-        ..SpeakerConfig::default()
-    })
-    .await
-    .unwrap();
     let mut c = config(us, 65010, frr_ip, 65010);
-    c.passive = true;
-    c.graceful_restart = Some(GracefulRestartConfig {
-        restart_time: 30,
-        stale_routes_time: Duration::from_secs(30),
-    });
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
+    c.graceful_restart = helper_gr();
+    let (_speaker, mut events, n) = passive_neighbor(us, our_port, c).await;
     let mut frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
 
-    let Event::Established(neg) = expect(&mut events, peer, "FRR connects to us", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let (neg, _gr, _routes) = gr_session_up(
+        &n,
+        &mut events,
+        peer,
+        "FRR connects to us",
+        "FRR",
+        "10.4.1.0/24",
+    )
+    .await;
     assert!(neg.ibgp);
-    let gr = neg.graceful_restart.expect("GR negotiated with FRR");
-    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let mut routes = Routes::default();
-    routes
-        .until(&mut events, peer, "FRR's route", |r| r.has("10.4.1.0/24"))
-        .await;
 
     // bgpd is killed: no NOTIFICATION, the connection just closes; the routes stay, stale.
     frr.daemon.kill();
-    let ev = expect(&mut events, peer, "peer down after kill", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
-    assert!(stale.contains(Family::Ipv4Unicast));
+    expect_peer_down_keeping_stale(&mut events, peer).await;
     assert_ne!(n.state(), State::Established);
 
     // bgpd comes back (restart bit set), we send End-of-RIB, it re-announces and sends its
     // End-of-RIB: the stale routes are flushed.
     frr.restart();
-    let Event::Established(neg) = expect(&mut events, peer, "FRR back", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(
-        neg.graceful_restart.is_some_and(|g| g.restarting),
-        "{neg:?}"
-    );
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let ev = expect(
-        &mut events,
-        peer,
-        "stale routes flushed at End-of-RIB",
-        |e| matches!(e, Event::StaleFlush { .. }),
-    )
-    .await;
-    assert_eq!(
-        ev,
-        Event::StaleFlush {
-            family: Family::Ipv4Unicast,
-            cause: StaleCause::EndOfRib
-        }
-    );
+    expect_gr_reestablished(&mut events, peer, "FRR back").await;
+    end_of_rib_flushes_stale(&n, &mut events, peer, "stale routes flushed at End-of-RIB").await;
     drop(frr);
 }

@@ -5,14 +5,12 @@
 
 mod interop_support;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bgp::session::{
-    Event, GracefulRestartConfig, NeighborConfig, Reason, Speaker, SpeakerConfig, StaleCause, State,
-};
+use bgp::session::{Event, NeighborConfig, State};
 use bgp::Family;
 use interop_support::*;
 
@@ -145,14 +143,7 @@ fn toml(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32, transport: &str)
 }
 
 fn config(me: Ipv4Addr, my_as: u32, peer: Ipv4Addr, peer_as: u32) -> NeighborConfig {
-    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
-    c.local_addr = Some(IpAddr::V4(me));
-    c.remote_port = GOBGP_PORT;
-    c.hold_time = 9;
-    c.timers.connect_retry = Duration::from_secs(1);
-    c.timers.idle_hold = Duration::from_millis(200);
-    c.timers.max_backoff = Duration::from_secs(2);
-    c
+    daemon_neighbor(me, my_as, peer, peer_as, GOBGP_PORT)
 }
 
 #[tokio::test]
@@ -178,23 +169,11 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
     g.add("10.3.1.0/24", gb);
     g.add("10.3.2.0/24", gb);
 
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, gb, 65003);
-    c.hold_time = 30; // the daemon's 9 s wins: the minimum
     c.families = [Family::Ipv4Unicast, Family::Vpnv4, Family::Vpnv6]
         .into_iter()
         .collect();
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
-    let Event::Established(neg) = expect(&mut events, peer, "Established with GoBGP", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
-    assert_eq!((neg.hold_time, neg.remote_as), (9, 65003));
+    let (_speaker, mut events, n, neg) = active_session_up(c, "GoBGP").await;
     assert_eq!(
         neg.context.families.iter().collect::<Vec<_>>(),
         [Family::Ipv4Unicast, Family::Vpnv4]
@@ -262,58 +241,32 @@ async fn gobgp_we_connect_routes_both_ways_refresh_and_shutdown() {
     })
     .await;
 
-    n.send_update(&announce(
-        &["10.31.0.0/24", "10.32.0.0/24"],
-        65001,
+    our_routes_and_withdrawal(
+        &n,
+        "GoBGP's RIB",
+        ["10.31.0.0/24", "10.32.0.0/24"],
         NEXT_HOP,
-    ))
-    .await
-    .unwrap();
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    poll_until("our routes in GoBGP's RIB", || {
-        g.has_route("10.31.0.0/24") && g.has_route("10.32.0.0/24")
-    })
-    .await;
-
-    n.send_update(&withdraw(&["10.31.0.0/24"])).await.unwrap();
-    poll_until("our withdrawal in GoBGP's RIB", || {
-        !g.has_route("10.31.0.0/24") && g.has_route("10.32.0.0/24")
-    })
+        |p| g.has_route(p),
+    )
     .await;
     g.del("10.3.2.0/24");
-    routes
-        .until(&mut events, peer, "GoBGP's withdrawal", |r| {
-            !r.has("10.3.2.0/24")
-        })
-        .await;
-    assert!(routes.has("10.3.1.0/24"));
+    expect_their_withdrawal(
+        &mut routes,
+        &mut events,
+        peer,
+        "GoBGP",
+        "10.3.2.0/24",
+        "10.3.1.0/24",
+    )
+    .await;
 
-    let before = routes.announcements;
-    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
-    routes
-        .until(
-            &mut events,
-            peer,
-            "GoBGP resending after ROUTE-REFRESH",
-            |r| r.announcements > before,
-        )
-        .await;
+    route_refresh_resends(&n, &mut routes, &mut events, peer, "GoBGP").await;
 
     let us_s = us.to_string();
     // `disable` drops the reason in gobgp 3.10; the deprecated `shutdown` sends it (RFC 9003).
     g.cli(&["neighbor", &us_s, "shutdown", "--reason", "maintenance"])
         .expect("gobgp neighbor shutdown");
-    let ev = expect(&mut events, peer, "GoBGP's Cease", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, .. } = ev else {
-        unreachable!()
-    };
-    assert_eq!(
-        reason.to_string(),
-        "received Cease/Administrative Shutdown \"maintenance\""
-    );
+    expect_admin_shutdown(&mut events, peer, "GoBGP").await;
 }
 
 #[tokio::test]
@@ -330,16 +283,8 @@ async fn gobgp_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
     let (us, gb) = (ip(3), ip(4));
     let peer = IpAddr::V4(gb);
     let our_port = 10180;
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig {
-        listen: vec![SocketAddr::new(IpAddr::V4(us), our_port)],
-        ..SpeakerConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut c = config(us, 65020, gb, 65020);
-    c.passive = true;
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
+    let (_speaker, mut events, n) =
+        passive_neighbor(us, our_port, config(us, 65020, gb, 65020)).await;
     let mut g = GoBgp::start(
         dir.path(),
         &tools,
@@ -348,36 +293,16 @@ async fn gobgp_connects_to_us_ibgp_and_a_killed_daemon_is_seen() {
     );
     g.add("10.3.4.0/24", gb);
 
-    let Event::Established(neg) = expect(&mut events, peer, "GoBGP connects to us", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let neg = expect_established(&mut events, peer, "GoBGP connects to us").await;
     assert!(neg.ibgp);
-    let mut routes = Routes::default();
-    routes
-        .until(&mut events, peer, "GoBGP's route", |r| r.has("10.3.4.0/24"))
-        .await;
-    n.send_update(&announce_ibgp(&["10.34.0.0/24"], NEXT_HOP))
-        .await
-        .unwrap();
-    poll_until("our iBGP route in GoBGP's RIB", || {
-        g.has_route("10.34.0.0/24")
+    let mut routes = expect_their_route(&mut events, peer, "GoBGP's route", "10.3.4.0/24").await;
+    our_ibgp_route(&n, "GoBGP's RIB", "10.34.0.0/24", NEXT_HOP, |p| {
+        g.has_route(p)
     })
     .await;
 
     g.daemon.kill();
-    let ev = expect(&mut events, peer, "peer down after kill", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
-    assert_eq!(stale.iter().count(), 0, "no graceful restart configured");
+    expect_peer_down_without_stale(&mut events, peer).await;
 
     g.restart();
     expect_state(&mut events, peer, State::Established).await;
@@ -408,66 +333,29 @@ async fn gobgp_graceful_restart_helper_keeps_routes_when_killed() {
     );
     let mut g = GoBgp::start(dir.path(), &tools, gb, &toml);
     g.add("10.3.6.0/24", gb);
-    let (speaker, mut events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
     let mut c = config(us, 65001, gb, 65006);
-    c.graceful_restart = Some(GracefulRestartConfig {
-        restart_time: 30,
-        stale_routes_time: Duration::from_secs(30),
-    });
-    let n = speaker.add_neighbor(c).unwrap();
-    n.start().await.unwrap();
-    let Event::Established(neg) = expect(&mut events, peer, "Established with GoBGP", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    let gr = neg.graceful_restart.expect("GR negotiated with GoBGP");
+    c.graceful_restart = helper_gr();
+    let (_speaker, mut events, n) = active_neighbor(c).await;
+    let (_neg, gr, _routes) = gr_session_up(
+        &n,
+        &mut events,
+        peer,
+        "Established with GoBGP",
+        "GoBGP",
+        "10.3.6.0/24",
+    )
+    .await;
     assert_eq!(gr.restart_time, 30);
-    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let mut routes = Routes::default();
-    routes
-        .until(&mut events, peer, "GoBGP's route", |r| r.has("10.3.6.0/24"))
-        .await;
 
     g.daemon.kill();
-    let ev = expect(&mut events, peer, "peer down after kill", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
-    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
-    assert!(stale.contains(Family::Ipv4Unicast), "routes kept stale");
+    expect_peer_down_keeping_stale(&mut events, peer).await;
 
     // gobgpd comes back with the restart bit; it holds its UPDATEs until our End-of-RIB.
     g.restart_with(&["-r"]);
     g.add("10.3.6.0/24", gb);
-    let Event::Established(neg) = expect(&mut events, peer, "GoBGP back", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    let back = neg.graceful_restart.expect("GR again");
-    assert!(back.restarting, "{back:?}");
-    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
-    let ev = expect(&mut events, peer, "stale routes flushed", |e| {
-        matches!(e, Event::StaleFlush { .. })
-    })
-    .await;
+    let back = expect_gr_reestablished(&mut events, peer, "GoBGP back").await;
+    end_of_rib_flushes_stale(&n, &mut events, peer, "stale routes flushed").await;
     // Started with -r, GoBGP sets the forwarding-state bit: the stale routes stay until its
     // End-of-RIB, which follows its re-announcement.
     assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
-    assert_eq!(
-        ev,
-        Event::StaleFlush {
-            family: Family::Ipv4Unicast,
-            cause: StaleCause::EndOfRib
-        }
-    );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bgp::session::{
     cease, Event, Events, GracefulRestartConfig, NeighborConfig, Reason, SessionError, Speaker,
-    SpeakerConfig, StaleCause, State,
+    SpeakerConfig, State,
 };
 use bgp::{frame, Capability, Context, Family, Message, Open};
 use interop_support::*;
@@ -69,13 +69,7 @@ async fn active_and_passive_exchange_routes_refresh_and_shut_down() {
     nb.start().await.unwrap();
     na.start().await.unwrap();
 
-    let Event::Established(n) = expect(&mut ea, ip(2), "A established", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let n = expect_established(&mut ea, ip(2), "A established").await;
     assert_eq!((n.hold_time, n.keepalive), (9, 3), "min(9, 30)");
     assert!(n.context.four_octet_as && n.context.extended_message && n.route_refresh);
     expect(&mut eb, ip(1), "B established", |e| {
@@ -126,13 +120,7 @@ async fn active_and_passive_exchange_routes_refresh_and_shut_down() {
     nb.shutdown(cease::ADMINISTRATIVE_SHUTDOWN, Some("maintenance"))
         .await
         .unwrap();
-    let ev = expect(&mut ea, ip(2), "A down", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { reason, stale } = ev else {
-        unreachable!()
-    };
+    let (reason, stale) = expect_peer_down(&mut ea, ip(2), "A down").await;
     assert_eq!(
         reason.to_string(),
         "received Cease/Administrative Shutdown \"maintenance\""
@@ -177,13 +165,7 @@ async fn ipv6_transport_and_multiprotocol_families() {
     let nb = b.add_neighbor(cb).unwrap();
     nb.start().await.unwrap();
     na.start().await.unwrap();
-    let Event::Established(n) = expect(&mut ea, lo6, "A established over IPv6", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let n = expect_established(&mut ea, lo6, "A established over IPv6").await;
     assert_eq!(
         n.context.families.iter().collect::<Vec<_>>(),
         [Family::Ipv6Unicast, Family::Vpnv4],
@@ -299,47 +281,22 @@ async fn graceful_restart_helper_keeps_routes_of_a_crashed_peer() {
     expect_state(&mut ea, ip(31), State::Established).await;
     b.send(&Message::Update(announce(&["10.31.0.0/16"], 65002, v4(31))))
         .await;
-    let mut routes = Routes::default();
-    routes
-        .until(&mut ea, ip(31), "B's route", |r| r.has("10.31.0.0/16"))
-        .await;
+    expect_their_route(&mut ea, ip(31), "B's route", "10.31.0.0/16").await;
 
     // B crashes: the TCP connection closes without a NOTIFICATION.
     drop(b);
-    let ev = expect(&mut ea, ip(31), "peer down", |e| {
-        matches!(e, Event::PeerDown { .. })
-    })
-    .await;
-    let Event::PeerDown { stale, .. } = ev else {
-        unreachable!()
-    };
+    let (_, stale) = expect_peer_down(&mut ea, ip(31), "peer down").await;
     assert_eq!(stale.iter().collect::<Vec<_>>(), [Family::Ipv4Unicast]);
 
     // B restarts (R bit), re-announces and sends End-of-RIB: the stale routes are flushed.
     let mut b = RawPeer::connect(ip(31), SocketAddr::new(ip(30), a_port)).await;
     b.handshake(65002, 9, v4(31), gr_caps(true)).await;
-    let Event::Established(n) = expect(&mut ea, ip(31), "back", |e| {
-        matches!(e, Event::Established(_))
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let n = expect_established(&mut ea, ip(31), "back").await;
     assert!(n.graceful_restart.is_some_and(|g| g.restarting));
     b.send(&Message::Update(announce(&["10.31.0.0/16"], 65002, v4(31))))
         .await;
     b.send(&Message::Update(bgp::Update::default())).await;
-    let ev = expect(&mut ea, ip(31), "stale flush", |e| {
-        matches!(e, Event::StaleFlush { .. })
-    })
-    .await;
-    assert_eq!(
-        ev,
-        Event::StaleFlush {
-            family: Family::Ipv4Unicast,
-            cause: StaleCause::EndOfRib
-        }
-    );
+    expect_stale_flush_at_end_of_rib(&mut ea, ip(31), "stale flush").await;
     drop(a);
 }
 

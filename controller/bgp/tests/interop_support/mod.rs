@@ -1,15 +1,22 @@
 //! Shared by the interop tests: starting and stopping daemons by PID, bounded waits on the
-//! speaker's events, and building UPDATEs.
+//! speaker's events, building UPDATEs, and the flows every daemon test runs (session up,
+//! routes both ways, withdraw, route refresh, shutdown, graceful restart helper).
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bgp::session::{Event, Events, State};
-use bgp::{AsPath, AttrValue, MpReach, NextHop, NlriList, Origin, PathAttribute, Update};
+use bgp::session::{
+    Event, Events, GracefulRestartConfig, Negotiated, Neighbor, NeighborConfig,
+    PeerGracefulRestart, Reason, Speaker, SpeakerConfig, StaleCause, State,
+};
+use bgp::{
+    AsPath, AttrValue, Family, FamilySet, MpReach, NextHop, NlriList, Origin, PathAttribute, Update,
+};
 use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::time::{timeout_at, Instant};
 
@@ -185,6 +192,265 @@ pub async fn expect_state(events: &mut Events, peer: IpAddr, state: State) -> Ev
         |e| matches!(e, Event::StateChanged { to, .. } if *to == state),
     )
     .await
+}
+
+/// Waits for `peer`'s session to come up; what was negotiated.
+pub async fn expect_established(events: &mut Events, peer: IpAddr, what: &str) -> Arc<Negotiated> {
+    let Event::Established(neg) =
+        expect(events, peer, what, |e| matches!(e, Event::Established(_))).await
+    else {
+        unreachable!()
+    };
+    neg
+}
+
+/// Waits for `peer`'s session to go down; why, and the families whose routes were kept stale.
+pub async fn expect_peer_down(
+    events: &mut Events,
+    peer: IpAddr,
+    what: &str,
+) -> (Reason, FamilySet) {
+    let ev = expect(events, peer, what, |e| matches!(e, Event::PeerDown { .. })).await;
+    let Event::PeerDown { reason, stale } = ev else {
+        unreachable!()
+    };
+    (reason, stale)
+}
+
+/// Our side of a session with a daemon on `peer`:`remote_port` (from `me`), short timers.
+pub fn daemon_neighbor(
+    me: Ipv4Addr,
+    my_as: u32,
+    peer: Ipv4Addr,
+    peer_as: u32,
+    remote_port: u16,
+) -> NeighborConfig {
+    let mut c = NeighborConfig::new(IpAddr::V4(peer), my_as, peer_as, me);
+    c.local_addr = Some(IpAddr::V4(me));
+    c.remote_port = remote_port;
+    c.hold_time = 9;
+    c.timers.connect_retry = Duration::from_secs(1);
+    c.timers.idle_hold = Duration::from_millis(200);
+    c.timers.max_backoff = Duration::from_secs(2);
+    c
+}
+
+/// Graceful restart helper mode as the interop tests configure it: 30 s restart, 30 s stale.
+pub fn helper_gr() -> Option<GracefulRestartConfig> {
+    Some(GracefulRestartConfig {
+        restart_time: 30,
+        stale_routes_time: Duration::from_secs(30),
+    })
+}
+
+/// A speaker on the default config (not listening) with `c` as a neighbor, started: we connect.
+pub async fn active_neighbor(c: NeighborConfig) -> (Speaker, Events, Neighbor) {
+    let (speaker, events) = Speaker::bind(SpeakerConfig::default()).await.unwrap();
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    (speaker, events, n)
+}
+
+/// We connect to the daemon (speaker on the default config): our hold time 30 loses to the
+/// daemon's 9 s (the minimum); Established with 4-octet AS, route refresh, `remote_as`.
+pub async fn active_session_up(
+    mut c: NeighborConfig,
+    daemon: &str,
+) -> (Speaker, Events, Neighbor, Arc<Negotiated>) {
+    let (peer, remote_as) = (c.remote_addr, c.remote_as);
+    c.hold_time = 30; // the daemon's 9 s wins: the minimum
+    let (speaker, mut events, n) = active_neighbor(c).await;
+    let neg = expect_established(&mut events, peer, &format!("Established with {daemon}")).await;
+    assert!(neg.context.four_octet_as && neg.route_refresh, "{neg:?}");
+    assert_eq!((neg.hold_time, neg.remote_as), (9, remote_as));
+    (speaker, events, n, neg)
+}
+
+/// The daemon connects to us: a speaker listening on `us`:`port` with `c` as a passive
+/// neighbor, started.
+pub async fn passive_neighbor(
+    us: Ipv4Addr,
+    port: u16,
+    mut c: NeighborConfig,
+) -> (Speaker, Events, Neighbor) {
+    let (speaker, events) = Speaker::bind(SpeakerConfig {
+        listen: vec![SocketAddr::new(IpAddr::V4(us), port)],
+        ..SpeakerConfig::default()
+    })
+    .await
+    .unwrap();
+    c.passive = true;
+    let n = speaker.add_neighbor(c).unwrap();
+    n.start().await.unwrap();
+    (speaker, events, n)
+}
+
+/// We announce `ours` (two IPv4 prefixes) and End-of-RIB, see both in the daemon's `rib`, then
+/// withdraw the first and see only the second left.
+pub async fn our_routes_and_withdrawal(
+    n: &Neighbor,
+    rib: &str,
+    ours: [&str; 2],
+    next_hop: Ipv4Addr,
+    has_route: impl Fn(&str) -> bool,
+) {
+    n.send_update(&announce(&ours, 65001, next_hop))
+        .await
+        .unwrap();
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    poll_until(&format!("our routes in {rib}"), || {
+        has_route(ours[0]) && has_route(ours[1])
+    })
+    .await;
+
+    n.send_update(&withdraw(&[ours[0]])).await.unwrap();
+    poll_until(&format!("our withdrawal in {rib}"), || {
+        !has_route(ours[0]) && has_route(ours[1])
+    })
+    .await;
+}
+
+/// After the daemon withdrew `gone`: it leaves our routes, `kept` stays.
+pub async fn expect_their_withdrawal(
+    routes: &mut Routes,
+    events: &mut Events,
+    peer: IpAddr,
+    daemon: &str,
+    gone: &str,
+    kept: &str,
+) {
+    routes
+        .until(events, peer, &format!("{daemon}'s withdrawal"), |r| {
+            !r.has(gone)
+        })
+        .await;
+    assert!(routes.has(kept));
+}
+
+/// ROUTE-REFRESH for IPv4 unicast: the daemon sends its Adj-RIB-Out again.
+pub async fn route_refresh_resends(
+    n: &Neighbor,
+    routes: &mut Routes,
+    events: &mut Events,
+    peer: IpAddr,
+    daemon: &str,
+) {
+    let before = routes.announcements;
+    n.send_route_refresh(Family::Ipv4Unicast).await.unwrap();
+    routes
+        .until(
+            events,
+            peer,
+            &format!("{daemon} resending after ROUTE-REFRESH"),
+            |r| r.announcements > before,
+        )
+        .await;
+}
+
+/// The daemon shut the session down with the message "maintenance" (RFC 9003); the reason.
+pub async fn expect_admin_shutdown(events: &mut Events, peer: IpAddr, daemon: &str) -> Reason {
+    let (reason, _) = expect_peer_down(events, peer, &format!("{daemon}'s Cease")).await;
+    assert_eq!(
+        reason.to_string(),
+        "received Cease/Administrative Shutdown \"maintenance\""
+    );
+    reason
+}
+
+/// After a SIGKILL of a daemon without graceful restart: the connection failed, nothing stale.
+pub async fn expect_peer_down_without_stale(events: &mut Events, peer: IpAddr) {
+    let (reason, stale) = expect_peer_down(events, peer, "peer down after kill").await;
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert_eq!(stale.iter().count(), 0, "no graceful restart configured");
+}
+
+/// A graceful restart session comes up (`what`): GR negotiated for IPv4 unicast with `daemon`,
+/// we send End-of-RIB, the daemon's `prefix` arrives. Returns the negotiation, the daemon's
+/// GR capability and its routes.
+pub async fn gr_session_up(
+    n: &Neighbor,
+    events: &mut Events,
+    peer: IpAddr,
+    what: &str,
+    daemon: &str,
+    prefix: &str,
+) -> (Arc<Negotiated>, PeerGracefulRestart, Routes) {
+    let neg = expect_established(events, peer, what).await;
+    let gr = neg
+        .graceful_restart
+        .unwrap_or_else(|| panic!("GR negotiated with {daemon}"));
+    assert!(gr.families.contains(Family::Ipv4Unicast), "{gr:?}");
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    let routes = expect_their_route(events, peer, &format!("{daemon}'s route"), prefix).await;
+    (neg, gr, routes)
+}
+
+/// The routes `peer` sends until `prefix` is among them (`what` names the wait).
+pub async fn expect_their_route(
+    events: &mut Events,
+    peer: IpAddr,
+    what: &str,
+    prefix: &str,
+) -> Routes {
+    let mut routes = Routes::default();
+    routes.until(events, peer, what, |r| r.has(prefix)).await;
+    routes
+}
+
+/// We announce `prefix` over iBGP and see it in the daemon's `rib`.
+pub async fn our_ibgp_route(
+    n: &Neighbor,
+    rib: &str,
+    prefix: &str,
+    next_hop: Ipv4Addr,
+    has_route: impl Fn(&str) -> bool,
+) {
+    n.send_update(&announce_ibgp(&[prefix], next_hop))
+        .await
+        .unwrap();
+    poll_until(&format!("our iBGP route in {rib}"), || has_route(prefix)).await;
+}
+
+/// After a SIGKILL of a GR daemon (no NOTIFICATION): the connection failed and its IPv4
+/// unicast routes are kept, stale.
+pub async fn expect_peer_down_keeping_stale(events: &mut Events, peer: IpAddr) {
+    let (reason, stale) = expect_peer_down(events, peer, "peer down after kill").await;
+    assert!(matches!(reason, Reason::ConnectionFailed(_)), "{reason:?}");
+    assert!(stale.contains(Family::Ipv4Unicast), "routes kept stale");
+}
+
+/// The restarted daemon is back (`what`) with the restart bit set; its GR capability.
+pub async fn expect_gr_reestablished(
+    events: &mut Events,
+    peer: IpAddr,
+    what: &str,
+) -> PeerGracefulRestart {
+    let neg = expect_established(events, peer, what).await;
+    let back = neg.graceful_restart.expect("GR again");
+    assert!(back.restarting, "{back:?}");
+    back
+}
+
+/// We send End-of-RIB to the restarted daemon; its End-of-RIB then flushes the stale IPv4
+/// unicast routes (`what` names the wait).
+pub async fn end_of_rib_flushes_stale(n: &Neighbor, events: &mut Events, peer: IpAddr, what: &str) {
+    n.send_end_of_rib(Family::Ipv4Unicast).await.unwrap();
+    expect_stale_flush_at_end_of_rib(events, peer, what).await;
+}
+
+/// The peer's End-of-RIB flushes its stale IPv4 unicast routes (`what` names the wait).
+pub async fn expect_stale_flush_at_end_of_rib(events: &mut Events, peer: IpAddr, what: &str) {
+    let ev = expect(events, peer, what, |e| {
+        matches!(e, Event::StaleFlush { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        Event::StaleFlush {
+            family: Family::Ipv4Unicast,
+            cause: StaleCause::EndOfRib
+        }
+    );
 }
 
 /// IPv4 and IPv6 unicast routes learned from one peer, kept from its Update events.
