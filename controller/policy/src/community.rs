@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-use rib::{AdminValue, RouteTarget};
+use vpn_types::{AdminValue, RouteTarget};
 
 /// A standard community, `ASN:NN` (high and low 16 bits of a u32).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]

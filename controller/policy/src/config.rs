@@ -15,9 +15,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use rib::RouteTarget;
 use serde::Deserialize;
 use toml::Spanned;
+use vpn_types::RouteTarget;
 
 use crate::community::{Community, ExtCommunity, LargeCommunity};
 use crate::gated::{

@@ -41,17 +41,6 @@ impl SourceProtocol {
     }
 }
 
-impl From<rib::Protocol> for SourceProtocol {
-    /// The RIB's local (`L`) routes are the interface addresses: attached, like connected ones.
-    fn from(p: rib::Protocol) -> Self {
-        match p {
-            rib::Protocol::Local | rib::Protocol::Connected => SourceProtocol::Connected,
-            rib::Protocol::Static => SourceProtocol::Static,
-            rib::Protocol::Bgp => SourceProtocol::Bgp,
-        }
-    }
-}
-
 /// How the route entered this AS (IOS `match route-type`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum RouteType {

@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use rib::{AdminValue, RouteTarget};
+use vpn_types::{AdminValue, RouteTarget};
 
 use crate::community::{Community, ExtCommunity, LargeCommunity};
 use crate::lists::{

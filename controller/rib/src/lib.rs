@@ -16,12 +16,11 @@
 //! "delta path equals cold start" property testable.
 
 mod route;
-mod types;
 
 pub use route::{
     Adjacency, FibAction, Forward, LeakSource, PathSource, Protocol, Route, VpnPath, VrfName,
 };
-pub use types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
+pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::types::{RouteDistinguisher, RouteTarget};
+use vpn_types::{RouteDistinguisher, RouteTarget};
 
 /// VRF names are shared everywhere (tables, VPN paths, dirty sets): one allocation each.
 pub type VrfName = Arc<str>;
@@ -140,6 +140,18 @@ impl fmt::Display for FibAction {
             }
             FibAction::Drop => f.write_str("drop"),
             FibAction::Punt => f.write_str("punt"),
+        }
+    }
+}
+
+/// How policy (`match source-protocol`, GateD `proto`) sees a RIB protocol. The RIB's local
+/// (`L`) routes are the interface addresses: attached, like connected ones.
+impl From<Protocol> for policy::route::SourceProtocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Local | Protocol::Connected => policy::route::SourceProtocol::Connected,
+            Protocol::Static => policy::route::SourceProtocol::Static,
+            Protocol::Bgp => policy::route::SourceProtocol::Bgp,
         }
     }
 }

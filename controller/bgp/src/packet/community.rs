@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use rib::{AdminValue, RouteTarget};
+use vpn_types::{AdminValue, RouteTarget};
 
 /// A standard community, `AS:value` in 32 bits (RFC 1997).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -22,4 +22,4 @@ pub use message::{
 };
 pub use nlri::{AfiSafi, Family, FamilySet, Label, LabelStack, NlriList, Rd, VpnPrefix};
 /// The RIB's RD / RT types, which the codec decodes into (re-exported for callers).
-pub use rib::{AdminValue, RouteDistinguisher, RouteTarget};
+pub use vpn_types::{AdminValue, RouteDistinguisher, RouteTarget};

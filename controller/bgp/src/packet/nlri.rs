@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
-use rib::{AdminValue, RouteDistinguisher};
+use vpn_types::{AdminValue, RouteDistinguisher};
 
 use super::consts::{afi, safi};
 use super::error::{EncodeError, UpdateProblem};

@@ -1,4 +1,5 @@
-//! Route distinguishers and route targets.
+//! Route distinguishers and route targets, in their own crate so that the RIB, the policy
+//! engine and the BGP codec can all use them without depending on each other.
 //!
 //! Both are written `ADMIN:VALUE` and share the three RFC 4364 §4.2 / RFC 4360 layouts:
 //! a 2-octet AS with a 4-octet value, an IPv4 address with a 2-octet value, and a 4-octet AS
