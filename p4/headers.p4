@@ -153,9 +153,11 @@ struct local_metadata_t {
     rif_id_t        egress_rif;       // set by ingress.set_neighbor
     bool            egress_tagged;    // set by ingress.set_egress[_vlan]
     vlan_id_t       egress_vlan_id;
-    // MPLS L3VPN. Decap: set by ingress.pop_to_vrf, carried out at the end
-    // of ingress. Encap: set by ingress.set_vpn[_transport]_neighbor, the
+    // MPLS L3VPN. Decap: labelled packets are accepted only on interfaces
+    // of ingress.mpls_interface; set by ingress.pop_to_vrf, carried out at
+    // the end of ingress. Encap: set by ingress.set_vpn[_transport]_neighbor, the
     // labels are pushed at the end of ingress.
+    bool            mpls_enabled;     // set by ingress.enable_mpls
     bool            mpls_pop;         // pop the label, IP TTL := mpls_ttl
     bit<8>          mpls_ttl;         // TTL of the (only) label received
     bool            push_vpn;         // push vpn_label (bottom of stack)

@@ -28,6 +28,9 @@
 //   │ my_station         ├──────► drop    dst mac is a router mac → route it
 //   └────────┬───────────┘
 //            ├─ labelled (MPLS, from the core):
+//            │  ┌────────────────────┐ miss
+//            │  │ mpls_interface     ├──────► drop    (port, vlan) accepts
+//            │  └────────┬───────────┘                labelled packets
 //            │    more than one label ────────────────────────────────► drop
 //            │  ┌────────────────────┐ miss
 //            │  │ mpls_vrf           ├──────► drop    VPN label → vrf_id;
@@ -96,6 +99,12 @@ control ingress(inout headers_t hdr,
 
     action admit_to_l3() {
         meta.admit_to_l3 = true;
+    }
+
+    // The ingress interface is core-facing: labelled packets from it may be
+    // looked up in mpls_vrf.
+    action enable_mpls() {
+        meta.mpls_enabled = true;
     }
 
     action set_nexthop(nexthop_id_t nexthop_id) {
@@ -214,6 +223,26 @@ control ingress(inout headers_t hdr,
         }
         const default_action = NoAction();
         size = 64;
+    }
+
+    // The (sub)interfaces on which labelled packets are accepted: the
+    // core-facing ones. A labelled packet from any other interface (a CE
+    // port) is dropped before mpls_vrf, so that a CE cannot reach another
+    // VRF by sending that VRF's VPN label. A table of its own, keyed like
+    // `interface`, because a flag in set_interface would change an action
+    // the controller already writes. 1024: at most one entry per entry of
+    // `interface` (every routed (sub)interface could be core-facing).
+    table mpls_interface {
+        key = {
+            standard_metadata.ingress_port : exact @name("port");
+            meta.vlan_id                   : exact @name("vlan_id");
+        }
+        actions = {
+            enable_mpls;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction();
+        size = 1024;
     }
 
     // VPN labels we allocated (one per VRF, or per VRF and address family),
@@ -360,9 +389,16 @@ control ingress(inout headers_t hdr,
         }
 
         // Labelled, from the core: the VPN label replaces the interface's
-        // VRF. Only a lone VPN label is expected (the core pops the
-        // transport label before us); a deeper stack is not ours to route.
+        // VRF. Only core-facing interfaces (mpls_interface) may send labelled
+        // packets; elsewhere a VPN label would let a CE pick any VRF. Only a
+        // lone VPN label is expected (the core pops the transport label
+        // before us); a deeper stack is not ours to route.
         if (hdr.mpls[0].isValid()) {
+            mpls_interface.apply();
+            if (!meta.mpls_enabled) {
+                drop();
+                return;
+            }
             if (hdr.mpls[1].isValid()) {
                 drop();
                 return;

@@ -27,7 +27,7 @@ P4INFO = ROOT / "p4/build/p4vrf.p4info.binpb"
 DEVICE_JSON = ROOT / "p4/build/p4vrf.json"
 DEVICE_ID = 1
 ELECTION_ID = (0, 1)  # (high, low)
-EXPECTED_TESTS = 14
+EXPECTED_TESTS = 15
 
 
 def load_topology():
@@ -225,6 +225,10 @@ def program(sw):
         for label, vrf in T.MPLS_VRF.items()
     ])
     sw.write([
+        pi.entry("mpls_interface", {"port": port, "vlan_id": vlan}, pi.action("enable_mpls"))
+        for port, vlan in T.MPLS_INTERFACES
+    ])
+    sw.write([
         pi.entry("interface", {"port": port, "vlan_id": vlan}, pi.action("set_interface", vrf_id=T.RIF_VRF[rif], rif=rif))
         for rif, (port, vlan) in T.RIFS.items()
     ])
@@ -279,8 +283,9 @@ def run_ptf(state, test_dir):
 
 def test_mpls_l3vpn_packets(switch):
     """Encap (transport + VPN label, implicit null, leaked, ECMP, tagged core), decap by VPN
-    label (TTL from the label), drops (unknown label, two labels, label TTL 1), plain IP
-    unchanged; and the one labelled packet punted by its VRF reaches the CPU as received."""
+    label (TTL from the label), drops (unknown label, two labels, label TTL 1, any label from a
+    CE port), plain IP unchanged; and the one labelled packet punted by its VRF reaches the CPU
+    as received (the same packet sent from a CE port is not punted)."""
     state, sw = switch
     result = run_ptf(state, "mpls")
     assert f"Ran {EXPECTED_TESTS} tests" in result.stdout + result.stderr

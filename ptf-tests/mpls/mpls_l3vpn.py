@@ -22,8 +22,9 @@ from scapy.layers.l2 import Dot1Q, Ether
 from mpls_topology import (
     CE0_IP, CE0_MAC, CE1_IP, CE1_IP6, CE1_MAC, CE3_IP, CE3_MAC, CORE_VLAN, LABEL_VRF1, LABEL_VRF2,
     P_MAC, PE2_MAC, PORT_CE1, PORT_CE3, PORT_CORE, PORT_VRF2_CE, REMOTE1_IP, REMOTE1_IP6,
-    REMOTE2_IP, REMOTE2_IP6, REMOTE_ECMP_IP, REMOTE_VLAN_IP, ROUTER_MAC, TRANSPORT_LABEL_PE1,
-    TRANSPORT_LABEL_VLAN, UNKNOWN_LABEL, VPN_LABEL_PE1, VPN_LABEL_PE2, punted_packet,
+    REMOTE2_IP, REMOTE2_IP6, REMOTE_ECMP_IP, REMOTE_VLAN_IP, ROUTER_MAC, ROUTER_VRF1_IP,
+    TRANSPORT_LABEL_PE1, TRANSPORT_LABEL_VLAN, UNKNOWN_LABEL, VPN_LABEL_PE1, VPN_LABEL_PE2,
+    punted_packet,
 )
 
 ETH_MPLS = 0x8847
@@ -223,6 +224,36 @@ class DecapDrops(MplsTest):
         # Sanity: the same packet with a good single label does come out.
         self.forward(PORT_CORE, labelled(ROUTER_MAC, P_MAC, [(LABEL_VRF1, 2)], inner), PORT_CE1,
                      udp4(REMOTE1_IP, CE1_IP, ttl=1, eth_dst=CE1_MAC, eth_src=ROUTER_MAC))
+
+
+class DecapOnlyFromCoreInterfaces(MplsTest):
+    """VRF isolation: a CE port has no mpls_interface entry, so a labelled packet from it is
+    dropped whatever its label — the VRF 2 CE cannot reach VRF 1 (or its router address, a
+    punt route: the driver checks that only one PacketIn arrives) with VRF 1's VPN label, nor
+    VRF 1's CE VRF 2 with VRF 2's, nor either its own VRF; tagged (VLAN 100) on a CE port
+    neither. The very same packets sent from the core are decapsulated."""
+
+    def runTest(self):
+        to_vrf1 = labelled(ROUTER_MAC, CE0_MAC, [(LABEL_VRF1, 50)], ip_part(udp4(CE0_IP, CE1_IP)))
+        to_vrf2 = labelled(ROUTER_MAC, CE1_MAC, [(LABEL_VRF2, 50)], ip_part(udp4(CE1_IP, CE0_IP)))
+        own_vrf = labelled(ROUTER_MAC, CE1_MAC, [(LABEL_VRF1, 50)], ip_part(udp4(CE1_IP, CE3_IP)))
+        self.all_dropped([
+            (PORT_VRF2_CE, to_vrf1),
+            (PORT_VRF2_CE, labelled(ROUTER_MAC, CE0_MAC, [(LABEL_VRF1, 50)],
+                                    ip_part(udp6("2001:db8:5::2", CE1_IP6)))),
+            (PORT_VRF2_CE, labelled(ROUTER_MAC, CE0_MAC, [(LABEL_VRF1, 50)],
+                                    ip_part(udp4(CE0_IP, ROUTER_VRF1_IP)))),
+            (PORT_VRF2_CE, labelled(ROUTER_MAC, CE0_MAC, [(LABEL_VRF1, 50)], ip_part(udp4(CE0_IP, CE1_IP)),
+                                    vlan=CORE_VLAN)),
+            (PORT_CE1, to_vrf2),
+            (PORT_CE1, own_vrf),
+            (PORT_CE3, labelled(ROUTER_MAC, CE3_MAC, [(LABEL_VRF2, 50)], ip_part(udp4(CE3_IP, CE0_IP)))),
+        ])
+        # Sanity: the same labelled packets from the core are forwarded.
+        self.forward(PORT_CORE, to_vrf1, PORT_CE1,
+                     udp4(CE0_IP, CE1_IP, ttl=49, eth_dst=CE1_MAC, eth_src=ROUTER_MAC))
+        self.forward(PORT_CORE, to_vrf2, PORT_VRF2_CE,
+                     udp4(CE1_IP, CE0_IP, ttl=49, eth_dst=CE0_MAC, eth_src=ROUTER_MAC))
 
 
 class DecapThenEncap(MplsTest):

@@ -9,7 +9,9 @@ Switch ports (bmv2/start --ports 4, PTF port i is veth h<i>):
     port 2  the MPLS core (untagged)        rif 2   and VLAN 100 on the same port: rif 4
     port 3  a second CE of VRF 1 (untagged) rif 3
 
-Our VPN labels (per-VRF allocation): 1000 → VRF 1, 2000 → VRF 2.
+Our VPN labels (per-VRF allocation): 1000 → VRF 1, 2000 → VRF 2. Labelled packets are
+accepted (mpls_interface) on the two core interfaces only, port 2 untagged and VLAN 100; the CE
+ports have no mpls_interface entry, so a labelled packet from a CE is dropped.
 Remote PE routes in VRF 1: 172.16.0.0/16 (2001:db8:16::/48) via an LSP (transport label
 3016 pushed on top of VPN label 116 towards the core router P), 172.17.0.0/16
 (2001:db8:17::/48) via a directly connected remote PE (implicit null: VPN label 117 only),
@@ -72,6 +74,10 @@ ROUTES = {
 }
 
 MPLS_VRF = {LABEL_VRF1: VRF1, LABEL_VRF2: VRF2}
+
+# (port, vlan or 0) of the interfaces that accept labelled packets (mpls_interface): the core
+# rifs 2 and 4, not the CE ones.
+MPLS_INTERFACES = [(PORT_CORE, 0), (PORT_CORE, CORE_VLAN)]
 
 # hosts
 CE1_IP, CE1_IP6 = "10.1.0.2", "2001:db8:1::2"
