@@ -10,133 +10,13 @@ use p4runtime_proto::p4::config::v1 as cfg;
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
 
-pub const LPM: u32 = 0x0200_0001;
-pub const ECMP: u32 = 0x0200_0002;
-pub const ACL: u32 = 0x0200_0003;
-pub const SMALL: u32 = 0x0200_0004;
-pub const SET_NEXTHOP: u32 = 0x0100_0001;
-pub const DROP: u32 = 0x0100_0002;
-pub const SET_PORT: u32 = 0x0100_0003;
-pub const DEFAULT_ONLY: u32 = 0x0100_0004;
-pub const SELECTOR: u32 = 0x1100_0001;
+#[path = "../fixture/router_p4info.rs"]
+mod router_fixture;
+pub use router_fixture::*;
 
-fn pre(id: u32, name: &str) -> Option<cfg::Preamble> {
-    Some(cfg::Preamble {
-        id,
-        name: name.to_string(),
-        ..Default::default()
-    })
-}
-
-fn field(id: u32, name: &str, bitwidth: i32, kind: cfg::match_field::MatchType) -> cfg::MatchField {
-    cfg::MatchField {
-        id,
-        name: name.to_string(),
-        bitwidth,
-        r#match: Some(cfg::match_field::Match::MatchType(kind as i32)),
-        ..Default::default()
-    }
-}
-
-fn action(id: u32, name: &str, params: &[(u32, &str, i32)]) -> cfg::Action {
-    cfg::Action {
-        preamble: pre(id, name),
-        params: params
-            .iter()
-            .map(|(id, name, bitwidth)| cfg::action::Param {
-                id: *id,
-                name: name.to_string(),
-                bitwidth: *bitwidth,
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
-
-fn aref(id: u32) -> cfg::ActionRef {
-    cfg::ActionRef {
-        id,
-        ..Default::default()
-    }
-}
-
-/// * `ingress.vrf_lpm` (size 16): vrf_id bit<16> exact, dst_addr bit<32>
-///   lpm; set_nexthop(nexthop_id bit<16>), drop, default_only (DEFAULT_ONLY).
-/// * `ingress.ecmp` (size 16): nexthop_id bit<16> exact, via selector
-///   `ingress.selector` (size 4 members, max_group_size 4); set_port(port
-///   bit<9>, smac bit<48>).
-/// * `ingress.acl` (size 16): ether_type bit<16> ternary, in_port bit<9>
-///   optional, l4_port bit<16> range; drop.
-/// * `ingress.small` (size 2): key bit<8> exact; drop.
+/// The router-shaped P4Info every integration test runs against (see the fixture file).
 pub fn p4info() -> cfg::P4Info {
-    use cfg::match_field::MatchType as M;
-    cfg::P4Info {
-        tables: vec![
-            cfg::Table {
-                preamble: pre(LPM, "ingress.vrf_lpm"),
-                match_fields: vec![
-                    field(1, "vrf_id", 16, M::Exact),
-                    field(2, "dst_addr", 32, M::Lpm),
-                ],
-                action_refs: vec![
-                    aref(SET_NEXTHOP),
-                    aref(DROP),
-                    cfg::ActionRef {
-                        id: DEFAULT_ONLY,
-                        scope: cfg::action_ref::Scope::DefaultOnly as i32,
-                        ..Default::default()
-                    },
-                ],
-                size: 16,
-                ..Default::default()
-            },
-            cfg::Table {
-                preamble: pre(ECMP, "ingress.ecmp"),
-                match_fields: vec![field(1, "nexthop_id", 16, M::Exact)],
-                action_refs: vec![aref(SET_PORT)],
-                implementation_id: SELECTOR,
-                size: 16,
-                ..Default::default()
-            },
-            cfg::Table {
-                preamble: pre(ACL, "ingress.acl"),
-                match_fields: vec![
-                    field(1, "ether_type", 16, M::Ternary),
-                    field(2, "in_port", 9, M::Optional),
-                    field(3, "l4_port", 16, M::Range),
-                ],
-                action_refs: vec![aref(DROP)],
-                size: 16,
-                ..Default::default()
-            },
-            cfg::Table {
-                preamble: pre(SMALL, "ingress.small"),
-                match_fields: vec![field(1, "key", 8, M::Exact)],
-                action_refs: vec![aref(DROP)],
-                size: 2,
-                ..Default::default()
-            },
-        ],
-        actions: vec![
-            action(SET_NEXTHOP, "ingress.set_nexthop", &[(1, "nexthop_id", 16)]),
-            action(DROP, "ingress.drop", &[]),
-            action(
-                SET_PORT,
-                "ingress.set_port",
-                &[(1, "port", 9), (2, "smac", 48)],
-            ),
-            action(DEFAULT_ONLY, "ingress.default_only", &[]),
-        ],
-        action_profiles: vec![cfg::ActionProfile {
-            preamble: pre(SELECTOR, "ingress.selector"),
-            table_ids: vec![ECMP],
-            with_selector: true,
-            size: 4,
-            max_group_size: 4,
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    router_p4info()
 }
 
 pub fn p4info_bytes() -> Vec<u8> {
