@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
 use ipnet::IpNet;
@@ -410,6 +410,14 @@ pub struct Attrs {
     pub communities: Communities,
     pub ext_communities: ExtCommunities,
     pub large_communities: LargeCommunities,
+    /// ORIGINATOR_ID (RFC 4456): set by a route reflector, never changed after.
+    pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST (RFC 4456), most recent reflector first; empty allocates nothing.
+    pub cluster_list: Vec<Ipv4Addr>,
+    /// ATOMIC_AGGREGATE: passed on unchanged.
+    pub atomic_aggregate: bool,
+    /// AGGREGATOR (AS, router id): passed on unchanged.
+    pub aggregator: Option<(u32, Ipv4Addr)>,
 }
 
 impl Attrs {
@@ -437,6 +445,10 @@ impl Attrs {
             communities: Communities::default(),
             ext_communities: ExtCommunities::default(),
             large_communities: LargeCommunities::default(),
+            originator_id: None,
+            cluster_list: Vec::new(),
+            atomic_aggregate: false,
+            aggregator: None,
         }
     }
 }
