@@ -58,7 +58,8 @@ impl Lab {
         t.vrfs.insert("services".into());
         t.interfaces
             .insert("svc".into(), (1, None, "services".into()));
-        t.neighbors.insert(self.adj("svc"), Mac([2, 0, 0, 0, 1, 1]));
+        t.neighbors
+            .insert(self.neighbor("svc"), Mac([2, 0, 0, 0, 1, 1]));
         for i in 0..self.vrfs {
             let name = Self::vrf(i);
             let intf = format!("e{i}");
@@ -67,17 +68,21 @@ impl Lab {
                 intf.clone(),
                 (2 + (i % 500) as u16, Some(1 + (i / 500) as u16), name),
             );
-            t.neighbors
-                .insert(self.adj(&intf), Mac([2, 0, 0, 1, (i >> 8) as u8, i as u8]));
+            t.neighbors.insert(
+                self.neighbor(&intf),
+                Mac([2, 0, 0, 1, (i >> 8) as u8, i as u8]),
+            );
         }
         t
     }
 
+    fn neighbor(&self, intf: &str) -> (Arc<str>, IpAddr) {
+        (Arc::from(intf), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)))
+    }
+
     fn adj(&self, intf: &str) -> Adjacency {
-        Adjacency {
-            interface: Arc::from(intf),
-            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
-        }
+        let (interface, address) = self.neighbor(intf);
+        Adjacency::new(interface, address)
     }
 
     fn static_route(&self, intf: &str) -> Route {
@@ -90,7 +95,7 @@ impl Lab {
             rd: Some("65000:1".parse().expect("rd")),
             import: (0..self.vrfs).map(|i| rt(&format!("65001:{i}"))).collect(),
             export: [rt("65000:1")].into(),
-            redistribute_static: true,
+            redistribute: [(Protocol::Static, None)].into(),
             ..Default::default()
         };
         rib.upsert_vrf("services", services);
@@ -107,7 +112,7 @@ impl Lab {
                 rd: Some(format!("65001:{i}").parse().expect("rd")),
                 import: [rt("65000:1")].into(),
                 export: [rt(&format!("65001:{i}"))].into(),
-                redistribute_static: true,
+                redistribute: [(Protocol::Static, None)].into(),
                 ..Default::default()
             };
             rib.upsert_vrf(&name, policy);

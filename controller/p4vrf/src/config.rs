@@ -5,14 +5,21 @@
 //! error is never applied: the running state stays as it was. The format is documented in
 //! `docs/configuration.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use ipnet::IpNet;
-use rib::{RouteDistinguisher, RouteTarget, VrfPolicy};
+use policy::config::{
+    AsPathListConfig, CommunityListConfig, ExtCommunityListConfig, GatedExportConfig,
+    LargeCommunityListConfig, PrefixListConfig, RouteMapConfig,
+};
+use policy::{Policy, PolicyConfig};
+use rib::{DecisionOptions, MapRef, Protocol, RouteDistinguisher, RouteTarget, VrfPolicy};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -101,12 +108,34 @@ pub struct InterfaceConfig {
     pub neighbors: BTreeMap<IpAddr, Mac>,
 }
 
+/// The compiled policy (lists, route-maps, GateD export statements), shared.
+#[derive(Clone, Debug)]
+pub struct PolicySet(pub Arc<Policy>);
+
+impl Default for PolicySet {
+    fn default() -> Self {
+        PolicySet(Arc::new(
+            policy::compile(&PolicyConfig::default()).expect("an empty policy compiles"),
+        ))
+    }
+}
+
+/// Equal when they compile to the same thing (compiled policy prints deterministically).
+impl PartialEq for PolicySet {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || format!("{:?}", self.0) == format!("{:?}", other.0)
+    }
+}
+
+impl Eq for PolicySet {}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub router_mac: Mac,
     pub vrfs: BTreeMap<String, VrfConfig>,
     pub interfaces: BTreeMap<String, InterfaceConfig>,
+    pub policy: PolicySet,
 }
 
 /// One problem in a configuration file, located.
@@ -154,6 +183,21 @@ struct RawConfig {
     vrf: Vec<RawVrf>,
     #[serde(default)]
     interface: Vec<RawInterface>,
+    // The policy tables, as `policy::config` reads them (see docs/policy.md).
+    #[serde(default)]
+    prefix_list: Vec<PrefixListConfig>,
+    #[serde(default)]
+    community_list: Vec<CommunityListConfig>,
+    #[serde(default)]
+    extcommunity_list: Vec<ExtCommunityListConfig>,
+    #[serde(default)]
+    large_community_list: Vec<LargeCommunityListConfig>,
+    #[serde(default)]
+    as_path_list: Vec<AsPathListConfig>,
+    #[serde(default)]
+    route_map: Vec<RouteMapConfig>,
+    #[serde(default)]
+    gated_export: Vec<GatedExportConfig>,
 }
 
 #[derive(Deserialize)]
@@ -170,9 +214,64 @@ struct RawVrf {
     #[serde(default)]
     route_target: RawRouteTargets,
     #[serde(default)]
-    redistribute: Vec<Spanned<String>>,
+    redistribute: Vec<Spanned<RawRedistribute>>,
+    export_map: Option<Spanned<String>>,
+    import_map: Option<Spanned<String>>,
+    maximum_paths: Option<Spanned<u8>>,
+    #[serde(default)]
+    always_compare_med: bool,
     #[serde(default, rename = "static")]
     statics: Vec<RawStatic>,
+}
+
+/// One `redistribute` item: `"static"` or `{ protocol = "static", route-map = "StaticToBGP" }`.
+struct RawRedistribute {
+    protocol: String,
+    route_map: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawRedistribute {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawRedistribute;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a protocol name or { protocol = "...", route-map = "..." }"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawRedistribute, E> {
+                Ok(RawRedistribute {
+                    protocol: v.to_string(),
+                    route_map: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawRedistribute, A::Error> {
+                let mut protocol = None;
+                let mut route_map = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "protocol" => protocol = Some(map.next_value::<String>()?),
+                        "route-map" => route_map = Some(map.next_value::<String>()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["protocol", "route-map"],
+                            ))
+                        }
+                    }
+                }
+                let protocol =
+                    protocol.ok_or_else(|| serde::de::Error::missing_field("protocol"))?;
+                Ok(RawRedistribute {
+                    protocol,
+                    route_map,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -291,10 +390,61 @@ impl Validator<'_> {
         }
     }
 
-    fn validate(&mut self, raw: RawConfig) -> Config {
+    /// A route-map named in the configuration, or an error at `span`.
+    fn route_map(&mut self, compiled: &Policy, name: &str, span: &Range<usize>) -> Option<MapRef> {
+        match compiled.route_maps.get(name) {
+            Some(m) => Some(MapRef::new(m.clone())),
+            None => {
+                self.error(span, format!("unknown route-map `{name}`"));
+                None
+            }
+        }
+    }
+
+    /// Compiles the policy tables; their errors are located like every other error.
+    fn policy(&mut self, raw: &mut RawConfig) -> PolicySet {
+        let cfg = PolicyConfig {
+            prefix_list: std::mem::take(&mut raw.prefix_list),
+            community_list: std::mem::take(&mut raw.community_list),
+            extcommunity_list: std::mem::take(&mut raw.extcommunity_list),
+            large_community_list: std::mem::take(&mut raw.large_community_list),
+            as_path_list: std::mem::take(&mut raw.as_path_list),
+            route_map: std::mem::take(&mut raw.route_map),
+            gated_export: std::mem::take(&mut raw.gated_export),
+        };
+        match policy::compile(&cfg) {
+            Ok(p) => PolicySet(Arc::new(p)),
+            Err(errors) => {
+                for e in errors {
+                    self.error(&e.span, e.kind.to_string());
+                }
+                // Names that did compile are still known, so references to them are not
+                // reported as unknown on top.
+                let partial = PolicyConfig {
+                    route_map: cfg
+                        .route_map
+                        .into_iter()
+                        .map(|m| RouteMapConfig {
+                            name: m.name,
+                            family: None,
+                            entry: Vec::new(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                policy::compile(&partial)
+                    .map(|p| PolicySet(Arc::new(p)))
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    fn validate(&mut self, mut raw: RawConfig) -> Config {
         let router_mac = self
             .parse_with(&raw.router.mac, Mac::parse)
             .unwrap_or(Mac([2, 0, 0, 0, 0, 1]));
+        let policy_set = self.policy(&mut raw);
+        let compiled: &Policy = &policy_set.0.clone();
 
         // VRFs: names, RDs, RTs, redistribution. Static routes are checked after interfaces.
         let mut vrfs: BTreeMap<String, VrfConfig> = BTreeMap::new();
@@ -351,11 +501,11 @@ impl Validator<'_> {
                     }
                 }
             }
-            let mut seen = BTreeSet::new();
             for s in &rv.redistribute {
-                match s.get_ref().as_str() {
-                    "connected" => policy.redistribute_connected = true,
-                    "static" => policy.redistribute_static = true,
+                let item = s.get_ref();
+                let protocol = match item.protocol.as_str() {
+                    "connected" => Protocol::Connected,
+                    "static" => Protocol::Static,
                     other => {
                         self.error(
                             &s.span(),
@@ -365,14 +515,47 @@ impl Validator<'_> {
                         );
                         continue;
                     }
-                }
-                if !seen.insert(s.get_ref().clone()) {
+                };
+                let map = item
+                    .route_map
+                    .as_deref()
+                    .and_then(|name| self.route_map(compiled, name, &s.span()));
+                if policy.redistribute.insert(protocol, map).is_some() {
                     self.error(
                         &s.span(),
-                        format!("`{}` is listed twice in redistribute", s.get_ref()),
+                        format!("`{}` is listed twice in redistribute", item.protocol),
                     );
                 }
             }
+            policy.export_map = rv
+                .export_map
+                .as_ref()
+                .and_then(|n| self.route_map(compiled, n.get_ref(), &n.span()));
+            policy.import_map = rv
+                .import_map
+                .as_ref()
+                .and_then(|n| self.route_map(compiled, n.get_ref(), &n.span()));
+            if let (Some(span), None) = (
+                rv.export_map.as_ref().or(rv.import_map.as_ref()),
+                rv.rd.as_ref(),
+            ) {
+                self.error(&span.span(), format!("VRF `{name}` has an export or import map but no `rd`; maps apply to the VPN table, which a VRF joins only with a route distinguisher"));
+            }
+            let mut decision = DecisionOptions {
+                always_compare_med: rv.always_compare_med,
+                ..Default::default()
+            };
+            if let Some(mp) = &rv.maximum_paths {
+                if !(1..=64).contains(mp.get_ref()) {
+                    self.error(
+                        &mp.span(),
+                        format!("maximum-paths {} is out of range 1..=64", mp.get_ref()),
+                    );
+                } else {
+                    decision.maximum_paths = *mp.get_ref();
+                }
+            }
+            policy.decision = decision;
             vrfs.insert(
                 name.clone(),
                 VrfConfig {
@@ -556,6 +739,7 @@ impl Validator<'_> {
             router_mac,
             vrfs,
             interfaces,
+            policy: policy_set,
         }
     }
 }

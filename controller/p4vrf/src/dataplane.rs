@@ -38,6 +38,7 @@ pub mod names {
     pub const DROP: &str = "ingress.drop";
     pub const PUNT: &str = "ingress.punt";
     pub const SET_NEIGHBOR: &str = "ingress.set_neighbor";
+    pub const SET_VPN_NEIGHBOR: &str = "ingress.set_vpn_neighbor";
     pub const SET_EGRESS: &str = "ingress.set_egress";
     pub const SET_EGRESS_VLAN: &str = "ingress.set_egress_vlan";
 }
@@ -49,8 +50,8 @@ pub struct Topology {
     pub vrfs: BTreeSet<String>,
     /// Interface name → (port, VLAN, VRF).
     pub interfaces: BTreeMap<String, (u16, Option<u16>, String)>,
-    /// Neighbor MACs by adjacency.
-    pub neighbors: BTreeMap<Adjacency, Mac>,
+    /// Neighbor MACs by (interface, address).
+    pub neighbors: BTreeMap<(Arc<str>, IpAddr), Mac>,
 }
 
 impl Topology {
@@ -65,13 +66,7 @@ impl Topology {
                 .insert(i.name.clone(), (i.port, i.vlan, i.vrf.clone()));
             let interface: Arc<str> = Arc::from(i.name.as_str());
             for (ip, mac) in &i.neighbors {
-                t.neighbors.insert(
-                    Adjacency {
-                        interface: interface.clone(),
-                        address: *ip,
-                    },
-                    *mac,
-                );
+                t.neighbors.insert((interface.clone(), *ip), *mac);
             }
         }
         t
@@ -271,7 +266,10 @@ impl Dataplane {
                     if !topology.interfaces.contains_key(&*adj.interface) {
                         return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
                     }
-                    if !topology.neighbors.contains_key(adj) {
+                    if !topology
+                        .neighbors
+                        .contains_key(&(adj.interface.clone(), adj.address))
+                    {
                         return Err(DataplaneError::UnknownNeighbor {
                             vrf: change.vrf.to_string(),
                             prefix: change.prefix,
@@ -536,15 +534,24 @@ impl Dataplane {
 
     fn nexthop_entity(&self, adj: &Adjacency, rif: Option<u32>) -> Option<Entity> {
         let id = self.nexthop_ids.get(adj)?;
-        let mac = self.topology.neighbors.get(adj)?;
+        let mac = self
+            .topology
+            .neighbors
+            .get(&(adj.interface.clone(), adj.address))?;
         let rif = rif?;
+        let mut params = vec![("rif", u16_bytes(rif as u16)), ("dst_mac", mac.0.to_vec())];
+        // Towards a remote PE: push its VPN label (20 bits in 3 bytes).
+        let action = match adj.vpn_label {
+            None => names::SET_NEIGHBOR,
+            Some(label) => {
+                params.push(("vpn_label", label.to_be_bytes()[1..].to_vec()));
+                names::SET_VPN_NEIGHBOR
+            }
+        };
         Some(table_entry(
             names::NEXTHOP,
             vec![exact("nexthop_id", u16_bytes(id as u16))],
-            TableAction::Action(call(
-                names::SET_NEIGHBOR,
-                vec![("rif", u16_bytes(rif as u16)), ("dst_mac", mac.0.to_vec())],
-            )),
+            TableAction::Action(call(action, params)),
         ))
     }
 

@@ -76,10 +76,7 @@ impl Wanted {
                                     .interfaces
                                     .values()
                                     .find(|i| &i.vrf == name && i.neighbors.contains_key(ip))
-                                    .map(|i| Adjacency {
-                                        interface: Arc::from(i.name.as_str()),
-                                        address: *ip,
-                                    })
+                                    .map(|i| Adjacency::new(Arc::from(i.name.as_str()), *ip))
                             })
                             .collect();
                         adjs.sort();

@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use p4rt::entity::{Entity, MatchValue};
-use rib::{CandidateKey, Forward, PathSource, Protocol, Rib, Route, RouteDistinguisher, VpnPath};
+use policy::{Attrs, Origin};
+use rib::{CandidateKey, Forward, PathSource, Rib, Route, RouteDistinguisher, VpnPath};
 
 /// Address family of a `show` command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,7 +30,10 @@ fn via(route: &Route) -> String {
     let origin = route
         .leaked
         .as_ref()
-        .map(|l| format!(" ({})", l.vrf))
+        .map(|l| match &l.source {
+            PathSource::Vrf(v) => format!(" ({v})"),
+            PathSource::Peer(p) => format!(" (from {p})"),
+        })
         .unwrap_or_default();
     match &route.forward {
         Forward::Attached { interface } | Forward::Receive { interface } => {
@@ -39,10 +43,17 @@ fn via(route: &Route) -> String {
             "[{}/0] is directly connected{origin}, Null0",
             route.distance
         ),
+        Forward::Unresolved(nh) => format!("via {nh} (inaccessible)"),
         Forward::Nexthops(adjs) => {
             let hops: Vec<String> = adjs
                 .iter()
-                .map(|a| format!("via {}{origin}, {}", a.address, a.interface))
+                .map(|a| {
+                    let label = a
+                        .vpn_label
+                        .map(|l| format!(", label {l}"))
+                        .unwrap_or_default();
+                    format!("via {}{origin}, {}{label}", a.address, a.interface)
+                })
                 .collect();
             format!(
                 "[{}/0] {}",
@@ -86,8 +97,8 @@ pub fn ip_route_vrf(rib: &Rib, vrf: &str, family: Family) -> String {
             route.protocol.code(),
             if route.leaked.is_some() { " +" } else { "" }
         );
-        let tag = if route.tag != 0 {
-            format!(", tag {}", route.tag)
+        let tag = if route.tag() != 0 {
+            format!(", tag {}", route.tag())
         } else {
             String::new()
         };
@@ -96,102 +107,129 @@ pub fn ip_route_vrf(rib: &Rib, vrf: &str, family: Family) -> String {
     out
 }
 
-fn origin_code(protocol: Protocol) -> &'static str {
-    // Redistributed routes have origin incomplete.
-    match protocol {
-        Protocol::Bgp => "i",
-        _ => "?",
+fn origin_code(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Igp => "i",
+        Origin::Egp => "e",
+        Origin::Incomplete => "?",
     }
 }
 
-fn next_hop(forward: &Forward, family: Family) -> String {
+fn unspecified(family: Family) -> String {
+    match family {
+        Family::Ipv4 => Ipv4Addr::UNSPECIFIED.to_string(),
+        Family::Ipv6 => Ipv6Addr::UNSPECIFIED.to_string(),
+    }
+}
+
+/// The BGP next hop of a path: the attribute when it has one (learned paths), else the
+/// forwarding next hop (a static route's), else 0.0.0.0 (connected, leaked locally).
+fn next_hop(attrs: &Attrs, forward: &Forward, family: Family) -> String {
+    if let Some(a) = attrs.next_hop.addr() {
+        return a.to_string();
+    }
     match forward {
         Forward::Nexthops(adjs) if !adjs.is_empty() => adjs[0].address.to_string(),
-        _ => match family {
-            Family::Ipv4 => Ipv4Addr::UNSPECIFIED.to_string(),
-            Family::Ipv6 => Ipv6Addr::UNSPECIFIED.to_string(),
-        },
+        Forward::Unresolved(a) => a.to_string(),
+        _ => unspecified(family),
     }
 }
 
-/// One BGP path of a VRF's slice of the VPN table.
+/// One BGP path of an RD's slice of the VPN table.
 struct VpnRow<'a> {
-    protocol: Protocol,
-    forward: &'a Forward,
-    tag: u32,
-    route_targets: Vec<String>,
-    /// For imported paths: RD and VRF they came from.
-    imported_from: Option<(RouteDistinguisher, &'a str)>,
+    path: &'a VpnPath,
+    /// For imported paths: the RD they were imported from and where they came from.
+    imported_from: Option<(RouteDistinguisher, &'a PathSource)>,
+    /// The attributes as the importing VRF holds them (after its import map).
+    attrs: &'a Attrs,
     best: bool,
 }
 
-/// A VRF's slice of the VPN table: its RD, its name, and its paths by prefix.
-type VrfVpnView<'a> = (
+/// An RD's slice of the VPN table: the RD, the VRF it belongs to (if local), and its paths by
+/// prefix.
+type RdView<'a> = (
     RouteDistinguisher,
-    &'a str,
+    Option<&'a str>,
     BTreeMap<IpNet, Vec<VpnRow<'a>>>,
 );
 
-/// Each VRF with an RD, its paths by prefix: its own (sourced) and imported ones.
-fn vpn_by_vrf(rib: &Rib, family: Family) -> Vec<VrfVpnView<'_>> {
-    let mut out = Vec::new();
+/// Every RD of the VPN table with its paths, and for each local VRF's RD the paths it
+/// imported (shown under the importing VRF's RD, as IOS does).
+fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
+    let mut views: BTreeMap<RouteDistinguisher, RdView> = BTreeMap::new();
+    for vrf in rib.vrf_names() {
+        if let Some(rd) = rib.vrf_policy(vrf).and_then(|p| p.rd) {
+            views.insert(rd, (rd, Some(&**vrf), BTreeMap::new()));
+        }
+    }
+    for ((rd, prefix), paths) in rib.vpn_table() {
+        if !family.holds(prefix) {
+            continue;
+        }
+        let view = views.entry(*rd).or_insert((*rd, None, BTreeMap::new()));
+        let best = rib.vpn_best(&(*rd, *prefix)).map(|(s, _)| s.clone());
+        for (source, path) in paths {
+            view.2.entry(*prefix).or_default().push(VpnRow {
+                path,
+                imported_from: None,
+                attrs: &path.attrs,
+                best: best.as_ref() == Some(source),
+            });
+        }
+    }
     for vrf in rib.vrf_names() {
         let Some(rd) = rib.vrf_policy(vrf).and_then(|p| p.rd) else {
             continue;
         };
-        let mut rows: BTreeMap<IpNet, Vec<VpnRow>> = BTreeMap::new();
-        for ((path_rd, prefix), paths) in rib.vpn_table().range((rd, IpNet::default())..) {
-            if *path_rd != rd {
-                break;
-            }
-            if !family.holds(prefix) {
-                continue;
-            }
-            if let Some(p) = paths.get(&PathSource::Vrf(vrf.clone())) {
-                rows.entry(*prefix).or_default().push(row(p, None));
-            }
-        }
-        if let Some(table) = rib.table(vrf) {
-            for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
-                for (key, route) in &entry.candidates {
-                    let (CandidateKey::Imported(src_rd, PathSource::Vrf(src)), Some(leak)) =
-                        (key, &route.leaked)
-                    else {
-                        continue;
-                    };
-                    let path = rib
-                        .vpn_table()
-                        .get(&(*src_rd, *prefix))
-                        .and_then(|m| m.get(&PathSource::Vrf(src.clone())));
-                    let Some(path) = path else { continue };
-                    let mut r = row(path, Some((*src_rd, &**src)));
-                    r.protocol = leak.protocol;
-                    rows.entry(*prefix).or_default().push(r);
-                }
+        let Some(table) = rib.table(vrf) else {
+            continue;
+        };
+        for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
+            for (key, route) in &entry.candidates {
+                let CandidateKey::Imported(src_rd, source) = key else {
+                    continue;
+                };
+                let Some(path) = rib
+                    .vpn_table()
+                    .get(&(*src_rd, *prefix))
+                    .and_then(|m| m.get(source))
+                else {
+                    continue;
+                };
+                let best = entry.bgp_best.as_ref().is_some_and(|b| &b.key == key);
+                let view = views.get_mut(&rd).expect("inserted above");
+                view.2.entry(*prefix).or_default().push(VpnRow {
+                    path,
+                    imported_from: Some((*src_rd, source)),
+                    attrs: &route.attrs,
+                    best,
+                });
             }
         }
-        // BGP best path among these: the sourced path, else the lowest RD (all are local,
-        // weight 32768, so the decision process ends at its tie-breakers).
-        for paths in rows.values_mut() {
-            paths.sort_by_key(|r| r.imported_from.map(|(rd, _)| rd));
-            if let Some(first) = paths.first_mut() {
-                first.best = true;
-            }
-        }
-        out.push((rd, &**vrf, rows));
     }
-    out.sort_by_key(|(rd, _, _)| *rd);
-    out
+    views.into_values().collect()
 }
 
-fn row<'a>(p: &'a VpnPath, imported_from: Option<(RouteDistinguisher, &'a str)>) -> VpnRow<'a> {
-    VpnRow {
-        protocol: p.protocol,
-        forward: &p.forward,
-        tag: p.tag,
-        route_targets: p.route_targets.iter().map(|rt| rt.to_string()).collect(),
-        imported_from,
-        best: false,
+fn communities_lines(out: &mut String, attrs: &Attrs) {
+    if !attrs.communities.is_empty() {
+        let c: Vec<String> = attrs.communities.iter().map(|c| c.to_string()).collect();
+        let _ = writeln!(out, "      Community: {}", c.join(" "));
+    }
+    if !attrs.ext_communities.is_empty() {
+        let c: Vec<String> = attrs
+            .ext_communities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let _ = writeln!(out, "      Extended Community: {}", c.join(" "));
+    }
+    if !attrs.large_communities.is_empty() {
+        let c: Vec<String> = attrs
+            .large_communities
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let _ = writeln!(out, "      Large Community: {}", c.join(" "));
     }
 }
 
@@ -203,7 +241,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
         Family::Ipv6 => "show bgp vpnv6 unicast all",
     };
     let _ = writeln!(out, "p4vrf# {cmd}{}", if detail { " detail" } else { "" });
-    let vrfs = vpn_by_vrf(rib, family);
+    let views = vpn_by_rd(rib, family);
     if !detail {
         let _ = writeln!(out, "Status codes: * valid, > best");
         let _ = writeln!(out, "Origin codes: i - IGP, e - EGP, ? - incomplete");
@@ -214,61 +252,111 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
             "Network", "Next Hop"
         );
     }
-    for (rd, vrf, rows) in vrfs {
-        let _ = writeln!(out, "Route Distinguisher: {rd} (default for vrf {vrf})");
+    for (rd, vrf, rows) in views {
+        match vrf {
+            Some(vrf) => {
+                let _ = writeln!(out, "Route Distinguisher: {rd} (default for vrf {vrf})");
+            }
+            None => {
+                let _ = writeln!(out, "Route Distinguisher: {rd}");
+            }
+        }
         for (prefix, paths) in &rows {
             if detail {
                 let best_index = paths.iter().position(|p| p.best).map_or(0, |i| i + 1);
                 let _ = writeln!(out, "BGP routing table entry for {rd}:{prefix}");
+                let table = vrf.map(|v| format!(", table {v}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "  Paths: ({} available, best #{best_index}, table {vrf})",
+                    "  Paths: ({} available, best #{best_index}{table})",
                     paths.len()
                 );
                 for p in paths {
-                    match p.imported_from {
-                        Some((src_rd, src)) => {
+                    let a = p.attrs;
+                    match (p.imported_from, &p.path.peer) {
+                        (Some((src_rd, PathSource::Vrf(src))), _) => {
                             let _ =
                                 writeln!(out, "  Imported path from {src_rd}:{prefix} (vrf {src})");
                         }
-                        None => {
-                            let _ = writeln!(out, "  Local (via vrf {vrf})");
+                        (Some((src_rd, PathSource::Peer(peer))), _) => {
+                            let _ = writeln!(
+                                out,
+                                "  Imported path from {src_rd}:{prefix} (neighbor {peer})"
+                            );
+                        }
+                        (None, Some(_)) if p.path.label.is_some() => {
+                            let path = a.as_path.text();
+                            let _ =
+                                writeln!(out, "  {}", if path.is_empty() { "Local" } else { path });
+                        }
+                        (None, _) => {
+                            let _ = writeln!(out, "  Local (via vrf {})", vrf.unwrap_or("?"));
                         }
                     }
-                    let _ = writeln!(out, "    {} from 0.0.0.0", next_hop(p.forward, family));
+                    let from = p
+                        .path
+                        .peer
+                        .map(|x| format!("{} ({})", x.addr, x.router_id))
+                        .unwrap_or_else(|| unspecified(family));
                     let _ = writeln!(
                         out,
-                        "      Origin incomplete, metric 0, localpref 100, weight 32768, valid, {}{}",
-                        if p.imported_from.is_some() { "imported" } else { "sourced" },
+                        "    {} from {from}",
+                        next_hop(a, &p.path.forward, family)
+                    );
+                    let _ = writeln!(
+                        out,
+                        "      Origin {}, metric {}, localpref {}, weight {}, valid, {}{}",
+                        match a.origin {
+                            Origin::Igp => "IGP",
+                            Origin::Egp => "EGP",
+                            Origin::Incomplete => "incomplete",
+                        },
+                        a.med.unwrap_or(0),
+                        a.local_pref.unwrap_or(100),
+                        a.weight,
+                        match (p.imported_from.is_some(), p.path.peer) {
+                            (true, _) => "imported",
+                            (false, Some(peer)) if peer.ebgp => "external",
+                            (false, Some(_)) => "internal",
+                            (false, None) => "sourced",
+                        },
                         if p.best { ", best" } else { "" }
                     );
-                    if p.tag != 0 {
-                        let _ = writeln!(out, "      Tag: {}", p.tag);
+                    if a.tag != 0 {
+                        let _ = writeln!(out, "      Tag: {}", a.tag);
                     }
-                    if !p.route_targets.is_empty() {
-                        let _ = writeln!(
-                            out,
-                            "      Extended Community: {}",
-                            p.route_targets.join(" ")
-                        );
+                    communities_lines(&mut out, a);
+                    if let Some(label) = p.path.label {
+                        let _ = writeln!(out, "      mpls labels in/out nolabel/{label}");
+                    }
+                    if let Forward::Unresolved(nh) = &p.path.forward {
+                        let _ = writeln!(out, "      Next hop {nh} inaccessible");
                     }
                 }
             } else {
                 for (i, p) in paths.iter().enumerate() {
-                    let status = if p.best { "*>" } else { "* " };
+                    let a = p.attrs;
+                    let valid = !matches!(p.path.forward, Forward::Unresolved(_));
+                    let status = match (valid, p.best) {
+                        (true, true) => "*>",
+                        (true, false) => "* ",
+                        (false, _) => "  ",
+                    };
                     let network = if i == 0 {
                         prefix.to_string()
                     } else {
                         String::new()
                     };
+                    let path = a.as_path.text();
+                    let sep = if path.is_empty() { "" } else { " " };
                     let _ = writeln!(
                         out,
-                        " {status}  {network:<24} {:<24} {:>6} {:>6} {:>6} {}",
-                        next_hop(p.forward, family),
-                        0,
-                        "",
-                        32768,
-                        origin_code(p.protocol)
+                        " {status}  {network:<24} {:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
+                        next_hop(a, &p.path.forward, family),
+                        a.med.unwrap_or(0),
+                        a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
+                        a.weight,
+                        origin_code(a.origin)
                     );
                 }
             }

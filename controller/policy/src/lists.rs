@@ -4,6 +4,7 @@
 //! denied (the implicit deny of IOS).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -251,12 +252,24 @@ impl Packed {
 }
 
 /// A prefix list (`ip prefix-list` / `ipv6 prefix-list`): entries in sequence order.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PrefixList {
     pub name: String,
     entries: Vec<PrefixListEntry>,
     packed: Vec<Packed>,
     index: Option<LengthIndex>,
+}
+
+/// The entries only: the packed form and the index are derived from them, and the index's
+/// hash map would make the text differ between two compilations of the same list (the
+/// controller fingerprints compiled route-maps by their `Debug` text).
+impl fmt::Debug for PrefixList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrefixList")
+            .field("name", &self.name)
+            .field("entries", &self.entries)
+            .finish()
+    }
 }
 
 impl PrefixList {
@@ -356,12 +369,19 @@ type Buckets = HashMap<(Family, u8, u128), Vec<(u8, u8, u16)>>;
 /// satisfy that clause, so its sequence is skipped without looking at it. One hash probe per
 /// distinct entry length replaces a prefix-list scan per sequence — the difference between
 /// trying 70 sequences per route and trying the two or three that can match.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct CandidateIndex {
     /// Sequences without a prefix-list clause: always candidates.
     always: [u64; INDEX_MAX_SEQUENCES / 64],
     buckets: Buckets,
     lens: Vec<u8>,
+}
+
+/// Derived from the sequences; left out of `Debug` so equal maps print equally.
+impl fmt::Debug for CandidateIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CandidateIndex")
+    }
 }
 
 impl CandidateIndex {

@@ -15,36 +15,54 @@
 //! that changed. A cold start is the same path with everything dirty, which is what makes the
 //! "delta path equals cold start" property testable.
 
+pub mod decision;
+mod policy_ref;
 mod route;
 
+pub use decision::DecisionOptions;
+pub use policy_ref::MapRef;
 pub use route::{
-    Adjacency, FibAction, Forward, LeakSource, PathSource, Protocol, Route, VpnPath, VrfName,
+    Adjacency, FibAction, Forward, LeakSource, PathSource, PeerRef, Protocol, Route, VpnPath,
+    VrfName,
 };
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use policy::{Attrs, ExtCommunity, RouteMapStats};
 
-/// A VRF's address-family policy: its RD, route targets and what it redistributes into BGP.
+/// A VRF's address-family policy: its RD, route targets, what it redistributes into BGP and
+/// through which route-maps, its export / import maps and its decision options.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VrfPolicy {
     /// Without an RD the VRF takes no part in the VPN table (as in IOS).
     pub rd: Option<RouteDistinguisher>,
     pub import: BTreeSet<RouteTarget>,
     pub export: BTreeSet<RouteTarget>,
-    pub redistribute_connected: bool,
-    pub redistribute_static: bool,
+    /// `redistribute connected|static [route-map NAME]`: only `Connected` and `Static` keys
+    /// mean anything.
+    pub redistribute: BTreeMap<Protocol, Option<MapRef>>,
+    /// `export map NAME`: runs on each route leaving the VRF for the VPN table, after the
+    /// export route targets are attached (so it can replace or add to them, seed 004).
+    pub export_map: Option<MapRef>,
+    /// `import map NAME`: runs on each VPN path the import route targets let in.
+    pub import_map: Option<MapRef>,
+    pub decision: DecisionOptions,
 }
 
 impl VrfPolicy {
-    fn redistributes(&self, protocol: Protocol) -> bool {
+    /// Redistribution of `protocol`: `None` when it is not redistributed, `Some(map)` when it
+    /// is (through `map` if one is named).
+    fn redistribution(&self, protocol: Protocol) -> Option<Option<&MapRef>> {
         match protocol {
-            Protocol::Connected => self.redistribute_connected,
-            Protocol::Static => self.redistribute_static,
-            Protocol::Local | Protocol::Bgp => false,
+            Protocol::Connected | Protocol::Static => {
+                self.redistribute.get(&protocol).map(|m| m.as_ref())
+            }
+            Protocol::Local | Protocol::Bgp => None,
         }
     }
 }
@@ -54,8 +72,21 @@ impl VrfPolicy {
 pub enum CandidateKey {
     /// One of the VRF's own routes (one per protocol and prefix).
     Own(Protocol),
+    /// Learned from a BGP neighbor of this VRF (a CE), after its import policy.
+    Peer(IpAddr),
     /// Imported from the VPN table: which RD:prefix path.
     Imported(RouteDistinguisher, PathSource),
+}
+
+/// The VRF's BGP table entry for a prefix: what it advertises to its CE neighbors and exports
+/// to the VPN table. Chosen among the redistributed own routes (after the redistribution
+/// route-map) and the BGP routes by the decision process — it can differ from the route the
+/// FIB uses, as in IOS (a connected route that is not redistributed beside a BGP path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpBest {
+    pub key: CandidateKey,
+    /// The route as BGP sees it: attributes after redistribution policy.
+    pub route: Route,
 }
 
 /// All candidate routes of one prefix in one VRF, and which one is best.
@@ -63,8 +94,11 @@ pub enum CandidateKey {
 pub struct PrefixEntry {
     pub candidates: BTreeMap<CandidateKey, Route>,
     /// The route selected by the last delta, kept as it was so the next delta knows what the
-    /// FIB was derived from even after the candidate itself changed or left.
+    /// FIB was derived from even after the candidate itself changed or left. With multipath,
+    /// its forwarding is the union of the equal paths'.
     pub best: Option<(CandidateKey, Route)>,
+    /// The BGP table's best path for the prefix, if BGP has one.
+    pub bgp_best: Option<BgpBest>,
 }
 
 impl PrefixEntry {
@@ -73,11 +107,55 @@ impl PrefixEntry {
         self.best.as_ref().map(|(_, r)| r)
     }
 
-    fn select(&self) -> Option<CandidateKey> {
-        self.candidates
+    /// Administrative distance first; between BGP paths the decision process; otherwise the
+    /// candidate order (own before learned before imported).
+    fn rank(
+        a: (&CandidateKey, &Route),
+        b: (&CandidateKey, &Route),
+        o: &DecisionOptions,
+    ) -> Ordering {
+        a.1.distance.cmp(&b.1.distance).then_with(|| {
+            if a.1.protocol == Protocol::Bgp && b.1.protocol == Protocol::Bgp {
+                decision::compare(a.1, b.1, o).then_with(|| a.0.cmp(b.0))
+            } else {
+                a.0.cmp(b.0)
+            }
+        })
+    }
+
+    /// The selected candidate and, with multipath, its forwarding merged with the equal paths.
+    fn select(&self, o: &DecisionOptions) -> Option<(CandidateKey, Route)> {
+        let (key, best) = self
+            .candidates
             .iter()
-            .min_by(|(ka, ra), (kb, rb)| ra.distance.cmp(&rb.distance).then_with(|| ka.cmp(kb)))
-            .map(|(k, _)| k.clone())
+            .filter(|(_, r)| r.is_usable())
+            .min_by(|a, b| Self::rank(*a, *b, o))?;
+        let mut route = best.clone();
+        if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
+            let mut equal: Vec<&Route> = self
+                .candidates
+                .values()
+                .filter(|r| {
+                    r.is_usable()
+                        && r.protocol == Protocol::Bgp
+                        && r.distance == best.distance
+                        && decision::multipath_equal(best, r, o)
+                })
+                .collect();
+            equal.sort_by(|a, b| decision::compare(a, b, o));
+            let mut adjs: Vec<Adjacency> = Vec::new();
+            for r in equal.iter().take(o.maximum_paths as usize) {
+                if let Forward::Nexthops(a) = &r.forward {
+                    adjs.extend(a.iter().cloned());
+                }
+            }
+            adjs.sort();
+            adjs.dedup();
+            if adjs.len() > 1 {
+                route.forward = Forward::Nexthops(adjs);
+            }
+        }
+        Some((key.clone(), route))
     }
 }
 
@@ -98,13 +176,27 @@ pub struct FibChange {
     pub action: Option<FibAction>,
 }
 
-/// The FIB changes of one [`Rib::take_delta`], sorted by VRF and prefix.
+/// What one [`Rib::take_delta`] changed: FIB entries for the switch (sorted by VRF and
+/// prefix), and the BGP table entries and VPN keys whose advertisements may need updating.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FibDelta {
     pub changes: Vec<FibChange>,
+    /// VRF prefixes whose [`BgpBest`] changed (CE advertisements).
+    pub bgp_changed: Vec<(VrfName, IpNet)>,
+    /// VPN keys whose paths changed (VPNv4/VPNv6 advertisements).
+    pub vpn_changed: Vec<VpnKey>,
 }
 
-type VpnKey = (RouteDistinguisher, IpNet);
+pub type VpnKey = (RouteDistinguisher, IpNet);
+
+/// Something whose forwarding depends on reaching a BGP next hop.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum NhUser {
+    /// A CE-learned route: (VRF, prefix, neighbor).
+    Vrf(VrfName, IpNet, IpAddr),
+    /// A remote PE's VPN path: (RD:prefix, neighbor).
+    Vpn(VpnKey, IpAddr),
+}
 
 /// The routing state of the router: every VRF, the VPN table and the FIB.
 #[derive(Debug, Default)]
@@ -120,12 +212,22 @@ pub struct Rib {
     attached: BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
     neighbors_by_interface: BTreeMap<Arc<str>, BTreeSet<IpAddr>>,
     neighbors_by_address: BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
+    /// Interfaces towards the MPLS core: remote PEs' next hops resolve only through them.
+    core_interfaces: BTreeSet<Arc<str>>,
+    /// BGP next hop → the routes and paths resolved through it.
+    nh_users: BTreeMap<IpAddr, BTreeSet<NhUser>>,
+    /// One shared copy of each distinct attribute set the RIB's policies produce.
+    interned: HashSet<Arc<Attrs>>,
+    /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
+    map_stats: BTreeMap<String, RouteMapStats>,
 
     dirty_best: BTreeSet<(VrfName, IpNet)>,
     dirty_vpn: BTreeSet<VpnKey>,
     dirty_fib: BTreeSet<(VrfName, IpNet)>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
+    bgp_changed: BTreeSet<(VrfName, IpNet)>,
+    vpn_changed: BTreeSet<VpnKey>,
 }
 
 /// Why a change was refused; nothing was changed when one is returned.
@@ -148,6 +250,26 @@ fn is_host(prefix: &IpNet) -> bool {
     prefix.prefix_len() == prefix.max_prefix_len()
 }
 
+/// Runs a route-map on a route, counting hits; `None` when denied.
+fn run_map(
+    stats: &mut BTreeMap<String, RouteMapStats>,
+    map: &MapRef,
+    prefix: IpNet,
+    attrs: &Arc<Attrs>,
+) -> Option<Arc<Attrs>> {
+    let route = policy::Route {
+        prefix,
+        attrs: attrs.clone(),
+    };
+    let st = stats
+        .entry(map.name().to_string())
+        .or_insert_with(|| map.map.new_stats());
+    map.map
+        .evaluate(&route, st)
+        .into_route()
+        .map(|r| r.attrs.clone())
+}
+
 impl Rib {
     pub fn new() -> Self {
         Self::default()
@@ -155,8 +277,9 @@ impl Rib {
 
     // ----- changes ---------------------------------------------------------------------------
 
-    /// Creates a VRF or changes its policy. Changing the RD, export RTs or redistribution
-    /// re-exports the VRF's routes; changing import RTs re-evaluates every VPN path for it.
+    /// Creates a VRF or changes its policy. Changing the RD, export RTs, export-map or
+    /// redistribution re-exports the VRF's routes; changing import RTs or the import-map
+    /// re-evaluates every VPN path for it.
     pub fn upsert_vrf(&mut self, name: &str, policy: VrfPolicy) {
         let name: VrfName = self.vrf_name(name);
         let is_new = !self.vrfs.contains_key(&name);
@@ -166,12 +289,13 @@ impl Rib {
         if is_new
             || old.rd != policy.rd
             || old.export != policy.export
-            || old.redistribute_connected != policy.redistribute_connected
-            || old.redistribute_static != policy.redistribute_static
+            || old.redistribute != policy.redistribute
+            || old.export_map != policy.export_map
+            || old.decision != policy.decision
         {
             self.reexport.insert(name.clone());
         }
-        if old.import != policy.import {
+        if old.import != policy.import || old.import_map != policy.import_map {
             for rt in &old.import {
                 if let Some(set) = self.importers.get_mut(rt) {
                     set.remove(&name);
@@ -195,19 +319,27 @@ impl Rib {
         };
         let name = name.clone();
         self.upsert_vrf(&name, VrfPolicy::default());
-        let own: Vec<(IpNet, Protocol)> = self.vrfs[&name]
+        let own: Vec<(IpNet, CandidateKey)> = self.vrfs[&name]
             .table
             .iter()
             .flat_map(|(p, e)| {
-                e.candidates.keys().filter_map(move |k| match k {
-                    CandidateKey::Own(proto) => Some((*p, *proto)),
-                    CandidateKey::Imported(..) => None,
-                })
+                e.candidates
+                    .keys()
+                    .filter(|k| !matches!(k, CandidateKey::Imported(..)))
+                    .map(move |k| (*p, k.clone()))
             })
             .collect();
-        for (prefix, protocol) in own {
-            // The VRF exists, so this cannot fail.
-            let _ = self.withdraw_route(&name, prefix, protocol);
+        for (prefix, key) in own {
+            // The VRF exists, so these cannot fail.
+            match key {
+                CandidateKey::Own(protocol) => {
+                    let _ = self.withdraw_route(&name, prefix, protocol);
+                }
+                CandidateKey::Peer(addr) => {
+                    let _ = self.withdraw_peer_route(&name, prefix, addr);
+                }
+                CandidateKey::Imported(..) => {}
+            }
         }
         if let Some(state) = self.vrfs.get_mut(&name) {
             state.removing = true;
@@ -232,12 +364,14 @@ impl Rib {
         if entry.candidates.get(&key) == Some(&route) {
             return Ok(());
         }
+        let mut subnet_changed = false;
         if let Some(Route {
             forward: Forward::Attached { interface },
             ..
         }) = entry.candidates.get(&key)
         {
             Self::unattach(&mut self.attached, interface, prefix);
+            subnet_changed = true;
         }
         if let (Protocol::Connected, Forward::Attached { interface }) =
             (route.protocol, &route.forward)
@@ -248,9 +382,13 @@ impl Rib {
                 .or_default()
                 .entry(prefix)
                 .or_default() += 1;
+            subnet_changed = true;
         }
         entry.candidates.insert(key, route);
         self.dirty_best.insert((name, prefix));
+        if subnet_changed {
+            self.reresolve_within(prefix);
+        }
         Ok(())
     }
 
@@ -268,12 +406,151 @@ impl Rib {
             return Ok(());
         };
         if let Some(route) = entry.candidates.remove(&CandidateKey::Own(protocol)) {
+            self.dirty_best.insert((name, prefix));
             if let Forward::Attached { interface } = &route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
+                self.reresolve_within(prefix);
             }
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces the route a BGP neighbor of the VRF (a CE) sent for a prefix, with its
+    /// attributes after the neighbor's import policy. Its next hop must be a neighbor on one
+    /// of the VRF's connected subnets; until it is, the route is kept but `inaccessible`.
+    pub fn upsert_peer_route(
+        &mut self,
+        vrf: &str,
+        prefix: IpNet,
+        peer: PeerRef,
+        attrs: Arc<Attrs>,
+    ) -> Result<(), RibError> {
+        let name = self.known_vrf(vrf)?;
+        let prefix = prefix.trunc();
+        let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
+        let forward = self.resolve_in_vrf(&name, next_hop);
+        let route = Route {
+            protocol: Protocol::Bgp,
+            distance: if peer.ebgp { 20 } else { 200 },
+            forward,
+            attrs,
+            leaked: None,
+            peer: Some(peer),
+        };
+        let key = CandidateKey::Peer(peer.addr);
+        let entry = self
+            .vrfs
+            .get_mut(&name)
+            .expect("known")
+            .table
+            .entry(prefix)
+            .or_default();
+        let old = entry.candidates.insert(key, route.clone());
+        if old.as_ref() == Some(&route) {
+            return Ok(());
+        }
+        if let Some(old_nh) = old.as_ref().and_then(|r| r.attrs.next_hop.addr()) {
+            self.nh_unuse(old_nh, &NhUser::Vrf(name.clone(), prefix, peer.addr));
+        }
+        self.nh_users
+            .entry(next_hop)
+            .or_default()
+            .insert(NhUser::Vrf(name.clone(), prefix, peer.addr));
+        self.dirty_best.insert((name, prefix));
+        Ok(())
+    }
+
+    /// Withdraws a CE neighbor's route for a prefix (no-op if absent).
+    pub fn withdraw_peer_route(
+        &mut self,
+        vrf: &str,
+        prefix: IpNet,
+        peer: IpAddr,
+    ) -> Result<(), RibError> {
+        let name = self.known_vrf(vrf)?;
+        let prefix = prefix.trunc();
+        let state = self.vrfs.get_mut(&name).expect("known");
+        let Some(entry) = state.table.get_mut(&prefix) else {
+            return Ok(());
+        };
+        if let Some(old) = entry.candidates.remove(&CandidateKey::Peer(peer)) {
+            let nh = old.attrs.next_hop.addr().unwrap_or(peer);
+            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), prefix, peer));
             self.dirty_best.insert((name, prefix));
         }
         Ok(())
+    }
+
+    /// Adds or replaces a remote PE's VPN path for RD:prefix, with its label and attributes
+    /// (route targets among the extended communities). Its next hop (the PE) must be a
+    /// neighbor on a core interface ([`Rib::set_core_interfaces`]).
+    pub fn upsert_vpn_path(
+        &mut self,
+        rd: RouteDistinguisher,
+        prefix: IpNet,
+        peer: PeerRef,
+        label: u32,
+        attrs: Arc<Attrs>,
+    ) {
+        let prefix = prefix.trunc();
+        let key = (rd, prefix);
+        let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
+        let path = VpnPath {
+            protocol: Protocol::Bgp,
+            forward: self.resolve_in_core(next_hop, label),
+            attrs,
+            label: Some(label),
+            peer: Some(peer),
+        };
+        let paths = self.vpn.entry(key).or_default();
+        let old = paths.insert(PathSource::Peer(peer.addr), path.clone());
+        if old.as_ref() == Some(&path) {
+            return;
+        }
+        if let Some(old_nh) = old.as_ref().and_then(|p| p.attrs.next_hop.addr()) {
+            self.nh_unuse(old_nh, &NhUser::Vpn(key, peer.addr));
+        }
+        self.nh_users
+            .entry(next_hop)
+            .or_default()
+            .insert(NhUser::Vpn(key, peer.addr));
+        self.dirty_vpn.insert(key);
+    }
+
+    /// Withdraws a remote PE's VPN path (no-op if absent).
+    pub fn withdraw_vpn_path(&mut self, rd: RouteDistinguisher, prefix: IpNet, peer: IpAddr) {
+        let key = (rd, prefix.trunc());
+        let Some(paths) = self.vpn.get_mut(&key) else {
+            return;
+        };
+        if let Some(old) = paths.remove(&PathSource::Peer(peer)) {
+            if paths.is_empty() {
+                self.vpn.remove(&key);
+            }
+            let nh = old.attrs.next_hop.addr().unwrap_or(peer);
+            self.nh_unuse(nh, &NhUser::Vpn(key, peer));
+            self.dirty_vpn.insert(key);
+        }
+    }
+
+    /// The interfaces that face the MPLS core; remote PEs resolve only through these.
+    pub fn set_core_interfaces(&mut self, interfaces: BTreeSet<Arc<str>>) {
+        if self.core_interfaces != interfaces {
+            self.core_interfaces = interfaces;
+            let all: Vec<IpAddr> = self.nh_users.keys().copied().collect();
+            for a in all {
+                self.reresolve(a);
+            }
+        }
+    }
+
+    fn nh_unuse(&mut self, nh: IpAddr, user: &NhUser) {
+        if let Some(set) = self.nh_users.get_mut(&nh) {
+            set.remove(user);
+            if set.is_empty() {
+                self.nh_users.remove(&nh);
+            }
+        }
     }
 
     fn unattach(
@@ -309,6 +586,7 @@ impl Rib {
                 .or_default()
                 .insert(interface.clone());
             self.mark_neighbor(&interface, address);
+            self.reresolve(address);
         }
     }
 
@@ -331,6 +609,7 @@ impl Rib {
         }
         let interface: Arc<str> = Arc::from(interface);
         self.mark_neighbor(&interface, address);
+        self.reresolve(address);
     }
 
     fn mark_neighbor(&mut self, interface: &Arc<str>, address: IpAddr) {
@@ -345,6 +624,120 @@ impl Rib {
         for (name, state) in &self.vrfs {
             if subnets.iter().any(|s| state.table.contains_key(s)) {
                 self.dirty_fib.insert((name.clone(), host_prefix(address)));
+            }
+        }
+    }
+
+    // ----- next-hop resolution ----------------------------------------------------------------
+
+    /// A CE's next hop: a neighbor on an interface whose connected subnet (holding the
+    /// address) is in the VRF.
+    fn resolve_in_vrf(&self, vrf: &VrfName, nh: IpAddr) -> Forward {
+        let Some(state) = self.vrfs.get(vrf) else {
+            return Forward::Unresolved(nh);
+        };
+        for interface in self.neighbors_by_address.get(&nh).into_iter().flatten() {
+            let on_subnet = self
+                .attached
+                .get(interface)
+                .into_iter()
+                .flat_map(|s| s.keys())
+                .any(|subnet| {
+                    subnet.contains(&nh)
+                        && state
+                            .table
+                            .get(subnet)
+                            .and_then(|e| e.candidates.get(&CandidateKey::Own(Protocol::Connected)))
+                            .is_some_and(|r| {
+                                matches!(&r.forward, Forward::Attached { interface: i } if i == interface)
+                            })
+                });
+            if on_subnet {
+                return Forward::Nexthops(vec![Adjacency::new(interface.clone(), nh)]);
+            }
+        }
+        Forward::Unresolved(nh)
+    }
+
+    /// A remote PE: a neighbor on a core interface with a connected subnet holding it.
+    fn resolve_in_core(&self, nh: IpAddr, label: u32) -> Forward {
+        let mut adjs: Vec<Adjacency> = self
+            .neighbors_by_address
+            .get(&nh)
+            .into_iter()
+            .flatten()
+            .filter(|i| self.core_interfaces.contains(*i))
+            .filter(|i| {
+                self.attached
+                    .get(*i)
+                    .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&nh)))
+            })
+            .map(|i| Adjacency {
+                interface: i.clone(),
+                address: nh,
+                vpn_label: Some(label),
+            })
+            .collect();
+        if adjs.is_empty() {
+            return Forward::Unresolved(nh);
+        }
+        adjs.truncate(1);
+        Forward::Nexthops(adjs)
+    }
+
+    /// Re-resolves everything using a next hop inside `subnet` (its connected route changed).
+    fn reresolve_within(&mut self, subnet: IpNet) {
+        let lo = subnet.network();
+        let hi = subnet.broadcast();
+        let addrs: Vec<IpAddr> = self.nh_users.range(lo..=hi).map(|(a, _)| *a).collect();
+        for a in addrs {
+            self.reresolve(a);
+        }
+    }
+
+    /// Re-resolves every route and VPN path whose next hop is `nh`.
+    fn reresolve(&mut self, nh: IpAddr) {
+        let Some(users) = self.nh_users.get(&nh).cloned() else {
+            return;
+        };
+        for user in users {
+            match user {
+                NhUser::Vrf(vrf, prefix, peer) => {
+                    let forward = self.resolve_in_vrf(&vrf, nh);
+                    let Some(route) = self
+                        .vrfs
+                        .get_mut(&vrf)
+                        .and_then(|s| s.table.get_mut(&prefix))
+                        .and_then(|e| e.candidates.get_mut(&CandidateKey::Peer(peer)))
+                    else {
+                        continue;
+                    };
+                    if route.forward != forward {
+                        route.forward = forward;
+                        self.dirty_best.insert((vrf, prefix));
+                    }
+                }
+                NhUser::Vpn(key, peer) => {
+                    let Some(label) = self
+                        .vpn
+                        .get(&key)
+                        .and_then(|p| p.get(&PathSource::Peer(peer)))
+                        .and_then(|p| p.label)
+                    else {
+                        continue;
+                    };
+                    let forward = self.resolve_in_core(nh, label);
+                    if let Some(path) = self
+                        .vpn
+                        .get_mut(&key)
+                        .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
+                    {
+                        if path.forward != forward {
+                            path.forward = forward;
+                            self.dirty_vpn.insert(key);
+                        }
+                    }
+                }
             }
         }
     }
@@ -367,6 +760,7 @@ impl Rib {
                 continue;
             }
             if let Some(key) = self.dirty_vpn.pop_first() {
+                self.vpn_changed.insert(key);
                 self.propagate_vpn(key);
                 continue;
             }
@@ -390,24 +784,97 @@ impl Rib {
                 });
             }
         }
+        delta.bgp_changed = std::mem::take(&mut self.bgp_changed).into_iter().collect();
+        delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
+        if self.interned.len() > 4096 {
+            self.interned.retain(|a| Arc::strong_count(a) > 1);
+        }
         delta
+    }
+
+    fn intern(&mut self, attrs: Arc<Attrs>) -> Arc<Attrs> {
+        if let Some(shared) = self.interned.get(&attrs) {
+            return shared.clone();
+        }
+        self.interned.insert(attrs.clone());
+        attrs
+    }
+
+    /// The BGP view of one candidate: redistributed own routes through their route-map
+    /// (weight 32768, as IOS gives locally originated paths), BGP routes as they are.
+    fn bgp_view(
+        &mut self,
+        policy: &VrfPolicy,
+        prefix: IpNet,
+        key: &CandidateKey,
+        route: &Route,
+    ) -> Option<Route> {
+        if !route.is_usable() {
+            return None;
+        }
+        match key {
+            CandidateKey::Own(protocol) => {
+                let map = policy.redistribution(*protocol)?;
+                let mut attrs = (*route.attrs).clone();
+                attrs.weight = decision::LOCAL_WEIGHT;
+                let attrs = Arc::new(attrs);
+                let attrs = match map {
+                    Some(m) => run_map(&mut self.map_stats, m, prefix, &attrs)?,
+                    None => attrs,
+                };
+                let mut r = route.clone();
+                r.attrs = self.intern(attrs);
+                Some(r)
+            }
+            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(route.clone()),
+        }
     }
 
     /// Recomputes the best route of one prefix; on change, marks FIB keys and the export.
     fn select_best(&mut self, vrf: &VrfName, prefix: IpNet) {
-        let Some(state) = self.vrfs.get_mut(vrf) else {
+        let Some(state) = self.vrfs.get(vrf) else {
             return;
         };
-        let Some(entry) = state.table.get_mut(&prefix) else {
+        let Some(entry) = state.table.get(&prefix) else {
             return;
         };
+        let policy = state.policy.clone();
+        let candidates: Vec<(CandidateKey, Route)> = entry
+            .candidates
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        let selected = entry.select(&policy.decision);
+        let mut bgp: Option<BgpBest> = None;
+        for (key, route) in &candidates {
+            let Some(view) = self.bgp_view(&policy, prefix, key, route) else {
+                continue;
+            };
+            let better = match &bgp {
+                None => true,
+                Some(b) => {
+                    decision::compare(&view, &b.route, &policy.decision)
+                        .then_with(|| key.cmp(&b.key))
+                        == Ordering::Less
+                }
+            };
+            if better {
+                bgp = Some(BgpBest {
+                    key: key.clone(),
+                    route: view,
+                });
+            }
+        }
+        let state = self.vrfs.get_mut(vrf).expect("checked above");
+        let entry = state.table.get_mut(&prefix).expect("checked above");
         let old_forward = entry.best_route().map(|r| r.forward.clone());
-        entry.best = entry.select().map(|k| {
-            let route = entry.candidates[&k].clone();
-            (k, route)
-        });
+        entry.best = selected;
+        if entry.bgp_best != bgp {
+            entry.bgp_best = bgp;
+            self.bgp_changed.insert((vrf.clone(), prefix));
+        }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
         if entry.candidates.is_empty() {
             // The one place a table entry leaves: after its FIB consequences are marked below.
@@ -447,7 +914,9 @@ impl Rib {
             .filter(move |p| is_host(p) && subnet.contains(p))
     }
 
-    /// Puts the VRF's best route for a prefix into the VPN table, or takes it out.
+    /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
+    /// redistributed routes and CE-learned routes leave (never what it imported), with the
+    /// export route targets and then the export-map.
     fn export(&mut self, vrf: &VrfName, prefix: IpNet) {
         let Some(state) = self.vrfs.get(vrf) else {
             return;
@@ -455,18 +924,40 @@ impl Rib {
         let Some(rd) = state.policy.rd else {
             return;
         };
-        let path = state
+        let policy = state.policy.clone();
+        let candidate = state
             .table
             .get(&prefix)
-            .and_then(|e| e.best_route())
-            .and_then(|r| {
-                (r.leaked.is_none() && state.policy.redistributes(r.protocol)).then(|| VpnPath {
-                    protocol: r.protocol,
-                    forward: r.forward.clone(),
-                    tag: r.tag,
-                    route_targets: state.policy.export.iter().copied().collect(),
-                })
+            .and_then(|e| e.bgp_best.as_ref())
+            .filter(|b| !matches!(b.key, CandidateKey::Imported(..)))
+            .map(|b| {
+                let protocol = match b.key {
+                    CandidateKey::Own(p) => p,
+                    _ => Protocol::Bgp,
+                };
+                (protocol, b.route.clone())
             });
+        let path = candidate.and_then(|(protocol, route)| {
+            let mut attrs = (*route.attrs).clone();
+            attrs.ext_communities = attrs.ext_communities.with(
+                policy
+                    .export
+                    .iter()
+                    .map(|rt| ExtCommunity::route_target(*rt)),
+            );
+            let mut attrs = Arc::new(attrs);
+            if let Some(map) = &policy.export_map {
+                attrs = run_map(&mut self.map_stats, map, prefix, &attrs)?;
+            }
+            let attrs = self.intern(attrs);
+            Some(VpnPath {
+                protocol,
+                forward: route.forward.clone(),
+                attrs,
+                label: None,
+                peer: route.peer,
+            })
+        });
         let key = (rd, prefix);
         let source = PathSource::Vrf(vrf.clone());
         let paths = self.vpn.entry(key).or_default();
@@ -482,8 +973,8 @@ impl Rib {
         }
     }
 
-    /// Takes all of a VRF's paths out of the VPN table and exports its best routes afresh
-    /// (after an RD, export RT or redistribution change).
+    /// Takes all of a VRF's paths out of the VPN table and selects and exports its routes
+    /// afresh (after an RD, export RT, export-map, redistribution or decision change).
     fn reexport_vrf(&mut self, vrf: &VrfName) {
         let source = PathSource::Vrf(vrf.clone());
         let stale: Vec<VpnKey> = self
@@ -507,11 +998,11 @@ impl Rib {
             .map(|s| s.table.keys().copied().collect())
             .unwrap_or_default();
         for prefix in prefixes {
-            self.export(vrf, prefix);
+            self.dirty_best.insert((vrf.clone(), prefix));
         }
     }
 
-    /// Re-evaluates every VPN key for one VRF (after its import RTs changed).
+    /// Re-evaluates every VPN key for one VRF (after its import RTs or import-map changed).
     fn reimport_vrf(&mut self, vrf: &VrfName) {
         let mut keys: BTreeSet<VpnKey> = self.vpn.keys().copied().collect();
         keys.extend(
@@ -531,8 +1022,8 @@ impl Rib {
             self.imported_into.get(&key).cloned().unwrap_or_default();
         if let Some(paths) = self.vpn.get(&key) {
             for path in paths.values() {
-                for rt in &path.route_targets {
-                    if let Some(vrfs) = self.importers.get(rt) {
+                for rt in path.route_targets() {
+                    if let Some(vrfs) = self.importers.get(&rt) {
                         targets.extend(vrfs.iter().cloned());
                     }
                 }
@@ -543,40 +1034,52 @@ impl Rib {
         }
     }
 
-    /// Makes a VRF's imported candidates for one VPN key match the VPN table and its RTs.
+    /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs
+    /// and its import-map.
     fn sync_import(&mut self, vrf: &VrfName, key: VpnKey) {
         let (rd, prefix) = key;
         let Some(state) = self.vrfs.get(vrf) else {
             return;
         };
-        let mut wanted: BTreeMap<CandidateKey, Route> = BTreeMap::new();
+        let import_map = state.policy.import_map.clone();
+        let mut admitted: Vec<(PathSource, VpnPath)> = Vec::new();
         if let Some(paths) = self.vpn.get(&key) {
             for (source, path) in paths {
-                let PathSource::Vrf(origin) = source;
-                if origin == vrf {
+                if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
                 }
                 if path
-                    .route_targets
-                    .iter()
-                    .any(|rt| state.policy.import.contains(rt))
+                    .route_targets()
+                    .any(|rt| state.policy.import.contains(&rt))
                 {
-                    wanted.insert(
-                        CandidateKey::Imported(rd, source.clone()),
-                        Route {
-                            protocol: Protocol::Bgp,
-                            distance: Protocol::Bgp.default_distance(),
-                            forward: path.forward.clone(),
-                            tag: path.tag,
-                            leaked: Some(LeakSource {
-                                rd,
-                                vrf: origin.clone(),
-                                protocol: path.protocol,
-                            }),
-                        },
-                    );
+                    admitted.push((source.clone(), path.clone()));
                 }
             }
+        }
+        let mut wanted: BTreeMap<CandidateKey, Route> = BTreeMap::new();
+        for (source, path) in admitted {
+            let attrs = match &import_map {
+                Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
+                    Some(a) => self.intern(a),
+                    None => continue,
+                },
+                None => path.attrs.clone(),
+            };
+            wanted.insert(
+                CandidateKey::Imported(rd, source.clone()),
+                Route {
+                    protocol: Protocol::Bgp,
+                    distance: Protocol::Bgp.default_distance(),
+                    forward: path.forward.clone(),
+                    attrs,
+                    leaked: Some(LeakSource {
+                        rd,
+                        source,
+                        protocol: path.protocol,
+                    }),
+                    peer: path.peer,
+                },
+            );
         }
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.entry(prefix).or_default();
@@ -604,7 +1107,7 @@ impl Rib {
                 }
             }
             self.dirty_best.insert((vrf.clone(), prefix));
-        } else if entry.candidates.is_empty() && entry.best.is_none() {
+        } else if entry.candidates.is_empty() && entry.best.is_none() && entry.bgp_best.is_none() {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }
@@ -615,11 +1118,12 @@ impl Rib {
     fn compute_fib(&self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
         let state = self.vrfs.get(vrf)?;
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
-            return Some(match &route.forward {
-                Forward::Attached { .. } | Forward::Blackhole => FibAction::Drop,
-                Forward::Receive { .. } => FibAction::Punt,
-                Forward::Nexthops(adjs) => FibAction::Forward(adjs.clone()),
-            });
+            return match &route.forward {
+                Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
+                Forward::Receive { .. } => Some(FibAction::Punt),
+                Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
+                Forward::Unresolved(_) => None,
+            };
         }
         if !is_host(&prefix) {
             return None;
@@ -653,7 +1157,7 @@ impl Rib {
                 }
             }
         }
-        found.map(|(_, interface)| FibAction::Forward(vec![Adjacency { interface, address }]))
+        found.map(|(_, interface)| FibAction::Forward(vec![Adjacency::new(interface, address)]))
     }
 
     // ----- views ---------------------------------------------------------------------------
@@ -673,6 +1177,11 @@ impl Rib {
         self.vrfs.get(vrf).map(|s| &s.table)
     }
 
+    /// A VRF's BGP best path for a prefix (what its CE neighbors are offered).
+    pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<&BgpBest> {
+        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best.as_ref()
+    }
+
     /// A VRF's FIB as last computed by [`Rib::take_delta`].
     pub fn fib(&self, vrf: &str) -> Option<&BTreeMap<IpNet, FibAction>> {
         self.vrfs.get(vrf).map(|s| &s.fib)
@@ -683,12 +1192,30 @@ impl Rib {
         &self.vpn
     }
 
+    /// The best VPN path of an RD:prefix by the decision process (what VPN neighbors are
+    /// offered), among the usable ones.
+    pub fn vpn_best(&self, key: &VpnKey) -> Option<(&PathSource, &VpnPath)> {
+        let o = DecisionOptions::default();
+        self.vpn
+            .get(key)?
+            .iter()
+            .filter(|(_, p)| !matches!(p.forward, Forward::Unresolved(_)))
+            .min_by(|(sa, a), (sb, b)| {
+                decision::compare(&a.as_route(), &b.as_route(), &o).then_with(|| sa.cmp(sb))
+            })
+    }
+
     /// Neighbors of an interface.
     pub fn neighbors(&self, interface: &str) -> impl Iterator<Item = &IpAddr> {
         self.neighbors_by_interface
             .get(interface)
             .into_iter()
             .flatten()
+    }
+
+    /// Hit counters of the route-maps the RIB ran, by route-map name.
+    pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
+        &self.map_stats
     }
 
     fn known_vrf(&self, vrf: &str) -> Result<VrfName, RibError> {

@@ -1,9 +1,10 @@
 //! What a route is, where it came from, and how it forwards.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+use policy::Attrs;
 use vpn_types::{RouteDistinguisher, RouteTarget};
 
 /// VRF names are shared everywhere (tables, VPN paths, dirty sets): one allocation each.
@@ -45,16 +46,33 @@ impl Protocol {
     }
 }
 
-/// An IP neighbor on an interface: what a nexthop entry in the switch is made of.
+/// An IP neighbor on an interface: what a nexthop entry in the switch is made of. Towards a
+/// remote PE it also carries the VPN label to push (the PE's label for the route's VRF).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Adjacency {
     pub interface: Arc<str>,
     pub address: IpAddr,
+    pub vpn_label: Option<u32>,
+}
+
+impl Adjacency {
+    /// A plain (unlabelled) neighbor.
+    pub fn new(interface: Arc<str>, address: IpAddr) -> Self {
+        Adjacency {
+            interface,
+            address,
+            vpn_label: None,
+        }
+    }
 }
 
 impl fmt::Display for Adjacency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} via {}", self.address, self.interface)
+        write!(f, "{} via {}", self.address, self.interface)?;
+        if let Some(label) = self.vpn_label {
+            write!(f, " label {label}")?;
+        }
+        Ok(())
     }
 }
 
@@ -70,6 +88,21 @@ pub enum Forward {
     Blackhole,
     /// One or more (ECMP) next hops, sorted and deduplicated.
     Nexthops(Vec<Adjacency>),
+    /// A BGP next hop no neighbor of the router reaches (`inaccessible`): the route stays in
+    /// the table, is never selected and never forwards.
+    Unresolved(IpAddr),
+}
+
+/// A BGP neighbor a path was learned from: what the decision process needs to know of it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct PeerRef {
+    pub addr: IpAddr,
+    /// The neighbor's BGP identifier (tie-breaker, and ORIGINATOR_ID when reflecting).
+    pub router_id: Ipv4Addr,
+    /// External (eBGP, distance 20) or internal (iBGP, distance 200).
+    pub ebgp: bool,
+    /// The neighbor is one of our route-reflector clients (RFC 4456).
+    pub rr_client: bool,
 }
 
 /// A route as it sits in one VRF's table.
@@ -78,22 +111,37 @@ pub struct Route {
     pub protocol: Protocol,
     pub distance: u8,
     pub forward: Forward,
-    /// Route tag (IOS `tag`), carried through redistribution and leaking.
-    pub tag: u32,
-    /// Where a leaked route came from; `None` for the VRF's own routes.
+    /// Path attributes (tag, communities, AS path, …), interned and shared.
+    pub attrs: Arc<Attrs>,
+    /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
     pub leaked: Option<LeakSource>,
+    /// The BGP neighbor the route was learned from (directly, or through the VPN table).
+    pub peer: Option<PeerRef>,
 }
 
 impl Route {
     /// A route of this VRF's own, with the protocol's default distance.
     pub fn local(protocol: Protocol, forward: Forward, tag: u32) -> Self {
+        let mut attrs = Attrs::new(protocol.into());
+        attrs.tag = tag;
         Route {
             protocol,
             distance: protocol.default_distance(),
             forward,
-            tag,
+            attrs: Arc::new(attrs),
             leaked: None,
+            peer: None,
         }
+    }
+
+    /// The route tag (IOS `tag`), carried through redistribution and leaking.
+    pub fn tag(&self) -> u32 {
+        self.attrs.tag
+    }
+
+    /// Whether the route can be selected: a BGP next hop that nothing reaches cannot.
+    pub fn is_usable(&self) -> bool {
+        !matches!(self.forward, Forward::Unresolved(_))
     }
 }
 
@@ -101,25 +149,65 @@ impl Route {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LeakSource {
     pub rd: RouteDistinguisher,
-    pub vrf: VrfName,
-    /// The protocol the route had in its own VRF (`C`, `S`).
+    /// The VRF of this router that exported it, or the remote PE it came from.
+    pub source: PathSource,
+    /// The protocol the route had where it came from (`C`, `S`, `B`).
     pub protocol: Protocol,
 }
 
-/// Who put a path into the VPN table. Remote PEs (BGP peers) will be another variant.
+/// Who put a path into the VPN table.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum PathSource {
     /// Exported by a VRF of this router.
     Vrf(VrfName),
+    /// Learned over VPNv4/VPNv6 from a BGP neighbor (a remote PE or a route reflector).
+    Peer(IpAddr),
+}
+
+impl fmt::Display for PathSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathSource::Vrf(v) => write!(f, "VRF {v}"),
+            PathSource::Peer(a) => write!(f, "{a}"),
+        }
+    }
 }
 
 /// One path of an RD:prefix in the VPN table.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct VpnPath {
     pub protocol: Protocol,
+    /// For a local VRF's export, that VRF's forwarding; for a remote PE's path, the adjacency
+    /// towards the PE with the PE's VPN label, or `Unresolved`.
     pub forward: Forward,
-    pub tag: u32,
-    pub route_targets: Vec<RouteTarget>,
+    /// Attributes as exported (after the export-map), route targets among the extended
+    /// communities.
+    pub attrs: Arc<Attrs>,
+    /// The VPN label a remote PE advertised; `None` for local exports.
+    pub label: Option<u32>,
+    pub peer: Option<PeerRef>,
+}
+
+impl VpnPath {
+    /// The route targets among the path's extended communities.
+    pub fn route_targets(&self) -> impl Iterator<Item = RouteTarget> + '_ {
+        self.attrs
+            .ext_communities
+            .iter()
+            .filter_map(|c| c.as_route_target())
+    }
+
+    /// The path as a [`Route`] for the decision process and policy.
+    pub fn as_route(&self) -> Route {
+        Route {
+            protocol: Protocol::Bgp,
+            distance: Protocol::Bgp.default_distance(),
+            forward: self.forward.clone(),
+            attrs: self.attrs.clone(),
+            leaked: None,
+            peer: self.peer,
+        }
+    }
 }
 
 /// What the data plane does for one prefix of one VRF.

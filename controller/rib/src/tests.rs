@@ -18,8 +18,10 @@ fn policy(rd: &str, import: &[&str], export: &[&str]) -> VrfPolicy {
         rd: Some(rd.parse().unwrap()),
         import: import.iter().map(|s| rt(s)).collect(),
         export: export.iter().map(|s| rt(s)).collect(),
-        redistribute_connected: true,
-        redistribute_static: true,
+        redistribute: [(Protocol::Connected, None), (Protocol::Static, None)]
+            .into_iter()
+            .collect(),
+        ..Default::default()
     }
 }
 
@@ -34,10 +36,7 @@ fn connected(rib: &mut Rib, vrf: &str, intf: &str, subnet: &str) {
 }
 
 fn static_via(rib: &mut Rib, vrf: &str, prefix: &str, intf: &str, gw: &str) {
-    let adj = Adjacency {
-        interface: Arc::from(intf),
-        address: ip(gw),
-    };
+    let adj = Adjacency::new(Arc::from(intf), ip(gw));
     rib.upsert_route(
         vrf,
         net(prefix),
@@ -47,10 +46,7 @@ fn static_via(rib: &mut Rib, vrf: &str, prefix: &str, intf: &str, gw: &str) {
 }
 
 fn fwd(intf: &str, gw: &str) -> FibAction {
-    FibAction::Forward(vec![Adjacency {
-        interface: Arc::from(intf),
-        address: ip(gw),
-    }])
+    FibAction::Forward(vec![Adjacency::new(Arc::from(intf), ip(gw))])
 }
 
 /// The seed 001 lab: C shares with A and B; A and B stay apart.
@@ -115,7 +111,10 @@ fn seed_lab_leaks_c_to_a_and_b_and_keeps_a_and_b_apart() {
         .unwrap();
     assert_eq!(leaked.protocol, Protocol::Bgp);
     let src = leaked.leaked.as_ref().unwrap();
-    assert_eq!((&*src.vrf, src.protocol), ("VRF-A", Protocol::Static));
+    assert_eq!(
+        (&src.source, src.protocol),
+        (&PathSource::Vrf(Arc::from("VRF-A")), Protocol::Static)
+    );
     assert_eq!(src.rd.to_string(), "65535:1");
 }
 
@@ -127,7 +126,10 @@ fn vpn_table_is_keyed_by_rd_and_carries_export_rts() {
     assert_eq!(vpn.len(), 6);
     let key = ("65535:2".parse().unwrap(), net("10.2.1.0/24"));
     let path = &vpn[&key][&PathSource::Vrf(Arc::from("VRF-B"))];
-    assert_eq!(path.route_targets, vec![rt("65535:2")]);
+    assert_eq!(
+        path.route_targets().collect::<Vec<_>>(),
+        vec![rt("65535:2")]
+    );
     assert_eq!(path.protocol, Protocol::Static);
 }
 
@@ -305,7 +307,7 @@ fn no_rd_means_no_vpn_participation() {
     rib.upsert_vrf(
         "lonely",
         VrfPolicy {
-            redistribute_connected: true,
+            redistribute: [(Protocol::Connected, None)].into_iter().collect(),
             ..Default::default()
         },
     );
@@ -318,7 +320,7 @@ fn no_rd_means_no_vpn_participation() {
 fn only_redistributed_protocols_are_exported() {
     let mut rib = seed_lab();
     let mut p = policy("65535:1", &["65535:3"], &["65535:1"]);
-    p.redistribute_static = false;
+    p.redistribute.remove(&Protocol::Static);
     rib.upsert_vrf("VRF-A", p);
     rib.take_delta();
     assert!(!rib.fib("VRF-C").unwrap().contains_key(&net("10.1.1.0/24")));
@@ -356,6 +358,26 @@ enum Op {
         host: u8,
         add: bool,
     },
+    /// A CE route: next hop 10.0.0.host, from neighbor `peer`.
+    PeerRoute {
+        vrf: usize,
+        prefix: u8,
+        peer: u8,
+        host: u8,
+        pref: u8,
+        add: bool,
+    },
+    /// A remote PE's VPN path with one RT, next hop 10.0.0.host.
+    VpnPath {
+        rd: u8,
+        prefix: u8,
+        rt: u8,
+        host: u8,
+        label: u32,
+        add: bool,
+    },
+    Core(Vec<usize>),
+    MaxPaths(usize, u8),
 }
 
 const VRFS: [&str; 3] = ["v0", "v1", "v2"];
@@ -403,6 +425,28 @@ fn op() -> impl Strategy<Value = Op> {
             host,
             add
         }),
+        (0..3usize, 0u8..4, 1u8..3, 1u8..4, 0u8..3, any::<bool>()).prop_map(
+            |(vrf, prefix, peer, host, pref, add)| Op::PeerRoute {
+                vrf,
+                prefix,
+                peer,
+                host,
+                pref,
+                add
+            }
+        ),
+        (1u8..3, 0u8..4, 0u8..3, 1u8..4, 16u32..18, any::<bool>()).prop_map(
+            |(rd, prefix, rt, host, label, add)| Op::VpnPath {
+                rd,
+                prefix,
+                rt,
+                host,
+                label,
+                add
+            }
+        ),
+        proptest::collection::vec(0..3usize, 0..3).prop_map(Op::Core),
+        (0..3usize, 1u8..3).prop_map(|(v, n)| Op::MaxPaths(v, n)),
     ]
 }
 
@@ -412,6 +456,27 @@ struct World {
     vrfs: BTreeMap<usize, VrfPolicy>,
     routes: BTreeMap<(usize, IpNet, Protocol), Route>,
     neighbors: BTreeSet<(usize, u8)>,
+    peer_routes: BTreeMap<(usize, IpNet, u8), Arc<Attrs>>,
+    vpn_paths: BTreeMap<(u8, IpNet), (u32, Arc<Attrs>)>,
+    core: BTreeSet<Arc<str>>,
+}
+
+fn peer_ref(peer: u8) -> PeerRef {
+    PeerRef {
+        addr: ip(&format!("10.0.0.{peer}")),
+        router_id: format!("{peer}.{peer}.{peer}.{peer}").parse().unwrap(),
+        ebgp: true,
+        rr_client: false,
+    }
+}
+
+fn pe_ref() -> PeerRef {
+    PeerRef {
+        addr: ip("10.9.9.9"),
+        router_id: "9.9.9.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    }
 }
 
 fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
@@ -428,9 +493,17 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                 rd: (*rd > 0).then(|| format!("1:{rd}").parse().unwrap()),
                 import: import.iter().map(|r| rt(&format!("2:{r}"))).collect(),
                 export: export.iter().map(|r| rt(&format!("2:{r}"))).collect(),
-                redistribute_connected: *conn,
-                redistribute_static: *stat,
+                redistribute: [(Protocol::Connected, *conn), (Protocol::Static, *stat)]
+                    .into_iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(p, _)| (p, None))
+                    .collect(),
+                ..Default::default()
             };
+            let mut p = p;
+            if let Some(old) = world.vrfs.get(vrf) {
+                p.decision = old.decision;
+            }
             rib.upsert_vrf(VRFS[*vrf], p.clone());
             world.vrfs.insert(*vrf, p);
         }
@@ -438,6 +511,7 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
             rib.remove_vrf(VRFS[*vrf]);
             world.vrfs.remove(vrf);
             world.routes.retain(|(v, _, _), _| v != vrf);
+            world.peer_routes.retain(|(v, _, _), _| v != vrf);
         }
         Op::Connected {
             vrf,
@@ -479,10 +553,7 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
             let prefix = net(&format!("10.{prefix}.0.0/16"));
             let key = (*vrf, prefix, Protocol::Static);
             if *add {
-                let adj = Adjacency {
-                    interface: Arc::from(INTFS[*intf]),
-                    address: ip(&format!("10.0.0.{host}")),
-                };
+                let adj = Adjacency::new(Arc::from(INTFS[*intf]), ip(&format!("10.0.0.{host}")));
                 let r = Route::local(Protocol::Static, Forward::Nexthops(vec![adj]), *host as u32);
                 rib.upsert_route(VRFS[*vrf], prefix, r.clone()).unwrap();
                 world.routes.insert(key, r);
@@ -502,6 +573,66 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                 world.neighbors.remove(&(*intf, *host));
             }
         }
+        Op::PeerRoute {
+            vrf,
+            prefix,
+            peer,
+            host,
+            pref,
+            add,
+        } => {
+            if !world.vrfs.contains_key(vrf) {
+                return;
+            }
+            let prefix = net(&format!("10.{prefix}.0.0/16"));
+            if *add {
+                let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[65000 + *peer as u32], |a| {
+                    a.local_pref = Some(100 + *pref as u32)
+                });
+                rib.upsert_peer_route(VRFS[*vrf], prefix, peer_ref(*peer), attrs.clone())
+                    .unwrap();
+                world.peer_routes.insert((*vrf, prefix, *peer), attrs);
+            } else {
+                rib.withdraw_peer_route(VRFS[*vrf], prefix, peer_ref(*peer).addr)
+                    .unwrap();
+                world.peer_routes.remove(&(*vrf, prefix, *peer));
+            }
+        }
+        Op::VpnPath {
+            rd,
+            prefix,
+            rt: r,
+            host,
+            label,
+            add,
+        } => {
+            let rd_v: RouteDistinguisher = format!("7:{rd}").parse().unwrap();
+            let prefix = net(&format!("10.{prefix}.0.0/16"));
+            if *add {
+                let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[], |a| {
+                    a.ext_communities =
+                        policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt(
+                            &format!("2:{r}"),
+                        ))])
+                });
+                rib.upsert_vpn_path(rd_v, prefix, pe_ref(), *label, attrs.clone());
+                world.vpn_paths.insert((*rd, prefix), (*label, attrs));
+            } else {
+                rib.withdraw_vpn_path(rd_v, prefix, pe_ref().addr);
+                world.vpn_paths.remove(&(*rd, prefix));
+            }
+        }
+        Op::Core(intfs) => {
+            let set: BTreeSet<Arc<str>> = intfs.iter().map(|i| Arc::from(INTFS[*i])).collect();
+            rib.set_core_interfaces(set.clone());
+            world.core = set;
+        }
+        Op::MaxPaths(vrf, n) => {
+            if let Some(p) = world.vrfs.get_mut(vrf) {
+                p.decision.maximum_paths = *n;
+                rib.upsert_vrf(VRFS[*vrf], p.clone());
+            }
+        }
     }
 }
 
@@ -516,6 +647,15 @@ fn cold_start(world: &World) -> Rib {
     for (intf, host) in &world.neighbors {
         rib.add_neighbor(INTFS[*intf], ip(&format!("10.0.0.{host}")));
     }
+    for ((vrf, prefix, peer), attrs) in &world.peer_routes {
+        rib.upsert_peer_route(VRFS[*vrf], *prefix, peer_ref(*peer), attrs.clone())
+            .unwrap();
+    }
+    for ((rd, prefix), (label, attrs)) in &world.vpn_paths {
+        let rd_v: RouteDistinguisher = format!("7:{rd}").parse().unwrap();
+        rib.upsert_vpn_path(rd_v, *prefix, pe_ref(), *label, attrs.clone());
+    }
+    rib.set_core_interfaces(world.core.clone());
     rib.take_delta();
     rib
 }
@@ -607,4 +747,391 @@ fn removed_vrf_with_static_is_gone() {
         eprintln!("{op:?} -> {d:?}");
     }
     assert!(rib.fib("v0").is_none(), "{:?}", rib.fib("v0"));
+}
+
+// ----- policy in the RIB: redistribution route-maps, export / import maps -------------------
+
+fn compiled(text: &str) -> policy::Policy {
+    policy::parse("test.toml", text).unwrap()
+}
+
+fn map(p: &policy::Policy, name: &str) -> MapRef {
+    MapRef::new(p.route_maps[name].clone())
+}
+
+const SEED_000: &str = r#"
+[[route-map]]
+name = "StaticToBGP"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+match.tag = [123]
+set.community = ["no-export"]
+set.community-additive = true
+"#;
+
+/// Seed 000: `redistribute static route-map StaticToBGP` takes only the static routes tagged
+/// 123 into BGP, each with NO_EXPORT added; untagged statics stay out of BGP (and the VPN).
+#[test]
+fn seed_000_redistribute_static_route_map_matches_tag_and_sets_no_export() {
+    let p = compiled(SEED_000);
+    let mut rib = Rib::new();
+    let mut pol = policy("65001:1", &[], &["65001:1"]);
+    pol.redistribute = [(Protocol::Static, Some(map(&p, "StaticToBGP")))]
+        .into_iter()
+        .collect();
+    rib.upsert_vrf("CUST", pol);
+    rib.upsert_route(
+        "CUST",
+        net("10.1.2.0/24"),
+        Route::local(Protocol::Static, Forward::Blackhole, 123),
+    )
+    .unwrap();
+    rib.upsert_route(
+        "CUST",
+        net("10.9.9.0/24"),
+        Route::local(Protocol::Static, Forward::Blackhole, 0),
+    )
+    .unwrap();
+    let delta = rib.take_delta();
+    let best = rib.bgp_best("CUST", &net("10.1.2.0/24")).unwrap();
+    assert!(best
+        .route
+        .attrs
+        .communities
+        .contains(&policy::Community::NO_EXPORT));
+    assert_eq!(best.route.attrs.tag, 123);
+    assert_eq!(best.route.attrs.weight, decision::LOCAL_WEIGHT);
+    assert!(rib.bgp_best("CUST", &net("10.9.9.0/24")).is_none());
+    // Both are in the FIB (the route-map filters BGP, not forwarding).
+    assert_eq!(rib.fib("CUST").unwrap().len(), 2);
+    assert!(delta
+        .bgp_changed
+        .contains(&(Arc::from("CUST"), net("10.1.2.0/24"))));
+    // Only the tagged one reaches the VPN table, with NO_EXPORT and the export RT.
+    let vpn = rib.vpn_table();
+    assert_eq!(vpn.len(), 1);
+    let path = vpn.values().next().unwrap().values().next().unwrap();
+    assert!(path
+        .attrs
+        .communities
+        .contains(&policy::Community::NO_EXPORT));
+    assert_eq!(
+        path.route_targets().collect::<Vec<_>>(),
+        vec![rt("65001:1")]
+    );
+    assert_eq!(rib.route_map_stats()["StaticToBGP"].hits, vec![1]);
+}
+
+/// Seed 004: a route-map can set the route targets; a VRF importing only that RT gets only
+/// the routes the map marked, as single-lookup entries towards the exporter's next hop.
+#[test]
+fn seed_004_export_map_setting_route_targets_selects_what_leaks() {
+    let p = compiled(
+        r#"
+[[prefix-list]]
+name = "SHARED"
+[[prefix-list.entry]]
+seq = 5
+action = "permit"
+prefix = "10.1.1.0/24"
+
+[[route-map]]
+name = "MarkShared"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+match.prefix-list = ["SHARED"]
+set.extcommunity-rt = ["65000:99"]
+set.extcommunity-rt-additive = true
+[[route-map.entry]]
+seq = 20
+action = "permit"
+"#,
+    );
+    let mut rib = seed_lab();
+    let mut a = policy("65535:1", &["65535:3"], &["65535:1"]);
+    a.export_map = Some(map(&p, "MarkShared"));
+    rib.upsert_vrf("VRF-A", a);
+    rib.upsert_vrf("SHARED", policy("65535:9", &["65000:99"], &[]));
+    rib.take_delta();
+    let shared = rib.fib("SHARED").unwrap();
+    assert_eq!(shared.len(), 1, "{shared:?}");
+    assert_eq!(
+        shared.get(&net("10.1.1.0/24")),
+        Some(&fwd("Ethernet1", "10.1.0.2"))
+    );
+    // VRF-C still gets everything VRF-A exports (the map added an RT, it removed none).
+    assert!(rib.fib("VRF-C").unwrap().contains_key(&net("10.1.0.0/24")));
+}
+
+/// Seed 001's selective leaking: an export map that permits only some prefixes.
+#[test]
+fn export_map_leaks_only_the_selected_prefixes() {
+    let p = compiled(
+        r#"
+[[prefix-list]]
+name = "ONLY-STATIC"
+[[prefix-list.entry]]
+seq = 5
+action = "permit"
+prefix = "10.1.1.0/24"
+
+[[route-map]]
+name = "A-OUT"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+match.prefix-list = ["ONLY-STATIC"]
+"#,
+    );
+    let mut rib = seed_lab();
+    rib.take_delta();
+    let mut a = policy("65535:1", &["65535:3"], &["65535:1"]);
+    a.export_map = Some(map(&p, "A-OUT"));
+    rib.upsert_vrf("VRF-A", a);
+    let delta = rib.take_delta();
+    let c = rib.fib("VRF-C").unwrap();
+    assert!(c.contains_key(&net("10.1.1.0/24")));
+    assert!(!c.contains_key(&net("10.1.0.0/24")));
+    assert!(!c.contains_key(&net("10.1.0.2/32")));
+    // The delta took the stale leaks out of VRF-C.
+    assert!(delta
+        .changes
+        .iter()
+        .any(|ch| &*ch.vrf == "VRF-C" && ch.prefix == net("10.1.0.0/24") && ch.action.is_none()));
+    // Removing the map brings them back.
+    rib.upsert_vrf("VRF-A", policy("65535:1", &["65535:3"], &["65535:1"]));
+    rib.take_delta();
+    assert!(rib.fib("VRF-C").unwrap().contains_key(&net("10.1.0.0/24")));
+}
+
+#[test]
+fn import_map_filters_and_rewrites_what_a_vrf_takes_in() {
+    let p = compiled(
+        r#"
+[[route-map]]
+name = "C-IN"
+[[route-map.entry]]
+seq = 10
+action = "deny"
+match.tag = [7]
+[[route-map.entry]]
+seq = 20
+action = "permit"
+set.local-preference = 300
+"#,
+    );
+    let mut rib = seed_lab();
+    rib.upsert_route(
+        "VRF-A",
+        net("10.1.7.0/24"),
+        Route::local(Protocol::Static, Forward::Blackhole, 7),
+    )
+    .unwrap();
+    let mut c = policy("65535:3", &["65535:1", "65535:2"], &["65535:3"]);
+    c.import_map = Some(map(&p, "C-IN"));
+    rib.upsert_vrf("VRF-C", c);
+    rib.take_delta();
+    let table = rib.table("VRF-C").unwrap();
+    assert!(!table.contains_key(&net("10.1.7.0/24")));
+    let leaked = table[&net("10.1.1.0/24")].best_route().unwrap();
+    assert_eq!(leaked.attrs.local_pref, Some(300));
+    // A's own table still has it.
+    assert!(rib.fib("VRF-A").unwrap().contains_key(&net("10.1.7.0/24")));
+}
+
+#[test]
+fn recompiling_an_unchanged_route_map_is_not_a_change() {
+    let a = map(&compiled(SEED_000), "StaticToBGP");
+    let b = map(&compiled(SEED_000), "StaticToBGP");
+    assert_eq!(a, b);
+    let c = map(&compiled(&SEED_000.replace("123", "124")), "StaticToBGP");
+    assert_ne!(a, c);
+}
+
+// ----- BGP routes: CE neighbors, remote PEs, decision process, multipath ----------------------
+
+fn ce(addr: &str, id: &str) -> PeerRef {
+    PeerRef {
+        addr: ip(addr),
+        router_id: id.parse().unwrap(),
+        ebgp: true,
+        rr_client: false,
+    }
+}
+
+fn bgp_attrs(next_hop: &str, as_path: &[u32], f: impl FnOnce(&mut Attrs)) -> Arc<Attrs> {
+    let mut a = Attrs::new(policy::SourceProtocol::Bgp);
+    a.next_hop = policy::NextHop::Addr(ip(next_hop));
+    a.as_path = policy::AsPath::from_sequence(as_path.to_vec());
+    f(&mut a);
+    Arc::new(a)
+}
+
+#[test]
+fn ce_route_resolves_through_a_neighbor_and_leaks_like_a_local_one() {
+    let mut rib = seed_lab();
+    rib.upsert_peer_route(
+        "VRF-A",
+        net("172.16.0.0/16"),
+        ce("10.1.0.2", "1.1.1.1"),
+        bgp_attrs("10.1.0.2", &[65010], |_| {}),
+    )
+    .unwrap();
+    // Next hop 10.1.0.9 is not a neighbor: inaccessible, kept but not forwarding.
+    rib.upsert_peer_route(
+        "VRF-A",
+        net("172.17.0.0/16"),
+        ce("10.1.0.2", "1.1.1.1"),
+        bgp_attrs("10.1.0.9", &[65010], |_| {}),
+    )
+    .unwrap();
+    rib.take_delta();
+    let a = rib.fib("VRF-A").unwrap();
+    assert_eq!(
+        a.get(&net("172.16.0.0/16")),
+        Some(&fwd("Ethernet1", "10.1.0.2"))
+    );
+    assert!(!a.contains_key(&net("172.17.0.0/16")));
+    // CE routes are exported to the VPN table and leak into C.
+    assert_eq!(
+        rib.fib("VRF-C").unwrap().get(&net("172.16.0.0/16")),
+        Some(&fwd("Ethernet1", "10.1.0.2"))
+    );
+    // The neighbor appears: the route resolves and forwards.
+    rib.add_neighbor("Ethernet1", ip("10.1.0.9"));
+    let delta = rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&net("172.17.0.0/16")),
+        Some(&fwd("Ethernet1", "10.1.0.9"))
+    );
+    assert!(delta
+        .changes
+        .iter()
+        .any(|c| c.prefix == net("172.17.0.0/16") && &*c.vrf == "VRF-C"));
+    // Withdrawn: gone everywhere.
+    rib.withdraw_peer_route("VRF-A", net("172.16.0.0/16"), ip("10.1.0.2"))
+        .unwrap();
+    rib.take_delta();
+    assert!(!rib
+        .fib("VRF-A")
+        .unwrap()
+        .contains_key(&net("172.16.0.0/16")));
+    assert!(!rib
+        .fib("VRF-C")
+        .unwrap()
+        .contains_key(&net("172.16.0.0/16")));
+}
+
+#[test]
+fn decision_process_and_maximum_paths_shape_the_fib() {
+    let mut rib = seed_lab();
+    rib.add_neighbor("Ethernet1", ip("10.1.0.3"));
+    let mut a = policy("65535:1", &["65535:3"], &["65535:1"]);
+    a.decision.maximum_paths = 4;
+    rib.upsert_vrf("VRF-A", a);
+    let p = net("192.0.2.0/24");
+    rib.upsert_peer_route(
+        "VRF-A",
+        p,
+        ce("10.1.0.2", "2.2.2.2"),
+        bgp_attrs("10.1.0.2", &[65010], |_| {}),
+    )
+    .unwrap();
+    rib.upsert_peer_route(
+        "VRF-A",
+        p,
+        ce("10.1.0.3", "3.3.3.3"),
+        bgp_attrs("10.1.0.3", &[65010], |_| {}),
+    )
+    .unwrap();
+    rib.take_delta();
+    let both = FibAction::Forward(vec![
+        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.2")),
+        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.3")),
+    ]);
+    assert_eq!(rib.fib("VRF-A").unwrap().get(&p), Some(&both));
+    // A longer AS path on one: it drops out of the group.
+    rib.upsert_peer_route(
+        "VRF-A",
+        p,
+        ce("10.1.0.3", "3.3.3.3"),
+        bgp_attrs("10.1.0.3", &[65010, 65010], |_| {}),
+    )
+    .unwrap();
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&p),
+        Some(&fwd("Ethernet1", "10.1.0.2"))
+    );
+    // Higher local-pref on the longer one wins outright.
+    rib.upsert_peer_route(
+        "VRF-A",
+        p,
+        ce("10.1.0.3", "3.3.3.3"),
+        bgp_attrs("10.1.0.3", &[65010, 65010], |a| a.local_pref = Some(200)),
+    )
+    .unwrap();
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&p),
+        Some(&fwd("Ethernet1", "10.1.0.3"))
+    );
+    assert_eq!(
+        rib.bgp_best("VRF-A", &p).unwrap().key,
+        CandidateKey::Peer(ip("10.1.0.3"))
+    );
+}
+
+#[test]
+fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
+    let mut rib = seed_lab();
+    rib.upsert_vrf("core", VrfPolicy::default());
+    connected(&mut rib, "core", "Core1", "192.168.0.0/30");
+    rib.add_neighbor("Core1", ip("192.168.0.2"));
+    let pe = PeerRef {
+        addr: ip("192.168.0.2"),
+        router_id: "9.9.9.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    };
+    let rd: RouteDistinguisher = "65000:100".parse().unwrap();
+    let attrs = bgp_attrs("192.168.0.2", &[], |a| {
+        a.ext_communities =
+            policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
+    });
+    rib.upsert_vpn_path(rd, net("198.51.100.0/24"), pe, 3001, attrs);
+    rib.take_delta();
+    // Not a core interface yet: inaccessible, nothing imported into the FIB.
+    assert!(!rib
+        .fib("VRF-A")
+        .unwrap()
+        .contains_key(&net("198.51.100.0/24")));
+    rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
+    let delta = rib.take_delta();
+    let labelled = FibAction::Forward(vec![Adjacency {
+        interface: Arc::from("Core1"),
+        address: ip("192.168.0.2"),
+        vpn_label: Some(3001),
+    }]);
+    for vrf in ["VRF-A", "VRF-B"] {
+        assert_eq!(
+            rib.fib(vrf).unwrap().get(&net("198.51.100.0/24")),
+            Some(&labelled),
+            "{vrf}"
+        );
+    }
+    assert!(!rib
+        .fib("VRF-C")
+        .unwrap()
+        .contains_key(&net("198.51.100.0/24")));
+    assert!(delta.vpn_changed.contains(&(rd, net("198.51.100.0/24"))));
+    rib.withdraw_vpn_path(rd, net("198.51.100.0/24"), ip("192.168.0.2"));
+    rib.take_delta();
+    assert!(!rib
+        .fib("VRF-A")
+        .unwrap()
+        .contains_key(&net("198.51.100.0/24")));
+    assert!(rib.vpn_table().get(&(rd, net("198.51.100.0/24"))).is_none());
 }

@@ -171,3 +171,68 @@ fn every_error_is_reported_at_once() {
     let errors = parse("t.toml", &text).unwrap_err().0;
     assert_eq!(errors.len(), 3, "{errors:?}");
 }
+
+const SEED_000_POLICY: &str = r#"
+[[route-map]]
+name = "StaticToBGP"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+match.tag = [123]
+set.community = ["no-export"]
+set.community-additive = true
+"#;
+
+#[test]
+fn redistribution_through_a_route_map_and_vrf_maps() {
+    let text = format!(
+        "{HEAD}{SEED_000_POLICY}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nredistribute = [\"connected\", {{ protocol = \"static\", route-map = \"StaticToBGP\" }}]\nexport-map = \"StaticToBGP\"\nmaximum-paths = 4\n"
+    );
+    let config = parse("t.toml", &text).unwrap();
+    let p = &config.vrfs["a"].policy;
+    assert_eq!(p.redistribute[&Protocol::Connected], None);
+    assert_eq!(
+        p.redistribute[&Protocol::Static].as_ref().map(|m| m.name()),
+        Some("StaticToBGP")
+    );
+    assert_eq!(p.export_map.as_ref().map(|m| m.name()), Some("StaticToBGP"));
+    assert_eq!(p.decision.maximum_paths, 4);
+    assert!(config.policy.0.route_maps.contains_key("StaticToBGP"));
+    // The same text parsed twice is the same configuration (a reload changes nothing).
+    assert_eq!(config, parse("t.toml", &text).unwrap());
+}
+
+#[test]
+fn unknown_route_map_references_are_located() {
+    let text = format!(
+        "{HEAD}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nredistribute = [{{ protocol = \"static\", route-map = \"Nope\" }}]\n"
+    );
+    assert_eq!(one_error(&text), "6:17: unknown route-map `Nope`");
+    let text = format!("{HEAD}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nimport-map = \"Nope\"\n");
+    assert_eq!(one_error(&text), "6:14: unknown route-map `Nope`");
+    let text =
+        format!("{HEAD}[[vrf]]\nname = \"a\"\nexport-map = \"StaticToBGP\"\n{SEED_000_POLICY}");
+    assert!(one_error(&text).contains("has an export or import map but no `rd`"));
+}
+
+#[test]
+fn policy_errors_are_located_in_the_same_file() {
+    let text = format!(
+        "{HEAD}[[route-map]]\nname = \"M\"\n[[route-map.entry]]\nseq = 10\naction = \"permit\"\nmatch.prefix-list = [\"MISSING\"]\n[[route-map.entry]]\nseq = 10\naction = \"deny\"\n"
+    );
+    let errors = parse("t.toml", &text).expect_err("rejected").0;
+    let msgs: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "8:22: unknown prefix-list `MISSING`".to_string(),
+            "10:7: sequence 10 is used twice in route-map `M`".to_string()
+        ]
+    );
+    // A route-map with errors is still a known name: no second "unknown route-map" error.
+    let text = format!("{text}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nexport-map = \"M\"\n");
+    assert_eq!(parse("t.toml", &text).expect_err("rejected").0.len(), 2);
+}
