@@ -94,6 +94,8 @@ pub struct VrfConfig {
     pub name: String,
     pub policy: VrfPolicy,
     pub statics: Vec<StaticRoute>,
+    /// The VPN label remote PEs push for this VRF; allocated when not configured.
+    pub vpn_label: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +108,8 @@ pub struct InterfaceConfig {
     /// Interface addresses with their prefix length (`10.1.0.1/24`).
     pub addresses: Vec<IpNet>,
     pub neighbors: BTreeMap<IpAddr, Mac>,
+    /// Faces the MPLS core: labelled packets are accepted here, remote PEs resolve here.
+    pub core: bool,
 }
 
 /// The compiled policy (lists, route-maps, GateD export statements), shared.
@@ -136,6 +140,7 @@ pub struct Config {
     pub vrfs: BTreeMap<String, VrfConfig>,
     pub interfaces: BTreeMap<String, InterfaceConfig>,
     pub policy: PolicySet,
+    pub bgp: Option<BgpConfig>,
 }
 
 /// One problem in a configuration file, located.
@@ -183,6 +188,7 @@ struct RawConfig {
     vrf: Vec<RawVrf>,
     #[serde(default)]
     interface: Vec<RawInterface>,
+    bgp: Option<bgp::RawBgp>,
     // The policy tables, as `policy::config` reads them (see docs/policy.md).
     #[serde(default)]
     prefix_list: Vec<PrefixListConfig>,
@@ -220,6 +226,7 @@ struct RawVrf {
     maximum_paths: Option<Spanned<u8>>,
     #[serde(default)]
     always_compare_med: bool,
+    vpn_label: Option<Spanned<u32>>,
     #[serde(default, rename = "static")]
     statics: Vec<RawStatic>,
 }
@@ -308,6 +315,8 @@ struct RawInterface {
     address: Vec<Spanned<String>>,
     #[serde(default)]
     neighbor: Vec<RawNeighbor>,
+    #[serde(default)]
+    core: bool,
 }
 
 #[derive(Deserialize)]
@@ -449,6 +458,7 @@ impl Validator<'_> {
         // VRFs: names, RDs, RTs, redistribution. Static routes are checked after interfaces.
         let mut vrfs: BTreeMap<String, VrfConfig> = BTreeMap::new();
         let mut rds: BTreeMap<RouteDistinguisher, String> = BTreeMap::new();
+        let mut labels: BTreeMap<u32, String> = BTreeMap::new();
         for rv in &raw.vrf {
             let name = rv.name.get_ref().clone();
             if name.is_empty() || name.chars().any(|c| c.is_whitespace()) {
@@ -556,12 +566,33 @@ impl Validator<'_> {
                 }
             }
             policy.decision = decision;
+            let vpn_label = rv.vpn_label.as_ref().and_then(|l| {
+                let v = *l.get_ref();
+                if !(crate::router::FIRST_VPN_LABEL..=0xF_FFFF).contains(&v) {
+                    self.error(
+                        &l.span(),
+                        format!(
+                            "vpn-label {v} is out of range {}..=1048575 (0-15 are reserved)",
+                            crate::router::FIRST_VPN_LABEL
+                        ),
+                    );
+                    return None;
+                }
+                if let Some(other) = labels.insert(v, name.clone()) {
+                    self.error(
+                        &l.span(),
+                        format!("vpn-label {v} is already used by VRF `{other}`"),
+                    );
+                }
+                Some(v)
+            });
             vrfs.insert(
                 name.clone(),
                 VrfConfig {
                     name,
                     policy,
                     statics: Vec::new(),
+                    vpn_label,
                 },
             );
         }
@@ -666,6 +697,7 @@ impl Validator<'_> {
                     vrf,
                     addresses,
                     neighbors,
+                    core: ri.core,
                 },
             );
         }
@@ -735,11 +767,13 @@ impl Validator<'_> {
             }
         }
 
+        let bgp = raw.bgp.as_ref().map(|b| self.bgp(b, &vrfs, compiled));
         Config {
             router_mac,
             vrfs,
             interfaces,
             policy: policy_set,
+            bgp,
         }
     }
 }
@@ -777,6 +811,9 @@ fn parse_route_prefix(text: &str) -> Result<IpNet, String> {
     }
     Ok(net)
 }
+
+mod bgp;
+pub use self::bgp::{BgpConfig, BgpNeighbor};
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,10 @@ pub mod names {
     pub const SET_ECMP_GROUP: &str = "ingress.set_ecmp_group";
     pub const DROP: &str = "ingress.drop";
     pub const PUNT: &str = "ingress.punt";
+    pub const MPLS_INTERFACE: &str = "ingress.mpls_interface";
+    pub const ENABLE_MPLS: &str = "ingress.enable_mpls";
+    pub const MPLS_VRF: &str = "ingress.mpls_vrf";
+    pub const POP_TO_VRF: &str = "ingress.pop_to_vrf";
     pub const SET_NEIGHBOR: &str = "ingress.set_neighbor";
     pub const SET_VPN_NEIGHBOR: &str = "ingress.set_vpn_neighbor";
     pub const SET_EGRESS: &str = "ingress.set_egress";
@@ -52,6 +56,11 @@ pub struct Topology {
     pub interfaces: BTreeMap<String, (u16, Option<u16>, String)>,
     /// Neighbor MACs by (interface, address).
     pub neighbors: BTreeMap<(Arc<str>, IpAddr), Mac>,
+    /// (port, VLAN or 0) of the interfaces facing the MPLS core: only there are labelled
+    /// packets accepted.
+    pub core_ports: BTreeSet<(u16, u16)>,
+    /// Our VPN label of each VRF: a labelled packet from the core with it is routed in the VRF.
+    pub vpn_labels: BTreeMap<String, u32>,
 }
 
 impl Topology {
@@ -68,6 +77,9 @@ impl Topology {
             for (ip, mac) in &i.neighbors {
                 t.neighbors.insert((interface.clone(), *ip), *mac);
             }
+            if i.core {
+                t.core_ports.insert((i.port, i.vlan.unwrap_or(0)));
+            }
         }
         t
     }
@@ -79,6 +91,8 @@ impl Topology {
 enum Key {
     RouterInterface(u16),
     Interface(u16, u16),
+    MplsInterface(u16, u16),
+    MplsVrf(u32),
     MyStation(Mac),
     Nexthop(u16),
     Member(u32),
@@ -392,6 +406,39 @@ impl Dataplane {
             }
         }
 
+        // MPLS from the core: which interfaces accept labels, and which label is which VRF.
+        for port in old_topology.core_ports.difference(&topology.core_ports) {
+            self.set(touched, Key::MplsInterface(port.0, port.1), None);
+        }
+        for port in topology.core_ports.difference(&old_topology.core_ports) {
+            let e = table_entry(
+                names::MPLS_INTERFACE,
+                vec![
+                    exact("port", u16_bytes(port.0)),
+                    exact("vlan_id", u16_bytes(port.1)),
+                ],
+                TableAction::Action(call(names::ENABLE_MPLS, vec![])),
+            );
+            self.set(touched, Key::MplsInterface(port.0, port.1), Some(e));
+        }
+        for (vrf, label) in &old_topology.vpn_labels {
+            if topology.vpn_labels.get(vrf) != Some(label) {
+                self.set(touched, Key::MplsVrf(*label), None);
+            }
+        }
+        for (vrf, label) in &topology.vpn_labels {
+            if old_topology.vpn_labels.get(vrf) == Some(label) {
+                continue;
+            }
+            let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
+            let e = table_entry(
+                names::MPLS_VRF,
+                vec![exact("label", label.to_be_bytes()[1..].to_vec())],
+                TableAction::Action(call(names::POP_TO_VRF, vec![("vrf_id", u16_bytes(vrf_id))])),
+            );
+            self.set(touched, Key::MplsVrf(*label), Some(e));
+        }
+
         // FIB changes: route entries and the references they hold on nexthops and groups.
         for change in &delta.changes {
             let key = (change.vrf.clone(), change.prefix);
@@ -637,7 +684,7 @@ impl Dataplane {
             match e {
                 Entity::Table(t) => match t.table.as_str() {
                     names::ROUTER_INTERFACE => 0,
-                    names::INTERFACE => 1,
+                    names::INTERFACE | names::MPLS_INTERFACE | names::MPLS_VRF => 1,
                     names::MY_STATION => 2,
                     names::NEXTHOP => 3,
                     names::ECMP_GROUP => 6,

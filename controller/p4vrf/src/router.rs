@@ -94,12 +94,30 @@ impl Wanted {
     }
 }
 
+/// The lowest VPN label we allocate (0-15 are reserved, RFC 3032).
+pub const FIRST_VPN_LABEL: u32 = 16;
+
 /// The running router: the configuration in force, the RIB and the data plane.
 pub struct Router {
     wanted: Wanted,
     config: Option<Config>,
     rib: Rib,
     dataplane: Dataplane,
+    topology: Topology,
+    /// Our VPN label per VRF with an RD: configured, or allocated once and kept while the VRF
+    /// exists (a label that moved would black-hole traffic until every PE re-learned it).
+    vpn_labels: BTreeMap<String, u32>,
+    /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise.
+    pending_bgp: BTreeSet<(rib::VrfName, IpNet)>,
+    pending_vpn: BTreeSet<rib::VpnKey>,
+}
+
+/// What changed for BGP since it last looked: VRF prefixes whose best path changed (CE
+/// advertisements) and VPN keys whose paths changed (VPN advertisements).
+#[derive(Debug, Default)]
+pub struct BgpChanges {
+    pub vrf: Vec<(rib::VrfName, IpNet)>,
+    pub vpn: Vec<rib::VpnKey>,
 }
 
 impl Default for Router {
@@ -115,7 +133,81 @@ impl Router {
             config: None,
             rib: Rib::new(),
             dataplane: Dataplane::new(),
+            topology: Topology::default(),
+            vpn_labels: BTreeMap::new(),
+            pending_bgp: BTreeSet::new(),
+            pending_vpn: BTreeSet::new(),
         }
+    }
+
+    /// The RIB, for the BGP speaker to add and withdraw learned routes; [`Router::commit`]
+    /// then turns what it changed into switch updates.
+    pub fn rib_mut(&mut self) -> &mut Rib {
+        &mut self.rib
+    }
+
+    /// Our VPN label of a VRF.
+    pub fn vpn_label(&self, vrf: &str) -> Option<u32> {
+        self.vpn_labels.get(vrf).copied()
+    }
+
+    /// Takes the RIB's delta and returns the switch updates it takes.
+    pub fn commit(&mut self) -> Result<Vec<Update>, DataplaneError> {
+        let delta = self.rib.take_delta();
+        self.pending_bgp.extend(delta.bgp_changed.iter().cloned());
+        self.pending_vpn.extend(delta.vpn_changed.iter().copied());
+        self.dataplane.apply(&self.topology, &delta)
+    }
+
+    /// The BGP-relevant changes since the last call.
+    pub fn take_bgp_changes(&mut self) -> BgpChanges {
+        BgpChanges {
+            vrf: std::mem::take(&mut self.pending_bgp).into_iter().collect(),
+            vpn: std::mem::take(&mut self.pending_vpn).into_iter().collect(),
+        }
+    }
+
+    /// Keeps labels of VRFs that still have an RD, takes configured ones, allocates the rest
+    /// (lowest free first). Only a router with an MPLS core (a core interface or a VPN
+    /// neighbor) has labels: purely local leaking needs none.
+    fn assign_vpn_labels(&mut self, config: &Config) {
+        let has_core = config.interfaces.values().any(|i| i.core)
+            || config
+                .bgp
+                .as_ref()
+                .is_some_and(|b| b.neighbors.values().any(|n| n.vrf.is_none()));
+        let wanted: BTreeMap<&String, Option<u32>> = config
+            .vrfs
+            .iter()
+            .filter(|(_, v)| has_core && v.policy.rd.is_some())
+            .map(|(n, v)| (n, v.vpn_label))
+            .collect();
+        let mut labels: BTreeMap<String, u32> = BTreeMap::new();
+        for (name, fixed) in &wanted {
+            if let Some(l) = fixed {
+                labels.insert((*name).clone(), *l);
+            }
+        }
+        let mut used: BTreeSet<u32> = labels.values().copied().collect();
+        for (name, fixed) in &wanted {
+            if fixed.is_none() {
+                if let Some(old) = self.vpn_labels.get(*name).filter(|l| !used.contains(l)) {
+                    labels.insert((*name).clone(), *old);
+                    used.insert(*old);
+                }
+            }
+        }
+        let mut next = FIRST_VPN_LABEL;
+        for (name, fixed) in &wanted {
+            if fixed.is_none() && !labels.contains_key(*name) {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                labels.insert((*name).clone(), next);
+                used.insert(next);
+            }
+        }
+        self.vpn_labels = labels;
     }
 
     pub fn rib(&self) -> &Rib {
@@ -168,10 +260,20 @@ impl Router {
         for name in old.vrfs.keys().filter(|n| !new.vrfs.contains_key(*n)) {
             self.rib.remove_vrf(name);
         }
-        let delta = self.rib.take_delta();
-        let topology = Topology::from_config(&config);
+        self.rib.set_core_interfaces(
+            config
+                .interfaces
+                .values()
+                .filter(|i| i.core)
+                .map(|i| Arc::from(i.name.as_str()))
+                .collect(),
+        );
+        self.assign_vpn_labels(&config);
+        let mut topology = Topology::from_config(&config);
+        topology.vpn_labels = self.vpn_labels.clone();
+        self.topology = topology;
         self.wanted = new;
         self.config = Some(config);
-        self.dataplane.apply(&topology, &delta)
+        self.commit()
     }
 }
