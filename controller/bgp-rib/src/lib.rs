@@ -1,0 +1,32 @@
+//! The BGP instance layer of p4vrf: between the wire codec (`bgp`) and the routing policy
+//! model (`policy`), pure — no I/O, no tasks, no clocks — so every rule here is a unit test.
+//!
+//! ```text
+//! session ──Update──► inbound::decode_update ──Inbound──► AdjRibIn (soft-reconfig copy, GR stale)
+//!                                                              │ caller: import policy, best path
+//!           best path ──► export::prepare (RFC 4271/4456/5065 rules, well-known communities,
+//!                         route-map out / GateD export) ──Arc<Attrs>──► AdjRibOut (per neighbor,
+//!                         per family: what was advertised, what changed)
+//!           AdjRibOut::take_pending ──► outbound::pack ──Vec<Update>──► session
+//! ```
+//!
+//! * [`nlri`] — [`Nlri`], the route key (prefix, or RD + prefix; the label is not part of it).
+//! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
+//!
+//! See `docs/bgp-rib.md`.
+
+use std::sync::Arc;
+
+pub mod intern;
+pub mod nlri;
+
+pub use intern::AttrInterner;
+pub use nlri::Nlri;
+
+/// One route with its path: key, VPN label (20 bits, `None` for unicast) and attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    pub nlri: Nlri,
+    pub label: Option<u32>,
+    pub attrs: Arc<policy::Attrs>,
+}
