@@ -11,15 +11,18 @@
 //! ```
 //!
 //! * [`nlri`] — [`Nlri`], the route key (prefix, or RD + prefix; the label is not part of it).
+//! * [`inbound`] — [`decode_update`]: UPDATE → [`Inbound`] (routes grouped by shared attributes).
 //! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //!
 //! See `docs/bgp-rib.md`.
 
 use std::sync::Arc;
 
+pub mod inbound;
 pub mod intern;
 pub mod nlri;
 
+pub use inbound::{decode_update, Inbound, PeerInfo, Reach};
 pub use intern::AttrInterner;
 pub use nlri::Nlri;
 
