@@ -12,6 +12,7 @@
 //!
 //! * [`nlri`] — [`Nlri`], the route key (prefix, or RD + prefix; the label is not part of it).
 //! * [`inbound`] — [`decode_update`]: UPDATE → [`Inbound`] (routes grouped by shared attributes).
+//! * [`outbound`] — [`pack`]: announcements and withdrawals → UPDATEs that fit the session.
 //! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //!
 //! See `docs/bgp-rib.md`.
@@ -21,10 +22,12 @@ use std::sync::Arc;
 pub mod inbound;
 pub mod intern;
 pub mod nlri;
+pub mod outbound;
 
 pub use inbound::{decode_update, Inbound, PeerInfo, Reach};
 pub use intern::AttrInterner;
 pub use nlri::Nlri;
+pub use outbound::{pack, PackContext, PackError, Packed};
 
 /// One route with its path: key, VPN label (20 bits, `None` for unicast) and attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]
