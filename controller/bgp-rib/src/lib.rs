@@ -13,17 +13,22 @@
 //! * [`nlri`] — [`Nlri`], the route key (prefix, or RD + prefix; the label is not part of it).
 //! * [`inbound`] — [`decode_update`]: UPDATE → [`Inbound`] (routes grouped by shared attributes).
 //! * [`outbound`] — [`pack`]: announcements and withdrawals → UPDATEs that fit the session.
+//! * [`export`] — [`prepare`]: what one best path becomes towards one neighbor, or why not.
 //! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //!
 //! See `docs/bgp-rib.md`.
 
 use std::sync::Arc;
 
+pub mod export;
 pub mod inbound;
 pub mod intern;
 pub mod nlri;
 pub mod outbound;
 
+pub use export::{
+    as_path_loop, prepare, prepare_counted, reflection_loop, ExportNeighbor, Learned, Suppressed,
+};
 pub use inbound::{decode_update, Inbound, PeerInfo, Reach};
 pub use intern::AttrInterner;
 pub use nlri::Nlri;
