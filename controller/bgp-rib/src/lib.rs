@@ -14,18 +14,24 @@
 //! * [`inbound`] — [`decode_update`]: UPDATE → [`Inbound`] (routes grouped by shared attributes).
 //! * [`outbound`] — [`pack`]: announcements and withdrawals → UPDATEs that fit the session.
 //! * [`export`] — [`prepare`]: what one best path becomes towards one neighbor, or why not.
+//! * [`adj_rib_out`] — [`AdjRibOut`]: advertised routes and the pending difference.
+//! * [`adj_rib_in`] — [`AdjRibIn`]: received routes, soft reconfiguration, graceful restart.
 //! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //!
 //! See `docs/bgp-rib.md`.
 
 use std::sync::Arc;
 
+pub mod adj_rib_in;
+pub mod adj_rib_out;
 pub mod export;
 pub mod inbound;
 pub mod intern;
 pub mod nlri;
 pub mod outbound;
 
+pub use adj_rib_in::{AdjRibIn, InChanges};
+pub use adj_rib_out::{AdjRibOut, Pending};
 pub use export::{
     as_path_loop, prepare, prepare_counted, reflection_loop, ExportNeighbor, Learned, Suppressed,
 };
@@ -40,4 +46,10 @@ pub struct Announcement {
     pub nlri: Nlri,
     pub label: Option<u32>,
     pub attrs: Arc<policy::Attrs>,
+}
+
+/// Attribute sets compare by pointer first (interned sets are equal exactly when they are
+/// the same allocation), then by value.
+pub(crate) fn same_attrs(a: &Arc<policy::Attrs>, b: &Arc<policy::Attrs>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
