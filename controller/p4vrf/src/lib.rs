@@ -8,3 +8,4 @@ pub mod dataplane;
 pub mod pipeline;
 pub mod router;
 pub mod show;
+pub mod speaker;

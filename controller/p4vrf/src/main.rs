@@ -10,6 +10,7 @@ use p4vrf::config::{self, Config};
 use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
+use p4vrf::speaker::BgpInstance;
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
@@ -254,7 +255,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         print_state(&target, &router, args.detail).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    serve(&args, &mut target, &mut router).await
+    let bgp = match router.config() {
+        Some(c) => BgpInstance::start(c)
+            .await
+            .context("cannot start BGP (is another BGP speaker listening on the same address?)")?,
+        None => None,
+    };
+    serve(&args, &mut target, &mut router, bgp).await
 }
 
 /// Brings a (new or re-established) switch connection to the router's desired state: pushes
@@ -320,7 +327,44 @@ async fn print_state(target: &AnyTarget, router: &Router, detail: bool) -> Resul
     Ok(())
 }
 
-async fn serve(args: &RunArgs, target: &mut AnyTarget, router: &mut Router) -> Result<ExitCode> {
+/// Waits for the next BGP event, or forever when BGP is not configured.
+async fn next_bgp_event(
+    bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+) -> Option<bgp::session::NeighborEvent> {
+    match bgp {
+        Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// After routes changed (BGP or configuration): program the switch, then tell the neighbors.
+async fn propagate(
+    target: &AnyTarget,
+    router: &mut Router,
+    bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+) {
+    match router.commit() {
+        Err(e) => error!("cannot translate the routing change: {e}"),
+        Ok(updates) => {
+            if let Err(e) = program(target, router, &updates).await {
+                error!("{e:#}");
+            }
+        }
+    }
+    if let Some((b, _)) = bgp {
+        b.advertise(router).await;
+    }
+}
+
+async fn serve(
+    args: &RunArgs,
+    target: &mut AnyTarget,
+    router: &mut Router,
+    mut bgp: Option<(BgpInstance, bgp::session::Events)>,
+) -> Result<ExitCode> {
+    // Routes the configuration itself put in the BGP tables are advertised as sessions come
+    // up; clear the change list so the first event does not replay them all.
+    let _ = router.take_bgp_changes();
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -354,17 +398,27 @@ async fn serve(args: &RunArgs, target: &mut AnyTarget, router: &mut Router) -> R
                     }
                 }
             }
+            Some(ev) = next_bgp_event(&mut bgp) => {
+                if let Some((b, _)) = &mut bgp {
+                    b.handle(ev, router).await;
+                }
+                propagate(target, router, &mut bgp).await;
+            }
             _ = hup.recv() => {
                 info!("SIGHUP: re-reading {}", args.config.display());
                 match load_config(&args.config) {
                     Err(errors) => error!("configuration rejected, keeping the running one:\n{errors}"),
-                    Ok(config) => match router.apply(config) {
+                    Ok(config) => match router.apply(config.clone()) {
                         Err(e) => error!("cannot translate the configuration: {e}"),
                         Ok(updates) => {
                             info!(updates = updates.len(), "configuration applied");
                             if let Err(e) = program(target, router, &updates).await {
                                 error!("{e:#}");
                             }
+                            if let Some((b, _)) = &mut bgp {
+                                b.reconfigure(&config, router).await;
+                            }
+                            propagate(target, router, &mut bgp).await;
                         }
                     },
                 }

@@ -428,7 +428,13 @@ impl Rib {
         let name = self.known_vrf(vrf)?;
         let prefix = prefix.trunc();
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
-        let forward = self.resolve_in_vrf(&name, next_hop);
+        // RFC 7999: an accepted BLACKHOLE route (the speaker checked the neighbor may send
+        // one) drops its traffic.
+        let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
+            Forward::Blackhole
+        } else {
+            self.resolve_in_vrf(&name, next_hop)
+        };
         let route = Route {
             protocol: Protocol::Bgp,
             distance: if peer.ebgp { 20 } else { 200 },
@@ -712,6 +718,9 @@ impl Rib {
                     else {
                         continue;
                     };
+                    if route.forward == Forward::Blackhole {
+                        continue;
+                    }
                     if route.forward != forward {
                         route.forward = forward;
                         self.dirty_best.insert((vrf, prefix));

@@ -36,6 +36,8 @@ pub struct BgpNeighbor {
     pub local_address: Option<IpAddr>,
     pub passive: bool,
     pub hold_time: u16,
+    /// Seconds between connection attempts (doubling after failures, up to 120).
+    pub connect_retry: u16,
     pub families: Vec<Family>,
     pub send_community: SendCommunity,
     pub relationship: Relationship,
@@ -89,6 +91,7 @@ pub(super) struct RawNeighbor {
     local_address: Option<Spanned<String>>,
     passive: Option<bool>,
     hold_time: Option<Spanned<u16>>,
+    connect_retry: Option<Spanned<u16>>,
     families: Option<Vec<Spanned<String>>>,
     send_community: Option<Vec<Spanned<String>>>,
     relationship: Option<Spanned<String>>,
@@ -121,6 +124,7 @@ impl RawNeighbor {
             local_address,
             passive,
             hold_time,
+            connect_retry,
             families,
             send_community,
             relationship,
@@ -368,6 +372,13 @@ impl Validator<'_> {
                 format!("hold-time {hold_time}: must be 0 or at least 3 seconds (RFC 4271)"),
             );
         }
+        let connect_retry = n.connect_retry.as_ref().map_or(30, |c| *c.get_ref());
+        if connect_retry == 0 {
+            self.error(
+                &n.connect_retry.as_ref().expect("some").span(),
+                "connect-retry must be at least 1 second".to_string(),
+            );
+        }
         let parse_addr = |v: &mut Self, s: &Option<Spanned<String>>, what: &str| {
             s.as_ref().and_then(|s| {
                 v.parse_with(s, |t| {
@@ -395,6 +406,7 @@ impl Validator<'_> {
             local_address,
             passive: n.passive.unwrap_or(false),
             hold_time,
+            connect_retry: connect_retry.max(1),
             families,
             send_community,
             relationship,

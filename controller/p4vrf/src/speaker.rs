@@ -1,0 +1,872 @@
+//! The BGP instance of the running router: sessions (the `bgp` crate's speaker), what each
+//! neighbor sent us (Adj-RIB-In) through import policy into the RIB, and what each neighbor is
+//! told (Adj-RIB-Out) from the RIB's best paths through export policy.
+//!
+//! ```text
+//! UPDATE ─► decode ─► Adj-RIB-In ─► loops, well-known communities, route-map in ─► RIB
+//! RIB delta (BGP table / VPN changes) ─► export rules, route-map out, GateD ─► Adj-RIB-Out ─► UPDATE
+//! ```
+//!
+//! A neighbor with a `vrf` is a CE: IPv4/IPv6 unicast routes of that VRF. A neighbor without
+//! is a PE or route reflector: VPNv4/VPNv6 routes of the VPN table. The main loop owns both
+//! this instance and the [`Router`]; nothing here blocks on anything but a neighbor's socket.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bgp::packet::Family;
+use bgp::session::{
+    Event, Events, Negotiated, Neighbor as Session, NeighborConfig, NeighborEvent, Speaker,
+    SpeakerConfig, State,
+};
+use bgp_rib::export::{prepare_counted, ExportNeighbor, Learned};
+use bgp_rib::{
+    as_path_loop, decode_update, pack, reflection_loop, AdjRibIn, AdjRibOut, AttrInterner, Nlri,
+    PackContext, PeerInfo,
+};
+use ipnet::IpNet;
+use policy::{Attrs, NeighborOptions, PeerType, RouteMapStats};
+use rib::{CandidateKey, PathSource, PeerRef};
+use tracing::{info, warn};
+
+use crate::config::{BgpConfig, BgpNeighbor, Config};
+use crate::router::Router;
+
+/// One configured neighbor and what we know of its session.
+struct Peer {
+    cfg: BgpNeighbor,
+    session: Session,
+    negotiated: Option<Arc<Negotiated>>,
+    adj_in: AdjRibIn,
+    adj_out: BTreeMap<Family, AdjRibOut>,
+    /// Prefixes received (Adj-RIB-In) and accepted by import policy.
+    accepted: BTreeSet<Nlri>,
+    up_since: Option<Instant>,
+    flaps: u32,
+    last_down: Option<String>,
+}
+
+impl Peer {
+    fn is_ibgp(&self, local_as: u32) -> bool {
+        self.cfg.is_ibgp(local_as)
+    }
+
+    fn peer_ref(&self, local_as: u32) -> PeerRef {
+        PeerRef {
+            addr: self.cfg.address,
+            router_id: self
+                .negotiated
+                .as_ref()
+                .map_or(Ipv4Addr::UNSPECIFIED, |n| n.remote_id),
+            ebgp: !self.is_ibgp(local_as),
+            rr_client: self.cfg.route_reflector_client,
+        }
+    }
+
+    fn neighbor(&self, local_as: u32) -> policy::Neighbor {
+        let peer_type = if self.is_ibgp(local_as) {
+            PeerType::Ibgp
+        } else {
+            PeerType::Ebgp
+        };
+        let mut options = NeighborOptions::default_for(peer_type);
+        options.send_community = self.cfg.send_community;
+        if let Some(b) = self.cfg.accept_blackhole {
+            options.accept_blackhole = b;
+        }
+        options.graceful_shutdown = self.cfg.graceful_shutdown;
+        options.honour_nopeer = self.cfg.honour_nopeer;
+        options.nopeer_to_route_server = self.cfg.nopeer_to_route_server;
+        policy::Neighbor {
+            peer_type,
+            relationship: self.cfg.relationship,
+            options,
+        }
+    }
+
+    fn negotiated_family(&self, f: Family) -> bool {
+        self.negotiated
+            .as_ref()
+            .is_some_and(|n| n.context.families.contains(f))
+    }
+}
+
+/// The BGP instance.
+pub struct BgpInstance {
+    cfg: BgpConfig,
+    policy: Arc<policy::Policy>,
+    /// The GateD export statements, shared by every neighbor with `gated-export`.
+    gated: Arc<policy::GatedExport>,
+    speaker: Speaker,
+    peers: BTreeMap<IpAddr, Peer>,
+    interner: AttrInterner,
+    /// Hit counters of the neighbors' route-maps (in and out), by route-map name.
+    map_stats: BTreeMap<String, RouteMapStats>,
+}
+
+fn family_of(nlri: &Nlri) -> Family {
+    match nlri {
+        Nlri::Unicast(IpNet::V4(_)) => Family::Ipv4Unicast,
+        Nlri::Unicast(IpNet::V6(_)) => Family::Ipv6Unicast,
+        Nlri::Vpn {
+            prefix: IpNet::V4(_),
+            ..
+        } => Family::Vpnv4,
+        Nlri::Vpn { .. } => Family::Vpnv6,
+    }
+}
+
+fn session_config(b: &BgpConfig, n: &BgpNeighbor) -> NeighborConfig {
+    let mut c = NeighborConfig::new(n.address, b.asn, n.remote_as, b.router_id);
+    c.remote_port = n.port;
+    c.local_addr = n.local_address;
+    c.passive = n.passive;
+    c.hold_time = n.hold_time;
+    c.timers.connect_retry = std::time::Duration::from_secs(n.connect_retry.into());
+    c.families = n.families.iter().copied().collect();
+    c
+}
+
+impl BgpInstance {
+    /// Binds the listeners and starts every neighbor's session.
+    pub async fn start(config: &Config) -> anyhow::Result<Option<(BgpInstance, Events)>> {
+        let Some(cfg) = config.bgp.clone() else {
+            return Ok(None);
+        };
+        let (speaker, events) = Speaker::bind(SpeakerConfig {
+            listen: cfg.listen.clone(),
+            ..Default::default()
+        })
+        .await?;
+        let mut inst = BgpInstance {
+            cfg: cfg.clone(),
+            policy: config.policy.0.clone(),
+            gated: Arc::new(config.policy.0.gated_export.clone()),
+            speaker,
+            peers: BTreeMap::new(),
+            interner: AttrInterner::new(),
+            map_stats: BTreeMap::new(),
+        };
+        for n in cfg.neighbors.values() {
+            inst.add_peer(n.clone()).await?;
+        }
+        info!(
+            asn = cfg.asn,
+            router_id = %cfg.router_id,
+            neighbors = cfg.neighbors.len(),
+            "BGP started"
+        );
+        Ok(Some((inst, events)))
+    }
+
+    async fn add_peer(&mut self, n: BgpNeighbor) -> anyhow::Result<()> {
+        let session = self.speaker.add_neighbor(session_config(&self.cfg, &n))?;
+        session.start().await?;
+        self.peers.insert(
+            n.address,
+            Peer {
+                adj_in: AdjRibIn::new(n.soft_reconfiguration_inbound),
+                cfg: n,
+                session,
+                negotiated: None,
+                adj_out: BTreeMap::new(),
+                accepted: BTreeSet::new(),
+                up_since: None,
+                flaps: 0,
+                last_down: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Applies a new configuration: neighbors added and removed; a neighbor whose session
+    /// parameters changed is reset; one whose policy alone changed is re-evaluated in place
+    /// (inbound from the kept pre-policy routes or by ROUTE-REFRESH, outbound by recomputing
+    /// its Adj-RIB-Out) — no reset.
+    pub async fn reconfigure(&mut self, config: &Config, router: &mut Router) {
+        let Some(cfg) = config.bgp.clone() else {
+            warn!("the [bgp] section was removed; restart p4vrf to stop BGP");
+            return;
+        };
+        let policy_changed = format!("{:?}", self.policy) != format!("{:?}", config.policy.0);
+        self.policy = config.policy.0.clone();
+        self.gated = Arc::new(config.policy.0.gated_export.clone());
+        let old = std::mem::replace(&mut self.cfg, cfg.clone());
+        let gone: Vec<IpAddr> = self
+            .peers
+            .keys()
+            .filter(|a| !cfg.neighbors.contains_key(a))
+            .copied()
+            .collect();
+        for a in gone {
+            info!(neighbor = %a, "neighbor removed");
+            let _ = self.speaker.remove_neighbor(a).await;
+            self.peer_down(a, router, "removed from the configuration");
+            self.peers.remove(&a);
+        }
+        for (a, n) in &cfg.neighbors {
+            let reset = match self.peers.get(a) {
+                None => true,
+                Some(p) => {
+                    session_config(&old, &p.cfg) != session_config(&cfg, n)
+                        || p.cfg.vrf != n.vrf
+                        || p.cfg.soft_reconfiguration_inbound != n.soft_reconfiguration_inbound
+                }
+            };
+            if reset {
+                if self.peers.contains_key(a) {
+                    info!(neighbor = %a, "session parameters changed: resetting the session");
+                    let _ = self.speaker.remove_neighbor(*a).await;
+                    self.peer_down(*a, router, "session parameters changed");
+                    self.peers.remove(a);
+                }
+                if let Err(e) = self.add_peer(n.clone()).await {
+                    warn!(neighbor = %a, "cannot start the session: {e:#}");
+                }
+                continue;
+            }
+            let p = self.peers.get_mut(a).expect("present");
+            let in_changed = policy_changed || p.cfg.route_map_in != n.route_map_in;
+            p.cfg = n.clone();
+            if in_changed && p.negotiated.is_some() {
+                self.reimport(*a, router).await;
+            }
+            // Outbound: recompute everything; the Adj-RIB-Out sends only the difference.
+            if p_is_up(&self.peers, a) {
+                self.full_table(*a, router, false);
+            }
+        }
+    }
+
+    /// Inbound policy changed: re-run it over the kept pre-policy routes (soft
+    /// reconfiguration), or ask the neighbor to send its routes again (RFC 2918).
+    async fn reimport(&mut self, addr: IpAddr, router: &mut Router) {
+        let Some(p) = self.peers.get(&addr) else {
+            return;
+        };
+        if p.adj_in.soft_reconfig() {
+            let all: Vec<bgp_rib::Announcement> = p.adj_in.iter_pre_policy().collect();
+            info!(neighbor = %addr, routes = all.len(), "re-applying inbound policy (soft reconfiguration)");
+            for a in all {
+                self.import(addr, a.nlri, a.label, a.attrs, router);
+            }
+        } else if p.negotiated.as_ref().is_some_and(|n| n.route_refresh) {
+            for f in p.cfg.families.clone() {
+                if p.negotiated_family(f) {
+                    info!(neighbor = %addr, family = ?f, "inbound policy changed: sending ROUTE-REFRESH");
+                    if let Err(e) = p.session.send_route_refresh(f).await {
+                        warn!(neighbor = %addr, "route refresh: {e}");
+                    }
+                }
+            }
+        } else {
+            warn!(neighbor = %addr, "inbound policy changed, but the neighbor has no route refresh and soft-reconfiguration inbound is off: the change applies to new routes only");
+        }
+    }
+
+    /// Handles one session event; RIB changes are left for the caller's [`Router::commit`]
+    /// and [`BgpInstance::advertise`].
+    pub async fn handle(&mut self, ev: NeighborEvent, router: &mut Router) {
+        let addr = ev.peer;
+        if !self.peers.contains_key(&addr) {
+            return;
+        }
+        match ev.event {
+            Event::StateChanged { from, to, reason } => {
+                tracing::debug!(neighbor = %addr, ?from, ?to, ?reason, "state");
+            }
+            Event::Established(neg) => {
+                let p = self.peers.get_mut(&addr).expect("present");
+                info!(neighbor = %addr, remote_as = neg.remote_as, remote_id = %neg.remote_id, "session established");
+                p.negotiated = Some(neg.clone());
+                p.up_since = Some(Instant::now());
+                p.adj_out.clear();
+                self.full_table(addr, router, true);
+                self.flush(addr).await;
+                let p = self.peers.get(&addr).expect("present");
+                for f in p.cfg.families.clone() {
+                    if p.negotiated_family(f) {
+                        let _ = p.session.send_end_of_rib(f).await;
+                    }
+                }
+            }
+            Event::PeerDown { reason, stale } => {
+                let stale_families: Vec<Family> = stale.iter().collect();
+                let why = format!("{reason:?}");
+                if stale_families.is_empty() {
+                    self.peer_down(addr, router, &why);
+                } else {
+                    let p = self.peers.get_mut(&addr).expect("present");
+                    info!(neighbor = %addr, "session down ({why}); keeping its routes as stale (graceful restart)");
+                    for f in stale_families {
+                        p.adj_in.mark_stale(f);
+                    }
+                    p.negotiated = None;
+                    p.up_since = None;
+                    p.flaps += 1;
+                    p.last_down = Some(why);
+                    p.adj_out.clear();
+                }
+            }
+            Event::StaleFlush { family, .. } => {
+                let p = self.peers.get_mut(&addr).expect("present");
+                let gone = p.adj_in.flush_stale(family);
+                for n in gone {
+                    self.unimport(addr, n, router);
+                }
+            }
+            Event::Update { update, findings } => {
+                for f in &findings {
+                    warn!(neighbor = %addr, "RFC 7606: {f:?}");
+                }
+                let local_as = self.cfg.asn;
+                let p = self.peers.get_mut(&addr).expect("present");
+                let info = PeerInfo {
+                    remote_as: p.cfg.remote_as,
+                    peer_type: if p.is_ibgp(local_as) {
+                        PeerType::Ibgp
+                    } else {
+                        PeerType::Ebgp
+                    },
+                };
+                let mut inbound = decode_update(&update, &info);
+                inbound.intern(&mut self.interner);
+                let changes = p.adj_in.apply(&inbound);
+                for n in changes.withdrawn {
+                    self.unimport(addr, n, router);
+                }
+                for a in changes.announced {
+                    self.import(addr, a.nlri, a.label, a.attrs, router);
+                }
+            }
+            Event::EndOfRib(f) => {
+                info!(neighbor = %addr, family = ?f, "End-of-RIB received");
+            }
+            Event::RouteRefresh(f) => {
+                info!(neighbor = %addr, family = ?f, "ROUTE-REFRESH received: sending the table again");
+                if let Some(out) = self
+                    .peers
+                    .get_mut(&addr)
+                    .and_then(|p| p.adj_out.get_mut(&f))
+                {
+                    out.refresh_all();
+                }
+                self.flush(addr).await;
+            }
+        }
+    }
+
+    /// The session went down: everything it sent leaves the RIB.
+    fn peer_down(&mut self, addr: IpAddr, router: &mut Router, why: &str) {
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        if p.negotiated.is_some() {
+            info!(neighbor = %addr, "session down: {why}");
+            p.flaps += 1;
+        }
+        p.negotiated = None;
+        p.up_since = None;
+        p.last_down = Some(why.to_string());
+        p.adj_out.clear();
+        let gone = p.adj_in.clear();
+        for n in gone {
+            self.unimport(addr, n, router);
+        }
+    }
+
+    /// Import policy on one received route, into the RIB or out of it.
+    fn import(
+        &mut self,
+        addr: IpAddr,
+        nlri: Nlri,
+        label: Option<u32>,
+        attrs: Arc<Attrs>,
+        router: &mut Router,
+    ) {
+        let local_as = self.cfg.asn;
+        let (router_id, cluster_id) = (self.cfg.router_id, self.cfg.cluster_id);
+        let Some(p) = self.peers.get(&addr) else {
+            return;
+        };
+        let prefix = nlri.prefix();
+        let mut verdict: Option<Arc<Attrs>> = None;
+        let looped = as_path_loop(&attrs, local_as, None)
+            || (p.is_ibgp(local_as) && reflection_loop(&attrs, router_id, cluster_id));
+        if !looped {
+            let route = policy::Route {
+                prefix,
+                attrs: attrs.clone(),
+            };
+            if let policy::Received::Accept { route, .. } =
+                policy::on_receive(route, &p.neighbor(local_as))
+            {
+                verdict = match &p.cfg.route_map_in {
+                    None => Some(route.attrs),
+                    Some(m) => {
+                        let st = self
+                            .map_stats
+                            .entry(m.name().to_string())
+                            .or_insert_with(|| m.map.new_stats());
+                        m.map
+                            .evaluate(&route, st)
+                            .into_route()
+                            .map(|r| r.attrs.clone())
+                    }
+                };
+            }
+        }
+        let peer = p.peer_ref(local_as);
+        let vrf = p.cfg.vrf.clone();
+        let Some(attrs) = verdict else {
+            self.unimport(addr, nlri, router);
+            return;
+        };
+        let attrs = self.interner.intern_arc(attrs);
+        let rib = router.rib_mut();
+        match (nlri, vrf) {
+            (Nlri::Unicast(prefix), Some(vrf)) => {
+                if rib.upsert_peer_route(&vrf, prefix, peer, attrs).is_err() {
+                    return;
+                }
+            }
+            (Nlri::Vpn { rd, prefix }, None) => {
+                let Some(label) = label else { return };
+                rib.upsert_vpn_path(rd, prefix, peer, label, attrs);
+            }
+            _ => return, // a family this neighbor does not carry
+        }
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.accepted.insert(nlri);
+        }
+    }
+
+    /// Takes a neighbor's route out of the RIB (no-op if it was not in).
+    fn unimport(&mut self, addr: IpAddr, nlri: Nlri, router: &mut Router) {
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        if !p.accepted.remove(&nlri) {
+            return;
+        }
+        let vrf = p.cfg.vrf.clone();
+        let rib = router.rib_mut();
+        match (nlri, vrf) {
+            (Nlri::Unicast(prefix), Some(vrf)) => {
+                let _ = rib.withdraw_peer_route(&vrf, prefix, addr);
+            }
+            (Nlri::Vpn { rd, prefix }, None) => rib.withdraw_vpn_path(rd, prefix, addr),
+            _ => {}
+        }
+    }
+
+    fn export_neighbor(&self, p: &Peer) -> ExportNeighbor {
+        let local_as = self.cfg.asn;
+        let local = p
+            .cfg
+            .next_hop
+            .or(p.cfg.local_address)
+            .unwrap_or(IpAddr::V4(self.cfg.router_id));
+        let mut x = ExportNeighbor::new(
+            p.cfg.address,
+            p.neighbor(local_as),
+            local_as,
+            p.cfg.remote_as,
+            self.cfg.router_id,
+            local,
+        );
+        x.cluster_id = self.cfg.cluster_id;
+        x.rr_client = p.cfg.route_reflector_client;
+        x.next_hop_self = p.cfg.next_hop_self;
+        x.route_map_out = p.cfg.route_map_out.as_ref().map(|m| m.map.clone());
+        if p.cfg.gated_export {
+            x.gated_export = Some(self.gated.clone());
+        }
+        x
+    }
+
+    /// What one neighbor should hold for one key, per the RIB and export policy.
+    fn wanted(
+        &mut self,
+        addr: IpAddr,
+        nlri: Nlri,
+        router: &Router,
+    ) -> Option<(Option<u32>, Arc<Attrs>)> {
+        let p = self.peers.get(&addr)?;
+        let rib = router.rib();
+        let (route, learned, label) = match (&nlri, &p.cfg.vrf) {
+            (Nlri::Unicast(prefix), Some(vrf)) => {
+                let best = rib.bgp_best(vrf, prefix)?;
+                let learned = match (&best.key, best.route.peer) {
+                    (CandidateKey::Peer(_), Some(peer)) if peer.ebgp => {
+                        Learned::Ebgp { peer: peer.addr }
+                    }
+                    (CandidateKey::Peer(_), Some(peer)) => Learned::Ibgp {
+                        peer: peer.addr,
+                        rr_client: peer.rr_client,
+                        router_id: peer.router_id,
+                    },
+                    _ => Learned::Local,
+                };
+                (best.route.attrs.clone(), learned, None)
+            }
+            (Nlri::Vpn { rd, prefix }, None) => {
+                let (source, path) = rib.vpn_best(&(*rd, *prefix))?;
+                match source {
+                    PathSource::Vrf(vrf) => (
+                        path.attrs.clone(),
+                        Learned::Local,
+                        Some(router.vpn_label(vrf)?),
+                    ),
+                    PathSource::Peer(_) => {
+                        let peer = path.peer?;
+                        (
+                            path.attrs.clone(),
+                            Learned::Ibgp {
+                                peer: peer.addr,
+                                rr_client: peer.rr_client,
+                                router_id: peer.router_id,
+                            },
+                            path.label,
+                        )
+                    }
+                }
+            }
+            _ => return None,
+        };
+        let x = self.export_neighbor(p);
+        let route = policy::Route {
+            prefix: nlri.prefix(),
+            attrs: route,
+        };
+        let mut stats = x
+            .route_map_out
+            .as_ref()
+            .map(|m| {
+                self.map_stats
+                    .remove(&m.name)
+                    .unwrap_or_else(|| m.new_stats())
+            })
+            .unwrap_or_default();
+        let result = prepare_counted(&route, &learned, &x, &mut stats);
+        if let Some(m) = &x.route_map_out {
+            self.map_stats.insert(m.name.clone(), stats);
+        }
+        let attrs = result.ok()?;
+        Some((label, self.interner.intern_arc(attrs)))
+    }
+
+    fn set_out(&mut self, addr: IpAddr, nlri: Nlri, router: &Router) {
+        let f = family_of(&nlri);
+        let Some(p) = self.peers.get(&addr) else {
+            return;
+        };
+        if !p.negotiated_family(f) {
+            return;
+        }
+        let want = self.wanted(addr, nlri, router);
+        if let Some(p) = self.peers.get_mut(&addr) {
+            p.adj_out.entry(f).or_default().set(nlri, want);
+        }
+    }
+
+    /// Recomputes a neighbor's whole Adj-RIB-Out (session up, or its export policy changed).
+    fn full_table(&mut self, addr: IpAddr, router: &Router, _fresh: bool) {
+        let Some(p) = self.peers.get(&addr) else {
+            return;
+        };
+        let mut keys: BTreeSet<Nlri> = p
+            .adj_out
+            .values()
+            .flat_map(|o| o.iter().map(|(n, _, _)| *n))
+            .collect();
+        match &p.cfg.vrf {
+            Some(vrf) => {
+                if let Some(table) = router.rib().table(vrf) {
+                    keys.extend(
+                        table
+                            .iter()
+                            .filter(|(_, e)| e.bgp_best.is_some())
+                            .map(|(prefix, _)| Nlri::Unicast(*prefix)),
+                    );
+                }
+            }
+            None => keys.extend(
+                router
+                    .rib()
+                    .vpn_table()
+                    .keys()
+                    .map(|(rd, prefix)| Nlri::Vpn {
+                        rd: *rd,
+                        prefix: *prefix,
+                    }),
+            ),
+        }
+        for k in keys {
+            self.set_out(addr, k, router);
+        }
+    }
+
+    /// Brings every neighbor's Adj-RIB-Out up to date with what the RIB changed, and sends.
+    pub async fn advertise(&mut self, router: &mut Router) {
+        let changes = router.take_bgp_changes();
+        let addrs: Vec<IpAddr> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.negotiated.is_some())
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in addrs {
+            let vrf = self.peers[&addr].cfg.vrf.clone();
+            match vrf {
+                Some(vrf) => {
+                    for (v, prefix) in &changes.vrf {
+                        if **v == *vrf {
+                            self.set_out(addr, Nlri::Unicast(*prefix), router);
+                        }
+                    }
+                }
+                None => {
+                    for (rd, prefix) in &changes.vpn {
+                        self.set_out(
+                            addr,
+                            Nlri::Vpn {
+                                rd: *rd,
+                                prefix: *prefix,
+                            },
+                            router,
+                        );
+                    }
+                }
+            }
+            self.flush(addr).await;
+        }
+    }
+
+    /// Sends a neighbor's pending Adj-RIB-Out changes.
+    async fn flush(&mut self, addr: IpAddr) {
+        let local_as = self.cfg.asn;
+        let Some(p) = self.peers.get_mut(&addr) else {
+            return;
+        };
+        let Some(neg) = p.negotiated.clone() else {
+            return;
+        };
+        let ctx = PackContext {
+            codec: neg.context,
+            internal: p.is_ibgp(local_as),
+            link_local: None,
+        };
+        for (family, out) in p.adj_out.iter_mut() {
+            if !out.has_pending() {
+                continue;
+            }
+            let pending = out.take_pending();
+            let packed = pack(*family, &pending.announce, &pending.withdraw, &ctx);
+            for (n, why) in &packed.unsendable {
+                warn!(neighbor = %addr, route = ?n, "not sent: {why}");
+            }
+            tracing::debug!(neighbor = %addr, family = ?family, announce = pending.announce.len(), withdraw = pending.withdraw.len(), "sending");
+            if let Err(e) = p.session.send_updates(&packed.updates).await {
+                warn!(neighbor = %addr, "send failed: {e}");
+            }
+        }
+    }
+
+    // ----- views for `show bgp …` ---------------------------------------------------------
+
+    pub fn config(&self) -> &BgpConfig {
+        &self.cfg
+    }
+
+    /// Hit counters of the neighbors' route-maps.
+    pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
+        &self.map_stats
+    }
+
+    /// `show bgp summary`.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "BGP router identifier {}, local AS number {}",
+            self.cfg.router_id, self.cfg.asn
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<39} {:>10} {:<12} {:>8} {:>8} {:>6} State/PfxRcd",
+            "Neighbor", "AS", "VRF", "PfxSnt", "Up/Down", "Flaps"
+        );
+        for (a, p) in &self.peers {
+            let state = match p.session.state() {
+                State::Established => p.accepted.len().to_string(),
+                s => format!("{s:?}"),
+            };
+            let sent: usize = p.adj_out.values().map(|o| o.len()).sum();
+            let up = p
+                .up_since
+                .map(|t| format!("{}s", t.elapsed().as_secs()))
+                .unwrap_or_else(|| "never".to_string());
+            let _ = writeln!(
+                out,
+                "{:<39} {:>10} {:<12} {:>8} {:>8} {:>6} {}",
+                a.to_string(),
+                p.cfg.remote_as,
+                p.cfg.vrf.as_deref().unwrap_or("(vpn)"),
+                sent,
+                up,
+                p.flaps,
+                state
+            );
+        }
+        out
+    }
+
+    /// `show bgp neighbors [ADDR] [advertised-routes|received-routes]`.
+    pub fn neighbors(&self, addr: Option<IpAddr>, what: Option<&str>) -> Result<String, String> {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let peers: Vec<(&IpAddr, &Peer)> = match addr {
+            Some(a) => match self.peers.get_key_value(&a) {
+                Some(x) => vec![x],
+                None => return Err(format!("% no such neighbor {a}")),
+            },
+            None => self.peers.iter().collect(),
+        };
+        for (a, p) in peers {
+            match what {
+                Some("advertised-routes") => {
+                    let _ = writeln!(out, "Routes advertised to {a}:");
+                    for o in p.adj_out.values() {
+                        for (n, label, attrs) in o.iter() {
+                            route_line(&mut out, n, label, attrs);
+                        }
+                    }
+                }
+                Some("received-routes") => {
+                    let _ = writeln!(
+                        out,
+                        "Routes received from {a} (accepted by policy: {}):",
+                        p.accepted.len()
+                    );
+                    if !p.adj_in.soft_reconfig() {
+                        let _ = writeln!(out, "% soft-reconfiguration inbound is off: received routes are not kept before policy; showing accepted keys");
+                        for n in &p.accepted {
+                            let _ = writeln!(out, "  {}", nlri_text(n));
+                        }
+                    } else {
+                        for a in p.adj_in.iter_pre_policy() {
+                            route_line(&mut out, &a.nlri, a.label, &a.attrs);
+                        }
+                    }
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "% unknown: {other} (advertised-routes or received-routes)"
+                    ))
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "BGP neighbor is {a}, remote AS {}, {} link{}",
+                        p.cfg.remote_as,
+                        if p.is_ibgp(self.cfg.asn) {
+                            "internal"
+                        } else {
+                            "external"
+                        },
+                        p.cfg
+                            .vrf
+                            .as_ref()
+                            .map(|v| format!(", vrf {v}"))
+                            .unwrap_or_default()
+                    );
+                    let _ = writeln!(out, "  BGP state = {:?}", p.session.state());
+                    if let Some(n) = &p.negotiated {
+                        let _ = writeln!(
+                            out,
+                            "  Remote router ID {}, hold time {}",
+                            n.remote_id, n.hold_time
+                        );
+                        let fams: Vec<String> = n
+                            .context
+                            .families
+                            .iter()
+                            .map(|f| format!("{f:?}"))
+                            .collect();
+                        let _ = writeln!(out, "  Address families: {}", fams.join(", "));
+                    }
+                    let sc = p.cfg.send_community;
+                    let _ = writeln!(
+                        out,
+                        "  Relationship {:?}; send-community standard {}, extended {}, large {}",
+                        p.cfg.relationship, sc.standard, sc.extended, sc.large
+                    );
+                    let _ = writeln!(
+                        out,
+                        "  Prefixes accepted {}, advertised {}, flaps {}",
+                        p.accepted.len(),
+                        p.adj_out.values().map(|o| o.len()).sum::<usize>(),
+                        p.flaps
+                    );
+                    if let Some(d) = &p.last_down {
+                        let _ = writeln!(out, "  Last reset: {d}");
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn p_is_up(peers: &BTreeMap<IpAddr, Peer>, a: &IpAddr) -> bool {
+    peers.get(a).is_some_and(|p| p.negotiated.is_some())
+}
+
+fn nlri_text(n: &Nlri) -> String {
+    match n {
+        Nlri::Unicast(p) => p.to_string(),
+        Nlri::Vpn { rd, prefix } => format!("{rd}:{prefix}"),
+    }
+}
+
+/// One route of `advertised-routes` / `received-routes`, IOS-like, with communities.
+fn route_line(out: &mut String, n: &Nlri, label: Option<u32>, a: &Attrs) {
+    use std::fmt::Write;
+    let nh = a
+        .next_hop
+        .addr()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "self".into());
+    let _ = write!(
+        out,
+        "  {:<28} next-hop {:<16} med {:<6} locprf {:<6} path [{}] origin {}",
+        nlri_text(n),
+        nh,
+        a.med.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+        a.local_pref
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "-".into()),
+        a.as_path.text(),
+        a.origin.keyword()
+    );
+    if let Some(l) = label {
+        let _ = write!(out, " label {l}");
+    }
+    if !a.communities.is_empty() {
+        let _ = write!(out, " community {}", a.communities.text());
+    }
+    if !a.ext_communities.is_empty() {
+        let c: Vec<String> = a.ext_communities.iter().map(|c| c.to_string()).collect();
+        let _ = write!(out, " ext {}", c.join(" "));
+    }
+    if !a.large_communities.is_empty() {
+        let c: Vec<String> = a.large_communities.iter().map(|c| c.to_string()).collect();
+        let _ = write!(out, " large {}", c.join(" "));
+    }
+    let _ = writeln!(out);
+}
