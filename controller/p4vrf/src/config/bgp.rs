@@ -249,8 +249,9 @@ impl Validator<'_> {
                 Some(t) => match templates.get(t.get_ref()) {
                     Some(tpl) => n.clone().over(tpl),
                     None => {
+                        // Its settings are unknown: checking the rest would only add noise.
                         self.error(&t.span(), format!("unknown template `{}`", t.get_ref()));
-                        n.clone()
+                        continue;
                     }
                 },
             };

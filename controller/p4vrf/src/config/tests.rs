@@ -236,3 +236,77 @@ fn policy_errors_are_located_in_the_same_file() {
     let text = format!("{text}[[vrf]]\nname = \"a\"\nrd = \"1:1\"\nexport-map = \"M\"\n");
     assert_eq!(parse("t.toml", &text).expect_err("rejected").0.len(), 2);
 }
+
+const BGP: &str = r#"
+[[vrf]]
+name = "CUST"
+rd = "65001:1"
+
+[bgp]
+asn = 65001
+router-id = "1.1.1.1"
+listen = ["127.0.0.1:1179"]
+
+[[bgp.template]]
+name = "IBGP"
+remote-as = 65001
+send-community = ["standard", "large"]
+hold-time = 30
+
+[[bgp.neighbor]]
+address = "127.0.0.2"
+template = "IBGP"
+hold-time = 9
+
+[[bgp.neighbor]]
+address = "127.0.0.3"
+remote-as = 65002
+vrf = "CUST"
+relationship = "customer"
+"#;
+
+#[test]
+fn bgp_neighbors_take_their_template_and_vrf_neighbors_carry_unicast() {
+    let c = parse("t.toml", &format!("{HEAD}{BGP}")).unwrap();
+    let b = c.bgp.as_ref().unwrap();
+    assert_eq!(b.listen, vec!["127.0.0.1:1179".parse().unwrap()]);
+    let pe = &b.neighbors[&"127.0.0.2".parse().unwrap()];
+    assert_eq!(pe.remote_as, 65001);
+    assert_eq!(
+        pe.hold_time, 9,
+        "the neighbor's own setting wins over the template"
+    );
+    assert!(pe.send_community.standard && pe.send_community.large);
+    assert!(
+        pe.send_community.extended,
+        "VPN sessions always carry route targets"
+    );
+    assert_eq!(
+        pe.families,
+        vec![::bgp::packet::Family::Vpnv4, ::bgp::packet::Family::Vpnv6]
+    );
+    let ce = &b.neighbors[&"127.0.0.3".parse().unwrap()];
+    assert_eq!(ce.families, vec![::bgp::packet::Family::Ipv4Unicast]);
+    assert_eq!(ce.relationship, policy::Relationship::Customer);
+    assert_eq!(
+        ce.send_community,
+        policy::SendCommunity::NONE,
+        "IOS default"
+    );
+}
+
+#[test]
+fn bgp_errors_are_located() {
+    let text = format!("{HEAD}{BGP}").replace("template = \"IBGP\"", "template = \"NOPE\"");
+    assert!(one_error(&text).ends_with("unknown template `NOPE`"));
+    let text =
+        format!("{HEAD}{BGP}").replace("vrf = \"CUST\"\nrelationship", "vrf = \"X\"\nrelationship");
+    assert!(one_error(&text).ends_with("neighbor 127.0.0.3 refers to unknown VRF `X`"));
+    let text = format!("{HEAD}{BGP}").replace("\"customer\"", "\"friend\"");
+    assert!(one_error(&text).contains("relationship `friend`"));
+    let text = format!("{HEAD}{BGP}").replace(
+        "remote-as = 65002\n",
+        "remote-as = 65002\nfamilies = [\"vpnv4\"]\n",
+    );
+    assert!(one_error(&text).contains("vpnv4 on neighbor 127.0.0.3"));
+}
