@@ -1,6 +1,7 @@
 //! Shared by the interop tests: starting and stopping daemons by PID, bounded waits on the
 //! speaker's events, building UPDATEs, and the flows every daemon test runs (session up,
-//! routes both ways, withdraw, route refresh, shutdown, graceful restart helper).
+//! routes both ways, withdraw, route refresh, shutdown, graceful restart helper; IPv6
+//! unicast, VPN routes and communities with every field of the received routes kept).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
