@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bgp::session::{NeighborConfig, State};
-use bgp::Family;
+use bgp::{Family, FamilySet};
 use interop_support::*;
 
 const BIRD_PORT: u16 = 10179;
@@ -90,6 +90,37 @@ impl Bird {
         self.birdc(&["show", "route"]).is_ok_and(|out| {
             out.lines()
                 .any(|l| l.split_whitespace().next() == Some(prefix))
+        })
+    }
+
+    /// The `show route all table <table>` entry of `net` (`10.0.0.0/24`, or `<rd> <prefix>`
+    /// in a VPN table): its first line and attribute lines, if BIRD has it.
+    fn route(&self, table: &str, net: &str) -> Option<String> {
+        let out = self.birdc(&["show", "route", "all", "table", table]).ok()?;
+        let mut entry: Option<String> = None;
+        for line in out.lines() {
+            if line.starts_with(char::is_whitespace) {
+                if let Some(e) = entry.as_mut() {
+                    e.push_str(line);
+                    e.push('\n');
+                }
+            } else if entry.is_some() {
+                break;
+            } else if line.starts_with(&format!("{net} ")) {
+                entry = Some(format!("{line}\n"));
+            }
+        }
+        entry
+    }
+
+    /// BIRD holds our VPN route `r`: RD, prefix, label, route target and next hop.
+    fn has_vpn_route(&self, r: &VpnRoute) -> bool {
+        let table = if r.is_v6() { "vpntab6" } else { "vpntab4" };
+        let net = format!("{} {}", r.rd, r.prefix);
+        self.route(table, &net).is_some_and(|e| {
+            e.contains(&format!("\tBGP.next_hop: {}\n", doc_next_hop(r)))
+                && e.contains(&format!("\tBGP.ext_community: {}\n", bird_rt(r.rt)))
+                && e.contains(&format!("\tBGP.mpls_label_stack: {}\n", r.label))
         })
     }
 
@@ -287,4 +318,172 @@ async fn bird_graceful_restart_helper_keeps_routes_when_killed() {
     end_of_rib_flushes_stale(&n, &mut events, peer, "stale routes flushed").await;
     // With -R, BIRD sets the forwarding-state bit: the stale routes stay until its End-of-RIB.
     assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
+}
+
+/// BIRD's VPN routes: static routes in vpn4/vpn6 tables (`route <rd> <prefix> via <gw>%lo
+/// mpls <label> onlink`), RDs and RTs of the three layouts. BIRD 2.0.12 sends the route's own
+/// label only when it keeps the gateway as next hop (iBGP); with `next hop self` it sends the
+/// implicit-null label 3 (see docs/bgp-sessions.md).
+const BIRD_VPN: [VpnRoute; 5] = [
+    VpnRoute {
+        rd: "65004:40",
+        prefix: "10.40.0.0/24",
+        label: 400,
+        rt: "65004:40",
+    },
+    VpnRoute {
+        rd: "192.0.2.4:41",
+        prefix: "10.41.0.0/24",
+        label: 401,
+        rt: "192.0.2.4:41",
+    },
+    VpnRoute {
+        rd: "4200000004:42",
+        prefix: "10.42.0.0/24",
+        label: 402,
+        rt: "4200000004:42",
+    },
+    VpnRoute {
+        rd: "65004:46",
+        prefix: "2001:db8:46::/48",
+        label: 406,
+        rt: "192.0.2.4:46",
+    },
+    VpnRoute {
+        rd: "4200000004:47",
+        prefix: "2001:db8:47::/48",
+        label: 407,
+        rt: "4200000004:47",
+    },
+];
+
+/// `rt` as a BIRD extended community literal: `(rt, 65004, 40)`.
+fn bird_rt(rt: &str) -> String {
+    let (admin, value) = rt.rsplit_once(':').expect("admin:value");
+    format!("(rt, {admin}, {value})")
+}
+
+/// bird.conf for the families test: iBGP (so BIRD keeps its static routes' gateways and
+/// labels), channels ipv4, ipv6, vpn4 mpls and vpn6 mpls; one static protocol per route
+/// that gets withdrawn.
+fn families_conf(me: Ipv4Addr, peer: Ipv4Addr) -> String {
+    let mut c = format!(
+        "router id {me};\nlog stderr all;\nvpn4 table vpntab4;\nvpn6 table vpntab6;\n\
+         protocol device {{ }}\n\
+         protocol static comm {{ ipv4; route 10.4.9.0/24 via 192.0.2.4%lo onlink {{\n  \
+         bgp_community.add((65004, 100)); bgp_community.add((65004, 200));\n  \
+         bgp_ext_community.add((rt, 65004, 300)); bgp_ext_community.add((rt, 192.0.2.4, 301));\n  \
+         bgp_ext_community.add((rt, 4200000004, 302));\n  \
+         bgp_large_community.add((4200000004, 1, 2)); }}; }}\n\
+         protocol static v6a {{ ipv6; route 2001:db8:41::/48 via 2001:db8::4%lo onlink; }}\n\
+         protocol static v6b {{ ipv6; route 2001:db8:42::/48 via 2001:db8::4%lo onlink; }}\n"
+    );
+    for (i, r) in BIRD_VPN.iter().enumerate() {
+        let (fam, gw) = if r.is_v6() {
+            ("vpn6", "2001:db8::4")
+        } else {
+            ("vpn4", "192.0.2.4")
+        };
+        c += &format!(
+            "protocol static sv{i} {{ {fam} {{ table vpntab{}; }};\n  \
+             route {} {} via {gw}%lo mpls {} onlink {{ bgp_ext_community.add({}); }}; }}\n",
+            &fam[3..],
+            r.rd,
+            r.prefix,
+            r.label,
+            bird_rt(r.rt)
+        );
+    }
+    c += &format!(
+        "protocol bgp peer1 {{\n  local {me} port {BIRD_PORT} as 65004;\n  \
+         neighbor {peer} port {BIRD_PORT} as 65004;\n  strict bind yes;\n  multihop;\n  \
+         passive yes;\n  hold time 9;\n  keepalive time 3;\n  connect delay time 1;\n  \
+         ipv4 {{ import all; export all; }};\n  ipv6 {{ import all; export all; }};\n  \
+         vpn4 mpls {{ table vpntab4; import all; export all; }};\n  \
+         vpn6 mpls {{ table vpntab6; import all; export all; }};\n}}\n"
+    );
+    c
+}
+
+#[tokio::test]
+async fn bird_ipv6_vpn_and_communities_both_ways() {
+    let Some(tools) = Bird::tools() else {
+        skip(
+            "bird2",
+            "BIRD IPv6 unicast, VPNv4/VPNv6 and communities both ways, withdrawals",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, bird_ip) = (ip(7), ip(8));
+    let peer = IpAddr::V4(bird_ip);
+    let b = Bird::start(dir.path(), &tools, &families_conf(bird_ip, us));
+
+    let mut c = config(us, 65004, bird_ip, 65004);
+    c.families = FamilySet::all();
+    let (_speaker, mut events, n, neg) = active_session_up(c, "BIRD").await;
+    assert_eq!(neg.context.families, FamilySet::all(), "{neg:?}");
+    assert!(neg.ibgp);
+
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "BIRD's routes of every family", |r| {
+            r.has6("2001:db8:41::/48")
+                && r.has6("2001:db8:42::/48")
+                && r.has("10.4.9.0/24")
+                && BIRD_VPN.iter().all(|v| r.paths.contains_key(&v.key()))
+        })
+        .await;
+    let comm = routes.path("10.4.9.0/24");
+    assert_eq!(comm.communities, ["65004:100", "65004:200"], "{comm:?}");
+    assert_eq!(
+        comm.ext_communities,
+        ["RT:65004:300", "RT:192.0.2.4:301", "RT:4200000004:302"],
+        "{comm:?}"
+    );
+    assert_eq!(comm.large_communities, ["4200000004:1:2"], "{comm:?}");
+    assert_eq!(routes.path("2001:db8:41::/48").next_hop, "2001:db8::4");
+    for r in &BIRD_VPN {
+        let nh = if r.is_v6() {
+            "2001:db8::4"
+        } else {
+            "192.0.2.4"
+        };
+        assert_vpn_path(&routes, &r.key(), &[r.label], &[r.rt], nh);
+    }
+
+    // Ours: IPv6 unicast with withdrawal, communities, VPN routes with withdrawal (iBGP:
+    // empty AS path and LOCAL_PREF).
+    our_ipv6_routes_and_withdrawal(
+        &n,
+        "BIRD",
+        ["2001:db8:451::/48", "2001:db8:452::/48"],
+        &[],
+        |p| b.route("master6", p).is_some(),
+    )
+    .await;
+    let rts = OUR_RTS.map(bird_rt).join(" ");
+    let large = format!("({})", OUR_LARGE.replace(':', ", "));
+    our_communities_arrive(&n, "BIRD", "10.49.0.0/24", &[], us, || {
+        b.route("master4", "10.49.0.0/24").is_some_and(|r| {
+            r.contains("\tBGP.community: (65001,100) (65001,200)\n")
+                && r.contains(&format!("\tBGP.ext_community: {rts}\n"))
+                && r.contains(&format!("\tBGP.large_community: {large}\n"))
+        })
+    })
+    .await;
+    our_vpn_routes_and_withdrawal(&n, "BIRD", &[], |r| b.has_vpn_route(r)).await;
+
+    // BIRD withdraws an IPv6 route and a VPN route (their static protocols disabled).
+    b.birdc(&["disable", "v6b"]).expect("birdc disable v6b");
+    b.birdc(&["disable", "sv1"]).expect("birdc disable sv1");
+    let gone = BIRD_VPN[1];
+    routes
+        .until(&mut events, peer, "BIRD's IPv6 and VPN withdrawals", |r| {
+            !r.has6("2001:db8:42::/48") && !r.paths.contains_key(&gone.key())
+        })
+        .await;
+    assert!(routes.has6("2001:db8:41::/48"));
+    assert!(routes.paths.contains_key(&BIRD_VPN[0].key()));
 }

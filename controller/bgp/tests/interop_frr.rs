@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bgp::session::{NeighborConfig, Reason, State};
-use bgp::Family;
+use bgp::{Family, FamilySet};
 use interop_support::*;
 
 const FRR_PORT: u16 = 10179;
@@ -92,6 +92,20 @@ impl Frr {
     fn has_route(&self, prefix: &str) -> bool {
         self.vtysh(&["show bgp ipv4 unicast json"])
             .is_ok_and(|j| j.contains(&format!("\"{prefix}\"")))
+    }
+
+    /// `show bgp ipv4|ipv6 vpn rd <rd> <prefix>`: FRR holds the VPN route `r` as we sent it
+    /// (RD, prefix, label, route target, our next hop).
+    fn has_vpn_route(&self, r: &VpnRoute) -> bool {
+        let af = if r.is_v6() { "ipv6" } else { "ipv4" };
+        let nh = doc_next_hop(r).to_string();
+        self.vtysh(&[&format!("show bgp {af} vpn rd {} {}", r.rd, r.prefix)])
+            .is_ok_and(|t| {
+                t.contains(&format!("routing table entry for {},", r.key()))
+                    && t.contains(&format!("\n    {nh} from "))
+                    && t.contains(&format!("Extended Community: RT:{}\n", r.rt))
+                    && t.contains(&format!("Remote label: {}\n", r.label))
+            })
     }
 
     fn version(&self) -> String {
@@ -266,5 +280,167 @@ async fn frr_connects_to_us_and_graceful_restart_keeps_routes_when_killed() {
     frr.restart();
     expect_gr_reestablished(&mut events, peer, "FRR back").await;
     end_of_rib_flushes_stale(&n, &mut events, peer, "stale routes flushed at End-of-RIB").await;
+    drop(frr);
+}
+
+/// FRR's VPN routes: `network … rd … label … route-map` under `address-family ipv4|ipv6 vpn`
+/// of the default instance (no VRF, so no kernel VRF device is needed); the route-maps set
+/// the route targets. RDs and RTs of the three layouts.
+const FRR_VPN: [VpnRoute; 4] = [
+    VpnRoute {
+        rd: "65002:20",
+        prefix: "10.20.0.0/24",
+        label: 200,
+        rt: "65002:20",
+    },
+    VpnRoute {
+        rd: "192.0.2.2:21",
+        prefix: "10.21.0.0/24",
+        label: 201,
+        rt: "192.0.2.2:21",
+    },
+    VpnRoute {
+        rd: "4200000002:22",
+        prefix: "10.22.0.0/24",
+        label: 202,
+        rt: "4200000002:22",
+    },
+    VpnRoute {
+        rd: "65002:26",
+        prefix: "2001:db8:26::/48",
+        label: 206,
+        rt: "4200000002:26",
+    },
+];
+
+#[tokio::test]
+async fn frr_ipv6_vpn_and_communities_both_ways() {
+    let Some(tools) = Frr::tools() else {
+        skip(
+            "frr",
+            "FRR IPv6 unicast, VPNv4/VPNv6 and communities both ways, withdrawals",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, frr_ip) = (ip(5), ip(6));
+    let peer = IpAddr::V4(frr_ip);
+    let mut conf = String::from(
+        "hostname frr-c\nlog stdout informational\n!\n\
+         route-map COMM permit 10\n set community 65002:100 65002:200\n \
+         set extcommunity rt 65002:300 192.0.2.2:301 4200000002:302\n \
+         set large-community 4200000002:1:2\n!\n",
+    );
+    for (i, r) in FRR_VPN.iter().enumerate() {
+        conf += &format!(
+            "route-map VPN{i} permit 10\n set extcommunity rt {}\n!\n",
+            r.rt
+        );
+    }
+    conf += &format!(
+        "router bgp 65002\n bgp router-id {frr_ip}\n no bgp ebgp-requires-policy\n \
+         no bgp network import-check\n neighbor {us} remote-as 65001\n neighbor {us} passive\n \
+         neighbor {us} timers 3 9\n address-family ipv4 unicast\n  \
+         network 10.2.9.0/24 route-map COMM\n exit-address-family\n \
+         address-family ipv6 unicast\n  network 2001:db8:21::/48\n  network 2001:db8:22::/48\n  \
+         neighbor {us} activate\n exit-address-family\n"
+    );
+    for af in ["ipv4", "ipv6"] {
+        conf += &format!(" address-family {af} vpn\n");
+        for (i, r) in FRR_VPN.iter().enumerate() {
+            if r.is_v6() == (af == "ipv6") {
+                conf += &format!(
+                    "  network {} rd {} label {} route-map VPN{i}\n",
+                    r.prefix, r.rd, r.label
+                );
+            }
+        }
+        conf += &format!("  neighbor {us} activate\n exit-address-family\n");
+    }
+    conf += "!\n";
+    let frr = Frr::start(dir.path(), &tools, frr_ip, &conf);
+
+    let mut c = config(us, 65001, frr_ip, 65002);
+    c.families = FamilySet::all();
+    let (_speaker, mut events, n, neg) = active_session_up(c, "FRR").await;
+    assert_eq!(neg.context.families, FamilySet::all(), "{neg:?}");
+
+    // FRR's routes: IPv6 unicast, communities on an IPv4 route, VPN routes.
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "FRR's routes of every family", |r| {
+            r.has6("2001:db8:21::/48")
+                && r.has6("2001:db8:22::/48")
+                && r.has("10.2.9.0/24")
+                && FRR_VPN.iter().all(|v| r.paths.contains_key(&v.key()))
+        })
+        .await;
+    let comm = routes.path("10.2.9.0/24");
+    assert_eq!(comm.communities, ["65002:100", "65002:200"], "{comm:?}");
+    assert_eq!(
+        comm.ext_communities,
+        ["RT:65002:300", "RT:192.0.2.2:301", "RT:4200000002:302"],
+        "{comm:?}"
+    );
+    assert_eq!(comm.large_communities, ["4200000002:1:2"], "{comm:?}");
+    for r in &FRR_VPN {
+        // eBGP: FRR's own address; for VPNv6 over an IPv4 session its IPv4-mapped form.
+        let nh = if r.is_v6() {
+            format!("::ffff:{frr_ip}")
+        } else {
+            frr_ip.to_string()
+        };
+        assert_vpn_path(&routes, &r.key(), &[r.label], &[r.rt], &nh);
+    }
+
+    // Ours: IPv6 unicast with withdrawal, communities, VPN routes with withdrawal.
+    our_ipv6_routes_and_withdrawal(
+        &n,
+        "FRR",
+        ["2001:db8:251::/48", "2001:db8:252::/48"],
+        &[65001],
+        |p| {
+            frr.vtysh(&["show bgp ipv6 unicast json"])
+                .is_ok_and(|j| j.contains(&format!("\"{p}\"")))
+        },
+    )
+    .await;
+    our_communities_arrive(&n, "FRR", "10.201.9.0/24", &[65001], NEXT_HOP, || {
+        frr.vtysh(&["show bgp ipv4 unicast 10.201.9.0/24"])
+            .is_ok_and(|t| {
+                t.contains("Community: 65001:100 65001:200\n")
+                    && t.contains(
+                        "Extended Community: RT:65001:300 RT:192.0.2.1:301 RT:4200000001:302\n",
+                    )
+                    && t.contains("Large Community: 4200000001:1:2\n")
+            })
+    })
+    .await;
+    our_vpn_routes_and_withdrawal(&n, "FRR", &[65001], |r| frr.has_vpn_route(r)).await;
+
+    // FRR withdraws an IPv6 network and a VPN network.
+    frr.configure(
+        65002,
+        &["address-family ipv6 unicast", "no network 2001:db8:22::/48"],
+    );
+    let gone = FRR_VPN[1];
+    frr.configure(
+        65002,
+        &[
+            "address-family ipv4 vpn",
+            &format!(
+                "no network {} rd {} label {}",
+                gone.prefix, gone.rd, gone.label
+            ),
+        ],
+    );
+    routes
+        .until(&mut events, peer, "FRR's IPv6 and VPN withdrawals", |r| {
+            !r.has6("2001:db8:22::/48") && !r.paths.contains_key(&gone.key())
+        })
+        .await;
+    assert!(routes.has6("2001:db8:21::/48"));
+    assert!(routes.paths.contains_key(&FRR_VPN[0].key()));
     drop(frr);
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bgp::session::{Event, NeighborConfig, State};
-use bgp::Family;
+use bgp::{Family, FamilySet};
 use interop_support::*;
 
 const GOBGP_PORT: u16 = 10179;
@@ -358,4 +358,241 @@ async fn gobgp_graceful_restart_helper_keeps_routes_when_killed() {
     // Started with -r, GoBGP sets the forwarding-state bit: the stale routes stay until its
     // End-of-RIB, which follows its re-announcement.
     assert!(back.preserved.contains(Family::Ipv4Unicast), "{back:?}");
+}
+
+/// `afi-safis` entries to append to [`toml`]'s neighbor.
+fn more_families(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      \
+                 afi-safi-name = \"{n}\"\n"
+            )
+        })
+        .collect()
+}
+
+/// How the gobgp 3.10 CLI reads and prints an RD or RT: a 4-octet AS in asdot
+/// (`4200000001:33` is `64086.59905:33`). Given in plain form, a 4-octet AS is silently
+/// turned into 65535 (type 0).
+fn asdot(admin_value: &str) -> String {
+    match admin_value.split_once(':') {
+        Some((asn, v)) if !asn.contains('.') && asn.parse::<u32>().is_ok_and(|a| a > 65535) => {
+            let a: u32 = asn.parse().unwrap();
+            format!("{}.{}:{v}", a >> 16, a & 0xffff)
+        }
+        _ => admin_value.to_string(),
+    }
+}
+
+/// GoBGP's VPN routes (`gobgp global rib -a vpnv4|vpnv6 add … label … rd … rt …`), RDs and
+/// RTs of the three layouts.
+const GOBGP_VPN: [VpnRoute; 5] = [
+    VpnRoute {
+        rd: "65003:30",
+        prefix: "10.30.0.0/24",
+        label: 300,
+        rt: "65003:30",
+    },
+    VpnRoute {
+        rd: "192.0.2.3:31",
+        prefix: "10.31.0.0/24",
+        label: 301,
+        rt: "192.0.2.3:31",
+    },
+    VpnRoute {
+        rd: "4200000003:32",
+        prefix: "10.32.0.0/24",
+        label: 302,
+        rt: "4200000003:32",
+    },
+    VpnRoute {
+        rd: "192.0.2.3:36",
+        prefix: "2001:db8:36::/48",
+        label: 306,
+        rt: "192.0.2.3:36",
+    },
+    VpnRoute {
+        rd: "4200000003:37",
+        prefix: "2001:db8:37::/48",
+        label: 307,
+        rt: "65003:37",
+    },
+];
+
+impl GoBgp {
+    fn vpn_family(r: &VpnRoute) -> &'static str {
+        if r.is_v6() {
+            "vpnv6"
+        } else {
+            "vpnv4"
+        }
+    }
+
+    fn add_vpn(&self, r: &VpnRoute, next_hop: &str) {
+        let (label, rd, rt) = (r.label.to_string(), asdot(r.rd), asdot(r.rt));
+        let fam = Self::vpn_family(r);
+        self.cli(&[
+            "global", "rib", "-a", fam, "add", r.prefix, "label", &label, "rd", &rd, "rt", &rt,
+            "nexthop", next_hop,
+        ])
+        .expect("gobgp vpn add");
+    }
+
+    /// The line of `gobgp global rib -a <family>` for `key` (`RD:prefix` or prefix), if any.
+    fn rib_line(&self, family: &str, key: &str) -> Option<String> {
+        let out = self.cli(&["global", "rib", "-a", family]).ok()?;
+        out.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(key))
+            .map(str::to_string)
+    }
+
+    /// GoBGP holds our VPN route `r`: RD, prefix, label, route target and next hop.
+    fn has_vpn_route(&self, r: &VpnRoute) -> bool {
+        let key = format!("{}:{}", asdot(r.rd), r.prefix);
+        self.rib_line(Self::vpn_family(r), &key).is_some_and(|l| {
+            l.contains(&format!(" [{}] ", r.label))
+                && l.contains(&format!(" {} ", doc_next_hop(r)))
+                && l.contains(&format!("{{Extcomms: [{}]}}", asdot(r.rt)))
+        })
+    }
+}
+
+#[tokio::test]
+async fn gobgp_ipv6_vpn_and_communities_both_ways() {
+    let Some(tools) = GoBgp::tools() else {
+        skip(
+            "gobgpd",
+            "GoBGP IPv6 unicast, VPNv4/VPNv6 and communities both ways, withdrawals",
+        );
+        return;
+    };
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (us, gb) = (ip(7), ip(8));
+    let peer = IpAddr::V4(gb);
+    let toml = toml(gb, 65003, us, 65001, "passive-mode = true")
+        + &more_families(&["ipv6-unicast", "l3vpn-ipv6-unicast"]);
+    let g = GoBgp::start(dir.path(), &tools, gb, &toml);
+    for p in ["2001:db8:31::/48", "2001:db8:32::/48"] {
+        g.cli(&[
+            "global",
+            "rib",
+            "-a",
+            "ipv6",
+            "add",
+            p,
+            "nexthop",
+            "2001:db8::3",
+        ])
+        .expect("gobgp ipv6 add");
+    }
+    let gbs = gb.to_string();
+    let rts = ["65003:300", "192.0.2.3:301", "4200000003:302"].map(asdot);
+    let mut add = vec![
+        "global",
+        "rib",
+        "-a",
+        "ipv4",
+        "add",
+        "10.3.9.0/24",
+        "nexthop",
+        &gbs,
+        "community",
+        "65003:100,65003:200",
+        "large-community",
+        "4200000003:1:2",
+        "rt",
+    ];
+    add.extend(rts.iter().map(String::as_str));
+    g.cli(&add).expect("gobgp add with communities");
+    for r in &GOBGP_VPN {
+        g.add_vpn(
+            r,
+            if r.is_v6() {
+                "2001:db8::3"
+            } else {
+                "192.0.2.3"
+            },
+        );
+    }
+
+    let mut c = config(us, 65001, gb, 65003);
+    c.families = FamilySet::all();
+    let (_speaker, mut events, n, neg) = active_session_up(c, "GoBGP").await;
+    assert_eq!(neg.context.families, FamilySet::all(), "{neg:?}");
+
+    let mut routes = Routes::default();
+    routes
+        .until(&mut events, peer, "GoBGP's routes of every family", |r| {
+            r.has6("2001:db8:31::/48")
+                && r.has6("2001:db8:32::/48")
+                && r.has("10.3.9.0/24")
+                && GOBGP_VPN.iter().all(|v| r.paths.contains_key(&v.key()))
+        })
+        .await;
+    let comm = routes.path("10.3.9.0/24");
+    assert_eq!(comm.communities, ["65003:100", "65003:200"], "{comm:?}");
+    assert_eq!(
+        comm.ext_communities,
+        ["RT:65003:300", "RT:192.0.2.3:301", "RT:4200000003:302"],
+        "{comm:?}"
+    );
+    assert_eq!(comm.large_communities, ["4200000003:1:2"], "{comm:?}");
+    assert_eq!(routes.path("2001:db8:31::/48").next_hop, "2001:db8::3");
+    for r in &GOBGP_VPN {
+        let nh = if r.is_v6() {
+            "2001:db8::3"
+        } else {
+            "192.0.2.3"
+        };
+        assert_vpn_path(&routes, &r.key(), &[r.label], &[r.rt], nh);
+    }
+
+    // Ours: IPv6 unicast with withdrawal, communities, VPN routes with withdrawal.
+    our_ipv6_routes_and_withdrawal(
+        &n,
+        "GoBGP",
+        ["2001:db8:351::/48", "2001:db8:352::/48"],
+        &[65001],
+        |p| g.rib_line("ipv6", p).is_some(),
+    )
+    .await;
+    let want = format!(
+        "{{Communities: 65001:100, 65001:200}} {{Extcomms: {}}} {{LargeCommunity: [ {OUR_LARGE}]}}",
+        OUR_RTS.map(|rt| format!("[{}]", asdot(rt))).join(", ")
+    );
+    our_communities_arrive(&n, "GoBGP", "10.39.0.0/24", &[65001], NEXT_HOP, || {
+        g.rib_line("ipv4", "10.39.0.0/24")
+            .is_some_and(|l| l.contains(&want))
+    })
+    .await;
+    our_vpn_routes_and_withdrawal(&n, "GoBGP", &[65001], |r| g.has_vpn_route(r)).await;
+
+    // GoBGP withdraws an IPv6 route and a VPN route.
+    g.cli(&["global", "rib", "-a", "ipv6", "del", "2001:db8:32::/48"])
+        .expect("gobgp ipv6 del");
+    let gone = GOBGP_VPN[4];
+    let (rd, label) = (asdot(gone.rd), gone.label.to_string());
+    g.cli(&[
+        "global",
+        "rib",
+        "-a",
+        "vpnv6",
+        "del",
+        gone.prefix,
+        "label",
+        &label,
+        "rd",
+        &rd,
+    ])
+    .expect("gobgp vpnv6 del");
+    routes
+        .until(&mut events, peer, "GoBGP's IPv6 and VPN withdrawals", |r| {
+            !r.has6("2001:db8:32::/48") && !r.paths.contains_key(&gone.key())
+        })
+        .await;
+    assert!(routes.has6("2001:db8:31::/48"));
+    assert!(routes.paths.contains_key(&GOBGP_VPN[3].key()));
 }

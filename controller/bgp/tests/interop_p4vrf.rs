@@ -11,7 +11,9 @@ use bgp::session::{
     cease, Event, Events, GracefulRestartConfig, NeighborConfig, Reason, SessionError, Speaker,
     SpeakerConfig, State,
 };
-use bgp::{frame, Capability, Context, Family, Message, Open};
+use bgp::{
+    frame, Action as Rfc7606, Capability, Context, Family, Finding, Message, Open, UpdateProblem,
+};
 use interop_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -372,6 +374,158 @@ async fn malformed_update_resets_and_treat_as_withdraw_does_not() {
     let n = b.read_notification().await;
     assert_eq!((n.code, n.subcode), (3, 10));
     expect_state(&mut ea, ip(51), State::Idle).await;
+}
+
+/// The next UPDATE event of `peer`: the update and its RFC 7606 findings.
+async fn next_update(events: &mut Events, peer: IpAddr, what: &str) -> (bgp::Update, Vec<Finding>) {
+    let ev = expect(events, peer, what, |e| matches!(e, Event::Update { .. })).await;
+    let Event::Update { update, findings } = ev else {
+        unreachable!()
+    };
+    (update, findings)
+}
+
+/// An UPDATE body: no withdrawn routes, `attrs`, then `nlri` (already encoded).
+fn update_body(attrs: &[&[u8]], nlri: &[u8]) -> Vec<u8> {
+    let attrs = attrs.concat();
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(&attrs);
+    body.extend_from_slice(nlri);
+    body
+}
+
+// Well-formed attributes for a 4-octet session with peer AS 65002.
+const ORIGIN_IGP: &[u8] = &[0x40, 1, 1, 0];
+const AS_PATH_65002: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea];
+const NEXT_HOP_DOC: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
+
+/// The three RFC 7606 outcomes a daemon cannot be made to produce, each on a live session
+/// (raw peer → our socket → codec → FSM → events and the wire): attribute discard and
+/// treat-as-withdraw keep the session and report the finding; a malformed MP_REACH_NLRI
+/// resets it with 3/9 on the wire. (COMMUNITIES treat-as-withdraw and a bad NLRI field are
+/// in `malformed_update_resets_and_treat_as_withdraw_does_not`; the codec's whole table is
+/// `tests/rfc7606.rs`.)
+#[tokio::test]
+async fn rfc7606_discard_withdraw_and_reset_on_a_live_session() {
+    init_tracing();
+    let (a, mut ea) = speaker(ip(52), 0).await;
+    let mut c = neighbor(52, 65001, 53, 65002, 179);
+    c.passive = true;
+    let na = a.add_neighbor(c).unwrap();
+    na.start().await.unwrap();
+    let mut b = RawPeer::connect(ip(53), a.local_addrs()[0]).await;
+    let mp = |f: Family| Capability::Multiprotocol {
+        family: f.afi_safi(),
+        reserved: 0,
+    };
+    b.handshake(
+        65002,
+        90,
+        v4(53),
+        vec![
+            Capability::FourOctetAs(65002),
+            mp(Family::Ipv4Unicast),
+            mp(Family::Ipv6Unicast),
+        ],
+    )
+    .await;
+    let neg = expect_established(&mut ea, ip(53), "raw peer up").await;
+    assert!(neg.context.families.contains(Family::Ipv6Unicast));
+    let peer = ip(53);
+
+    // (a) AGGREGATOR of 5 octets (8 on a 4-octet session): attribute discard. The route is
+    // accepted without it.
+    let aggregator_bad: &[u8] = &[0xc0, 7, 5, 0, 0, 0xfd, 0xea, 10];
+    b.send_raw(
+        2,
+        &update_body(
+            &[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_DOC, aggregator_bad],
+            &[16, 10, 52],
+        ),
+    )
+    .await;
+    let (update, findings) = next_update(&mut ea, peer, "attribute discard").await;
+    assert_eq!(update.nlri, vec![net("10.52.0.0/16")]);
+    assert!(update.attribute(7).is_none(), "AGGREGATOR discarded");
+    assert!(update.attribute(3).is_some(), "the rest stands");
+    assert_eq!(
+        findings,
+        [Finding {
+            attr_type: 7,
+            action: Rfc7606::AttributeDiscard,
+            problem: UpdateProblem::BadLength(5),
+        }]
+    );
+
+    // (b) ORIGIN value 7, then MED of 3 octets: treat-as-withdraw. The first withdraws the
+    // route accepted above.
+    let origin_bad: &[u8] = &[0x40, 1, 1, 7];
+    b.send_raw(
+        2,
+        &update_body(&[origin_bad, AS_PATH_65002, NEXT_HOP_DOC], &[16, 10, 52]),
+    )
+    .await;
+    let (update, findings) = next_update(&mut ea, peer, "treat-as-withdraw (ORIGIN)").await;
+    assert!(
+        update.nlri.is_empty() && update.attributes.is_empty(),
+        "{update:?}"
+    );
+    assert_eq!(update.withdrawn, vec![net("10.52.0.0/16")]);
+    assert_eq!(
+        findings,
+        [Finding {
+            attr_type: 1,
+            action: Rfc7606::TreatAsWithdraw,
+            problem: UpdateProblem::InvalidOrigin(7),
+        }]
+    );
+    let med_bad: &[u8] = &[0x80, 4, 3, 0, 0, 1];
+    b.send_raw(
+        2,
+        &update_body(
+            &[ORIGIN_IGP, AS_PATH_65002, NEXT_HOP_DOC, med_bad],
+            &[16, 10, 53],
+        ),
+    )
+    .await;
+    let (update, findings) = next_update(&mut ea, peer, "treat-as-withdraw (MED)").await;
+    assert_eq!(update.withdrawn, vec![net("10.53.0.0/16")]);
+    assert!(update.nlri.is_empty());
+    assert_eq!(
+        findings,
+        [Finding {
+            attr_type: 4,
+            action: Rfc7606::TreatAsWithdraw,
+            problem: UpdateProblem::BadLength(3),
+        }]
+    );
+
+    // The session is still up and carries well-formed UPDATEs.
+    b.send(&Message::Update(announce(&["10.54.0.0/16"], 65002, v4(53))))
+        .await;
+    let (update, findings) = next_update(&mut ea, peer, "a good UPDATE after the bad ones").await;
+    assert_eq!((update.nlri, findings), (vec![net("10.54.0.0/16")], vec![]));
+    assert_eq!(na.state(), State::Established);
+
+    // (c) MP_REACH_NLRI for IPv6 unicast with a 5-octet next hop: the NLRI after it cannot be
+    // located, so session reset, NOTIFICATION 3/9 (optional attribute error) with the
+    // attribute as data.
+    let mp_reach_bad: &[u8] = &[
+        0x80, 14, 15, 0, 2, 1, 5, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 32, 0x20, 0x01, 0x0d, 0xb8,
+    ];
+    b.send_raw(
+        2,
+        &update_body(&[ORIGIN_IGP, AS_PATH_65002, mp_reach_bad], &[]),
+    )
+    .await;
+    let n = b.read_notification().await;
+    assert_eq!((n.code, n.subcode), (3, 9), "{n:?}");
+    assert_eq!(n.data, mp_reach_bad);
+    assert!(b.closed_within(Duration::from_secs(5)).await);
+    let (reason, _) = expect_peer_down(&mut ea, ip(53), "session reset").await;
+    assert_eq!(reason, Reason::NotificationSent(n));
+    assert_ne!(na.state(), State::Established);
 }
 
 #[tokio::test]

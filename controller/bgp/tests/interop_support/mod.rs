@@ -1,9 +1,10 @@
 //! Shared by the interop tests: starting and stopping daemons by PID, bounded waits on the
 //! speaker's events, building UPDATEs, and the flows every daemon test runs (session up,
-//! routes both ways, withdraw, route refresh, shutdown, graceful restart helper).
+//! routes both ways, withdraw, route refresh, shutdown, graceful restart helper; IPv6
+//! unicast, VPN routes and communities with every field of the received routes kept).
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +16,9 @@ use bgp::session::{
     PeerGracefulRestart, Reason, Speaker, SpeakerConfig, StaleCause, State,
 };
 use bgp::{
-    AsPath, AttrValue, Family, FamilySet, MpReach, NextHop, NlriList, Origin, PathAttribute, Update,
+    AsPath, AttrValue, Community, ExtCommunity, Family, FamilySet, LabelStack, LargeCommunity,
+    MpReach, MpUnreach, NextHop, NlriList, Origin, PathAttribute, Rd, RouteDistinguisher,
+    RouteTarget, Update, VpnPrefix,
 };
 use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::time::{timeout_at, Instant};
@@ -111,7 +114,16 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Kills the daemon; when the test is failing, prints the daemon's output first.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            println!(
+                "----- {} output ({}) -----\n{}",
+                self.name,
+                self.dir.display(),
+                self.log()
+            );
+        }
         self.kill();
     }
 }
@@ -453,19 +465,78 @@ pub async fn expect_stale_flush_at_end_of_rib(events: &mut Events, peer: IpAddr,
     );
 }
 
-/// IPv4 and IPv6 unicast routes learned from one peer, kept from its Update events.
+/// Routes learned from one peer, kept from its Update events: the IPv4 / IPv6 unicast
+/// prefixes, and every route of any family with what we decoded of it (`paths`).
 #[derive(Debug, Default)]
 pub struct Routes {
     pub v4: BTreeSet<Ipv4Net>,
     pub v6: BTreeSet<Ipv6Net>,
+    /// Key: the prefix (`10.2.1.0/24`, `2001:db8::/48`) or, for VPN routes, `RD:prefix`
+    /// (`65002:20:10.20.0.0/24`, `192.0.2.2:21:10.21.0.0/24`, `4200000002:22:…`).
+    pub paths: BTreeMap<String, Received>,
     /// Every announcement seen, counting repeats (route refresh resends).
     pub announcements: usize,
+}
+
+/// What we decoded of one received route, as text so that assertions read like the
+/// daemons' own output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// NEXT_HOP, or the MP_REACH next hop (`NextHop`'s display form).
+    pub next_hop: String,
+    /// The label values of a VPN route, top first.
+    pub labels: Vec<u32>,
+    /// COMMUNITIES as `asn:value`.
+    pub communities: Vec<String>,
+    /// EXTENDED_COMMUNITIES as displayed: route targets `RT:admin:value`.
+    pub ext_communities: Vec<String>,
+    /// LARGE_COMMUNITY as `global:local1:local2`.
+    pub large_communities: Vec<String>,
+}
+
+impl Received {
+    /// The communities of `u`; next hop and labels are filled in per prefix.
+    fn communities_of(u: &Update) -> Received {
+        let mut p = Received::default();
+        for a in &u.attributes {
+            match &a.value {
+                AttrValue::Communities(c) => {
+                    p.communities = c.iter().map(|c| c.to_string()).collect()
+                }
+                AttrValue::ExtCommunities(c) => {
+                    p.ext_communities = c.iter().map(|c| c.to_string()).collect()
+                }
+                AttrValue::LargeCommunities(c) => {
+                    p.large_communities = c.iter().map(|c| c.to_string()).collect()
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// `RD:prefix`, the key of a VPN route in [`Routes::paths`].
+pub fn vpn_key<P: std::fmt::Display>(v: &VpnPrefix<P>) -> String {
+    format!("{}:{}", v.rd, v.prefix)
+}
+
+/// The keys and label values of every prefix of `nlri`.
+fn nlri_keys(nlri: &NlriList) -> Vec<(String, Vec<u32>)> {
+    let labels = |s: &LabelStack| s.as_slice().iter().map(|l| l.value()).collect();
+    match nlri {
+        NlriList::Ipv4(v) => v.iter().map(|p| (p.to_string(), vec![])).collect(),
+        NlriList::Ipv6(v) => v.iter().map(|p| (p.to_string(), vec![])).collect(),
+        NlriList::Vpnv4(v) => v.iter().map(|p| (vpn_key(p), labels(&p.labels))).collect(),
+        NlriList::Vpnv6(v) => v.iter().map(|p| (vpn_key(p), labels(&p.labels))).collect(),
+    }
 }
 
 impl Routes {
     pub fn apply(&mut self, u: &Update) {
         for p in &u.withdrawn {
             self.v4.remove(p);
+            self.paths.remove(&p.to_string());
         }
         for m in u.mp_unreach() {
             if let NlriList::Ipv6(ps) = &m.withdrawn {
@@ -473,15 +544,45 @@ impl Routes {
                     self.v6.remove(p);
                 });
             }
+            for (key, _) in nlri_keys(&m.withdrawn) {
+                self.paths.remove(&key);
+            }
         }
+        let common = Received::communities_of(u);
+        let next_hop = u.attributes.iter().find_map(|a| match a.value {
+            AttrValue::NextHop(nh) => Some(nh.to_string()),
+            _ => None,
+        });
         for p in &u.nlri {
             self.v4.insert(*p);
             self.announcements += 1;
+            let path = Received {
+                next_hop: next_hop.clone().unwrap_or_default(),
+                ..common.clone()
+            };
+            self.paths.insert(p.to_string(), path);
         }
-        if let Some(NlriList::Ipv6(ps)) = u.mp_reach().map(|m| &m.nlri) {
-            self.v6.extend(ps.iter().copied());
-            self.announcements += ps.len();
+        if let Some(m) = u.mp_reach() {
+            if let NlriList::Ipv6(ps) = &m.nlri {
+                self.v6.extend(ps.iter().copied());
+            }
+            self.announcements += m.nlri.len();
+            for (key, labels) in nlri_keys(&m.nlri) {
+                let path = Received {
+                    next_hop: m.next_hop.to_string(),
+                    labels,
+                    ..common.clone()
+                };
+                self.paths.insert(key, path);
+            }
         }
+    }
+
+    /// The route with this key (see [`Routes::paths`]); panics with what we have if missing.
+    pub fn path(&self, key: &str) -> &Received {
+        self.paths
+            .get(key)
+            .unwrap_or_else(|| panic!("no route {key}; have {:#?}", self.paths))
     }
 
     pub fn has6(&self, p: &str) -> bool {
@@ -575,6 +676,283 @@ pub fn withdraw(prefixes: &[&str]) -> Update {
         withdrawn: prefixes.iter().map(|p| net(p)).collect(),
         ..Update::default()
     }
+}
+
+/// IPv6 unicast withdrawal in MP_UNREACH_NLRI.
+pub fn withdraw6(prefixes: &[&str]) -> Update {
+    mp_unreach(NlriList::Ipv6(
+        prefixes
+            .iter()
+            .map(|p| p.parse().expect("prefix"))
+            .collect(),
+    ))
+}
+
+fn mp_unreach(withdrawn: NlriList) -> Update {
+    Update {
+        attributes: vec![PathAttribute::new(AttrValue::MpUnreach(MpUnreach {
+            withdrawn,
+        }))],
+        ..Update::default()
+    }
+}
+
+/// ORIGIN, AS_PATH and for internal peers (`path` empty) LOCAL_PREF.
+fn base_attributes(path: &[u32]) -> Vec<PathAttribute> {
+    let mut attrs = vec![
+        PathAttribute::new(AttrValue::Origin(Origin::Igp)),
+        PathAttribute::new(AttrValue::AsPath(AsPath::sequence(path))),
+    ];
+    if path.is_empty() {
+        attrs.push(PathAttribute::new(AttrValue::LocalPref(100)));
+    }
+    attrs
+}
+
+/// The communities the tests attach to an IPv4 route of ours, one attribute per kind:
+/// standard, extended (route targets of all three layouts), large.
+pub const OUR_COMMUNITIES: [&str; 2] = ["65001:100", "65001:200"];
+pub const OUR_RTS: [&str; 3] = ["65001:300", "192.0.2.1:301", "4200000001:302"];
+pub const OUR_LARGE: &str = "4200000001:1:2";
+
+/// An IPv4 unicast announcement carrying [`OUR_COMMUNITIES`], [`OUR_RTS`] and [`OUR_LARGE`];
+/// `path` empty for an internal peer.
+pub fn announce_with_communities(prefix: &str, path: &[u32], next_hop: Ipv4Addr) -> Update {
+    let mut attributes = base_attributes(path);
+    attributes.push(PathAttribute::new(AttrValue::NextHop(next_hop)));
+    attributes.push(PathAttribute::new(AttrValue::Communities(
+        OUR_COMMUNITIES
+            .iter()
+            .map(|c| {
+                let (a, v) = c.split_once(':').expect("asn:value");
+                Community::new(a.parse().expect("asn"), v.parse().expect("value"))
+            })
+            .collect(),
+    )));
+    attributes.push(PathAttribute::new(AttrValue::ExtCommunities(
+        OUR_RTS
+            .iter()
+            .map(|rt| ExtCommunity::RouteTarget(rt_of(rt)))
+            .collect(),
+    )));
+    let l: Vec<u32> = OUR_LARGE
+        .split(':')
+        .map(|x| x.parse().expect("u32"))
+        .collect();
+    attributes.push(PathAttribute::new(AttrValue::LargeCommunities(vec![
+        LargeCommunity {
+            global: l[0],
+            local1: l[1],
+            local2: l[2],
+        },
+    ])));
+    Update {
+        attributes,
+        nlri: vec![net(prefix)],
+        ..Update::default()
+    }
+}
+
+fn rt_of(text: &str) -> RouteTarget {
+    text.parse().expect("route target")
+}
+
+/// One labeled VPN route as the tests write it: RD, prefix (IPv4 → VPNv4, IPv6 → VPNv6),
+/// one label, one route target.
+#[derive(Clone, Copy, Debug)]
+pub struct VpnRoute {
+    pub rd: &'static str,
+    pub prefix: &'static str,
+    pub label: u32,
+    pub rt: &'static str,
+}
+
+impl VpnRoute {
+    /// `RD:prefix`, as [`Routes::paths`] and GoBGP key it.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.rd, self.prefix)
+    }
+
+    pub fn is_v6(&self) -> bool {
+        self.prefix.contains(':')
+    }
+
+    fn nlri(&self, labels: LabelStack) -> NlriList {
+        let rd = Rd::Known(self.rd.parse::<RouteDistinguisher>().expect("rd"));
+        if self.is_v6() {
+            NlriList::Vpnv6(vec![VpnPrefix {
+                labels,
+                rd,
+                prefix: self.prefix.parse().expect("prefix"),
+            }])
+        } else {
+            NlriList::Vpnv4(vec![VpnPrefix {
+                labels,
+                rd,
+                prefix: net(self.prefix),
+            }])
+        }
+    }
+
+    /// Its announcement with `next_hop` (`path` empty for an internal peer).
+    pub fn announce(&self, path: &[u32], next_hop: NextHop) -> Update {
+        let mut attributes = base_attributes(path);
+        attributes.push(PathAttribute::new(AttrValue::ExtCommunities(vec![
+            ExtCommunity::RouteTarget(rt_of(self.rt)),
+        ])));
+        attributes.push(PathAttribute::new(AttrValue::MpReach(MpReach {
+            next_hop,
+            nlri: self.nlri(LabelStack::single(self.label)),
+        })));
+        Update {
+            attributes,
+            ..Update::default()
+        }
+    }
+
+    /// Its withdrawal (MP_UNREACH_NLRI, label field 0x800000 as RFC 8277 §2.4 asks).
+    pub fn withdraw(&self) -> Update {
+        mp_unreach(self.nlri(LabelStack::withdraw()))
+    }
+}
+
+/// The next hop we give VPN routes of `r`'s family: documentation addresses, since the
+/// daemons treat loopback next hops as invalid.
+pub fn doc_next_hop(r: &VpnRoute) -> NextHop {
+    if r.is_v6() {
+        NextHop::V6 {
+            global: "2001:db8::1".parse().expect("address"),
+            link_local: None,
+        }
+    } else {
+        NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))
+    }
+}
+
+/// The routes the tests send the daemons: VPNv4 with RDs of types 0, 1 and 2, VPNv6 with
+/// types 0 and 2 (route targets in the same layouts).
+pub const OUR_VPN_ROUTES: [VpnRoute; 5] = [
+    VpnRoute {
+        rd: "65001:31",
+        prefix: "10.131.0.0/24",
+        label: 1031,
+        rt: "65001:31",
+    },
+    VpnRoute {
+        rd: "192.0.2.1:32",
+        prefix: "10.132.0.0/24",
+        label: 1032,
+        rt: "192.0.2.1:32",
+    },
+    VpnRoute {
+        rd: "4200000001:33",
+        prefix: "10.133.0.0/24",
+        label: 1033,
+        rt: "4200000001:33",
+    },
+    VpnRoute {
+        rd: "65001:36",
+        prefix: "2001:db8:136::/48",
+        label: 1036,
+        rt: "65001:36",
+    },
+    VpnRoute {
+        rd: "4200000001:37",
+        prefix: "2001:db8:137::/48",
+        label: 1037,
+        rt: "4200000001:37",
+    },
+];
+
+/// We announce every route of [`OUR_VPN_ROUTES`] (each in its own UPDATE, since each has its
+/// own route target), see each in the daemon's table (`has(route)` checks RD, prefix, label,
+/// route target and next hop there), then withdraw the first VPNv4 and the first VPNv6 route
+/// and see them go while the others stay.
+pub async fn our_vpn_routes_and_withdrawal(
+    n: &Neighbor,
+    daemon: &str,
+    path: &[u32],
+    has: impl Fn(&VpnRoute) -> bool,
+) {
+    let updates: Vec<Update> = OUR_VPN_ROUTES
+        .iter()
+        .map(|r| r.announce(path, doc_next_hop(r)))
+        .collect();
+    n.send_updates(&updates).await.unwrap();
+    for r in &OUR_VPN_ROUTES {
+        poll_until(&format!("our VPN route {} in {daemon}", r.key()), || has(r)).await;
+    }
+    let (gone4, gone6) = (OUR_VPN_ROUTES[0], OUR_VPN_ROUTES[3]);
+    n.send_updates(&[gone4.withdraw(), gone6.withdraw()])
+        .await
+        .unwrap();
+    poll_until(&format!("our VPN withdrawals in {daemon}"), || {
+        !has(&gone4) && !has(&gone6)
+    })
+    .await;
+    for r in &OUR_VPN_ROUTES[1..] {
+        if r.key() != gone6.key() {
+            assert!(has(r), "{} left in {daemon}", r.key());
+        }
+    }
+}
+
+/// We announce `v6` (two IPv6 prefixes) in MP_REACH_NLRI with next hop 2001:db8::1, see both in
+/// the daemon, withdraw the first in MP_UNREACH_NLRI and see only the second left.
+pub async fn our_ipv6_routes_and_withdrawal(
+    n: &Neighbor,
+    daemon: &str,
+    v6: [&str; 2],
+    path: &[u32],
+    has_route: impl Fn(&str) -> bool,
+) {
+    let mut attributes = base_attributes(path);
+    attributes.push(PathAttribute::new(AttrValue::MpReach(MpReach {
+        next_hop: NextHop::V6 {
+            global: "2001:db8::1".parse().expect("address"),
+            link_local: None,
+        },
+        nlri: NlriList::Ipv6(v6.iter().map(|p| p.parse().expect("prefix")).collect()),
+    })));
+    let u = Update {
+        attributes,
+        ..Update::default()
+    };
+    n.send_update(&u).await.unwrap();
+    poll_until(&format!("our IPv6 routes in {daemon}"), || {
+        has_route(v6[0]) && has_route(v6[1])
+    })
+    .await;
+    n.send_update(&withdraw6(&[v6[0]])).await.unwrap();
+    poll_until(&format!("our IPv6 withdrawal in {daemon}"), || {
+        !has_route(v6[0]) && has_route(v6[1])
+    })
+    .await;
+}
+
+/// We announce `prefix` with all three kinds of communities; `check` sees them in the
+/// daemon's table.
+pub async fn our_communities_arrive(
+    n: &Neighbor,
+    daemon: &str,
+    prefix: &str,
+    path: &[u32],
+    next_hop: Ipv4Addr,
+    check: impl Fn() -> bool,
+) {
+    n.send_update(&announce_with_communities(prefix, path, next_hop))
+        .await
+        .unwrap();
+    poll_until(&format!("our communities on {prefix} in {daemon}"), check).await;
+}
+
+/// Asserts the VPN route `key` arrived as the daemon was told to send it.
+pub fn assert_vpn_path(routes: &Routes, key: &str, labels: &[u32], rts: &[&str], next_hop: &str) {
+    let p = routes.path(key);
+    assert_eq!(p.labels, labels, "labels of {key}: {p:?}");
+    let want: Vec<String> = rts.iter().map(|rt| format!("RT:{rt}")).collect();
+    assert_eq!(p.ext_communities, want, "route targets of {key}: {p:?}");
+    assert_eq!(p.next_hop, next_hop, "next hop of {key}: {p:?}");
 }
 
 /// Logs of the speaker under test, when RUST_LOG asks for them.
