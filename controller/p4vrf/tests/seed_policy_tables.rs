@@ -420,3 +420,48 @@ async fn seed_001_export_map_leaks_only_selected_prefixes() {
     cold.sort();
     assert_eq!(show::p4_entries(&now), show::p4_entries(&cold));
 }
+
+/// The policy example of `docs/configuration.md` is a valid configuration whose maps do what
+/// the page says: the export map adds the shared RT to A-SHARED's prefix only.
+#[test]
+fn configuration_doc_policy_example_is_valid() {
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/configuration.md"))
+        .expect("docs/configuration.md");
+    let blocks: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(
+        !blocks.is_empty(),
+        "no TOML example in docs/configuration.md"
+    );
+    for block in blocks {
+        let mut text = block.to_string();
+        // The example shows keys, not interfaces: give it Null0 statics, two tagged 123 (which
+        // StaticToBGP lets into BGP) and one untagged (which it keeps out).
+        text.push_str(
+            "\n[[vrf.static]]\nprefix = \"10.1.1.0/24\"\nblackhole = true\ntag = 123\n\
+             [[vrf.static]]\nprefix = \"10.1.2.0/24\"\nblackhole = true\ntag = 123\n\
+             [[vrf.static]]\nprefix = \"10.1.9.0/24\"\nblackhole = true\n",
+        );
+        let config = config::parse("docs/configuration.md", &text)
+            .unwrap_or_else(|e| panic!("docs example is invalid:\n{e}\n{text}"));
+        let mut router = Router::new();
+        router.apply(config).expect("translation");
+        let rib = router.rib();
+        let rts = |p: &str| -> Vec<RouteTarget> {
+            rib.vpn_table()[&(rd("65535:1"), net(p))]
+                .values()
+                .next()
+                .unwrap()
+                .route_targets()
+                .collect()
+        };
+        assert_eq!(rts("10.1.1.0/24"), vec![rt("65535:1"), rt("65535:100")]);
+        assert_eq!(rts("10.1.2.0/24"), vec![rt("65535:1")]);
+        assert!(!rib
+            .vpn_table()
+            .contains_key(&(rd("65535:1"), net("10.1.9.0/24"))));
+    }
+}
