@@ -212,7 +212,15 @@ fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
 
 fn communities_lines(out: &mut String, attrs: &Attrs) {
     if !attrs.communities.is_empty() {
-        let c: Vec<String> = attrs.communities.iter().map(|c| c.to_string()).collect();
+        // IOS names the well-known ones (`no-export`), numbers the rest.
+        let c: Vec<String> = attrs
+            .communities
+            .iter()
+            .map(|c| {
+                c.well_known_name()
+                    .map_or_else(|| c.to_string(), str::to_string)
+            })
+            .collect();
         let _ = writeln!(out, "      Community: {}", c.join(" "));
     }
     if !attrs.ext_communities.is_empty() {
