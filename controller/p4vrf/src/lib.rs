@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) wires these modules together:
 //! configuration → RIB ([`rib`]) → FIB delta → P4 entries ([`dataplane`]) → southbound ([`p4rt`]).
 
+pub mod api;
 pub mod config;
 pub mod dataplane;
 pub mod pipeline;

@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use p4rt::target::{AnyTarget, EmbeddedTarget, GrpcTarget, PipelineOutcome, Target};
+use p4vrf::api::{self, ApiCall, ApiError, ApiServer, ShowContext};
 use p4vrf::config::{self, Config};
 use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
 use p4vrf::speaker::BgpInstance;
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
@@ -72,6 +74,25 @@ enum Command {
         /// that send SIGHUP).
         #[arg(long)]
         pid_file: Option<PathBuf>,
+        /// The local API socket `p4vrf show` asks (mode 0600; its directory is created).
+        /// Default without --once: /run/p4vrf/p4vrf.sock, and no API (with an error in the
+        /// log) if that directory cannot be created.
+        #[arg(long, value_name = "PATH", conflicts_with = "once")]
+        api_socket: Option<PathBuf>,
+    },
+    /// Ask a running `p4vrf run` (over its local API socket) for a `show` command: prints the
+    /// text (or, with --json, the data as JSON); exit status 1 with the error on failure.
+    #[command(after_help = format!("Commands (WORDS):\n{}", api::COMMANDS))]
+    Show {
+        /// The daemon's API socket (`p4vrf run --api-socket`).
+        #[arg(long, value_name = "PATH", default_value = api::DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// Print structured data (JSON) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The command, e.g. `ip route vrf VRF-A` (see below).
+        #[arg(required = true, value_name = "WORDS")]
+        words: Vec<String>,
     },
 }
 
@@ -96,6 +117,7 @@ fn main() -> ExitCode {
             p4info,
             device_config,
             pid_file,
+            api_socket,
         } => {
             let pipeline = match (p4info, device_config) {
                 (Some(p), Some(d)) => Pipeline::from_files(&p, &d),
@@ -116,9 +138,15 @@ fn main() -> ExitCode {
                     detail,
                     pipeline,
                     pid_file,
+                    api_socket,
                 }))
             })
         }
+        Command::Show {
+            socket,
+            json,
+            words,
+        } => show_command(&socket, json, words),
     };
     match result {
         Ok(code) => code,
@@ -167,6 +195,51 @@ struct RunArgs {
     detail: bool,
     pipeline: Pipeline,
     pid_file: Option<PathBuf>,
+    api_socket: Option<PathBuf>,
+}
+
+/// `p4vrf show`: one request to the daemon's local API.
+fn show_command(socket: &Path, json: bool, words: Vec<String>) -> Result<ExitCode> {
+    let request = api::Request::new(words, json);
+    let out = match api::query(socket, &request, std::time::Duration::from_secs(60))? {
+        api::Response::Text(text) => text,
+        api::Response::Data(data) => serde_json::to_string_pretty(&data)? + "\n",
+        api::Response::Error(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    // A closed pipe (`| head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The local API for `p4vrf show`, started before the switch is touched (so a second daemon
+/// on the same socket stops there). Without --api-socket the default socket is used, and when
+/// its directory cannot be created p4vrf runs without an API.
+fn start_api(args: &RunArgs) -> Result<(Option<ApiServer>, Option<mpsc::Receiver<ApiCall>>)> {
+    if args.once {
+        return Ok((None, None));
+    }
+    let path = args
+        .api_socket
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(api::DEFAULT_SOCKET));
+    match ApiServer::start(&path) {
+        Ok((server, calls)) => {
+            info!(socket = %path.display(), "local API listening (p4vrf show)");
+            Ok((Some(server), Some(calls)))
+        }
+        Err(e @ (ApiError::CreateDir { .. } | ApiError::Bind { .. }))
+            if args.api_socket.is_none() =>
+        {
+            error!("local API disabled: {e}; pass --api-socket PATH to use `p4vrf show`");
+            Ok((None, None))
+        }
+        Err(e) => Err(e).context("cannot start the local API"),
+    }
 }
 
 async fn connect(args: &RunArgs) -> Result<AnyTarget> {
@@ -237,6 +310,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    let (_api, mut api_calls) = start_api(&args)?;
     let mut router = Router::new();
     // The updates of a first apply are the whole desired state; `attach` writes it (or only
     // what the switch lacks, when it already runs our pipeline).
@@ -261,7 +335,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             .context("cannot start BGP (is another BGP speaker listening on the same address?)")?,
         None => None,
     };
-    serve(&args, &mut target, &mut router, bgp).await
+    serve(&args, &mut target, &mut router, &mut api_calls, bgp).await
 }
 
 /// Brings a (new or re-established) switch connection to the router's desired state: pushes
@@ -360,6 +434,7 @@ async fn serve(
     args: &RunArgs,
     target: &mut AnyTarget,
     router: &mut Router,
+    api_calls: &mut Option<mpsc::Receiver<ApiCall>>,
     mut bgp: Option<(BgpInstance, bgp::session::Events)>,
 ) -> Result<ExitCode> {
     // Routes the configuration itself put in the BGP tables are advertised as sessions come
@@ -422,6 +497,18 @@ async fn serve(
                         }
                     },
                 }
+            }
+            call = api::next_call(api_calls) => {
+                let response = if call.request.is_p4_entries() {
+                    match target.read_all().await {
+                        Ok(entities) => api::p4_entries(&entities, call.request.json),
+                        Err(e) => api::Response::Error(format!("% cannot read the switch: {e}")),
+                    }
+                } else {
+                    let bgp_show = bgp.as_ref().map(|(b, _)| b as &dyn api::BgpShow);
+                    api::answer(&ShowContext { router, bgp: bgp_show }, &call.request)
+                };
+                call.respond(response);
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }

@@ -124,7 +124,7 @@ fn unspecified(family: Family) -> String {
 
 /// The BGP next hop of a path: the attribute when it has one (learned paths), else the
 /// forwarding next hop (a static route's), else 0.0.0.0 (connected, leaked locally).
-fn next_hop(attrs: &Attrs, forward: &Forward, family: Family) -> String {
+pub(crate) fn next_hop(attrs: &Attrs, forward: &Forward, family: Family) -> String {
     if let Some(a) = attrs.next_hop.addr() {
         return a.to_string();
     }
@@ -136,18 +136,20 @@ fn next_hop(attrs: &Attrs, forward: &Forward, family: Family) -> String {
 }
 
 /// One BGP path of an RD's slice of the VPN table.
-struct VpnRow<'a> {
-    path: &'a VpnPath,
+pub(crate) struct VpnRow<'a> {
+    pub(crate) path: &'a VpnPath,
+    /// Who put the path into the VPN table (for imported paths, the exporter).
+    pub(crate) source: &'a PathSource,
     /// For imported paths: the RD they were imported from and where they came from.
-    imported_from: Option<(RouteDistinguisher, &'a PathSource)>,
+    pub(crate) imported_from: Option<(RouteDistinguisher, &'a PathSource)>,
     /// The attributes as the importing VRF holds them (after its import map).
-    attrs: &'a Attrs,
-    best: bool,
+    pub(crate) attrs: &'a Attrs,
+    pub(crate) best: bool,
 }
 
 /// An RD's slice of the VPN table: the RD, the VRF it belongs to (if local), and its paths by
 /// prefix.
-type RdView<'a> = (
+pub(crate) type RdView<'a> = (
     RouteDistinguisher,
     Option<&'a str>,
     BTreeMap<IpNet, Vec<VpnRow<'a>>>,
@@ -155,7 +157,7 @@ type RdView<'a> = (
 
 /// Every RD of the VPN table with its paths, and for each local VRF's RD the paths it
 /// imported (shown under the importing VRF's RD, as IOS does).
-fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
+pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
     let mut views: BTreeMap<RouteDistinguisher, RdView> = BTreeMap::new();
     for vrf in rib.vrf_names() {
         if let Some(rd) = rib.vrf_policy(vrf).and_then(|p| p.rd) {
@@ -171,6 +173,7 @@ fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
         for (source, path) in paths {
             view.2.entry(*prefix).or_default().push(VpnRow {
                 path,
+                source,
                 imported_from: None,
                 attrs: &path.attrs,
                 best: best.as_ref() == Some(source),
@@ -200,6 +203,7 @@ fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
                 let view = views.get_mut(&rd).expect("inserted above");
                 view.2.entry(*prefix).or_default().push(VpnRow {
                     path,
+                    source,
                     imported_from: Some((*src_rd, source)),
                     attrs: &route.attrs,
                     best,

@@ -870,3 +870,114 @@ fn route_line(out: &mut String, n: &Nlri, label: Option<u32>, a: &Attrs) {
     }
     let _ = writeln!(out);
 }
+
+// ----- the local API (`p4vrf show bgp …`) ------------------------------------------------------
+
+impl BgpInstance {
+    /// The neighbors as JSON (`show bgp summary --json`).
+    fn summary_json(&self) -> serde_json::Value {
+        let peers: Vec<serde_json::Value> = self
+            .peers
+            .iter()
+            .map(|(a, p)| {
+                serde_json::json!({
+                    "neighbor": a.to_string(),
+                    "remote_as": p.cfg.remote_as,
+                    "vrf": p.cfg.vrf,
+                    "state": format!("{:?}", p.session.state()),
+                    "uptime_secs": p.up_since.map(|t| t.elapsed().as_secs()),
+                    "prefixes_accepted": p.accepted.len(),
+                    "prefixes_advertised": p.adj_out.values().map(|o| o.len()).sum::<usize>(),
+                    "flaps": p.flaps,
+                    "last_reset": p.last_down,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "router_id": self.cfg.router_id.to_string(),
+            "local_as": self.cfg.asn,
+            "neighbors": peers,
+        })
+    }
+
+    /// A neighbor's advertised or received routes as JSON.
+    fn routes_json(&self, addr: IpAddr, what: &str) -> Result<serde_json::Value, String> {
+        let p = self
+            .peers
+            .get(&addr)
+            .ok_or_else(|| format!("% no such neighbor {addr}"))?;
+        let route = |n: &Nlri, label: Option<u32>, a: &Attrs| {
+            serde_json::json!({
+                "prefix": nlri_text(n),
+                "label": label,
+                "next_hop": a.next_hop.addr().map(|x| x.to_string()),
+                "as_path": a.as_path.text(),
+                "origin": a.origin.keyword(),
+                "med": a.med,
+                "local_pref": a.local_pref,
+                "communities": a.communities.iter().map(|c| c.well_known_name().map_or_else(|| c.to_string(), str::to_string)).collect::<Vec<_>>(),
+                "ext_communities": a.ext_communities.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                "large_communities": a.large_communities.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            })
+        };
+        let routes: Vec<serde_json::Value> = match what {
+            "advertised-routes" => p
+                .adj_out
+                .values()
+                .flat_map(|o| o.iter().map(|(n, l, a)| route(n, l, a)))
+                .collect(),
+            "received-routes" if p.adj_in.soft_reconfig() => p
+                .adj_in
+                .iter_pre_policy()
+                .map(|a| route(&a.nlri, a.label, &a.attrs))
+                .collect(),
+            "received-routes" => p
+                .accepted
+                .iter()
+                .map(|n| serde_json::json!({ "prefix": nlri_text(n) }))
+                .collect(),
+            other => {
+                return Err(format!(
+                    "% unknown: {other} (advertised-routes or received-routes)"
+                ))
+            }
+        };
+        Ok(serde_json::json!({ "neighbor": addr.to_string(), what: routes }))
+    }
+}
+
+impl crate::api::BgpShow for BgpInstance {
+    fn show(&self, words: &[String], json: bool) -> Option<Result<crate::api::Output, String>> {
+        use crate::api::Output;
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let w: &[&str] = match w.as_slice() {
+            ["ip", rest @ ..] => rest,
+            rest => rest,
+        };
+        let text_or = |text: Result<String, String>, data: Result<serde_json::Value, String>| {
+            Some(if json {
+                data.map(Output::Data)
+            } else {
+                text.map(Output::Text)
+            })
+        };
+        match w {
+            ["bgp", "summary"] => text_or(Ok(self.summary()), Ok(self.summary_json())),
+            ["bgp", "neighbors"] => text_or(self.neighbors(None, None), Ok(self.summary_json())),
+            ["bgp", "neighbors", addr, rest @ ..] => {
+                let Ok(a) = addr.parse::<IpAddr>() else {
+                    return Some(Err(format!("% `{addr}` is not an IP address")));
+                };
+                match rest {
+                    [] => text_or(self.neighbors(Some(a), None), Ok(self.summary_json())),
+                    [what] => text_or(
+                        self.neighbors(Some(a), Some(what)),
+                        self.routes_json(a, what),
+                    ),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
