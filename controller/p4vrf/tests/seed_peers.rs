@@ -1,0 +1,1196 @@
+//! End-to-end: the `p4vrf run` daemon (embedded switch) with real GoBGP neighbors, one test
+//! per behaviour the seeds describe (000: customer statics tagged 123 carry NO_EXPORT over
+//! iBGP; 002: NOPEER and bilateral peers; 003: GateD export statements), plus withdrawals,
+//! session loss and RFC 7999 blackholes.
+//!
+//! Each test has its own temp dir and loopback addresses 127.N.7.(16·test + host), N from the
+//! process id (as `controller/bgp/tests/interop_support` does), so tests of this file run in
+//! parallel and never collide with another run. Every daemon is killed by its PID when the
+//! test ends, also when it panics; on failure the logs are printed. Every wait is bounded.
+//! Without `gobgpd`/`gobgp` each test prints one `SKIP:` line and passes.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every wait is bounded by this.
+const WAIT: Duration = Duration::from_secs(30);
+/// BGP port of every speaker (each on its own address).
+const BGP_PORT: u16 = 1179;
+/// gRPC API port of each gobgpd (on its own address).
+const API_PORT: u16 = 50051;
+/// This file's third address byte (the `bgp` crate's interop tests use 1 to 4).
+const FILE: u8 = 7;
+
+const NO_EXPORT: u32 = 0xFFFF_FF01;
+const NOPEER: u32 = 0xFFFF_FF04;
+const BLACKHOLE: u32 = 0xFFFF_029A;
+const fn community(asn: u32, value: u32) -> u32 {
+    (asn << 16) | value
+}
+
+/// 127.N.7.(16·test + host).
+fn ip(test: u8, host: u8) -> Ipv4Addr {
+    let n = 16 + (std::process::id() % 224) as u8;
+    Ipv4Addr::new(127, n, FILE, test * 16 + host)
+}
+
+fn find(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+/// gobgpd and gobgp, or `None` after printing the one SKIP line.
+fn gobgp_tools(what: &str) -> Option<(PathBuf, PathBuf)> {
+    match (find("gobgpd"), find("gobgp")) {
+        (Some(d), Some(c)) => Some((d, c)),
+        _ => {
+            println!("SKIP: gobgpd not installed: {what}");
+            None
+        }
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Ok`, for up to [`WAIT`]; panics with its last
+/// error.
+fn poll<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => {
+                panic!("timed out after {WAIT:?} waiting for {what}: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+// ----- processes ---------------------------------------------------------------------------
+
+/// A process this test started; killed by its PID when dropped (also on panic).
+struct Proc {
+    name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, dir: &Path, mut cmd: Command) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            name: name.to_string(),
+            child: Some(child),
+            log,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// SIGKILL by PID, as a crash would.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The output so far, without terminal colour sequences.
+    fn log(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs a CLI command with a 10 s limit; its stdout, or the error.
+fn run_cli(program: &Path, args: &[&str]) -> Result<String, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while matches!(child.try_wait(), Ok(None)) {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{} {args:?}: timed out", program.display()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{} {args:?}: {}: {text}{}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+// ----- a little JSON, for gobgp -j ---------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        let mut p = JsonParser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing data at {}", p.i));
+        }
+        Ok(v)
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(kv) => kv.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn path(&self, keys: &[&str]) -> Option<&Json> {
+        keys.iter().try_fold(self, |v, k| v.get(k))
+    }
+
+    fn num(&self) -> Option<f64> {
+        match self {
+            Json::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn arr(&self) -> &[Json] {
+        match self {
+            Json::Arr(a) => a,
+            _ => &[],
+        }
+    }
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), String> {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected `{}` at {}", c as char, self.i))
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut kv = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(kv));
+                }
+                loop {
+                    self.ws();
+                    let Json::Str(k) = self.value()? else {
+                        return Err(format!("object key expected at {}", self.i));
+                    };
+                    self.eat(b':')?;
+                    kv.push((k, self.value()?));
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(kv));
+                        }
+                        _ => return Err(format!("`,` or `}}` expected at {}", self.i)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(items));
+                        }
+                        _ => return Err(format!("`,` or `]` expected at {}", self.i)),
+                    }
+                }
+            }
+            Some(b'"') => {
+                self.i += 1;
+                let mut out = String::new();
+                loop {
+                    match self.s.get(self.i) {
+                        None => return Err("unterminated string".into()),
+                        Some(b'"') => {
+                            self.i += 1;
+                            return Ok(Json::Str(out));
+                        }
+                        Some(b'\\') => {
+                            let c = self.s.get(self.i + 1).copied().unwrap_or(b'?');
+                            self.i += 2;
+                            match c {
+                                b'n' => out.push('\n'),
+                                b't' => out.push('\t'),
+                                b'u' => {
+                                    let hex = std::str::from_utf8(
+                                        self.s.get(self.i..self.i + 4).unwrap_or(b"003f"),
+                                    )
+                                    .unwrap_or("003f");
+                                    let code = u32::from_str_radix(hex, 16).unwrap_or(0x3f);
+                                    out.push(char::from_u32(code).unwrap_or('?'));
+                                    self.i += 4;
+                                }
+                                other => out.push(other as char),
+                            }
+                        }
+                        Some(_) => {
+                            let start = self.i;
+                            while self
+                                .s
+                                .get(self.i)
+                                .is_some_and(|c| *c != b'"' && *c != b'\\')
+                            {
+                                self.i += 1;
+                            }
+                            out.push_str(&String::from_utf8_lossy(&self.s[start..self.i]));
+                        }
+                    }
+                }
+            }
+            Some(b't') if self.s[self.i..].starts_with(b"true") => {
+                self.i += 4;
+                Ok(Json::Bool(true))
+            }
+            Some(b'f') if self.s[self.i..].starts_with(b"false") => {
+                self.i += 5;
+                Ok(Json::Bool(false))
+            }
+            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
+                self.i += 4;
+                Ok(Json::Null)
+            }
+            Some(c) if *c == b'-' || c.is_ascii_digit() => {
+                let start = self.i;
+                while self
+                    .s
+                    .get(self.i)
+                    .is_some_and(|c| b"+-.eE".contains(c) || c.is_ascii_digit())
+                {
+                    self.i += 1;
+                }
+                let t = std::str::from_utf8(&self.s[start..self.i]).expect("ascii");
+                t.parse()
+                    .map(Json::Num)
+                    .map_err(|_| format!("bad number `{t}`"))
+            }
+            _ => Err(format!("value expected at {}", self.i)),
+        }
+    }
+}
+
+// ----- GoBGP -------------------------------------------------------------------------------
+
+/// A route as a GoBGP neighbor of p4vrf holds it (only paths p4vrf sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    next_hop: String,
+    med: Option<u32>,
+    communities: Vec<u32>,
+}
+
+/// What `gobgp neighbor -j` says about the session with p4vrf.
+#[derive(Clone, Debug, PartialEq)]
+struct SessionView {
+    established: bool,
+    uptime: Option<f64>,
+    opens_received: f64,
+}
+
+struct GoBgp {
+    proc: Proc,
+    gobgp: PathBuf,
+    addr: Ipv4Addr,
+    /// p4vrf's address: paths from it are what p4vrf advertised.
+    p4vrf: Ipv4Addr,
+}
+
+impl GoBgp {
+    /// A passive gobgpd at `addr` in `asn` with one neighbor, p4vrf (AS 65001) at `p4vrf`.
+    fn start(
+        lab: &Lab,
+        name: &str,
+        tools: &(PathBuf, PathBuf),
+        addr: Ipv4Addr,
+        asn: u32,
+        p4vrf: Ipv4Addr,
+    ) -> GoBgp {
+        let toml = format!(
+            r#"[global.config]
+  as = {asn}
+  router-id = "{addr}"
+  port = {BGP_PORT}
+  local-address-list = ["{addr}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{p4vrf}"
+    peer-as = 65001
+  [neighbors.transport.config]
+    local-address = "{addr}"
+    passive-mode = true
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"#
+        );
+        let file = lab.dir.join(format!("{name}.toml"));
+        std::fs::write(&file, toml).expect("write gobgpd toml");
+        let mut cmd = Command::new(&tools.0);
+        cmd.arg("-f")
+            .arg(&file)
+            .args(["-t", "toml", "-p", "--pprof-disable", "--api-hosts"])
+            .arg(format!("{addr}:{API_PORT}"));
+        let mut g = GoBgp {
+            proc: Proc::spawn(name, &lab.dir, cmd),
+            gobgp: tools.1.clone(),
+            addr,
+            p4vrf,
+        };
+        poll(&format!("{name}'s API"), || {
+            if !g.proc.alive() {
+                panic!("{name} exited:\n{}", g.proc.log());
+            }
+            g.cli(&["global"]).map(|_| ())
+        });
+        g
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let host = self.addr.to_string();
+        let port = API_PORT.to_string();
+        let mut all = vec!["-u", &host, "-p", &port];
+        all.extend_from_slice(args);
+        run_cli(&self.gobgp, &all)
+    }
+
+    /// `gobgp global rib add PREFIX nexthop NH [community C,…]`.
+    fn add(&self, prefix: &str, next_hop: &str, communities: &[&str]) {
+        let joined = communities.join(",");
+        let mut args = vec![
+            "global", "rib", "-a", "ipv4", "add", prefix, "nexthop", next_hop,
+        ];
+        if !communities.is_empty() {
+            args.extend(["community", &joined]);
+        }
+        self.cli(&args).expect("gobgp global rib add");
+    }
+
+    fn del(&self, prefix: &str) {
+        self.cli(&["global", "rib", "-a", "ipv4", "del", prefix])
+            .expect("gobgp global rib del");
+    }
+
+    /// The routes p4vrf advertised to this gobgpd, by prefix.
+    fn received(&self) -> Result<BTreeMap<String, Seen>, String> {
+        let text = self.cli(&["global", "rib", "-a", "ipv4", "-j"])?;
+        let json = Json::parse(text.trim()).map_err(|e| format!("{e} in {text}"))?;
+        let Json::Obj(prefixes) = json else {
+            return Err(format!("not an object: {text}"));
+        };
+        let from = self.p4vrf.to_string();
+        let mut out = BTreeMap::new();
+        for (prefix, paths) in prefixes {
+            for path in paths.arr() {
+                if path.get("neighbor-ip").and_then(Json::str) != Some(&from) {
+                    continue;
+                }
+                let mut seen = Seen {
+                    next_hop: String::new(),
+                    med: None,
+                    communities: Vec::new(),
+                };
+                for a in path.get("attrs").map(Json::arr).unwrap_or_default() {
+                    match a.get("type").and_then(Json::num).map(|t| t as u32) {
+                        Some(3) => {
+                            seen.next_hop = a
+                                .get("nexthop")
+                                .and_then(Json::str)
+                                .unwrap_or_default()
+                                .to_string();
+                        }
+                        Some(4) => {
+                            seen.med = a
+                                .get("metric")
+                                .or_else(|| a.get("value"))
+                                .and_then(Json::num)
+                                .map(|m| m as u32);
+                        }
+                        Some(8) => {
+                            seen.communities = a
+                                .get("communities")
+                                .map(Json::arr)
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(Json::num)
+                                .map(|c| c as u32)
+                                .collect();
+                            seen.communities.sort_unstable();
+                        }
+                        _ => {}
+                    }
+                }
+                out.insert(prefix.clone(), seen);
+            }
+        }
+        Ok(out)
+    }
+
+    fn session(&self) -> Result<SessionView, String> {
+        let text = self.cli(&["neighbor", "-j"])?;
+        let json = Json::parse(text.trim()).map_err(|e| format!("{e} in {text}"))?;
+        let n = json
+            .arr()
+            .first()
+            .ok_or_else(|| format!("no neighbor in {text}"))?;
+        Ok(SessionView {
+            // gobgp's SessionState: 6 = ESTABLISHED.
+            established: n.path(&["state", "session_state"]).and_then(Json::num) == Some(6.0),
+            uptime: n
+                .path(&["timers", "state", "uptime", "seconds"])
+                .and_then(Json::num),
+            opens_received: n
+                .path(&["state", "messages", "received", "open"])
+                .and_then(Json::num)
+                .unwrap_or(0.0),
+        })
+    }
+
+    /// Waits until the received routes satisfy `check`; they are returned.
+    fn wait_for(
+        &self,
+        what: &str,
+        check: impl Fn(&BTreeMap<String, Seen>) -> bool,
+    ) -> BTreeMap<String, Seen> {
+        poll(&format!("{} {what}", self.proc.name), || {
+            let r = self.received()?;
+            if check(&r) {
+                Ok(r)
+            } else {
+                Err(format!("has {r:?}"))
+            }
+        })
+    }
+}
+
+// ----- a lab: p4vrf and its neighbors ------------------------------------------------------
+
+struct Lab {
+    dir: PathBuf,
+    p4vrf: Option<Proc>,
+    /// Every gobgpd of the test, for the logs on failure (they are owned by the test).
+    logs: Vec<PathBuf>,
+}
+
+impl Lab {
+    fn new(test: &str) -> Lab {
+        let dir =
+            std::env::temp_dir().join(format!("p4vrf-seed-peers-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Lab {
+            dir,
+            p4vrf: None,
+            logs: Vec::new(),
+        }
+    }
+
+    fn gobgp(
+        &mut self,
+        name: &str,
+        tools: &(PathBuf, PathBuf),
+        addr: Ipv4Addr,
+        asn: u32,
+        p4vrf: Ipv4Addr,
+    ) -> GoBgp {
+        let g = GoBgp::start(self, name, tools, addr, asn, p4vrf);
+        self.logs.push(g.proc.log.clone());
+        g
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("p4vrf.toml")
+    }
+
+    /// Writes the configuration and starts `p4vrf run` on it; returns once the switch is
+    /// programmed (the PID file is written then).
+    fn start_p4vrf(&mut self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("write p4vrf.toml");
+        let pid_file = self.dir.join("p4vrf.pid");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4vrf"));
+        cmd.arg("run")
+            .arg(self.config_path())
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .env("P4VRF_LOG", "info")
+            .env("NO_COLOR", "1");
+        let mut p = Proc::spawn("p4vrf", &self.dir, cmd);
+        poll("p4vrf to program the switch", || {
+            if !p.alive() {
+                panic!("p4vrf exited:\n{}", p.log());
+            }
+            std::fs::read_to_string(&pid_file)
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    if s.trim() == p.pid().to_string() {
+                        Ok(())
+                    } else {
+                        Err(format!("pid file says `{s}`"))
+                    }
+                })
+        });
+        self.p4vrf = Some(p);
+    }
+
+    fn log(&self) -> String {
+        self.p4vrf.as_ref().map(Proc::log).unwrap_or_default()
+    }
+
+    /// Rewrites the configuration and sends SIGHUP.
+    fn reload(&mut self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("write p4vrf.toml");
+        let pid = self.p4vrf.as_ref().expect("p4vrf started").pid();
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -HUP {pid} failed");
+    }
+
+    /// p4vrf's log says the session with `addr` is up.
+    fn wait_established(&self, addr: Ipv4Addr) {
+        let needle = format!("session established neighbor={addr}");
+        poll(&format!("p4vrf's session with {addr}"), || {
+            if self.log().contains(&needle) {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        });
+    }
+
+    /// The `switch programmed updates=N` lines of p4vrf's log, N each.
+    fn programmed(&self) -> Vec<u32> {
+        self.log()
+            .lines()
+            .filter_map(|l| l.split("switch programmed updates=").nth(1))
+            .filter_map(|rest| rest.trim().parse().ok())
+            .collect()
+    }
+
+    /// Waits for a `switch programmed` line after the first `before` ones; its update count.
+    fn wait_programmed_after(&self, before: usize, what: &str) -> u32 {
+        poll(&format!("p4vrf to program the switch ({what})"), || {
+            let p = self.programmed();
+            p.get(before)
+                .copied()
+                .ok_or_else(|| format!("programmed {p:?}"))
+        })
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "===== p4vrf log ({}) =====\n{}",
+                self.dir.display(),
+                self.log()
+            );
+            for l in &self.logs {
+                let text = strip_ansi(&std::fs::read_to_string(l).unwrap_or_default());
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("===== {} (last 40 lines) =====", l.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        } else {
+            self.p4vrf = None;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The part every test shares: the router, VRF CUST (with `vrf_extra` lines, e.g.
+/// `redistribute`, and its statics), interface e1 10.0.0.1/24 with neighbor 10.0.0.2 (the next
+/// hop CE routes use), and `[bgp]` AS 65001 listening on `me`.
+fn base_config(me: Ipv4Addr, vrf_extra: &str, interfaces_extra: &str, rest: &str) -> String {
+    format!(
+        r#"[router]
+mac = "02:00:00:00:00:01"
+
+[[vrf]]
+name = "CUST"
+rd = "65001:1"
+{vrf_extra}
+
+[[interface]]
+name = "e1"
+port = 1
+vrf = "CUST"
+address = ["10.0.0.1/24"]
+  [[interface.neighbor]]
+  ip = "10.0.0.2"
+  mac = "02:00:00:00:00:02"
+{interfaces_extra}
+
+[bgp]
+asn = 65001
+router-id = "1.1.1.1"
+listen = ["{me}:{BGP_PORT}"]
+
+{rest}
+"#
+    )
+}
+
+/// A CE neighbor of VRF CUST at `addr`, short timers, advertising next hop 10.0.0.1; `extra`
+/// lines add `remote-as`, `template`, policy.
+fn neighbor(me: Ipv4Addr, addr: Ipv4Addr, extra: &str) -> String {
+    format!(
+        r#"[[bgp.neighbor]]
+address = "{addr}"
+vrf = "CUST"
+port = {BGP_PORT}
+local-address = "{me}"
+connect-retry = 1
+hold-time = 9
+next-hop = "10.0.0.1"
+{extra}
+"#
+    )
+}
+
+fn keys(r: &BTreeMap<String, Seen>) -> Vec<&str> {
+    r.keys().map(String::as_str).collect()
+}
+
+// ----- the tests ---------------------------------------------------------------------------
+
+/// Seed 000: `redistribute static route-map StaticToBGP` (match tag 123, set community
+/// no-export additive) puts 10.1.2.0/24 in BGP with NO_EXPORT; the iBGP neighbor gets it with
+/// the community, the eBGP neighbor never. And the seed's warning: without send-community on
+/// the iBGP session the community is lost (the next eBGP border would leak the route) — shown
+/// by a SIGHUP to `send-community = []`, applied without resetting the session.
+#[test]
+fn seed_000_static_tagged_123_reaches_ibgp_with_no_export_and_never_the_ebgp_peer() {
+    let Some(tools) = gobgp_tools("seed 000 end-to-end (NO_EXPORT over iBGP)") else {
+        return;
+    };
+    let (me, ibgp_addr, ebgp_addr) = (ip(1, 1), ip(1, 2), ip(1, 3));
+    let mut lab = Lab::new("seed000");
+    let ibgp = lab.gobgp("gobgp-ibgp", &tools, ibgp_addr, 65001, me);
+    let ebgp = lab.gobgp("gobgp-ebgp", &tools, ebgp_addr, 65002, me);
+
+    let config = |send_community: &str| {
+        base_config(
+            me,
+            r#"redistribute = [{ protocol = "static", route-map = "StaticToBGP" }]
+  [[vrf.static]]
+  prefix = "10.1.2.0/24"
+  blackhole = true
+  tag = 123
+  [[vrf.static]]
+  prefix = "10.9.0.0/24"
+  blackhole = true"#,
+            "",
+            &format!(
+                r#"[[route-map]]
+name = "StaticToBGP"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+match.tag = [123]
+set.community = ["no-export"]
+set.community-additive = true
+
+[[bgp.template]]
+name = "IBGP"
+remote-as = 65001
+send-community = {send_community}
+
+{}
+{}"#,
+                neighbor(me, ibgp_addr, "template = \"IBGP\""),
+                neighbor(
+                    me,
+                    ebgp_addr,
+                    "remote-as = 65002\nsend-community = [\"all\"]"
+                ),
+            ),
+        )
+    };
+    lab.start_p4vrf(&config(r#"["all"]"#));
+    lab.wait_established(ibgp_addr);
+    lab.wait_established(ebgp_addr);
+
+    // A route of the eBGP neighbor with a community of its own, and one of the iBGP neighbor
+    // (iBGP-learned routes do go to eBGP neighbors: it tells us the eBGP side is up to date).
+    ebgp.add("192.0.2.0/24", "10.0.0.2", &["65002:7"]);
+    ibgp.add("198.51.100.0/24", "10.0.0.2", &[]);
+
+    let at_ibgp = ibgp.wait_for("gets 10.1.2.0/24 and 192.0.2.0/24", |r| {
+        r.contains_key("10.1.2.0/24") && r.contains_key("192.0.2.0/24")
+    });
+    assert_eq!(
+        keys(&at_ibgp),
+        ["10.1.2.0/24", "192.0.2.0/24"],
+        "{at_ibgp:?}"
+    );
+    assert_eq!(at_ibgp["10.1.2.0/24"].communities, [NO_EXPORT]);
+    assert_eq!(at_ibgp["10.1.2.0/24"].next_hop, "10.0.0.1");
+    assert_eq!(
+        at_ibgp["192.0.2.0/24"].communities,
+        [community(65002, 7)],
+        "an eBGP route keeps its communities over iBGP"
+    );
+
+    let at_ebgp = ebgp.wait_for("gets 198.51.100.0/24", |r| {
+        r.contains_key("198.51.100.0/24")
+    });
+    assert_eq!(
+        keys(&at_ebgp),
+        ["198.51.100.0/24"],
+        "NO_EXPORT keeps 10.1.2.0/24 from the eBGP neighbor; the untagged 10.9.0.0/24 is \
+         not redistributed at all: {at_ebgp:?}"
+    );
+
+    // Seed 000's warning: the iBGP session stops sending communities.
+    let before = poll("the iBGP session in gobgp's view", || {
+        ibgp.session().and_then(|s| {
+            if s.established {
+                Ok(s)
+            } else {
+                Err(format!("{s:?}"))
+            }
+        })
+    });
+    lab.reload(&config("[]"));
+    let at_ibgp = ibgp.wait_for("gets 10.1.2.0/24 without communities", |r| {
+        r.get("10.1.2.0/24")
+            .is_some_and(|s| s.communities.is_empty())
+            && r.get("192.0.2.0/24")
+                .is_some_and(|s| s.communities.is_empty())
+    });
+    assert_eq!(
+        keys(&at_ibgp),
+        ["10.1.2.0/24", "192.0.2.0/24"],
+        "{at_ibgp:?}"
+    );
+    let after = ibgp.session().expect("gobgp neighbor");
+    assert!(after.established, "{after:?}");
+    assert_eq!(
+        (after.uptime, after.opens_received),
+        (before.uptime, before.opens_received),
+        "SIGHUP must not reset the session (same uptime, no new OPEN)"
+    );
+    let log = lab.log();
+    assert!(
+        !log.contains("resetting the session") && !log.contains("session down"),
+        "{log}"
+    );
+    // The eBGP side is unchanged: still not the NO_EXPORT route.
+    assert_eq!(keys(&ebgp.received().unwrap()), ["198.51.100.0/24"]);
+}
+
+/// Seed 002 (RFC 3765): NOPEER set on redistribution reaches the customer and the provider
+/// but not the bilateral peer; a NOPEER route received from the provider reaches the
+/// customer, not the peer — while the provider's route without NOPEER does reach the peer.
+#[test]
+fn seed_002_nopeer_route_reaches_customer_and_provider_but_not_peer() {
+    let Some(tools) = gobgp_tools("seed 002 end-to-end (NOPEER)") else {
+        return;
+    };
+    let (me, cust_addr, prov_addr, peer_addr) = (ip(2, 1), ip(2, 2), ip(2, 3), ip(2, 4));
+    let mut lab = Lab::new("seed002");
+    let customer = lab.gobgp("gobgp-customer", &tools, cust_addr, 65021, me);
+    let provider = lab.gobgp("gobgp-provider", &tools, prov_addr, 65022, me);
+    let peer = lab.gobgp("gobgp-peer", &tools, peer_addr, 65023, me);
+    let ebgp = |addr, asn: u32, rel: &str| {
+        neighbor(
+            me,
+            addr,
+            &format!("remote-as = {asn}\nrelationship = \"{rel}\"\nsend-community = [\"all\"]"),
+        )
+    };
+    lab.start_p4vrf(&base_config(
+        me,
+        r#"redistribute = [{ protocol = "static", route-map = "NoPeer" }]
+  [[vrf.static]]
+  prefix = "10.2.0.0/24"
+  blackhole = true"#,
+        "",
+        &format!(
+            r#"[[route-map]]
+name = "NoPeer"
+[[route-map.entry]]
+seq = 10
+action = "permit"
+set.community = ["nopeer"]
+set.community-additive = true
+
+{}
+{}
+{}"#,
+            ebgp(cust_addr, 65021, "customer"),
+            ebgp(prov_addr, 65022, "provider"),
+            ebgp(peer_addr, 65023, "peer"),
+        ),
+    ));
+    for a in [cust_addr, prov_addr, peer_addr] {
+        lab.wait_established(a);
+    }
+    provider.add("198.51.100.0/24", "10.0.0.2", &["65535:65284"]);
+    provider.add("203.0.113.0/24", "10.0.0.2", &[]);
+
+    let at_customer = customer.wait_for("gets three routes", |r| r.len() == 3);
+    assert_eq!(
+        keys(&at_customer),
+        ["10.2.0.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+    );
+    assert_eq!(at_customer["10.2.0.0/24"].communities, [NOPEER]);
+    assert_eq!(at_customer["198.51.100.0/24"].communities, [NOPEER]);
+    assert_eq!(at_customer["203.0.113.0/24"].communities, Vec::<u32>::new());
+
+    let at_provider = provider.wait_for("gets 10.2.0.0/24", |r| r.contains_key("10.2.0.0/24"));
+    assert_eq!(
+        keys(&at_provider),
+        ["10.2.0.0/24"],
+        "its own routes are not sent back"
+    );
+    assert_eq!(at_provider["10.2.0.0/24"].communities, [NOPEER]);
+
+    // The provider's route without NOPEER reaches the peer: by then both NOPEER routes have
+    // been decided for it too.
+    let at_peer = peer.wait_for("gets 203.0.113.0/24", |r| r.contains_key("203.0.113.0/24"));
+    assert_eq!(
+        keys(&at_peer),
+        ["203.0.113.0/24"],
+        "NOPEER routes are not advertised to a bilateral peer"
+    );
+}
+
+/// Seed 003: GateD `export proto bgp as 65010` statements decide what AS 65010 gets, filter
+/// by filter (`refines`, `exact … restrict`, the implied `all restrict`), with the metric of
+/// the most specific level as MED; AS 65020 has no statement and gets only the routes to
+/// attached interfaces.
+#[test]
+fn seed_003_gated_export_statements_decide_what_each_as_gets() {
+    let Some(tools) = gobgp_tools("seed 003 end-to-end (GateD export)") else {
+        return;
+    };
+    let (me, as10_addr, as20_addr) = (ip(3, 1), ip(3, 2), ip(3, 3));
+    let mut lab = Lab::new("seed003");
+    let as10 = lab.gobgp("gobgp-as65010", &tools, as10_addr, 65010, me);
+    let as20 = lab.gobgp("gobgp-as65020", &tools, as20_addr, 65020, me);
+    let mut statics = String::from(r#"redistribute = ["connected", "static"]"#);
+    for p in [
+        "10.10.0.0/16",
+        "10.10.1.0/24",
+        "10.10.2.0/24",
+        "10.10.3.0/24",
+        "10.20.0.0/24",
+    ] {
+        statics.push_str(&format!(
+            "\n  [[vrf.static]]\n  prefix = \"{p}\"\n  blackhole = true"
+        ));
+    }
+    lab.start_p4vrf(&base_config(
+        me,
+        &statics,
+        r#"
+[[interface]]
+name = "e2"
+port = 2
+vrf = "CUST"
+address = ["10.0.1.1/24"]"#,
+        &format!(
+            r#"# export proto bgp as 65010 metric 10 {{
+#     proto direct ;
+#     proto static metric 20 {{
+#         10.10.0.0 masklen 16 refines ;
+#         10.10.2.0 masklen 24 exact metric 30 ;
+#         10.10.3.0 masklen 24 exact restrict ;
+#     }} ;
+# }} ;
+[[gated-export]]
+proto = "bgp"
+as = 65010
+metric = 10
+
+[[gated-export.source]]
+proto = "direct"
+
+[[gated-export.source]]
+proto = "static"
+metric = 20
+filter = [
+  "10.10.0.0 masklen 16 refines",
+  "10.10.2.0 masklen 24 exact metric 30",
+  "10.10.3.0 masklen 24 exact restrict",
+]
+
+{}
+{}"#,
+            neighbor(me, as10_addr, "remote-as = 65010\ngated-export = true"),
+            neighbor(me, as20_addr, "remote-as = 65020\ngated-export = true"),
+        ),
+    ));
+    lab.wait_established(as10_addr);
+    lab.wait_established(as20_addr);
+
+    let want10: BTreeMap<&str, Option<u32>> = [
+        ("10.0.0.0/24", Some(10)),  // proto direct: the destination's metric
+        ("10.0.1.0/24", Some(10)),  //
+        ("10.10.1.0/24", Some(20)), // refines 10.10/16: the source's metric
+        ("10.10.2.0/24", Some(30)), // the filter's own metric
+    ]
+    .into_iter()
+    .collect();
+    // Not 10.10.0.0/16 (`refines` excludes the network itself), not 10.10.3.0/24 (`restrict`),
+    // not 10.20.0.0/24 (no filter matches: the implied `all restrict`).
+    let at10 = as10.wait_for("gets its four routes", |r| r.len() >= want10.len());
+    let got10: BTreeMap<&str, Option<u32>> =
+        at10.iter().map(|(p, s)| (p.as_str(), s.med)).collect();
+    assert_eq!(got10, want10, "{at10:?}");
+
+    let at20 = as20.wait_for("gets the attached routes", |r| r.len() >= 2);
+    assert_eq!(
+        keys(&at20),
+        ["10.0.0.0/24", "10.0.1.0/24"],
+        "no statement for AS 65020: only routes to attached interfaces: {at20:?}"
+    );
+    // Nothing else trickles in later.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(as10.received().unwrap().len(), want10.len());
+    assert_eq!(as20.received().unwrap().len(), 2);
+}
+
+/// A CE's route is programmed and reaches the iBGP observer; `gobgp global rib del` withdraws
+/// it everywhere; killing the CE's gobgpd (SIGKILL, no NOTIFICATION) removes all it sent.
+#[test]
+fn bgp_withdraw_and_session_loss_remove_routes_and_p4_entries() {
+    let Some(tools) = gobgp_tools("withdraw and session loss end-to-end") else {
+        return;
+    };
+    let (me, ce_addr, obs_addr) = (ip(4, 1), ip(4, 2), ip(4, 3));
+    let mut lab = Lab::new("withdraw");
+    let mut ce = lab.gobgp("gobgp-ce", &tools, ce_addr, 65002, me);
+    let observer = lab.gobgp("gobgp-observer", &tools, obs_addr, 65001, me);
+    lab.start_p4vrf(&base_config(
+        me,
+        "",
+        "",
+        &format!(
+            "{}\n{}",
+            neighbor(me, ce_addr, "remote-as = 65002"),
+            neighbor(me, obs_addr, "remote-as = 65001"),
+        ),
+    ));
+    lab.wait_established(ce_addr);
+    lab.wait_established(obs_addr);
+
+    let before = lab.programmed().len();
+    ce.add("192.0.2.0/24", "10.0.0.2", &[]);
+    let at_obs = observer.wait_for("gets 192.0.2.0/24", |r| r.contains_key("192.0.2.0/24"));
+    assert_eq!(at_obs["192.0.2.0/24"].next_hop, "10.0.0.2", "{at_obs:?}");
+    let n = lab.wait_programmed_after(before, "192.0.2.0/24 installed");
+    assert_eq!(n, 1, "one route entry for 192.0.2.0/24 via 10.0.0.2");
+
+    let before = lab.programmed().len();
+    ce.del("192.0.2.0/24");
+    observer.wait_for("loses 192.0.2.0/24", |r| !r.contains_key("192.0.2.0/24"));
+    assert_eq!(lab.wait_programmed_after(before, "192.0.2.0/24 removed"), 1);
+
+    ce.add("192.0.2.0/24", "10.0.0.2", &[]);
+    ce.add("198.51.100.0/24", "10.0.0.2", &[]);
+    observer.wait_for("gets both CE routes", |r| r.len() == 2);
+    let before = lab.programmed().len();
+    ce.proc.kill();
+    observer.wait_for("loses everything the CE sent", |r| r.is_empty());
+    let removed: u32 = poll("p4vrf to remove both routes from the switch", || {
+        let p = lab.programmed();
+        let n: u32 = p[before.min(p.len())..].iter().sum();
+        if n >= 2 {
+            Ok(n)
+        } else {
+            Err(format!("programmed {p:?}"))
+        }
+    });
+    assert_eq!(removed, 2, "two route entries deleted");
+    assert!(
+        lab.log().contains("session down"),
+        "p4vrf logs the session loss"
+    );
+}
+
+/// RFC 7999: a BLACKHOLE route from a neighbor with `accept-blackhole = true` is installed
+/// (as a drop) and passed on inside the AS with NO_EXPORT added; the same community from a
+/// neighbor without it gets the route refused.
+#[test]
+fn bgp_blackhole_community_from_an_accepted_neighbor_becomes_a_drop() {
+    let Some(tools) = gobgp_tools("BLACKHOLE end-to-end") else {
+        return;
+    };
+    let (me, trusted_addr, other_addr, obs_addr) = (ip(5, 1), ip(5, 2), ip(5, 3), ip(5, 4));
+    let mut lab = Lab::new("blackhole");
+    let trusted = lab.gobgp("gobgp-trusted", &tools, trusted_addr, 65002, me);
+    let other = lab.gobgp("gobgp-other", &tools, other_addr, 65003, me);
+    let observer = lab.gobgp("gobgp-observer", &tools, obs_addr, 65001, me);
+    lab.start_p4vrf(&base_config(
+        me,
+        "",
+        "",
+        &format!(
+            "{}\n{}\n{}",
+            neighbor(
+                me,
+                trusted_addr,
+                "remote-as = 65002\naccept-blackhole = true"
+            ),
+            neighbor(me, other_addr, "remote-as = 65003"),
+            neighbor(
+                me,
+                obs_addr,
+                "remote-as = 65001\nsend-community = [\"all\"]"
+            ),
+        ),
+    ));
+    for a in [trusted_addr, other_addr, obs_addr] {
+        lab.wait_established(a);
+    }
+
+    let before = lab.programmed().len();
+    trusted.add("192.0.2.66/32", "10.0.0.2", &["65535:666"]);
+    let at_obs = observer.wait_for("gets 192.0.2.66/32", |r| r.contains_key("192.0.2.66/32"));
+    let mut want = vec![BLACKHOLE, NO_EXPORT];
+    want.sort_unstable();
+    assert_eq!(
+        at_obs["192.0.2.66/32"].communities, want,
+        "an accepted BLACKHOLE gets NO_EXPORT (RFC 7999 §3.2)"
+    );
+    assert_eq!(
+        lab.wait_programmed_after(before, "the blackhole installed"),
+        1,
+        "one drop entry"
+    );
+
+    // From a neighbor not allowed to: refused. Its next route (no community) shows the first
+    // was decided.
+    other.add("198.51.100.66/32", "10.0.0.2", &["65535:666"]);
+    other.add("198.51.100.0/24", "10.0.0.2", &[]);
+    let at_obs = observer.wait_for("gets 198.51.100.0/24", |r| {
+        r.contains_key("198.51.100.0/24")
+    });
+    assert_eq!(
+        keys(&at_obs),
+        ["192.0.2.66/32", "198.51.100.0/24"],
+        "the BLACKHOLE route of a neighbor without accept-blackhole is refused"
+    );
+}
