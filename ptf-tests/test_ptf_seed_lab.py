@@ -62,7 +62,8 @@ def p4vrf(switch, tmp_path_factory):
     binary = target_dir / "debug" / "p4vrf"
     with open(log, "w") as log_file:
         proc = subprocess.Popen(
-            [str(binary), "run", str(config), "--target", "grpc://" + switch["GRPC_ADDR"], "--pid-file", str(pidfile)],
+            [str(binary), "run", str(config), "--target", "grpc://" + switch["GRPC_ADDR"], "--pid-file", str(pidfile),
+             "--api-socket", str(pidfile.parent / "api.sock")],
             stdout=log_file, stderr=subprocess.STDOUT,
         )
     deadline = time.time() + 60

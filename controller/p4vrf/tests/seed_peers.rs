@@ -627,6 +627,9 @@ impl Lab {
             .arg(self.config_path())
             .arg("--pid-file")
             .arg(&pid_file)
+            // Its own API socket: tests run side by side, and the default one is shared.
+            .arg("--api-socket")
+            .arg(self.dir.join("api.sock"))
             .env("P4VRF_LOG", "info")
             .env("NO_COLOR", "1");
         let mut p = Proc::spawn("p4vrf", &self.dir, cmd);
