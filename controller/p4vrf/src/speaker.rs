@@ -333,6 +333,8 @@ impl BgpInstance {
                 };
                 let mut inbound = decode_update(&update, &info);
                 inbound.intern(&mut self.interner);
+                // Sets no route holds any more (withdrawn, replaced) go once the set doubled.
+                self.interner.purge_if_grown();
                 let changes = p.adj_in.apply(&inbound);
                 for n in changes.withdrawn {
                     self.unimport(addr, n, router);

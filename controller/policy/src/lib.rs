@@ -3,6 +3,7 @@
 //! well-known communities' per-neighbor rules. Pure: no I/O, no sockets, no clocks.
 //!
 //! * [`route`] — [`Route`] = prefix + `Arc<`[`Attrs`]`>`, built to be interned.
+//! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //! * [`lists`] — [`PrefixList`], community-style [`SetList`]s, [`AsPathList`].
 //! * [`route_map`] — [`RouteMap::evaluate`] → [`Verdict`], counters in [`RouteMapStats`].
 //! * [`well_known`] — [`on_receive`], [`may_advertise`], [`prepare_outbound`] per [`Neighbor`].
@@ -46,6 +47,7 @@
 pub mod community;
 pub mod config;
 pub mod gated;
+pub mod intern;
 pub mod lists;
 pub mod pattern;
 pub mod route;
@@ -60,6 +62,7 @@ pub use gated::{
     DestBody, ExportStatement, Filter, FilterAction, GatedExport, GatedProto, Modifier,
     RouteFilter, Source, SourceBody, SourceCriteria,
 };
+pub use intern::AttrInterner;
 pub use lists::{
     Action, AsPathEntry, AsPathList, CommunityList, ExtCommunityList, Family, LargeCommunityList,
     PrefixList, PrefixListEntry, PrefixRangeError, SetList, SetListEntry, SetMatcher,

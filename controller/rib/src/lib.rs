@@ -28,12 +28,12 @@ pub use route::{
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use policy::{Attrs, ExtCommunity, RouteMapStats};
+use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
 
 /// A VRF's address-family policy: its RD, route targets, what it redistributes into BGP and
 /// through which route-maps, its export / import maps and its decision options.
@@ -217,7 +217,7 @@ pub struct Rib {
     /// BGP next hop → the routes and paths resolved through it.
     nh_users: BTreeMap<IpAddr, BTreeSet<NhUser>>,
     /// One shared copy of each distinct attribute set the RIB's policies produce.
-    interned: HashSet<Arc<Attrs>>,
+    interned: AttrInterner,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -797,18 +797,12 @@ impl Rib {
         delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
-        if self.interned.len() > 4096 {
-            self.interned.retain(|a| Arc::strong_count(a) > 1);
-        }
+        self.interned.purge_if_grown();
         delta
     }
 
     fn intern(&mut self, attrs: Arc<Attrs>) -> Arc<Attrs> {
-        if let Some(shared) = self.interned.get(&attrs) {
-            return shared.clone();
-        }
-        self.interned.insert(attrs.clone());
-        attrs
+        self.interned.intern_arc(attrs)
     }
 
     /// The BGP view of one candidate: redistributed own routes through their route-map
