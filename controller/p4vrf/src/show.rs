@@ -214,17 +214,15 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
     views.into_values().collect()
 }
 
+/// A community as IOS shows it: the well-known ones by name (`no-export`), the rest `ASN:NN`.
+pub fn community_name(c: &policy::Community) -> String {
+    c.well_known_name()
+        .map_or_else(|| c.to_string(), str::to_string)
+}
+
 fn communities_lines(out: &mut String, attrs: &Attrs) {
     if !attrs.communities.is_empty() {
-        // IOS names the well-known ones (`no-export`), numbers the rest.
-        let c: Vec<String> = attrs
-            .communities
-            .iter()
-            .map(|c| {
-                c.well_known_name()
-                    .map_or_else(|| c.to_string(), str::to_string)
-            })
-            .collect();
+        let c: Vec<String> = attrs.communities.iter().map(community_name).collect();
         let _ = writeln!(out, "      Community: {}", c.join(" "));
     }
     if !attrs.ext_communities.is_empty() {

@@ -65,12 +65,25 @@ impl Peer {
         }
     }
 
-    fn neighbor(&self, local_as: u32) -> policy::Neighbor {
-        let peer_type = if self.is_ibgp(local_as) {
+    fn peer_type(&self, local_as: u32) -> PeerType {
+        if self.is_ibgp(local_as) {
             PeerType::Ibgp
         } else {
             PeerType::Ebgp
-        };
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        self.negotiated.is_some()
+    }
+
+    /// Routes in its Adj-RIB-Out, all families.
+    fn advertised(&self) -> usize {
+        self.adj_out.values().map(|o| o.len()).sum()
+    }
+
+    fn neighbor(&self, local_as: u32) -> policy::Neighbor {
+        let peer_type = self.peer_type(local_as);
         let mut options = NeighborOptions::default_for(peer_type);
         options.send_community = self.cfg.send_community;
         if let Some(b) = self.cfg.accept_blackhole {
@@ -230,13 +243,14 @@ impl BgpInstance {
             let p = self.peers.get_mut(a).expect("present");
             let in_changed = policy_changed || p.cfg.route_map_in != n.route_map_in;
             p.cfg = n.clone();
-            if in_changed && p.negotiated.is_some() {
+            if !p.is_up() {
+                continue;
+            }
+            if in_changed {
                 self.reimport(*a, router).await;
             }
             // Outbound: recompute everything; the Adj-RIB-Out sends only the difference.
-            if p_is_up(&self.peers, a) {
-                self.full_table(*a, router, false);
-            }
+            self.full_table(*a, router);
         }
     }
 
@@ -283,7 +297,7 @@ impl BgpInstance {
                 p.negotiated = Some(neg.clone());
                 p.up_since = Some(Instant::now());
                 p.adj_out.clear();
-                self.full_table(addr, router, true);
+                self.full_table(addr, router);
                 self.flush(addr).await;
                 let p = self.peers.get(&addr).expect("present");
                 for f in p.cfg.families.clone() {
@@ -325,11 +339,7 @@ impl BgpInstance {
                 let p = self.peers.get_mut(&addr).expect("present");
                 let info = PeerInfo {
                     remote_as: p.cfg.remote_as,
-                    peer_type: if p.is_ibgp(local_as) {
-                        PeerType::Ibgp
-                    } else {
-                        PeerType::Ebgp
-                    },
+                    peer_type: p.peer_type(local_as),
                 };
                 let mut inbound = decode_update(&update, &info);
                 inbound.intern(&mut self.interner);
@@ -365,7 +375,7 @@ impl BgpInstance {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
-        if p.negotiated.is_some() {
+        if p.is_up() {
             info!(neighbor = %addr, "session down: {why}");
             p.flaps += 1;
         }
@@ -575,7 +585,7 @@ impl BgpInstance {
     }
 
     /// Recomputes a neighbor's whole Adj-RIB-Out (session up, or its export policy changed).
-    fn full_table(&mut self, addr: IpAddr, router: &Router, _fresh: bool) {
+    fn full_table(&mut self, addr: IpAddr, router: &Router) {
         let Some(p) = self.peers.get(&addr) else {
             return;
         };
@@ -617,7 +627,7 @@ impl BgpInstance {
         let addrs: Vec<IpAddr> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.negotiated.is_some())
+            .filter(|(_, p)| p.is_up())
             .map(|(a, _)| *a)
             .collect();
         for addr in addrs {
@@ -708,7 +718,7 @@ impl BgpInstance {
                 State::Established => p.accepted.len().to_string(),
                 s => format!("{s:?}"),
             };
-            let sent: usize = p.adj_out.values().map(|o| o.len()).sum();
+            let sent = p.advertised();
             let up = p
                 .up_since
                 .map(|t| format!("{}s", t.elapsed().as_secs()))
@@ -812,7 +822,7 @@ impl BgpInstance {
                         out,
                         "  Prefixes accepted {}, advertised {}, flaps {}",
                         p.accepted.len(),
-                        p.adj_out.values().map(|o| o.len()).sum::<usize>(),
+                        p.advertised(),
                         p.flaps
                     );
                     if let Some(d) = &p.last_down {
@@ -823,10 +833,6 @@ impl BgpInstance {
         }
         Ok(out)
     }
-}
-
-fn p_is_up(peers: &BTreeMap<IpAddr, Peer>, a: &IpAddr) -> bool {
-    peers.get(a).is_some_and(|p| p.negotiated.is_some())
 }
 
 fn nlri_text(n: &Nlri) -> String {
@@ -889,7 +895,7 @@ impl BgpInstance {
                     "state": format!("{:?}", p.session.state()),
                     "uptime_secs": p.up_since.map(|t| t.elapsed().as_secs()),
                     "prefixes_accepted": p.accepted.len(),
-                    "prefixes_advertised": p.adj_out.values().map(|o| o.len()).sum::<usize>(),
+                    "prefixes_advertised": p.advertised(),
                     "flaps": p.flaps,
                     "last_reset": p.last_down,
                 })
@@ -917,7 +923,7 @@ impl BgpInstance {
                 "origin": a.origin.keyword(),
                 "med": a.med,
                 "local_pref": a.local_pref,
-                "communities": a.communities.iter().map(|c| c.well_known_name().map_or_else(|| c.to_string(), str::to_string)).collect::<Vec<_>>(),
+                "communities": a.communities.iter().map(crate::show::community_name).collect::<Vec<_>>(),
                 "ext_communities": a.ext_communities.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                 "large_communities": a.large_communities.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             })
