@@ -511,7 +511,7 @@ impl BgpInstance {
         let (route, learned, label) = match (&nlri, &p.cfg.vrf) {
             (Nlri::Unicast(prefix), Some(vrf)) => {
                 let best = rib.bgp_best(vrf, prefix)?;
-                let learned = match (&best.key, best.route.peer) {
+                let learned = match (&best.key, best.peer) {
                     (CandidateKey::Peer(_), Some(peer)) if peer.ebgp => {
                         Learned::Ebgp { peer: peer.addr }
                     }
@@ -522,7 +522,7 @@ impl BgpInstance {
                     },
                     _ => Learned::Local,
                 };
-                (best.route.attrs.clone(), learned, None)
+                (best.attrs.clone(), learned, None)
             }
             (Nlri::Vpn { rd, prefix }, None) => {
                 let (source, path) = rib.vpn_best(&(*rd, *prefix))?;

@@ -178,8 +178,8 @@ fn assert_seed_000_bgp(router: &Router) {
         let best = rib
             .bgp_best("CUSTOMERS", &net(tagged))
             .unwrap_or_else(|| panic!("{tagged} is not in BGP"));
-        assert!(best.route.attrs.communities.contains(&Community::NO_EXPORT));
-        assert_eq!(best.route.attrs.tag, 123);
+        assert!(best.attrs.communities.contains(&Community::NO_EXPORT));
+        assert_eq!(best.attrs.tag, 123);
         let paths = &rib.vpn_table()[&(rd("65001:1"), net(tagged))];
         let path = paths.values().next().unwrap();
         // `additive`: NO_EXPORT is added to what the route had (nothing), and is all it has.

@@ -84,9 +84,12 @@ pub enum CandidateKey {
 /// FIB uses, as in IOS (a connected route that is not redistributed beside a BGP path).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BgpBest {
+    /// Which candidate it is (its forwarding is that candidate's).
     pub key: CandidateKey,
-    /// The route as BGP sees it: attributes after redistribution policy.
-    pub route: Route,
+    /// The path's attributes as BGP sees them: after redistribution policy.
+    pub attrs: Arc<Attrs>,
+    /// The neighbor it was learned from, if any.
+    pub peer: Option<PeerRef>,
 }
 
 /// All candidate routes of one prefix in one VRF, and which one is best.
@@ -161,7 +164,8 @@ impl PrefixEntry {
 
 #[derive(Debug, Default)]
 struct VrfState {
-    policy: VrfPolicy,
+    /// Shared, so the per-prefix work (selection, export) takes it without copying its sets.
+    policy: Arc<VrfPolicy>,
     table: BTreeMap<IpNet, PrefixEntry>,
     fib: BTreeMap<IpNet, FibAction>,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
@@ -285,7 +289,7 @@ impl Rib {
         let is_new = !self.vrfs.contains_key(&name);
         let state = self.vrfs.entry(name.clone()).or_default();
         state.removing = false;
-        let old = std::mem::replace(&mut state.policy, policy.clone());
+        let old = std::mem::replace(&mut state.policy, Arc::new(policy.clone()));
         if is_new
             || old.rd != policy.rd
             || old.export != policy.export
@@ -347,11 +351,18 @@ impl Rib {
     }
 
     /// Adds or replaces one of a VRF's own routes (connected, local or static) for a prefix.
-    pub fn upsert_route(&mut self, vrf: &str, prefix: IpNet, route: Route) -> Result<(), RibError> {
+    pub fn upsert_route(
+        &mut self,
+        vrf: &str,
+        prefix: IpNet,
+        mut route: Route,
+    ) -> Result<(), RibError> {
         if route.protocol == Protocol::Bgp || route.leaked.is_some() {
             return Err(RibError::NotOwnProtocol(route.protocol));
         }
         let name = self.known_vrf(vrf)?;
+        // Thousands of static routes share a handful of attribute sets (protocol and tag).
+        route.attrs = self.interned.intern_arc(route.attrs);
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -808,7 +819,8 @@ impl Rib {
     /// The BGP view of one candidate: redistributed own routes through their route-map
     /// (weight 32768, as IOS gives locally originated paths), BGP routes as they are.
     fn bgp_view(
-        &mut self,
+        map_stats: &mut BTreeMap<String, RouteMapStats>,
+        interned: &mut AttrInterner,
         policy: &VrfPolicy,
         prefix: IpNet,
         key: &CandidateKey,
@@ -824,11 +836,11 @@ impl Rib {
                 attrs.weight = decision::LOCAL_WEIGHT;
                 let attrs = Arc::new(attrs);
                 let attrs = match map {
-                    Some(m) => run_map(&mut self.map_stats, m, prefix, &attrs)?,
+                    Some(m) => run_map(map_stats, m, prefix, &attrs)?,
                     None => attrs,
                 };
                 let mut r = route.clone();
-                r.attrs = self.intern(attrs);
+                r.attrs = interned.intern_arc(attrs);
                 Some(r)
             }
             CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(route.clone()),
@@ -843,33 +855,36 @@ impl Rib {
         let Some(entry) = state.table.get(&prefix) else {
             return;
         };
-        let policy = state.policy.clone();
-        let candidates: Vec<(CandidateKey, Route)> = entry
-            .candidates
-            .iter()
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect();
+        let policy = &state.policy;
         let selected = entry.select(&policy.decision);
-        let mut bgp: Option<BgpBest> = None;
-        for (key, route) in &candidates {
-            let Some(view) = self.bgp_view(&policy, prefix, key, route) else {
+        let mut bgp: Option<(&CandidateKey, Route)> = None;
+        for (key, route) in &entry.candidates {
+            let Some(view) = Self::bgp_view(
+                &mut self.map_stats,
+                &mut self.interned,
+                policy,
+                prefix,
+                key,
+                route,
+            ) else {
                 continue;
             };
             let better = match &bgp {
                 None => true,
                 Some(b) => {
-                    decision::compare(&view, &b.route, &policy.decision)
-                        .then_with(|| key.cmp(&b.key))
+                    decision::compare(&view, &b.1, &policy.decision).then_with(|| key.cmp(b.0))
                         == Ordering::Less
                 }
             };
             if better {
-                bgp = Some(BgpBest {
-                    key: key.clone(),
-                    route: view,
-                });
+                bgp = Some((key, view));
             }
         }
+        let bgp = bgp.map(|(key, view)| BgpBest {
+            key: key.clone(),
+            attrs: view.attrs,
+            peer: view.peer,
+        });
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_mut(&prefix).expect("checked above");
         let old_forward = entry.best_route().map(|r| r.forward.clone());
@@ -928,20 +943,19 @@ impl Rib {
             return;
         };
         let policy = state.policy.clone();
-        let candidate = state
-            .table
-            .get(&prefix)
-            .and_then(|e| e.bgp_best.as_ref())
-            .filter(|b| !matches!(b.key, CandidateKey::Imported(..)))
-            .map(|b| {
-                let protocol = match b.key {
-                    CandidateKey::Own(p) => p,
-                    _ => Protocol::Bgp,
-                };
-                (protocol, b.route.clone())
-            });
-        let path = candidate.and_then(|(protocol, route)| {
-            let mut attrs = (*route.attrs).clone();
+        let candidate = state.table.get(&prefix).and_then(|e| {
+            let b = e.bgp_best.as_ref()?;
+            let protocol = match b.key {
+                CandidateKey::Own(p) => p,
+                CandidateKey::Peer(_) => Protocol::Bgp,
+                CandidateKey::Imported(..) => return None,
+            };
+            // Selected this very delta from the current candidates, so the key is there.
+            let forward = e.candidates.get(&b.key)?.forward.clone();
+            Some((protocol, forward, b.attrs.clone(), b.peer))
+        });
+        let path = candidate.and_then(|(protocol, forward, attrs, peer)| {
+            let mut attrs = (*attrs).clone();
             attrs.ext_communities = attrs.ext_communities.with(
                 policy
                     .export
@@ -955,10 +969,10 @@ impl Rib {
             let attrs = self.intern(attrs);
             Some(VpnPath {
                 protocol,
-                forward: route.forward.clone(),
+                forward,
                 attrs,
                 label: None,
-                peer: route.peer,
+                peer,
             })
         });
         let key = (rd, prefix);
@@ -1172,7 +1186,7 @@ impl Rib {
 
     /// A VRF's policy.
     pub fn vrf_policy(&self, vrf: &str) -> Option<&VrfPolicy> {
-        self.vrfs.get(vrf).map(|s| &s.policy)
+        self.vrfs.get(vrf).map(|s| &*s.policy)
     }
 
     /// A VRF's routing table: every prefix with its candidates and selected route.

@@ -796,12 +796,11 @@ fn seed_000_redistribute_static_route_map_matches_tag_and_sets_no_export() {
     let delta = rib.take_delta();
     let best = rib.bgp_best("CUST", &net("10.1.2.0/24")).unwrap();
     assert!(best
-        .route
         .attrs
         .communities
         .contains(&policy::Community::NO_EXPORT));
-    assert_eq!(best.route.attrs.tag, 123);
-    assert_eq!(best.route.attrs.weight, decision::LOCAL_WEIGHT);
+    assert_eq!(best.attrs.tag, 123);
+    assert_eq!(best.attrs.weight, decision::LOCAL_WEIGHT);
     assert!(rib.bgp_best("CUST", &net("10.9.9.0/24")).is_none());
     // Both are in the FIB (the route-map filters BGP, not forwarding).
     assert_eq!(rib.fib("CUST").unwrap().len(), 2);
