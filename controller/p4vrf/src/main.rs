@@ -434,6 +434,44 @@ async fn next_bgp_event(
     }
 }
 
+/// At most this many UPDATEs are taken into the RIB before one commit ...
+const BATCH_EVENTS: usize = 4096;
+/// ... or for at most this long, so a long stream still reaches the switch in steps.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Handles `first` and, when it is an UPDATE, the UPDATEs already waiting behind it (bounded
+/// by [`BATCH_EVENTS`] and [`BATCH_TIME`]), so that one commit — RIB delta, switch write,
+/// advertisements — serves many UPDATEs: at a million routes a commit per UPDATE costs more
+/// than the routes themselves. Any other event (session up or down, End-of-RIB, refresh)
+/// ends the batch and is returned, to be handled after the batch is committed, so it sees
+/// the RIB as it is.
+async fn handle_batch(
+    first: bgp::session::NeighborEvent,
+    bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+    router: &mut Router,
+) -> Option<bgp::session::NeighborEvent> {
+    let (b, events) = bgp.as_mut()?;
+    let is_update =
+        |e: &bgp::session::NeighborEvent| matches!(e.event, bgp::session::Event::Update { .. });
+    let batching = is_update(&first);
+    b.handle(first, router).await;
+    if !batching {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    for _ in 1..BATCH_EVENTS {
+        if started.elapsed() >= BATCH_TIME {
+            break;
+        }
+        let ev = events.try_recv()?;
+        if !is_update(&ev) {
+            return Some(ev);
+        }
+        b.handle(ev, router).await;
+    }
+    None
+}
+
 /// After routes changed (BGP or configuration): program the switch, then tell the neighbors.
 async fn propagate(
     target: &AnyTarget,
@@ -499,10 +537,11 @@ async fn serve(
                 }
             }
             Some(ev) = next_bgp_event(&mut bgp) => {
-                if let Some((b, _)) = &mut bgp {
-                    b.handle(ev, router).await;
+                let mut next = Some(ev);
+                while let Some(ev) = next.take() {
+                    next = handle_batch(ev, &mut bgp, router).await;
+                    propagate(target, router, &mut bgp, stats).await;
                 }
-                propagate(target, router, &mut bgp, stats).await;
             }
             _ = hup.recv() => {
                 info!("SIGHUP: re-reading {}", args.config.display());
