@@ -170,10 +170,12 @@ pub const COMMANDS: &str = "  ip route vrf NAME                   a VRF's IPv4 r
   ip bgp vpnv4 all [detail]           the VPNv4 table by route distinguisher
                                       (also: bgp vpnv4 [unicast] all [detail])
   bgp vpnv6 unicast all [detail]      the VPNv6 table by route distinguisher
+  bgp vrf NAME ipv4|ipv6 unicast      a VRF's BGP table: redistributed, CE and imported paths
+                                      (also: ip bgp vrf NAME [ipv4 unicast])
   route-map [NAME]                    route-maps with their hit counters
   vrf [NAME]                          VRFs: RD, route targets, VPN label, interfaces
   p4 entries                          every entry read back from the switch
-  bgp summary | bgp neighbors [ADDR] | bgp vrf NAME ipv4 unicast
+  bgp summary | bgp neighbors [ADDR [advertised-routes|received-routes]]
                                       the BGP speaker's view (when BGP is configured)
 ";
 
@@ -221,6 +223,16 @@ pub fn answer(ctx: &ShowContext, request: &Request) -> Response {
         ["bgp", "vpnv6", "unicast", "all", rest @ ..] if matches!(rest, [] | ["detail"]) => {
             vpn(ctx.router, Family::Ipv6, !rest.is_empty(), json)
         }
+        ["bgp", "vrf", vrf, af @ ("ipv4" | "ipv6"), "unicast"]
+        | ["ip", "bgp", "vrf", vrf, af @ ("ipv4" | "ipv6"), "unicast"] => {
+            let family = if *af == "ipv4" {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            };
+            bgp_vrf(rib, vrf, family, json)
+        }
+        ["ip", "bgp", "vrf", vrf] => bgp_vrf(rib, vrf, Family::Ipv4, json),
         ["route-map"] => route_maps(ctx.router, None, json),
         ["route-map", name] => route_maps(ctx.router, Some(name), json),
         ["vrf"] => vrfs(ctx.router, None, json),
@@ -246,6 +258,18 @@ fn vpn(router: &Router, family: Family, detail: bool, json: bool) -> Response {
         json::vpn(router.rib(), family)
     } else {
         Response::Text(show::bgp_vpn_all(router.rib(), family, detail))
+    }
+}
+
+/// A VRF's BGP table. It is the RIB's (redistributed, CE and imported paths), so it answers
+/// with or without a `[bgp]` section.
+fn bgp_vrf(rib: &rib::Rib, vrf: &str, family: Family, json: bool) -> Response {
+    if json {
+        return json::bgp_vrf(rib, vrf, family);
+    }
+    match show::bgp_vrf_unicast(rib, vrf, family) {
+        Some(text) => Response::Text(text),
+        None => Response::Error(format!("% VRF {vrf} does not exist")),
     }
 }
 

@@ -654,6 +654,15 @@ impl Lab {
         self.p4vrf.as_ref().map(Proc::log).unwrap_or_default()
     }
 
+    /// `p4vrf show WORDS` against this lab's daemon (its own API socket).
+    fn show(&self, words: &str) -> String {
+        let socket = self.dir.join("api.sock");
+        let mut args = vec!["show", "--socket", socket.to_str().expect("utf-8 path")];
+        args.extend(words.split_whitespace());
+        run_cli(Path::new(env!("CARGO_BIN_EXE_p4vrf")), &args)
+            .unwrap_or_else(|e| panic!("p4vrf show {words}: {e}"))
+    }
+
     /// Rewrites the configuration and sends SIGHUP.
     fn reload(&mut self, config: &str) {
         std::fs::write(self.config_path(), config).expect("write p4vrf.toml");
@@ -1105,6 +1114,28 @@ fn bgp_withdraw_and_session_loss_remove_routes_and_p4_entries() {
     assert_eq!(at_obs["192.0.2.0/24"].next_hop, "10.0.0.2", "{at_obs:?}");
     let n = lab.wait_programmed_after(before, "192.0.2.0/24 installed");
     assert_eq!(n, 1, "one route entry for 192.0.2.0/24 via 10.0.0.2");
+    // The running daemon's view of the VRF's BGP table: the CE's path, best, AS 65002.
+    let table = lab.show("bgp vrf CUST ipv4 unicast");
+    let line = table
+        .lines()
+        .find(|l| l.contains("192.0.2.0/24"))
+        .unwrap_or_else(|| panic!("192.0.2.0/24 missing:\n{table}"));
+    assert!(
+        line.starts_with("*> ") && line.ends_with("65002 ?"),
+        "{line}"
+    );
+    let json = Json::parse(&lab.show("--json bgp vrf CUST ipv4 unicast")).expect("JSON");
+    let path = &json.path(&["prefixes"]).expect("prefixes").arr()[0];
+    assert_eq!(
+        path.path(&["prefix"]).and_then(Json::str),
+        Some("192.0.2.0/24")
+    );
+    let first = &path.path(&["paths"]).expect("paths").arr()[0];
+    assert_eq!(first.path(&["kind"]).and_then(Json::str), Some("neighbor"));
+    assert_eq!(
+        first.path(&["peer", "address"]).and_then(Json::str),
+        Some(&*ce_addr.to_string())
+    );
 
     let before = lab.programmed().len();
     ce.del("192.0.2.0/24");

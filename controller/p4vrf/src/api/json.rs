@@ -447,3 +447,108 @@ pub(super) fn p4_entries(entities: &[Entity]) -> Response {
         entries: sorted.into_iter().map(show::entity_line).collect(),
     })
 }
+
+#[derive(Serialize)]
+struct VrfPathJson {
+    best: bool,
+    /// False when the next hop is unreachable.
+    valid: bool,
+    /// `redistributed`, `neighbor` or `imported`.
+    kind: &'static str,
+    /// For redistributed paths: the protocol they came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+    /// For paths from a neighbor of the VRF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<PeerJson>,
+    /// For imported paths: the RD they were imported from and who put them in the VPN table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    imported_from: Option<ImportedFromJson>,
+    /// For paths imported from a remote PE: the VPN label it advertised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<u32>,
+    next_hop: String,
+    origin: &'static str,
+    med: Option<u32>,
+    local_pref: Option<u32>,
+    weight: u32,
+    as_path: String,
+    tag: u32,
+    communities: Vec<String>,
+    ext_communities: Vec<String>,
+    large_communities: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct VrfPrefixJson {
+    prefix: String,
+    paths: Vec<VrfPathJson>,
+}
+
+#[derive(Serialize)]
+struct VrfBgpJson {
+    vrf: String,
+    family: &'static str,
+    rd: Option<String>,
+    prefixes: Vec<VrfPrefixJson>,
+}
+
+/// `bgp vrf NAME ipv4|ipv6 unicast`.
+pub(super) fn bgp_vrf(rib: &Rib, vrf: &str, family: Family) -> Response {
+    let Some(table) = show::vrf_bgp_table(rib, vrf, family) else {
+        return Response::Error(format!("% VRF {vrf} does not exist"));
+    };
+    let path = |r: &show::VrfBgpRow| {
+        let a: &Attrs = r.attrs;
+        let (kind, protocol, peer, imported_from, label) = match &r.source {
+            show::VrfPathSource::Redistributed(p) => {
+                ("redistributed", Some(protocol_name(*p)), None, None, None)
+            }
+            show::VrfPathSource::Neighbor(p) => ("neighbor", None, Some((*p).into()), None, None),
+            show::VrfPathSource::Imported { rd, source, label } => (
+                "imported",
+                None,
+                None,
+                Some(ImportedFromJson {
+                    rd: rd.to_string(),
+                    source: (*source).into(),
+                }),
+                *label,
+            ),
+        };
+        VrfPathJson {
+            best: r.best,
+            valid: !matches!(r.forward, Forward::Unresolved(_)),
+            kind,
+            protocol,
+            peer,
+            imported_from,
+            label,
+            next_hop: show::next_hop(a, r.forward, family),
+            origin: origin_name(a.origin),
+            med: a.med,
+            local_pref: a.local_pref,
+            weight: a.weight,
+            as_path: a.as_path.text().to_string(),
+            tag: a.tag,
+            communities: strings(a.communities.iter()),
+            ext_communities: strings(a.ext_communities.iter()),
+            large_communities: strings(a.large_communities.iter()),
+        }
+    };
+    data(&VrfBgpJson {
+        vrf: vrf.to_string(),
+        family: family_name(family),
+        rd: rib
+            .vrf_policy(vrf)
+            .and_then(|p| p.rd)
+            .map(|rd| rd.to_string()),
+        prefixes: table
+            .iter()
+            .map(|(prefix, rows)| VrfPrefixJson {
+                prefix: prefix.to_string(),
+                paths: rows.iter().map(path).collect(),
+            })
+            .collect(),
+    })
+}
