@@ -149,13 +149,18 @@ impl<'de> Deserialize<'de> for Response {
     }
 }
 
-/// The BGP speaker's `show` commands (`bgp summary`, `bgp neighbors …`,
-/// `bgp vrf NAME ipv4 unicast`, …). [`answer`] hands it every `bgp …` / `ip bgp …` command it
+/// The BGP speaker's `show` commands (`bgp summary`, `bgp neighbors …`). [`answer`] hands it every `bgp …` / `ip bgp …` command it
 /// does not answer itself, with the words as typed (without `show`).
 pub trait BgpShow {
     /// `None` when the command is not one of the speaker's; `Some(Err(message))` when it is
     /// but cannot be answered (an unknown neighbor, …).
     fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>>;
+
+    /// Hit counters of the route-maps the speaker ran (neighbors' route-maps in and out, GateD
+    /// export maps), by map name; `show route-map` adds them to the RIB's.
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, policy::RouteMapStats>> {
+        None
+    }
 }
 
 /// What [`answer`] looks at: the router, and the BGP speaker when there is one.
@@ -233,8 +238,8 @@ pub fn answer(ctx: &ShowContext, request: &Request) -> Response {
             bgp_vrf(rib, vrf, family, json)
         }
         ["ip", "bgp", "vrf", vrf] => bgp_vrf(rib, vrf, Family::Ipv4, json),
-        ["route-map"] => route_maps(ctx.router, None, json),
-        ["route-map", name] => route_maps(ctx.router, Some(name), json),
+        ["route-map"] => route_maps(ctx, None, json),
+        ["route-map", name] => route_maps(ctx, Some(name), json),
         ["vrf"] => vrfs(ctx.router, None, json),
         ["vrf", name] => vrfs(ctx.router, Some(name), json),
         ["p4", "entries"] => Response::Error(
@@ -282,7 +287,10 @@ pub fn p4_entries(entities: &[p4rt::entity::Entity], json: bool) -> Response {
     }
 }
 
-fn route_maps(router: &Router, name: Option<&str>, json: bool) -> Response {
+/// Every route-map of the configuration with its hit counters: what the RIB ran
+/// (redistribution, export and import maps) plus what the BGP speaker ran (neighbors' maps).
+fn route_maps(ctx: &ShowContext, name: Option<&str>, json: bool) -> Response {
+    let router = ctx.router;
     let empty = BTreeMap::new();
     let maps = router.config().map_or(&empty, |c| &c.policy.0.route_maps);
     let selected: Vec<_> = match name {
@@ -292,7 +300,16 @@ fn route_maps(router: &Router, name: Option<&str>, json: bool) -> Response {
         },
         None => maps.values().collect(),
     };
-    let stats = router.rib().route_map_stats();
+    let mut stats = router.rib().route_map_stats().clone();
+    if let Some(bgp) = ctx.bgp.and_then(|b| b.route_map_stats()) {
+        for (map, st) in bgp {
+            stats
+                .entry(map.clone())
+                .and_modify(|s| s.merge(st))
+                .or_insert_with(|| st.clone());
+        }
+    }
+    let stats = &stats;
     if json {
         return json::route_maps(&selected, stats);
     }

@@ -693,11 +693,6 @@ impl BgpInstance {
         &self.cfg
     }
 
-    /// Hit counters of the neighbors' route-maps.
-    pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
-        &self.map_stats
-    }
-
     /// `show bgp summary`.
     pub fn summary(&self) -> String {
         use std::fmt::Write;
@@ -955,6 +950,10 @@ impl BgpInstance {
 }
 
 impl crate::api::BgpShow for BgpInstance {
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, RouteMapStats>> {
+        Some(&self.map_stats)
+    }
+
     fn show(&self, words: &[String], json: bool) -> Option<Result<crate::api::Output, String>> {
         use crate::api::Output;
         let w: Vec<&str> = words.iter().map(String::as_str).collect();

@@ -264,6 +264,35 @@ fn route_maps_with_their_hit_counters() {
         "% route-map Nope does not exist"
     );
 
+    // A neighbor's route-map in counts in the same view: the speaker's counters are added.
+    let speaker_counts = policy::RouteMapStats {
+        hits: vec![5],
+        permitted: 5,
+        denied: 0,
+        implicit_denied: 2,
+    };
+    let bgp = FakeBgp(BTreeMap::from([(
+        "StaticToBGP".to_string(),
+        speaker_counts,
+    )]));
+    let ctx = ShowContext {
+        router: &r,
+        bgp: Some(&bgp),
+    };
+    let Response::Data(d) = answer(&ctx, &Request::new(["route-map"], true)) else {
+        panic!("data")
+    };
+    let m = &d["route_maps"][0];
+    assert_eq!(
+        (
+            &m["sequences"][0]["hits"],
+            &m["permitted"],
+            &m["implicit_denied"]
+        ),
+        (&json!(6), &json!(6), &json!(5)),
+        "RIB (1 hit, 3 implicit denies) + speaker (5 hits, 2 implicit denies): {d}"
+    );
+
     let plain = seed_lab();
     assert!(text(&plain, "route-map").contains("(no route-maps configured)"));
     assert_eq!(data(&plain, "route-map"), json!({"route_maps": []}));
@@ -350,9 +379,13 @@ fn p4_entries_are_the_main_loops_and_formatted_here() {
     assert_eq!(d["entries"], json!(lines));
 }
 
-struct FakeBgp;
+struct FakeBgp(BTreeMap<String, policy::RouteMapStats>);
 
 impl BgpShow for FakeBgp {
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, policy::RouteMapStats>> {
+        Some(&self.0)
+    }
+
     fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>> {
         match (words.join(" ").as_str(), json) {
             ("bgp summary", false) => Some(Ok(Output::Text("BGP router identifier\n".into()))),
@@ -371,7 +404,7 @@ fn bgp_commands_go_to_the_speaker_or_say_bgp_is_not_configured() {
         error(&r, "ip bgp neighbors", true),
         "% BGP is not configured"
     );
-    let bgp = FakeBgp;
+    let bgp = FakeBgp(BTreeMap::new());
     let ctx = ShowContext {
         router: &r,
         bgp: Some(&bgp),
