@@ -492,6 +492,9 @@ impl BgpInstance {
         x.cluster_id = self.cfg.cluster_id;
         x.rr_client = p.cfg.route_reflector_client;
         x.next_hop_self = p.cfg.next_hop_self;
+        if let Some(v6) = p.cfg.next_hop_ipv6 {
+            x.next_hop_v6 = Some(v6);
+        }
         x.route_map_out = p.cfg.route_map_out.as_ref().map(|m| m.map.clone());
         if p.cfg.gated_export {
             x.gated_export = Some(self.gated.clone());

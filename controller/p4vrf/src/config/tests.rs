@@ -309,4 +309,26 @@ fn bgp_errors_are_located() {
         "remote-as = 65002\nfamilies = [\"vpnv4\"]\n",
     );
     assert!(one_error(&text).contains("vpnv4 on neighbor 127.0.0.3"));
+    let text = format!("{HEAD}{BGP}").replace(
+        "relationship = \"customer\"",
+        "relationship = \"customer\"\nnext-hop-ipv6 = \"10.0.0.1\"",
+    );
+    let e = one_error(&text);
+    assert!(
+        e.contains("29:17: ") && e.ends_with("next-hop-ipv6 `10.0.0.1` is not an IPv6 address"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_ce_neighbor_can_have_an_ipv6_next_hop_beside_its_ipv4_one() {
+    let text = format!("{HEAD}{BGP}").replace(
+        "relationship = \"customer\"",
+        "relationship = \"customer\"\nfamilies = [\"ipv4-unicast\", \"ipv6-unicast\"]\n\
+         next-hop = \"10.0.0.1\"\nnext-hop-ipv6 = \"2001:db8::1\"",
+    );
+    let c = parse("t.toml", &text).unwrap();
+    let ce = &c.bgp.as_ref().unwrap().neighbors[&"127.0.0.3".parse().unwrap()];
+    assert_eq!(ce.next_hop, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(ce.next_hop_ipv6, Some("2001:db8::1".parse().unwrap()));
 }
