@@ -299,6 +299,31 @@ pub(crate) fn vrf_bgp_table<'a>(
     Some(out)
 }
 
+/// `*>` valid and best, `* ` valid, blank when the next hop is unreachable.
+fn status_code(valid: bool, best: bool) -> &'static str {
+    match (valid, best) {
+        (true, true) => "*>",
+        (true, false) => "* ",
+        (false, _) => "  ",
+    }
+}
+
+/// One path of a BGP table listing: status, network (first path of a prefix only), next hop,
+/// metric, local preference, weight, AS path and origin code, in IOS's columns.
+fn path_line(out: &mut String, status: &str, network: Option<&IpNet>, next_hop: &str, a: &Attrs) {
+    let network = network.map(ToString::to_string).unwrap_or_default();
+    let path = a.as_path.text();
+    let sep = if path.is_empty() { "" } else { " " };
+    let _ = writeln!(
+        out,
+        "{status}  {network:<24} {next_hop:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
+        a.med.unwrap_or(0),
+        a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
+        a.weight,
+        origin_code(a.origin)
+    );
+}
+
 /// `show bgp vrf NAME ipv4|ipv6 unicast`: the VRF's BGP table, one line per path.
 pub fn bgp_vrf_unicast(rib: &Rib, vrf: &str, family: Family) -> Option<String> {
     let table = vrf_bgp_table(rib, vrf, family)?;
@@ -336,27 +361,10 @@ pub fn bgp_vrf_unicast(rib: &Rib, vrf: &str, family: Family) -> Option<String> {
                 VrfPathSource::Neighbor(_) => " ",
                 VrfPathSource::Imported { .. } => "x",
             };
-            let status = match (valid, r.best) {
-                (true, true) => "*>",
-                (true, false) => "* ",
-                (false, _) => "  ",
-            };
-            let network = if i == 0 {
-                prefix.to_string()
-            } else {
-                String::new()
-            };
-            let path = a.as_path.text();
-            let sep = if path.is_empty() { "" } else { " " };
-            let _ = writeln!(
-                out,
-                "{status}{kind}  {network:<24} {:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
-                next_hop(a, r.forward, family),
-                a.med.unwrap_or(0),
-                a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
-                a.weight,
-                origin_code(a.origin)
-            );
+            let network = (i == 0).then_some(prefix);
+            let nh = next_hop(a, r.forward, family);
+            let status = format!("{}{kind}", status_code(valid, r.best));
+            path_line(&mut out, &status, network, &nh, a);
             if let VrfPathSource::Imported { rd, source, label } = &r.source {
                 let from = match source {
                     PathSource::Vrf(v) => format!("vrf {v}"),
@@ -509,27 +517,10 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                 for (i, p) in paths.iter().enumerate() {
                     let a = p.attrs;
                     let valid = !matches!(p.path.forward, Forward::Unresolved(_));
-                    let status = match (valid, p.best) {
-                        (true, true) => "*>",
-                        (true, false) => "* ",
-                        (false, _) => "  ",
-                    };
-                    let network = if i == 0 {
-                        prefix.to_string()
-                    } else {
-                        String::new()
-                    };
-                    let path = a.as_path.text();
-                    let sep = if path.is_empty() { "" } else { " " };
-                    let _ = writeln!(
-                        out,
-                        " {status}  {network:<24} {:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
-                        next_hop(a, &p.path.forward, family),
-                        a.med.unwrap_or(0),
-                        a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
-                        a.weight,
-                        origin_code(a.origin)
-                    );
+                    let network = (i == 0).then_some(prefix);
+                    let nh = next_hop(a, &p.path.forward, family);
+                    let status = format!(" {}", status_code(valid, p.best));
+                    path_line(&mut out, &status, network, &nh, a);
                 }
             }
         }

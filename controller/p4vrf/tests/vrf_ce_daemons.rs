@@ -252,8 +252,12 @@ fn frr_ce_exchanges_ipv4_and_ipv6_unicast_in_a_vrf_down_to_p4_entries() {
 
     let ce_has = |prefix: &str, next_hop: &str| {
         let af = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-        vtysh_run(&vtysh, &dir, &[&format!("show bgp {af} unicast {prefix} json")])
-            .is_ok_and(|j| j.contains(&format!("\"ip\":\"{next_hop}\"")))
+        vtysh_run(
+            &vtysh,
+            &dir,
+            &[&format!("show bgp {af} unicast {prefix} json")],
+        )
+        .is_ok_and(|j| j.contains(&format!("\"ip\":\"{next_hop}\"")))
     };
     ce_flow(
         &p4vrf,

@@ -200,15 +200,9 @@ struct ImportedFromJson {
     source: SourceJson,
 }
 
+/// A BGP path's attributes as both BGP table views show them.
 #[derive(Serialize)]
-struct VpnPathJson {
-    best: bool,
-    /// False when the next hop is unreachable (`inaccessible`).
-    valid: bool,
-    /// Who put the path into the VPN table (the exporting VRF or the neighbor).
-    source: SourceJson,
-    /// Set for paths shown under an importing VRF's RD: the RD they were imported from.
-    imported_from: Option<ImportedFromJson>,
+struct AttrsJson {
     next_hop: String,
     origin: &'static str,
     med: Option<u32>,
@@ -219,6 +213,36 @@ struct VpnPathJson {
     communities: Vec<String>,
     ext_communities: Vec<String>,
     large_communities: Vec<String>,
+}
+
+impl AttrsJson {
+    fn new(a: &Attrs, forward: &Forward, family: Family) -> Self {
+        AttrsJson {
+            next_hop: show::next_hop(a, forward, family),
+            origin: origin_name(a.origin),
+            med: a.med,
+            local_pref: a.local_pref,
+            weight: a.weight,
+            as_path: a.as_path.text().to_string(),
+            tag: a.tag,
+            communities: strings(a.communities.iter()),
+            ext_communities: strings(a.ext_communities.iter()),
+            large_communities: strings(a.large_communities.iter()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct VpnPathJson {
+    best: bool,
+    /// False when the next hop is unreachable (`inaccessible`).
+    valid: bool,
+    /// Who put the path into the VPN table (the exporting VRF or the neighbor).
+    source: SourceJson,
+    /// Set for paths shown under an importing VRF's RD: the RD they were imported from.
+    imported_from: Option<ImportedFromJson>,
+    #[serde(flatten)]
+    attrs: AttrsJson,
     route_targets: Vec<String>,
     /// The VPN label a remote PE advertised.
     label: Option<u32>,
@@ -267,16 +291,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
             rd: rd.to_string(),
             source: src.into(),
         }),
-        next_hop: show::next_hop(a, &row.path.forward, family),
-        origin: origin_name(a.origin),
-        med: a.med,
-        local_pref: a.local_pref,
-        weight: a.weight,
-        as_path: a.as_path.text().to_string(),
-        tag: a.tag,
-        communities: strings(a.communities.iter()),
-        ext_communities: strings(a.ext_communities.iter()),
-        large_communities: strings(a.large_communities.iter()),
+        attrs: AttrsJson::new(a, &row.path.forward, family),
         route_targets: a
             .ext_communities
             .iter()
@@ -467,16 +482,8 @@ struct VrfPathJson {
     /// For paths imported from a remote PE: the VPN label it advertised.
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<u32>,
-    next_hop: String,
-    origin: &'static str,
-    med: Option<u32>,
-    local_pref: Option<u32>,
-    weight: u32,
-    as_path: String,
-    tag: u32,
-    communities: Vec<String>,
-    ext_communities: Vec<String>,
-    large_communities: Vec<String>,
+    #[serde(flatten)]
+    attrs: AttrsJson,
 }
 
 #[derive(Serialize)]
@@ -524,16 +531,7 @@ pub(super) fn bgp_vrf(rib: &Rib, vrf: &str, family: Family) -> Response {
             peer,
             imported_from,
             label,
-            next_hop: show::next_hop(a, r.forward, family),
-            origin: origin_name(a.origin),
-            med: a.med,
-            local_pref: a.local_pref,
-            weight: a.weight,
-            as_path: a.as_path.text().to_string(),
-            tag: a.tag,
-            communities: strings(a.communities.iter()),
-            ext_communities: strings(a.ext_communities.iter()),
-            large_communities: strings(a.large_communities.iter()),
+            attrs: AttrsJson::new(a, r.forward, family),
         }
     };
     data(&VrfBgpJson {
