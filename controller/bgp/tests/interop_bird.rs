@@ -8,7 +8,6 @@ mod interop_support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use bgp::session::{NeighborConfig, State};
 use bgp::{Family, FamilySet};
@@ -58,15 +57,8 @@ impl Bird {
     }
 
     fn wait_for_socket(&self) {
-        let deadline = std::time::Instant::now() + WAIT;
-        while self.birdc(&["show", "status"]).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "bird did not come up:\n{}",
-                self.daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.daemon
+            .wait_ready("", || self.birdc(&["show", "status"]).is_ok());
     }
 
     fn birdc(&self, args: &[&str]) -> Result<String, String> {

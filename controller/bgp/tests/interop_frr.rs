@@ -9,7 +9,6 @@ mod interop_support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use bgp::session::{NeighborConfig, Reason, State};
 use bgp::{Family, FamilySet};
@@ -58,16 +57,8 @@ impl Frr {
     }
 
     fn wait_for_vty(&self) {
-        let deadline = std::time::Instant::now() + WAIT;
-        while self.vtysh(&["show bgp summary"]).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "bgpd did not come up:\n{}\n{}",
-                self.conf,
-                self.daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.daemon
+            .wait_ready(&self.conf, || self.vtysh(&["show bgp summary"]).is_ok());
     }
 
     fn vtysh(&self, commands: &[&str]) -> Result<String, String> {

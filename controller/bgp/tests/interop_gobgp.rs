@@ -8,7 +8,6 @@ mod interop_support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use bgp::session::{Event, NeighborConfig, State};
 use bgp::{Family, FamilySet};
@@ -63,15 +62,7 @@ impl GoBgp {
     }
 
     fn wait_for_api(&self) {
-        let deadline = std::time::Instant::now() + WAIT;
-        while self.cli(&["global"]).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "gobgpd did not come up:\n{}",
-                self.daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.daemon.wait_ready("", || self.cli(&["global"]).is_ok());
     }
 
     fn cli(&self, args: &[&str]) -> Result<String, String> {

@@ -105,6 +105,41 @@ impl Daemon {
         std::fs::read_to_string(self.dir.join(format!("{}.out", self.name))).unwrap_or_default()
     }
 
+    /// Has the process exited? (Until it is reaped, its /proc entry is a zombie.)
+    pub fn exited(&self) -> bool {
+        let Some(pid) = self.pid() else {
+            return true;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    /// Waits until `ready` (the daemon answers its CLI), for up to [`WAIT`]; a daemon that
+    /// exits meanwhile (a configuration it refused) fails the test at once, with its output
+    /// and `context` (its configuration).
+    pub fn wait_ready(&self, context: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !ready() {
+            assert!(
+                !self.exited(),
+                "{} exited during start-up:\n{context}\n{}",
+                self.name,
+                self.log()
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not come up within {WAIT:?}:\n{context}\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Still running?
     pub fn alive(&mut self) -> bool {
         self.child
