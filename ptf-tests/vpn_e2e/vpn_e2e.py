@@ -1,5 +1,5 @@
 """PTF packet tests of the VPN end to end: bmv2 programmed by the running `p4vrf run`, whose
-VPN entries come from a real remote PE (GoBGP) over MP-BGP.
+VPN entries come from a real remote PE (GoBGP or FRR) over MP-BGP.
 
 The driver (ptf-tests/test_ptf_vpn_e2e.py) runs these classes one phase at a time, by name,
 between BGP events; see vpn_e2e_topology.py for the ports, labels and prefixes. Every expected

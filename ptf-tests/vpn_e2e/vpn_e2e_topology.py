@@ -1,7 +1,8 @@
 """The VPN end-to-end topology: one module shared by the pytest driver
-(ptf-tests/test_ptf_vpn_e2e.py: configures p4vrf and the GoBGP remote PE, checks the P4 entries
-and GoBGP's table) and the PTF tests of this directory (send and expect packets), so the two
-cannot disagree about a MAC, a label or a prefix. It must agree with p4vrf.toml here.
+(ptf-tests/test_ptf_vpn_e2e.py: configures p4vrf and the remote PE — GoBGP, then FRR —,
+checks the P4 entries and the PE's table) and the PTF tests of this directory (send and expect
+packets), so the two cannot disagree about a MAC, a label or a prefix. It must agree with
+p4vrf.toml here.
 
 Switch ports (bmv2/start --ports 4, PTF port i is veth h<i>):
 
@@ -9,7 +10,7 @@ Switch ports (bmv2/start --ports 4, PTF port i is veth h<i>):
     port 2  Ethernet2  the MPLS core (core = true); the remote PE's core address 192.0.2.2
     port 3  Ethernet3  VRF CUST, CE-facing (host 10.3.0.2)
 
-Remote PE (GoBGP, iBGP on loopback): VPNv4 172.16.0.0/16 with label 2004 and VPNv6
+Remote PE (iBGP on loopback): VPNv4 172.16.0.0/16 with label 2004 and VPNv6
 2001:db8:16::/48 with label 2006, RD 65000:200, RT 65000:100 (CUST imports it), next hop
 192.0.2.2. It is adjacent (implicit null), so p4vrf pushes only the PE's VPN label.
 Our side: CUST's VPN label is 1000, RD 65000:100, next hop 192.0.2.1.
