@@ -144,7 +144,11 @@ impl Lab {
     }
 
     fn static_route(&self, intf: &str) -> Route {
-        Route::local(Protocol::Static, Forward::Nexthops(vec![self.adj(intf)]), 0)
+        Route::local(
+            Protocol::Static,
+            Forward::Nexthops([self.adj(intf)].into()),
+            0,
+        )
     }
 
     /// Everything, as a cold start sees it.

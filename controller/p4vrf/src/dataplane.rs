@@ -17,7 +17,7 @@ use p4rt::entity::{
     ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue,
     TableAction, TableEntry, Update, UpdateKind,
 };
-use rib::{Adjacency, FibAction, FibDelta};
+use rib::{Adjacencies, Adjacency, FibAction, FibDelta};
 
 use crate::config::{Config, Mac};
 
@@ -183,9 +183,9 @@ pub struct Dataplane {
     vrf_ids: Ids<String>,
     rif_ids: Ids<String>,
     nexthop_ids: Ids<Adjacency>,
-    group_ids: Ids<Vec<Adjacency>>,
+    group_ids: Ids<Adjacencies>,
     nexthop_refs: BTreeMap<Adjacency, usize>,
-    group_refs: BTreeMap<Vec<Adjacency>, usize>,
+    group_refs: BTreeMap<Adjacencies, usize>,
     desired: BTreeMap<Key, Entity>,
 }
 
@@ -276,7 +276,7 @@ impl Dataplane {
                 return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
             }
             if let Some(FibAction::Forward(adjs)) = &change.action {
-                for adj in adjs {
+                for adj in adjs.iter() {
                     if !topology.interfaces.contains_key(&*adj.interface) {
                         return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
                     }
@@ -506,7 +506,7 @@ impl Dataplane {
             self.group_refs.remove(adjs);
         }
         if was == 0 && now > 0 {
-            for adj in adjs {
+            for adj in adjs.iter() {
                 self.reference_nexthop(touched, adj, 1)?;
             }
             let group = self.group_ids.get_or_alloc(adjs)?;
@@ -534,7 +534,7 @@ impl Dataplane {
                 self.set(touched, Key::Group(group), None);
                 self.set(touched, Key::EcmpEntry(group as u16), None);
             }
-            for adj in adjs {
+            for adj in adjs.iter() {
                 self.reference_nexthop(touched, adj, -1)?;
             }
         }

@@ -16,15 +16,18 @@
 //! "delta path equals cold start" property testable.
 
 pub mod decision;
+mod intern;
 mod policy_ref;
 mod route;
+pub mod small_map;
 
 pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
 pub use route::{
-    Adjacency, FibAction, Forward, LeakSource, PathSource, PeerRef, Protocol, Route, VpnPath,
-    VrfName,
+    Adjacencies, Adjacency, FibAction, Forward, LeakSource, PathSource, PeerRef, Protocol, Route,
+    VpnPath, VrfName,
 };
+pub use small_map::SmallMap;
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::cmp::Ordering;
@@ -32,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use intern::Interner;
 use ipnet::IpNet;
 use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
 
@@ -93,21 +97,42 @@ pub struct BgpBest {
 }
 
 /// All candidate routes of one prefix in one VRF, and which one is best.
+///
+/// Most prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the
+/// size of its routes) and the selected route is a key into them, not a copy.
 #[derive(Clone, Debug, Default)]
 pub struct PrefixEntry {
-    pub candidates: BTreeMap<CandidateKey, Route>,
-    /// The route selected by the last delta, kept as it was so the next delta knows what the
-    /// FIB was derived from even after the candidate itself changed or left. With multipath,
-    /// its forwarding is the union of the equal paths'.
-    pub best: Option<(CandidateKey, Route)>,
-    /// The BGP table's best path for the prefix, if BGP has one.
-    pub bgp_best: Option<BgpBest>,
+    pub candidates: SmallMap<CandidateKey, Route>,
+    /// The candidate selected by the last delta.
+    best: Option<Selected>,
+    /// The BGP table's best path for the prefix, if BGP has one: kept as it was selected (its
+    /// attributes after redistribution policy), so the next delta sees when it changed.
+    pub bgp_best: Option<Box<BgpBest>>,
+}
+
+/// Which candidate the last delta selected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Selected {
+    key: CandidateKey,
+    /// With multipath, the selected route with its forwarding merged with the equal paths'
+    /// (rare, hence boxed); `None` when the candidate's own route is the selection.
+    merged: Option<Box<Route>>,
 }
 
 impl PrefixEntry {
-    /// The selected route, if any.
+    /// The selected route, if any. Between a change and the next [`Rib::take_delta`] it is the
+    /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
-        self.best.as_ref().map(|(_, r)| r)
+        let best = self.best.as_ref()?;
+        match &best.merged {
+            Some(route) => Some(route),
+            None => self.candidates.get(&best.key),
+        }
+    }
+
+    /// Which candidate the last delta selected.
+    pub fn best_key(&self) -> Option<&CandidateKey> {
+        self.best.as_ref().map(|b| &b.key)
     }
 
     /// Administrative distance first; between BGP paths the decision process; otherwise the
@@ -127,13 +152,13 @@ impl PrefixEntry {
     }
 
     /// The selected candidate and, with multipath, its forwarding merged with the equal paths.
-    fn select(&self, o: &DecisionOptions) -> Option<(CandidateKey, Route)> {
+    fn select(&self, o: &DecisionOptions) -> Option<Selected> {
         let (key, best) = self
             .candidates
             .iter()
             .filter(|(_, r)| r.is_usable())
             .min_by(|a, b| Self::rank(*a, *b, o))?;
-        let mut route = best.clone();
+        let mut merged = None;
         if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
             let mut equal: Vec<&Route> = self
                 .candidates
@@ -155,10 +180,15 @@ impl PrefixEntry {
             adjs.sort();
             adjs.dedup();
             if adjs.len() > 1 {
-                route.forward = Forward::Nexthops(adjs);
+                let mut route = best.clone();
+                route.forward = Forward::Nexthops(adjs.into());
+                merged = Some(Box::new(route));
             }
         }
-        Some((key.clone(), route))
+        Some(Selected {
+            key: key.clone(),
+            merged,
+        })
     }
 }
 
@@ -206,11 +236,11 @@ enum NhUser {
 #[derive(Debug, Default)]
 pub struct Rib {
     vrfs: BTreeMap<VrfName, VrfState>,
-    vpn: BTreeMap<VpnKey, BTreeMap<PathSource, VpnPath>>,
+    vpn: BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>>,
     /// Which VRFs import each RT: the VRFs a changed VPN path may need to reach.
     importers: BTreeMap<RouteTarget, BTreeSet<VrfName>>,
     /// Which VRFs hold a candidate imported from each VPN key: where a withdrawal must reach.
-    imported_into: BTreeMap<VpnKey, BTreeSet<VrfName>>,
+    imported_into: BTreeMap<VpnKey, SmallMap<VrfName, ()>>,
     /// Connected subnets of each interface, for neighbor host entries; counted, because a
     /// VRF being removed and its successor may briefly both hold the interface's subnet.
     attached: BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
@@ -222,6 +252,10 @@ pub struct Rib {
     nh_users: BTreeMap<IpAddr, BTreeSet<NhUser>>,
     /// One shared copy of each distinct attribute set the RIB's policies produce.
     interned: AttrInterner,
+    /// One shared copy of each distinct adjacency list routes forward through.
+    adjacencies: Interner<[Adjacency]>,
+    /// One shared copy of each distinct leak source (RD, source, protocol).
+    leaks: Interner<LeakSource>,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -361,8 +395,10 @@ impl Rib {
             return Err(RibError::NotOwnProtocol(route.protocol));
         }
         let name = self.known_vrf(vrf)?;
-        // Thousands of static routes share a handful of attribute sets (protocol and tag).
+        // Thousands of static routes share a handful of attribute sets (protocol and tag) and
+        // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
+        route.forward = self.share(route.forward);
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -444,7 +480,8 @@ impl Rib {
         let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
             Forward::Blackhole
         } else {
-            self.resolve_in_vrf(&name, next_hop)
+            let forward = self.resolve_in_vrf(&name, next_hop);
+            self.share(forward)
         };
         let route = Route {
             protocol: Protocol::Bgp,
@@ -512,9 +549,10 @@ impl Rib {
         let prefix = prefix.trunc();
         let key = (rd, prefix);
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
+        let forward = self.resolve_in_core(next_hop, label);
         let path = VpnPath {
             protocol: Protocol::Bgp,
-            forward: self.resolve_in_core(next_hop, label),
+            forward: self.share(forward),
             attrs,
             label: Some(label),
             peer: Some(peer),
@@ -670,7 +708,7 @@ impl Rib {
                             })
                 });
             if on_subnet {
-                return Forward::Nexthops(vec![Adjacency::new(interface.clone(), nh)]);
+                return Forward::Nexthops([Adjacency::new(interface.clone(), nh)].into());
             }
         }
         Forward::Unresolved(nh)
@@ -699,7 +737,15 @@ impl Rib {
             return Forward::Unresolved(nh);
         }
         adjs.truncate(1);
-        Forward::Nexthops(adjs)
+        Forward::Nexthops(adjs.into())
+    }
+
+    /// The shared copy of a forwarding's adjacency list.
+    fn share(&mut self, forward: Forward) -> Forward {
+        match forward {
+            Forward::Nexthops(adjs) => Forward::Nexthops(self.adjacencies.intern(adjs)),
+            other => other,
+        }
     }
 
     /// Re-resolves everything using a next hop inside `subnet` (its connected route changed).
@@ -721,6 +767,7 @@ impl Rib {
             match user {
                 NhUser::Vrf(vrf, prefix, peer) => {
                     let forward = self.resolve_in_vrf(&vrf, nh);
+                    let forward = self.share(forward);
                     let Some(route) = self
                         .vrfs
                         .get_mut(&vrf)
@@ -747,6 +794,7 @@ impl Rib {
                         continue;
                     };
                     let forward = self.resolve_in_core(nh, label);
+                    let forward = self.share(forward);
                     if let Some(path) = self
                         .vpn
                         .get_mut(&key)
@@ -809,6 +857,8 @@ impl Rib {
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
         self.interned.purge_if_grown();
+        self.adjacencies.purge_if_grown();
+        self.leaks.purge_if_grown();
         delta
     }
 
@@ -887,10 +937,9 @@ impl Rib {
         });
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_mut(&prefix).expect("checked above");
-        let old_forward = entry.best_route().map(|r| r.forward.clone());
         entry.best = selected;
-        if entry.bgp_best != bgp {
-            entry.bgp_best = bgp;
+        if entry.bgp_best.as_deref() != bgp.as_ref() {
+            entry.bgp_best = bgp.map(Box::new);
             self.bgp_changed.insert((vrf.clone(), prefix));
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
@@ -901,8 +950,10 @@ impl Rib {
         // The route itself may have changed under the same key: always refresh FIB and export.
         self.dirty_fib.insert((vrf.clone(), prefix));
         // Host entries derived from the old subnet route: whatever the FIB holds inside it
-        // (the neighbors they came from may already be gone).
-        if let Some(Forward::Attached { .. }) = old_forward {
+        // (the neighbors they came from may already be gone). The FIB entry of a subnet route
+        // drops, so only such a prefix can have any; the FIB still holds what the last delta
+        // derived, however often the prefix is selected in this one.
+        if !is_host(&prefix) && state.fib.get(&prefix) == Some(&FibAction::Drop) {
             let hosts: Vec<IpNet> = Self::fib_hosts_within(&state.fib, prefix).collect();
             for host in hosts {
                 self.dirty_fib.insert((vrf.clone(), host));
@@ -1025,7 +1076,7 @@ impl Rib {
         keys.extend(
             self.imported_into
                 .iter()
-                .filter(|(_, vrfs)| vrfs.contains(vrf))
+                .filter(|(_, vrfs)| vrfs.contains_key(vrf))
                 .map(|(k, _)| *k),
         );
         for key in keys {
@@ -1035,8 +1086,11 @@ impl Rib {
 
     /// Brings one changed VPN key to every VRF that imports it or held it.
     fn propagate_vpn(&mut self, key: VpnKey) {
-        let mut targets: BTreeSet<VrfName> =
-            self.imported_into.get(&key).cloned().unwrap_or_default();
+        let mut targets: BTreeSet<VrfName> = self
+            .imported_into
+            .get(&key)
+            .map(|vrfs| vrfs.keys().cloned().collect())
+            .unwrap_or_default();
         if let Some(paths) = self.vpn.get(&key) {
             for path in paths.values() {
                 for rt in path.route_targets() {
@@ -1075,6 +1129,11 @@ impl Rib {
         }
         let mut wanted: BTreeMap<CandidateKey, Route> = BTreeMap::new();
         for (source, path) in admitted {
+            let leaked = self.leaks.intern(Arc::new(LeakSource {
+                rd,
+                source: source.clone(),
+                protocol: path.protocol,
+            }));
             let attrs = match &import_map {
                 Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
                     Some(a) => self.intern(a),
@@ -1089,11 +1148,7 @@ impl Rib {
                     distance: Protocol::Bgp.default_distance(),
                     forward: path.forward.clone(),
                     attrs,
-                    leaked: Some(LeakSource {
-                        rd,
-                        source,
-                        protocol: path.protocol,
-                    }),
+                    leaked: Some(leaked),
                     peer: path.peer,
                 },
             );
@@ -1116,7 +1171,7 @@ impl Rib {
                 self.imported_into
                     .entry(key)
                     .or_default()
-                    .insert(vrf.clone());
+                    .insert(vrf.clone(), ());
             } else if let Some(set) = self.imported_into.get_mut(&key) {
                 set.remove(vrf);
                 if set.is_empty() {
@@ -1132,7 +1187,7 @@ impl Rib {
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
     /// of a neighbor whose connected subnet this VRF selects (the longest such subnet).
-    fn compute_fib(&self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
+    fn compute_fib(&mut self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
         let state = self.vrfs.get(vrf)?;
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
             return match &route.forward {
@@ -1174,7 +1229,11 @@ impl Rib {
                 }
             }
         }
-        found.map(|(_, interface)| FibAction::Forward(vec![Adjacency::new(interface, address)]))
+        let (_, interface) = found?;
+        let adjs = self
+            .adjacencies
+            .intern([Adjacency::new(interface, address)].into());
+        Some(FibAction::Forward(adjs))
     }
 
     // ----- views ---------------------------------------------------------------------------
@@ -1196,7 +1255,7 @@ impl Rib {
 
     /// A VRF's BGP best path for a prefix (what its CE neighbors are offered).
     pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<&BgpBest> {
-        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best.as_ref()
+        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best.as_deref()
     }
 
     /// A VRF's FIB as last computed by [`Rib::take_delta`].
@@ -1205,7 +1264,7 @@ impl Rib {
     }
 
     /// The VPN table: RD:prefix → paths.
-    pub fn vpn_table(&self) -> &BTreeMap<VpnKey, BTreeMap<PathSource, VpnPath>> {
+    pub fn vpn_table(&self) -> &BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>> {
         &self.vpn
     }
 

@@ -40,13 +40,13 @@ fn static_via(rib: &mut Rib, vrf: &str, prefix: &str, intf: &str, gw: &str) {
     rib.upsert_route(
         vrf,
         net(prefix),
-        Route::local(Protocol::Static, Forward::Nexthops(vec![adj]), 0),
+        Route::local(Protocol::Static, Forward::Nexthops(vec![adj].into()), 0),
     )
     .unwrap();
 }
 
 fn fwd(intf: &str, gw: &str) -> FibAction {
-    FibAction::Forward(vec![Adjacency::new(Arc::from(intf), ip(gw))])
+    FibAction::Forward(vec![Adjacency::new(Arc::from(intf), ip(gw))].into())
 }
 
 /// The seed 001 lab: C shares with A and B; A and B stay apart.
@@ -554,7 +554,11 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
             let key = (*vrf, prefix, Protocol::Static);
             if *add {
                 let adj = Adjacency::new(Arc::from(INTFS[*intf]), ip(&format!("10.0.0.{host}")));
-                let r = Route::local(Protocol::Static, Forward::Nexthops(vec![adj]), *host as u32);
+                let r = Route::local(
+                    Protocol::Static,
+                    Forward::Nexthops(vec![adj].into()),
+                    *host as u32,
+                );
                 rib.upsert_route(VRFS[*vrf], prefix, r.clone()).unwrap();
                 world.routes.insert(key, r);
             } else {
@@ -1046,10 +1050,13 @@ fn decision_process_and_maximum_paths_shape_the_fib() {
     )
     .unwrap();
     rib.take_delta();
-    let both = FibAction::Forward(vec![
-        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.2")),
-        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.3")),
-    ]);
+    let both = FibAction::Forward(
+        vec![
+            Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.2")),
+            Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.3")),
+        ]
+        .into(),
+    );
     assert_eq!(rib.fib("VRF-A").unwrap().get(&p), Some(&both));
     // A longer AS path on one: it drops out of the group.
     rib.upsert_peer_route(
@@ -1109,11 +1116,14 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         .contains_key(&net("198.51.100.0/24")));
     rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
     let delta = rib.take_delta();
-    let labelled = FibAction::Forward(vec![Adjacency {
-        interface: Arc::from("Core1"),
-        address: ip("192.168.0.2"),
-        vpn_label: Some(3001),
-    }]);
+    let labelled = FibAction::Forward(
+        vec![Adjacency {
+            interface: Arc::from("Core1"),
+            address: ip("192.168.0.2"),
+            vpn_label: Some(3001),
+        }]
+        .into(),
+    );
     for vrf in ["VRF-A", "VRF-B"] {
         assert_eq!(
             rib.fib(vrf).unwrap().get(&net("198.51.100.0/24")),
