@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use p4rt::entity::{
-    ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue,
-    TableAction, TableEntry, Update, UpdateKind,
+    ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue, Name,
+    TableAction, TableEntry, Update, UpdateKind, Value,
 };
 use rib::{Adjacencies, Adjacency, FibAction, FibDelta};
 
@@ -241,30 +241,35 @@ impl Default for Dataplane {
     }
 }
 
-fn u16_bytes(v: u16) -> Vec<u8> {
-    v.to_be_bytes().to_vec()
+fn u16_bytes(v: u16) -> Value {
+    Value::from(v.to_be_bytes())
 }
 
-fn call(action: &str, params: Vec<(&str, Vec<u8>)>) -> ActionCall {
+/// A 20-bit MPLS label in 3 bytes.
+fn label_bytes(label: u32) -> Value {
+    Value::from(&label.to_be_bytes()[1..])
+}
+
+fn call(action: &'static str, params: Vec<(&'static str, Value)>) -> ActionCall {
     ActionCall {
-        action: action.to_string(),
+        action: Name::from_static(action),
         params: params
             .into_iter()
-            .map(|(n, v)| (n.to_string(), v))
+            .map(|(n, v)| (Name::from_static(n), v))
             .collect(),
     }
 }
 
-fn exact(field: &str, value: Vec<u8>) -> FieldMatch {
+fn exact(field: &'static str, value: Value) -> FieldMatch {
     FieldMatch {
-        field: field.to_string(),
+        field: Name::from_static(field),
         value: MatchValue::Exact(value),
     }
 }
 
-fn table_entry(table: &str, matches: Vec<FieldMatch>, action: TableAction) -> Entity {
+fn table_entry(table: &'static str, matches: Vec<FieldMatch>, action: TableAction) -> Entity {
     Entity::Table(TableEntry {
-        table: table.to_string(),
+        table: Name::from_static(table),
         matches,
         action,
         priority: 0,
@@ -389,7 +394,7 @@ impl Dataplane {
             if let Some(mac) = topology.router_mac {
                 let e = table_entry(
                     names::MY_STATION,
-                    vec![exact("dst_mac", mac.0.to_vec())],
+                    vec![exact("dst_mac", Value::from(mac.0))],
                     TableAction::Action(call(names::ADMIT_TO_L3, vec![])),
                 );
                 self.set(touched, Key::MyStation(mac), Some(e));
@@ -418,8 +423,8 @@ impl Dataplane {
                     let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
                     let src_mac = topology
                         .router_mac
-                        .map(|m| m.0.to_vec())
-                        .unwrap_or(vec![0; 6]);
+                        .map(|m| Value::from(m.0))
+                        .unwrap_or_else(|| Value::from([0; 6]));
                     let egress = match vlan {
                         None => call(
                             names::SET_EGRESS,
@@ -492,7 +497,7 @@ impl Dataplane {
             let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
             let e = table_entry(
                 names::MPLS_VRF,
-                vec![exact("label", label.to_be_bytes()[1..].to_vec())],
+                vec![exact("label", label_bytes(*label))],
                 TableAction::Action(call(names::POP_TO_VRF, vec![("vrf_id", u16_bytes(vrf_id))])),
             );
             self.set(touched, Key::MplsVrf(*label), Some(e));
@@ -626,7 +631,7 @@ impl Dataplane {
                 .collect();
             members.sort_unstable();
             let g = Entity::Group(ActionProfileGroup {
-                profile: names::ECMP_SELECTOR.to_string(),
+                profile: Name::from_static(names::ECMP_SELECTOR),
                 group_id: group,
                 members,
                 max_size: 0,
@@ -671,7 +676,7 @@ impl Dataplane {
             // Every nexthop is also an ECMP member (member id = nexthop id), so groups can
             // share members.
             let m = Entity::Member(ActionProfileMember {
-                profile: names::ECMP_SELECTOR.to_string(),
+                profile: Name::from_static(names::ECMP_SELECTOR),
                 member_id: id,
                 action: call(
                     names::SET_NEXTHOP,
@@ -695,12 +700,15 @@ impl Dataplane {
             .neighbors
             .get(&(adj.interface.clone(), adj.address))?;
         let rif = rif?;
-        let mut params = vec![("rif", u16_bytes(rif as u16)), ("dst_mac", mac.0.to_vec())];
+        let mut params = vec![
+            ("rif", u16_bytes(rif as u16)),
+            ("dst_mac", Value::from(mac.0)),
+        ];
         // Towards a remote PE: push its VPN label (20 bits in 3 bytes).
         let action = match adj.vpn_label {
             None => names::SET_NEIGHBOR,
             Some(label) => {
-                params.push(("vpn_label", label.to_be_bytes()[1..].to_vec()));
+                params.push(("vpn_label", label_bytes(label)));
                 names::SET_VPN_NEIGHBOR
             }
         };
@@ -821,14 +829,15 @@ impl Dataplane {
 /// The table entry of a route.
 fn route_entity((vrf_id, prefix): RouteKey, action: RouteAction) -> Entity {
     let (table, addr) = match prefix.addr() {
-        IpAddr::V4(a) => (names::IPV4_LPM, a.octets().to_vec()),
-        IpAddr::V6(a) => (names::IPV6_LPM, a.octets().to_vec()),
+        IpAddr::V4(a) => (names::IPV4_LPM, Value::from(a.octets())),
+        IpAddr::V6(a) => (names::IPV6_LPM, Value::from(a.octets())),
     };
-    let mut matches = vec![exact("vrf_id", u16_bytes(vrf_id))];
+    let mut matches = Vec::with_capacity(2);
+    matches.push(exact("vrf_id", u16_bytes(vrf_id)));
     // A /0 is a don't-care match, which P4Runtime requires to be left out.
     if prefix.prefix_len() > 0 {
         matches.push(FieldMatch {
-            field: "dst_addr".to_string(),
+            field: Name::from_static("dst_addr"),
             value: MatchValue::Lpm {
                 value: addr,
                 prefix_len: prefix.prefix_len() as u32,

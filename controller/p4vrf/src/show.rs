@@ -401,7 +401,7 @@ fn format_value(table: &str, field: &str, bytes: &[u8]) -> String {
 pub fn entity_line(entity: &Entity) -> String {
     match entity {
         Entity::Table(t) => {
-            let mut s = t.table.clone();
+            let mut s = t.table.to_string();
             for m in &t.matches {
                 let v = match &m.value {
                     MatchValue::Exact(b) | MatchValue::Optional(b) => {

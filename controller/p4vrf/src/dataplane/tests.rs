@@ -6,7 +6,7 @@ const SEED_LAB: &str = include_str!("../../../../examples/seed-lab/p4vrf.toml");
 
 fn table_of(u: &Update) -> String {
     match &u.entity {
-        Entity::Table(t) => t.table.clone(),
+        Entity::Table(t) => t.table.to_string(),
         Entity::Member(_) => "member".into(),
         Entity::Group(_) => "group".into(),
     }
@@ -69,10 +69,10 @@ fn a_leaked_route_points_at_the_exporting_vrfs_nexthop() {
         routes
             .iter()
             .find(|t| {
-                t.matches[0].value == MatchValue::Exact(vrf.to_be_bytes().to_vec())
+                t.matches[0].value == MatchValue::Exact(vrf.to_be_bytes().to_vec().into())
                     && t.matches[1].value
                         == MatchValue::Lpm {
-                            value: prefix.to_vec(),
+                            value: prefix.to_vec().into(),
                             prefix_len: len,
                         }
             })
@@ -177,11 +177,11 @@ fn reconcile_fixes_a_switch_that_drifted() {
     let stray = Entity::Table(TableEntry {
         table: names::IPV4_LPM.into(),
         matches: vec![
-            exact("vrf_id", vec![0, 9]),
+            exact("vrf_id", vec![0, 9].into()),
             FieldMatch {
                 field: "dst_addr".into(),
                 value: MatchValue::Lpm {
-                    value: vec![1, 2, 3, 0],
+                    value: vec![1, 2, 3, 0].into(),
                     prefix_len: 24,
                 },
             },
