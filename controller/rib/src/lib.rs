@@ -223,13 +223,15 @@ pub struct FibDelta {
 
 pub type VpnKey = (RouteDistinguisher, IpNet);
 
-/// Something whose forwarding depends on reaching a BGP next hop.
+/// Who has routes resolved through a BGP next hop: the routes themselves are found by scanning
+/// (re-resolution follows a neighbor or connected subnet change, which is rare), so the index
+/// costs nothing per route.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum NhUser {
-    /// A CE-learned route: (VRF, prefix, neighbor).
-    Vrf(VrfName, IpNet, IpAddr),
-    /// A remote PE's VPN path: (RD:prefix, neighbor).
-    Vpn(VpnKey, IpAddr),
+    /// CE-learned routes of a VRF: (VRF, neighbor).
+    Vrf(VrfName, IpAddr),
+    /// A remote PE's VPN paths: its address.
+    Vpn(IpAddr),
 }
 
 /// The routing state of the router: every VRF, the VPN table and the FIB.
@@ -248,8 +250,8 @@ pub struct Rib {
     neighbors_by_address: BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
     /// Interfaces towards the MPLS core: remote PEs' next hops resolve only through them.
     core_interfaces: BTreeSet<Arc<str>>,
-    /// BGP next hop → the routes and paths resolved through it.
-    nh_users: BTreeMap<IpAddr, BTreeSet<NhUser>>,
+    /// BGP next hop → who has routes or paths through it, with how many.
+    nh_users: BTreeMap<IpAddr, BTreeMap<NhUser, usize>>,
     /// One shared copy of each distinct attribute set the RIB's policies produce.
     interned: AttrInterner,
     /// One shared copy of each distinct adjacency list routes forward through.
@@ -503,13 +505,11 @@ impl Rib {
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
-        if let Some(old_nh) = old.as_ref().and_then(|r| r.attrs.next_hop.addr()) {
-            self.nh_unuse(old_nh, &NhUser::Vrf(name.clone(), prefix, peer.addr));
+        let user = NhUser::Vrf(name.clone(), peer.addr);
+        if let Some(old) = &old {
+            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
         }
-        self.nh_users
-            .entry(next_hop)
-            .or_default()
-            .insert(NhUser::Vrf(name.clone(), prefix, peer.addr));
+        self.nh_use(next_hop, user);
         self.dirty_best.insert((name, prefix));
         Ok(())
     }
@@ -529,7 +529,7 @@ impl Rib {
         };
         if let Some(old) = entry.candidates.remove(&CandidateKey::Peer(peer)) {
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), prefix, peer));
+            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), peer));
             self.dirty_best.insert((name, prefix));
         }
         Ok(())
@@ -562,13 +562,11 @@ impl Rib {
         if old.as_ref() == Some(&path) {
             return;
         }
-        if let Some(old_nh) = old.as_ref().and_then(|p| p.attrs.next_hop.addr()) {
-            self.nh_unuse(old_nh, &NhUser::Vpn(key, peer.addr));
+        let user = NhUser::Vpn(peer.addr);
+        if let Some(old) = &old {
+            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
         }
-        self.nh_users
-            .entry(next_hop)
-            .or_default()
-            .insert(NhUser::Vpn(key, peer.addr));
+        self.nh_use(next_hop, user);
         self.dirty_vpn.insert(key);
     }
 
@@ -583,7 +581,7 @@ impl Rib {
                 self.vpn.remove(&key);
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vpn(key, peer));
+            self.nh_unuse(nh, &NhUser::Vpn(peer));
             self.dirty_vpn.insert(key);
         }
     }
@@ -592,17 +590,29 @@ impl Rib {
     pub fn set_core_interfaces(&mut self, interfaces: BTreeSet<Arc<str>>) {
         if self.core_interfaces != interfaces {
             self.core_interfaces = interfaces;
-            let all: Vec<IpAddr> = self.nh_users.keys().copied().collect();
-            for a in all {
-                self.reresolve(a);
-            }
+            let all: BTreeSet<IpAddr> = self.nh_users.keys().copied().collect();
+            self.reresolve(&all);
         }
     }
 
+    fn nh_use(&mut self, nh: IpAddr, user: NhUser) {
+        *self
+            .nh_users
+            .entry(nh)
+            .or_default()
+            .entry(user)
+            .or_default() += 1;
+    }
+
     fn nh_unuse(&mut self, nh: IpAddr, user: &NhUser) {
-        if let Some(set) = self.nh_users.get_mut(&nh) {
-            set.remove(user);
-            if set.is_empty() {
+        if let Some(users) = self.nh_users.get_mut(&nh) {
+            if let Some(count) = users.get_mut(user) {
+                *count -= 1;
+                if *count == 0 {
+                    users.remove(user);
+                }
+            }
+            if users.is_empty() {
                 self.nh_users.remove(&nh);
             }
         }
@@ -641,7 +651,7 @@ impl Rib {
                 .or_default()
                 .insert(interface.clone());
             self.mark_neighbor(&interface, address);
-            self.reresolve(address);
+            self.reresolve(&[address].into());
         }
     }
 
@@ -664,7 +674,7 @@ impl Rib {
         }
         let interface: Arc<str> = Arc::from(interface);
         self.mark_neighbor(&interface, address);
-        self.reresolve(address);
+        self.reresolve(&[address].into());
     }
 
     fn mark_neighbor(&mut self, interface: &Arc<str>, address: IpAddr) {
@@ -752,59 +762,90 @@ impl Rib {
     fn reresolve_within(&mut self, subnet: IpNet) {
         let lo = subnet.network();
         let hi = subnet.broadcast();
-        let addrs: Vec<IpAddr> = self.nh_users.range(lo..=hi).map(|(a, _)| *a).collect();
-        for a in addrs {
-            self.reresolve(a);
-        }
+        let nhs: BTreeSet<IpAddr> = self.nh_users.range(lo..=hi).map(|(a, _)| *a).collect();
+        self.reresolve(&nhs);
     }
 
-    /// Re-resolves every route and VPN path whose next hop is `nh`.
-    fn reresolve(&mut self, nh: IpAddr) {
-        let Some(users) = self.nh_users.get(&nh).cloned() else {
-            return;
-        };
-        for user in users {
-            match user {
-                NhUser::Vrf(vrf, prefix, peer) => {
-                    let forward = self.resolve_in_vrf(&vrf, nh);
-                    let forward = self.share(forward);
-                    let Some(route) = self
-                        .vrfs
-                        .get_mut(&vrf)
-                        .and_then(|s| s.table.get_mut(&prefix))
-                        .and_then(|e| e.candidates.get_mut(&CandidateKey::Peer(peer)))
-                    else {
-                        continue;
-                    };
-                    if route.forward == Forward::Blackhole {
-                        continue;
+    /// Re-resolves every route and VPN path whose next hop is one of `nhs`: one scan of the
+    /// table of each VRF with CE routes through them, and of the VPN table if remote PEs are
+    /// among them.
+    fn reresolve(&mut self, nhs: &BTreeSet<IpAddr>) {
+        let mut vrf_peers: BTreeMap<VrfName, BTreeSet<IpAddr>> = BTreeMap::new();
+        let mut pe_peers: BTreeSet<IpAddr> = BTreeSet::new();
+        for users in nhs.iter().filter_map(|nh| self.nh_users.get(nh)) {
+            for user in users.keys() {
+                match user {
+                    NhUser::Vrf(vrf, peer) => {
+                        vrf_peers.entry(vrf.clone()).or_default().insert(*peer);
                     }
-                    if route.forward != forward {
-                        route.forward = forward;
-                        self.dirty_best.insert((vrf, prefix));
+                    NhUser::Vpn(peer) => {
+                        pe_peers.insert(*peer);
                     }
                 }
-                NhUser::Vpn(key, peer) => {
-                    let Some(label) = self
-                        .vpn
-                        .get(&key)
-                        .and_then(|p| p.get(&PathSource::Peer(peer)))
-                        .and_then(|p| p.label)
-                    else {
+            }
+        }
+        for (vrf, peers) in vrf_peers {
+            let mut resolved: BTreeMap<IpAddr, Forward> = BTreeMap::new();
+            for nh in nhs {
+                let forward = self.resolve_in_vrf(&vrf, *nh);
+                resolved.insert(*nh, self.share(forward));
+            }
+            let Some(state) = self.vrfs.get_mut(&vrf) else {
+                continue;
+            };
+            for (prefix, entry) in state.table.iter_mut() {
+                for peer in &peers {
+                    let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
                         continue;
                     };
-                    let forward = self.resolve_in_core(nh, label);
-                    let forward = self.share(forward);
-                    if let Some(path) = self
-                        .vpn
-                        .get_mut(&key)
-                        .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
-                    {
-                        if path.forward != forward {
-                            path.forward = forward;
-                            self.dirty_vpn.insert(key);
-                        }
+                    let nh = route.attrs.next_hop.addr().unwrap_or(*peer);
+                    let Some(forward) = resolved.get(&nh) else {
+                        continue;
+                    };
+                    if route.forward != Forward::Blackhole && route.forward != *forward {
+                        route.forward = forward.clone();
+                        self.dirty_best.insert((vrf.clone(), *prefix));
                     }
+                }
+            }
+        }
+        if pe_peers.is_empty() {
+            return;
+        }
+        // (VPN key, PE, next hop, label) of every path through the next hops.
+        let mut paths: Vec<(VpnKey, IpAddr, IpAddr, u32)> = Vec::new();
+        for (key, by_source) in &self.vpn {
+            for (source, path) in by_source {
+                let PathSource::Peer(peer) = source else {
+                    continue;
+                };
+                let nh = path.attrs.next_hop.addr().unwrap_or(*peer);
+                if let (true, true, Some(label)) =
+                    (pe_peers.contains(peer), nhs.contains(&nh), path.label)
+                {
+                    paths.push((*key, *peer, nh, label));
+                }
+            }
+        }
+        let mut resolved: BTreeMap<(IpAddr, u32), Forward> = BTreeMap::new();
+        for (key, peer, nh, label) in paths {
+            let forward = match resolved.get(&(nh, label)) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = self.resolve_in_core(nh, label);
+                    let f = self.share(f);
+                    resolved.insert((nh, label), f.clone());
+                    f
+                }
+            };
+            if let Some(path) = self
+                .vpn
+                .get_mut(&key)
+                .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
+            {
+                if path.forward != forward {
+                    path.forward = forward;
+                    self.dirty_vpn.insert(key);
                 }
             }
         }
