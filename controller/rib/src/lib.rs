@@ -98,41 +98,73 @@ pub struct BgpBest {
 
 /// All candidate routes of one prefix in one VRF, and which one is best.
 ///
-/// Most prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the
-/// size of its routes) and the selected route is a key into them, not a copy.
-#[derive(Clone, Debug, Default)]
+/// A table holds a million of these, inline in its B-tree nodes, so they are small: most
+/// prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the size
+/// of its routes), the selected route is an index into them (not a copy), and what only some
+/// prefixes have is boxed.
+#[derive(Clone, Debug)]
 pub struct PrefixEntry {
+    /// The candidates, by key. Changed only by the RIB, which keeps `best` pointing at the
+    /// same candidate.
     pub candidates: SmallMap<CandidateKey, Route>,
-    /// The candidate selected by the last delta.
-    best: Option<Selected>,
-    /// The BGP table's best path for the prefix, if BGP has one: kept as it was selected (its
-    /// attributes after redistribution policy), so the next delta sees when it changed.
-    pub bgp_best: Option<Box<BgpBest>>,
-}
-
-/// Which candidate the last delta selected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Selected {
-    key: CandidateKey,
     /// With multipath, the selected route with its forwarding merged with the equal paths'
     /// (rare, hence boxed); `None` when the candidate's own route is the selection.
     merged: Option<Box<Route>>,
+    /// The BGP table's best path for the prefix, if BGP has one: kept as it was selected (its
+    /// attributes after redistribution policy), so the next delta sees when it changed.
+    pub bgp_best: Option<Box<BgpBest>>,
+    /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
+    /// was, [`GONE`] if it has left since.
+    best: u32,
+}
+
+/// No candidate selected.
+const NONE: u32 = u32::MAX;
+/// The selected candidate left; the next delta selects again (and the FIB still holds what
+/// was derived from it).
+const GONE: u32 = u32::MAX - 1;
+
+impl Default for PrefixEntry {
+    fn default() -> Self {
+        PrefixEntry {
+            candidates: SmallMap::new(),
+            merged: None,
+            bgp_best: None,
+            best: NONE,
+        }
+    }
 }
 
 impl PrefixEntry {
     /// The selected route, if any. Between a change and the next [`Rib::take_delta`] it is the
     /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
-        let best = self.best.as_ref()?;
-        match &best.merged {
-            Some(route) => Some(route),
-            None => self.candidates.get(&best.key),
-        }
+        let (_, route) = self.candidates.get_index(self.best as usize)?;
+        Some(self.merged.as_deref().unwrap_or(route))
     }
 
     /// Which candidate the last delta selected.
     pub fn best_key(&self) -> Option<&CandidateKey> {
-        self.best.as_ref().map(|b| &b.key)
+        self.candidates
+            .get_index(self.best as usize)
+            .map(|(key, _)| key)
+    }
+
+    /// Changes the candidates, keeping `best` on the candidate it selected (or on none, if that
+    /// candidate left).
+    fn change_candidates<R>(
+        &mut self,
+        change: impl FnOnce(&mut SmallMap<CandidateKey, Route>) -> R,
+    ) -> R {
+        let best = self.best_key().cloned();
+        let result = change(&mut self.candidates);
+        if let Some(key) = best {
+            self.best = self.candidates.index_of(&key).map_or(GONE, |i| i as u32);
+            if self.best == GONE {
+                self.merged = None;
+            }
+        }
+        result
     }
 
     /// Administrative distance first; between BGP paths the decision process; otherwise the
@@ -151,13 +183,15 @@ impl PrefixEntry {
         })
     }
 
-    /// The selected candidate and, with multipath, its forwarding merged with the equal paths.
-    fn select(&self, o: &DecisionOptions) -> Option<Selected> {
+    /// The selected candidate (its index) and, with multipath, its route with the forwarding
+    /// merged with the equal paths'.
+    fn select(&self, o: &DecisionOptions) -> Option<(usize, Option<Box<Route>>)> {
         let (key, best) = self
             .candidates
             .iter()
             .filter(|(_, r)| r.is_usable())
             .min_by(|a, b| Self::rank(*a, *b, o))?;
+        let index = self.candidates.index_of(key)?;
         let mut merged = None;
         if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
             let mut equal: Vec<&Route> = self
@@ -185,10 +219,7 @@ impl PrefixEntry {
                 merged = Some(Box::new(route));
             }
         }
-        Some(Selected {
-            key: key.clone(),
-            merged,
-        })
+        Some((index, merged))
     }
 }
 
@@ -433,7 +464,7 @@ impl Rib {
                 .or_default() += 1;
             subnet_changed = true;
         }
-        entry.candidates.insert(key, route);
+        entry.change_candidates(|c| c.insert(key, route));
         self.dirty_best.insert((name, prefix));
         if subnet_changed {
             self.reresolve_within(prefix);
@@ -454,7 +485,7 @@ impl Rib {
         let Some(entry) = state.table.get_mut(&prefix) else {
             return Ok(());
         };
-        if let Some(route) = entry.candidates.remove(&CandidateKey::Own(protocol)) {
+        if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
             self.dirty_best.insert((name, prefix));
             if let Forward::Attached { interface } = &route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
@@ -501,7 +532,7 @@ impl Rib {
             .table
             .entry(prefix)
             .or_default();
-        let old = entry.candidates.insert(key, route.clone());
+        let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
@@ -527,7 +558,7 @@ impl Rib {
         let Some(entry) = state.table.get_mut(&prefix) else {
             return Ok(());
         };
-        if let Some(old) = entry.candidates.remove(&CandidateKey::Peer(peer)) {
+        if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
             self.nh_unuse(nh, &NhUser::Vrf(name.clone(), peer));
             self.dirty_best.insert((name, prefix));
@@ -978,7 +1009,10 @@ impl Rib {
         });
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_mut(&prefix).expect("checked above");
-        entry.best = selected;
+        (entry.best, entry.merged) = match selected {
+            Some((index, merged)) => (index as u32, merged),
+            None => (NONE, None),
+        };
         if entry.bgp_best.as_deref() != bgp.as_ref() {
             entry.bgp_best = bgp.map(Box::new);
             self.bgp_changed.insert((vrf.clone(), prefix));
@@ -1203,11 +1237,11 @@ impl Rib {
             .map(|(k, r)| (k.clone(), r.clone()))
             .collect();
         if current != wanted {
-            entry
-                .candidates
-                .retain(|k, _| !matches!(k, CandidateKey::Imported(r, _) if *r == rd));
             let holds = !wanted.is_empty();
-            entry.candidates.extend(wanted);
+            entry.change_candidates(|c| {
+                c.retain(|k, _| !matches!(k, CandidateKey::Imported(r, _) if *r == rd));
+                c.extend(wanted);
+            });
             if holds {
                 self.imported_into
                     .entry(key)
@@ -1220,7 +1254,7 @@ impl Rib {
                 }
             }
             self.dirty_best.insert((vrf.clone(), prefix));
-        } else if entry.candidates.is_empty() && entry.best.is_none() && entry.bgp_best.is_none() {
+        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp_best.is_none() {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }

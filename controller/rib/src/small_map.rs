@@ -49,6 +49,11 @@ impl<K, V> SmallMap<K, V> {
         self.entries.is_empty()
     }
 
+    /// The entry at `index` in key order.
+    pub fn get_index(&self, index: usize) -> Option<(&K, &V)> {
+        self.entries.get(index).map(pair)
+    }
+
     /// `(&key, &value)` in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
         self.entries.iter().map(pair as fn(&(K, V)) -> (&K, &V))
@@ -113,6 +118,15 @@ impl<K: Ord, V> SmallMap<K, V> {
         Q: Ord + ?Sized,
     {
         self.find(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    /// Where `key` is in key order.
+    pub fn index_of<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(key).ok()
     }
 
     pub fn contains_key<Q>(&self, key: &Q) -> bool
