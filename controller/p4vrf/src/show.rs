@@ -199,7 +199,7 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
                 else {
                     continue;
                 };
-                let best = entry.bgp_best.as_ref().is_some_and(|b| &b.key == key);
+                let best = entry.bgp_best_key() == Some(key);
                 let view = views.get_mut(&rd).expect("inserted above");
                 view.2.entry(*prefix).or_default().push(VpnRow {
                     path,

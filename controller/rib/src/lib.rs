@@ -30,6 +30,7 @@ pub use route::{
 pub use small_map::SmallMap;
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -96,26 +97,30 @@ pub struct BgpBest {
     pub peer: Option<PeerRef>,
 }
 
-/// All candidate routes of one prefix in one VRF, and which one is best.
+/// All candidate routes of one prefix in one VRF, which one is best, and which one is the
+/// BGP table's best path.
 ///
 /// A table holds a million of these, inline in its B-tree nodes, so they are small: most
 /// prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the size
-/// of its routes), the selected route is an index into them (not a copy), and what only some
-/// prefixes have is boxed.
+/// of its routes); the selected route and the BGP best path are indexes into them, not copies;
+/// what only some prefixes have is boxed.
 #[derive(Clone, Debug)]
 pub struct PrefixEntry {
-    /// The candidates, by key. Changed only by the RIB, which keeps `best` pointing at the
-    /// same candidate.
+    /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
+    /// candidates they point at.
     pub candidates: SmallMap<CandidateKey, Route>,
     /// With multipath, the selected route with its forwarding merged with the equal paths'
     /// (rare, hence boxed); `None` when the candidate's own route is the selection.
     merged: Option<Box<Route>>,
-    /// The BGP table's best path for the prefix, if BGP has one: kept as it was selected (its
-    /// attributes after redistribution policy), so the next delta sees when it changed.
-    pub bgp_best: Option<Box<BgpBest>>,
+    /// When the BGP best path is a redistributed own route: its attributes as BGP sees them
+    /// (after the redistribution route-map). A BGP route's are its own.
+    bgp_attrs: Option<Arc<Attrs>>,
     /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
     /// was, [`GONE`] if it has left since.
     best: u32,
+    /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
+    /// that candidate's attributes or neighbor changed since (the next delta reports it).
+    bgp: u32,
 }
 
 /// No candidate selected.
@@ -123,14 +128,17 @@ const NONE: u32 = u32::MAX;
 /// The selected candidate left; the next delta selects again (and the FIB still holds what
 /// was derived from it).
 const GONE: u32 = u32::MAX - 1;
+/// On the BGP best path's index: the candidate changed since it was chosen.
+const CHANGED: u32 = 1 << 31;
 
 impl Default for PrefixEntry {
     fn default() -> Self {
         PrefixEntry {
             candidates: SmallMap::new(),
             merged: None,
-            bgp_best: None,
+            bgp_attrs: None,
             best: NONE,
+            bgp: NONE,
         }
     }
 }
@@ -150,19 +158,70 @@ impl PrefixEntry {
             .map(|(key, _)| key)
     }
 
-    /// Changes the candidates, keeping `best` on the candidate it selected (or on none, if that
-    /// candidate left).
+    /// Where the BGP best path is among the candidates.
+    fn bgp_index(&self) -> Option<usize> {
+        match self.bgp {
+            NONE | GONE => None,
+            i => Some((i & !CHANGED) as usize),
+        }
+    }
+
+    /// The BGP table's best path for the prefix, if BGP has one: the candidate the last delta
+    /// chose, with its attributes as BGP sees them.
+    pub fn bgp_best(&self) -> Option<BgpBest> {
+        let (key, route) = self.candidates.get_index(self.bgp_index()?)?;
+        Some(BgpBest {
+            key: key.clone(),
+            attrs: self
+                .bgp_attrs
+                .clone()
+                .unwrap_or_else(|| route.attrs.clone()),
+            peer: route.peer,
+        })
+    }
+
+    /// Which candidate the BGP best path is.
+    pub fn bgp_best_key(&self) -> Option<&CandidateKey> {
+        self.candidates
+            .get_index(self.bgp_index()?)
+            .map(|(key, _)| key)
+    }
+
+    /// Whether BGP has a best path for the prefix.
+    pub fn has_bgp_best(&self) -> bool {
+        self.bgp_index().is_some()
+    }
+
+    /// Changes the candidates, keeping `best` and `bgp` on the candidates they point at (or
+    /// on none, if those left), and marking the BGP best path changed if its candidate did.
     fn change_candidates<R>(
         &mut self,
         change: impl FnOnce(&mut SmallMap<CandidateKey, Route>) -> R,
     ) -> R {
         let best = self.best_key().cloned();
+        let bgp = self.bgp_index().and_then(|i| {
+            let (key, route) = self.candidates.get_index(i)?;
+            Some((key.clone(), route.attrs.clone(), route.peer))
+        });
         let result = change(&mut self.candidates);
         if let Some(key) = best {
             self.best = self.candidates.index_of(&key).map_or(GONE, |i| i as u32);
             if self.best == GONE {
                 self.merged = None;
             }
+        }
+        if let Some((key, attrs, peer)) = bgp {
+            self.bgp = match self.candidates.get_index_of(&key) {
+                None => GONE,
+                Some((i, route)) => {
+                    // A redistributed route's BGP attributes are kept, and compared when the
+                    // next delta derives them again; a BGP route's are the route's.
+                    let same = self.bgp_attrs.is_some()
+                        || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
+                            && route.peer == peer);
+                    i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
+                }
+            };
         }
         result
     }
@@ -940,14 +999,14 @@ impl Rib {
 
     /// The BGP view of one candidate: redistributed own routes through their route-map
     /// (weight 32768, as IOS gives locally originated paths), BGP routes as they are.
-    fn bgp_view(
+    fn bgp_view<'r>(
         map_stats: &mut BTreeMap<String, RouteMapStats>,
         interned: &mut AttrInterner,
         policy: &VrfPolicy,
         prefix: IpNet,
         key: &CandidateKey,
-        route: &Route,
-    ) -> Option<Route> {
+        route: &'r Route,
+    ) -> Option<Cow<'r, Route>> {
         if !route.is_usable() {
             return None;
         }
@@ -963,9 +1022,9 @@ impl Rib {
                 };
                 let mut r = route.clone();
                 r.attrs = interned.intern_arc(attrs);
-                Some(r)
+                Some(Cow::Owned(r))
             }
-            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(route.clone()),
+            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(Cow::Borrowed(route)),
         }
     }
 
@@ -979,7 +1038,7 @@ impl Rib {
         };
         let policy = &state.policy;
         let selected = entry.select(&policy.decision);
-        let mut bgp: Option<(&CandidateKey, Route)> = None;
+        let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
         for (key, route) in &entry.candidates {
             let Some(view) = Self::bgp_view(
                 &mut self.map_stats,
@@ -1002,19 +1061,42 @@ impl Rib {
                 bgp = Some((key, view));
             }
         }
-        let bgp = bgp.map(|(key, view)| BgpBest {
-            key: key.clone(),
-            attrs: view.attrs,
-            peer: view.peer,
+        // The BGP best path's index, and its attributes when they are not the candidate's.
+        let bgp: Option<(usize, Option<Arc<Attrs>>)> = bgp.and_then(|(key, view)| {
+            let index = entry.candidates.index_of(key)?;
+            Some((
+                index,
+                match view {
+                    Cow::Owned(view) => Some(view.attrs),
+                    Cow::Borrowed(_) => None,
+                },
+            ))
         });
+        let bgp_changed = entry.bgp & CHANGED != 0
+            || entry.bgp == GONE
+            || match (entry.bgp_index(), &bgp) {
+                (None, None) => false,
+                (Some(old), Some((new, attrs))) => {
+                    old != *new
+                        || match (&entry.bgp_attrs, attrs) {
+                            (None, None) => false,
+                            (Some(a), Some(b)) => !(Arc::ptr_eq(a, b) || a == b),
+                            _ => true,
+                        }
+                }
+                _ => true,
+            };
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_mut(&prefix).expect("checked above");
         (entry.best, entry.merged) = match selected {
             Some((index, merged)) => (index as u32, merged),
             None => (NONE, None),
         };
-        if entry.bgp_best.as_deref() != bgp.as_ref() {
-            entry.bgp_best = bgp.map(Box::new);
+        (entry.bgp, entry.bgp_attrs) = match bgp {
+            Some((index, attrs)) => (index as u32, attrs),
+            None => (NONE, None),
+        };
+        if bgp_changed {
             self.bgp_changed.insert((vrf.clone(), prefix));
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
@@ -1070,7 +1152,7 @@ impl Rib {
         };
         let policy = state.policy.clone();
         let candidate = state.table.get(&prefix).and_then(|e| {
-            let b = e.bgp_best.as_ref()?;
+            let b = e.bgp_best()?;
             let protocol = match b.key {
                 CandidateKey::Own(p) => p,
                 CandidateKey::Peer(_) => Protocol::Bgp,
@@ -1254,7 +1336,7 @@ impl Rib {
                 }
             }
             self.dirty_best.insert((vrf.clone(), prefix));
-        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp_best.is_none() {
+        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp == NONE {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }
@@ -1329,8 +1411,8 @@ impl Rib {
     }
 
     /// A VRF's BGP best path for a prefix (what its CE neighbors are offered).
-    pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<&BgpBest> {
-        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best.as_deref()
+    pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<BgpBest> {
+        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best()
     }
 
     /// A VRF's FIB as last computed by [`Rib::take_delta`].

@@ -129,6 +129,16 @@ impl<K: Ord, V> SmallMap<K, V> {
         self.find(key).ok()
     }
 
+    /// Where `key` is in key order, and its value.
+    pub fn get_index_of<Q>(&self, key: &Q) -> Option<(usize, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let i = self.find(key).ok()?;
+        Some((i, &self.entries[i].1))
+    }
+
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
