@@ -678,34 +678,74 @@ proptest! {
     fn delta_path_equals_cold_start(ops in proptest::collection::vec(op(), 1..40), every in 1usize..5) {
         let mut rib = Rib::new();
         let mut world = World::default();
-        // The FIB a consumer rebuilds from deltas alone must equal the RIB's own FIB.
-        let mut replayed: BTreeMap<(String, IpNet), FibAction> = BTreeMap::new();
+        // The FIB a consumer rebuilds from deltas alone must equal the RIB's own FIB, and the
+        // BGP table a consumer (the speaker) follows through `bgp_changed` must equal the RIB's.
+        let mut replayed = Replayed::default();
         for (i, op) in ops.iter().enumerate() {
             apply(&mut rib, &mut world, op);
             if i % every == 0 {
-                for c in rib.take_delta().changes {
-                    match c.action {
-                        Some(a) => { replayed.insert((c.vrf.to_string(), c.prefix), a); }
-                        None => { replayed.remove(&(c.vrf.to_string(), c.prefix)); }
-                    }
-                }
+                replayed.take(&mut rib);
             }
         }
-        for c in rib.take_delta().changes {
-            match c.action {
-                Some(a) => { replayed.insert((c.vrf.to_string(), c.prefix), a); }
-                None => { replayed.remove(&(c.vrf.to_string(), c.prefix)); }
-            }
-        }
+        replayed.take(&mut rib);
         let cold = cold_start(&world);
         prop_assert_eq!(all_fibs(&rib), all_fibs(&cold));
         let flat: BTreeMap<(String, IpNet), FibAction> = all_fibs(&cold)
             .into_iter()
             .flat_map(|(v, f)| f.into_iter().map(move |(p, a)| ((v.clone(), p), a)))
             .collect();
-        prop_assert_eq!(replayed, flat);
+        prop_assert_eq!(replayed.fib, flat);
         prop_assert_eq!(rib.vpn_table(), cold.vpn_table());
+        prop_assert_eq!(all_bgp(&rib), all_bgp(&cold));
+        prop_assert_eq!(replayed.bgp, all_bgp(&cold));
     }
+}
+
+/// What a consumer of the deltas alone knows: the FIB, and the BGP table entries it was told
+/// changed, read back when told.
+#[derive(Default)]
+struct Replayed {
+    fib: BTreeMap<(String, IpNet), FibAction>,
+    bgp: BTreeMap<(String, IpNet), BgpBest>,
+}
+
+impl Replayed {
+    fn take(&mut self, rib: &mut Rib) {
+        let delta = rib.take_delta();
+        for c in delta.changes {
+            match c.action {
+                Some(a) => {
+                    self.fib.insert((c.vrf.to_string(), c.prefix), a);
+                }
+                None => {
+                    self.fib.remove(&(c.vrf.to_string(), c.prefix));
+                }
+            }
+        }
+        for (vrf, prefix) in delta.bgp_changed {
+            match rib.bgp_best(&vrf, &prefix) {
+                Some(b) => {
+                    self.bgp.insert((vrf.to_string(), prefix), b);
+                }
+                None => {
+                    self.bgp.remove(&(vrf.to_string(), prefix));
+                }
+            }
+        }
+    }
+}
+
+/// Every VRF's BGP table: (VRF, prefix) → best path.
+fn all_bgp(rib: &Rib) -> BTreeMap<(String, IpNet), BgpBest> {
+    let mut out = BTreeMap::new();
+    for vrf in rib.vrf_names() {
+        for (prefix, entry) in rib.table(vrf).into_iter().flatten() {
+            if let Some(b) = entry.bgp_best() {
+                out.insert((vrf.to_string(), *prefix), b);
+            }
+        }
+    }
+    out
 }
 
 #[test]
