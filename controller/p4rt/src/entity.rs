@@ -2,7 +2,11 @@
 //!
 //! These types speak P4Info *names* and raw big-endian values, are ordered
 //! (so sets of them diff deterministically) and print as one stable line for
-//! snapshots. [`Entity::to_proto`] turns them into P4Runtime messages through
+//! snapshots. They are compact, as a switch holds a million of them: names
+//! are interned ([`Name`], a `&'static str`) and values of up to 22 bytes are
+//! kept in place ([`Value`]), so a route entry is two allocations (its key
+//! fields and its parameters). The P4Runtime messages are built only when
+//! written. [`Entity::to_proto`] turns them into P4Runtime messages through
 //! a [`P4InfoIndex`] (validating names, match kinds, widths and actions, and
 //! emitting canonical byte strings); [`Entity::from_proto`] turns what a
 //! switch returns back into them.
@@ -16,7 +20,9 @@
 //! read returns.
 
 use crate::codec::{self, CodecError};
+pub use crate::name::Name;
 use crate::p4info::{ActionScope, MatchKind, P4InfoError, P4InfoIndex, TableInfo};
+pub use crate::value::Value;
 use p4runtime_proto::p4::v1 as p4;
 use std::fmt;
 
@@ -162,7 +168,7 @@ pub enum Entity {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableEntry {
     /// Fully qualified table name.
-    pub table: String,
+    pub table: Name,
     /// Key fields; don't-care fields are left out.
     pub matches: Vec<FieldMatch>,
     /// What a hit does.
@@ -175,7 +181,7 @@ pub struct TableEntry {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldMatch {
     /// Match field name as in the P4Info.
-    pub field: String,
+    pub field: Name,
     /// The value.
     pub value: MatchValue,
 }
@@ -184,30 +190,30 @@ pub struct FieldMatch {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MatchValue {
     /// Exact value.
-    Exact(Vec<u8>),
+    Exact(Value),
     /// Prefix; bits after the prefix are cleared by `to_proto`.
     Lpm {
         /// The address.
-        value: Vec<u8>,
+        value: Value,
         /// Prefix length in bits.
         prefix_len: u32,
     },
     /// Value and mask; value bits outside the mask are cleared by `to_proto`.
     Ternary {
         /// The value.
-        value: Vec<u8>,
+        value: Value,
         /// The mask.
-        mask: Vec<u8>,
+        mask: Value,
     },
     /// Inclusive range.
     Range {
         /// Lowest value.
-        low: Vec<u8>,
+        low: Value,
         /// Highest value.
-        high: Vec<u8>,
+        high: Value,
     },
     /// Exact value of an optional field (leave the field out for "any").
-    Optional(Vec<u8>),
+    Optional(Value),
 }
 
 impl MatchValue {
@@ -237,16 +243,16 @@ pub enum TableAction {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionCall {
     /// Fully qualified action name.
-    pub action: String,
+    pub action: Name,
     /// (parameter name, big-endian value) for every parameter.
-    pub params: Vec<(String, Vec<u8>)>,
+    pub params: Vec<(Name, Value)>,
 }
 
 /// An action profile member: an action with arguments under an id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionProfileMember {
     /// Fully qualified action profile / selector name.
-    pub profile: String,
+    pub profile: Name,
     /// Id chosen by the controller (non-zero).
     pub member_id: u32,
     /// The member's action.
@@ -257,7 +263,7 @@ pub struct ActionProfileMember {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionProfileGroup {
     /// Fully qualified action selector name.
-    pub profile: String,
+    pub profile: Name,
     /// Id chosen by the controller (non-zero).
     pub group_id: u32,
     /// (member id, weight).
@@ -293,7 +299,7 @@ pub enum EntityKey {
     /// A table entry's key; matches sorted by field name.
     Table {
         /// Table name.
-        table: String,
+        table: Name,
         /// Key fields, sorted by field name.
         matches: Vec<FieldMatch>,
         /// Priority.
@@ -302,14 +308,14 @@ pub enum EntityKey {
     /// A member's identity.
     Member {
         /// Profile name.
-        profile: String,
+        profile: Name,
         /// Member id.
         member_id: u32,
     },
     /// A group's identity.
     Group {
         /// Profile name.
-        profile: String,
+        profile: Name,
         /// Group id.
         group_id: u32,
     },
@@ -319,7 +325,7 @@ pub enum EntityKey {
 
 impl TableEntry {
     /// An entry with no key fields yet and priority 0.
-    pub fn new(table: impl Into<String>, action: TableAction) -> Self {
+    pub fn new(table: impl Into<Name>, action: TableAction) -> Self {
         Self {
             table: table.into(),
             matches: Vec::new(),
@@ -329,7 +335,7 @@ impl TableEntry {
     }
 
     /// Adds a key field.
-    pub fn with_match(mut self, field: impl Into<String>, value: MatchValue) -> Self {
+    pub fn with_match(mut self, field: impl Into<Name>, value: MatchValue) -> Self {
         self.matches.push(FieldMatch {
             field: field.into(),
             value,
@@ -346,7 +352,7 @@ impl TableEntry {
 
 impl ActionCall {
     /// An action with no arguments yet.
-    pub fn new(action: impl Into<String>) -> Self {
+    pub fn new(action: impl Into<Name>) -> Self {
         Self {
             action: action.into(),
             params: Vec::new(),
@@ -354,7 +360,7 @@ impl ActionCall {
     }
 
     /// Adds an argument.
-    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+    pub fn with_param(mut self, name: impl Into<Name>, value: impl Into<Value>) -> Self {
         self.params.push((name.into(), value.into()));
         self
     }
@@ -587,13 +593,13 @@ impl TableEntry {
                     None => {
                         return Err(EntityError::ActionNotAllowed {
                             table: table.name.clone(),
-                            action: call.action.clone(),
+                            action: call.action.to_string(),
                         })
                     }
                     Some(ActionScope::DefaultOnly) => {
                         return Err(EntityError::DefaultOnlyAction {
                             table: table.name.clone(),
-                            action: call.action.clone(),
+                            action: call.action.to_string(),
                         })
                     }
                     Some(_) => A::Action(a),
@@ -635,7 +641,7 @@ impl ActionProfileMember {
         if !index.profile_allows_action(profile, action.action_id) {
             return Err(EntityError::ActionNotInProfile {
                 profile: profile.name.clone(),
-                action: self.action.action.clone(),
+                action: self.action.action.to_string(),
             });
         }
         Ok(p4::ActionProfileMember {
@@ -674,14 +680,16 @@ impl ActionProfileGroup {
 
 // ------------------------------------------------------------------ from proto
 
-fn full(value: &[u8], bitwidth: u32, ctx: impl FnOnce() -> String) -> Result<Vec<u8>, EntityError> {
-    codec::to_full_width(value, bitwidth).map_err(value_err(ctx))
+fn full(value: &[u8], bitwidth: u32, ctx: impl FnOnce() -> String) -> Result<Value, EntityError> {
+    codec::to_full_width(value, bitwidth)
+        .map(Value::from)
+        .map_err(value_err(ctx))
 }
 
 /// A P4Runtime action back to names, params in P4Info order at full width.
 pub fn action_from_proto(index: &P4InfoIndex, a: &p4::Action) -> Result<ActionCall, EntityError> {
     let action = index.action_by_id(a.action_id)?;
-    let mut params: Vec<(usize, String, Vec<u8>)> = Vec::with_capacity(a.params.len());
+    let mut params: Vec<(usize, Name, Value)> = Vec::with_capacity(a.params.len());
     for p in &a.params {
         let info = action.param_by_id(p.param_id)?;
         let pos = action
@@ -690,11 +698,15 @@ pub fn action_from_proto(index: &P4InfoIndex, a: &p4::Action) -> Result<ActionCa
             .position(|q| q.id == info.id)
             .unwrap_or(0);
         let ctx = || format!("action `{}` parameter `{}`", action.name, info.name);
-        params.push((pos, info.name.clone(), full(&p.value, info.bitwidth, ctx)?));
+        params.push((
+            pos,
+            Name::new(&info.name),
+            full(&p.value, info.bitwidth, ctx)?,
+        ));
     }
     params.sort_by_key(|(pos, _, _)| *pos);
     Ok(ActionCall {
-        action: action.name.clone(),
+        action: Name::new(&action.name),
         params: params.into_iter().map(|(_, n, v)| (n, v)).collect(),
     })
 }
@@ -764,7 +776,7 @@ impl TableEntry {
             matches.push((
                 pos,
                 FieldMatch {
-                    field: f.name.clone(),
+                    field: Name::new(&f.name),
                     value,
                 },
             ));
@@ -789,7 +801,7 @@ impl TableEntry {
             }
         };
         Ok(TableEntry {
-            table: table.name.clone(),
+            table: Name::new(&table.name),
             matches: matches.into_iter().map(|(_, m)| m).collect(),
             action,
             priority: e.priority,
@@ -811,7 +823,7 @@ impl ActionProfileMember {
             ))
         })?;
         Ok(Self {
-            profile: profile.name.clone(),
+            profile: Name::new(&profile.name),
             member_id: m.member_id,
             action: action_from_proto(index, action)?,
         })
@@ -829,7 +841,7 @@ impl ActionProfileGroup {
             g.members.iter().map(|m| (m.member_id, m.weight)).collect();
         members.sort();
         Ok(Self {
-            profile: profile.name.clone(),
+            profile: Name::new(&profile.name),
             group_id: g.group_id,
             members,
             max_size: g.max_size,
@@ -882,17 +894,17 @@ impl Entity {
                 let mut matches = t.matches.clone();
                 matches.sort();
                 EntityKey::Table {
-                    table: t.table.clone(),
+                    table: t.table,
                     matches,
                     priority: t.priority,
                 }
             }
             Entity::Member(m) => EntityKey::Member {
-                profile: m.profile.clone(),
+                profile: m.profile,
                 member_id: m.member_id,
             },
             Entity::Group(g) => EntityKey::Group {
-                profile: g.profile.clone(),
+                profile: g.profile,
                 group_id: g.group_id,
             },
         }
@@ -1045,11 +1057,14 @@ mod tests {
                     .with_param("nexthop_id", nexthop.to_be_bytes()),
             ),
         )
-        .with_match("vrf_id", MatchValue::Exact(vrf.to_be_bytes().to_vec()))
+        .with_match(
+            "vrf_id",
+            MatchValue::Exact(Value::from(vrf.to_be_bytes().to_vec())),
+        )
         .with_match(
             "dst_addr",
             MatchValue::Lpm {
-                value: addr.to_vec(),
+                value: Value::from(addr.to_vec()),
                 prefix_len: len,
             },
         )
@@ -1090,15 +1105,15 @@ mod tests {
         .with_match(
             "ether_type",
             MatchValue::Ternary {
-                value: vec![0x08, 0x00],
-                mask: vec![0xff, 0xff],
+                value: vec![0x08, 0x00].into(),
+                mask: vec![0xff, 0xff].into(),
             },
         )
         .with_match(
             "l4_port",
             MatchValue::Range {
-                low: vec![0, 80],
-                high: vec![0, 88],
+                low: vec![0, 80].into(),
+                high: vec![0, 88].into(),
             },
         )
         .with_priority(10);
@@ -1139,7 +1154,7 @@ mod tests {
         // Padded, out of order, with host bits: canonical after the round trip.
         let mut e = lpm_entry(1, [10, 1, 1, 77], 24, 3);
         e.matches.reverse();
-        e.matches[1].value = MatchValue::Exact(vec![0, 0, 0, 1]);
+        e.matches[1].value = MatchValue::Exact(Value::from(vec![0, 0, 0, 1]));
         let back = Entity::Table(e).canonicalize(&idx).unwrap();
         assert_eq!(back, Entity::Table(lpm_entry(1, [10, 1, 1, 0], 24, 3)));
 
@@ -1156,8 +1171,8 @@ mod tests {
         assert_eq!(
             m.action.params,
             vec![
-                ("port".to_string(), vec![0, 5]),
-                ("smac".to_string(), vec![0xaa; 6])
+                (Name::from("port"), Value::from([0, 5])),
+                (Name::from("smac"), Value::from([0xaa; 6]))
             ]
         );
 
@@ -1174,7 +1189,7 @@ mod tests {
 
         let via_group = Entity::Table(
             TableEntry::new("ingress.ecmp", TableAction::Group(3))
-                .with_match("nexthop_id", MatchValue::Exact(vec![0, 9])),
+                .with_match("nexthop_id", MatchValue::Exact(Value::from(vec![0, 9]))),
         );
         assert_eq!(via_group.canonicalize(&idx).unwrap(), via_group);
     }
@@ -1189,18 +1204,18 @@ mod tests {
         .with_match(
             "ether_type",
             MatchValue::Ternary {
-                value: vec![0],
-                mask: vec![0],
+                value: vec![0].into(),
+                mask: vec![0].into(),
             },
         )
         .with_match(
             "l4_port",
             MatchValue::Range {
-                low: vec![0],
-                high: vec![0xff, 0xff],
+                low: vec![0].into(),
+                high: vec![0xff, 0xff].into(),
             },
         )
-        .with_match("in_port", MatchValue::Optional(vec![0, 1]))
+        .with_match("in_port", MatchValue::Optional(Value::from(vec![0, 1])))
         .with_priority(1);
         let p = e.to_proto(&idx).unwrap();
         assert_eq!(p.r#match.len(), 1);
@@ -1224,14 +1239,14 @@ mod tests {
         assert_eq!(err(e), "table `ingress.vrf_lpm` has no match field `vrf`");
 
         let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
-        e.matches[0].value = MatchValue::Exact(vec![1, 0, 0]);
+        e.matches[0].value = MatchValue::Exact(Value::from(vec![1, 0, 0]));
         assert_eq!(
             err(e),
             "table `ingress.vrf_lpm` field `vrf_id`: value 0x010000 needs 17 bits, field is bit<16>"
         );
 
         let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
-        e.matches[1].value = MatchValue::Exact(vec![10, 0, 0, 0]);
+        e.matches[1].value = MatchValue::Exact(Value::from(vec![10, 0, 0, 0]));
         assert_eq!(
             err(e),
             "table `ingress.vrf_lpm` field `dst_addr` is a lpm match, got exact"
@@ -1289,7 +1304,7 @@ mod tests {
                     .with_param("smac", vec![1]),
             ),
         )
-        .with_match("nexthop_id", MatchValue::Exact(vec![1]));
+        .with_match("nexthop_id", MatchValue::Exact(Value::from(vec![1])));
         assert!(err(direct).contains("is implemented by `ingress.selector`"));
 
         let acl = TableEntry::new(

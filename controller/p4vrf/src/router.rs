@@ -81,7 +81,7 @@ impl Wanted {
                             .collect();
                         adjs.sort();
                         adjs.dedup();
-                        Forward::Nexthops(adjs)
+                        Forward::Nexthops(adjs.into())
                     }
                 };
                 w.routes.insert(

@@ -201,7 +201,7 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
                 else {
                     continue;
                 };
-                let best = entry.bgp_best.as_ref().is_some_and(|b| &b.key == key);
+                let best = entry.bgp_best_key() == Some(key);
                 let view = views.get_mut(&rd).expect("inserted above");
                 view.2.entry(*prefix).or_default().push(VpnRow {
                     path,
@@ -554,7 +554,7 @@ fn format_value(table: &str, field: &str, bytes: &[u8]) -> String {
 pub fn entity_line(entity: &Entity) -> String {
     match entity {
         Entity::Table(t) => {
-            let mut s = t.table.clone();
+            let mut s = t.table.to_string();
             for m in &t.matches {
                 let v = match &m.value {
                     MatchValue::Exact(b) | MatchValue::Optional(b) => {

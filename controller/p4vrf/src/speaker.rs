@@ -603,7 +603,7 @@ impl BgpInstance {
                     keys.extend(
                         table
                             .iter()
-                            .filter(|(_, e)| e.bgp_best.is_some())
+                            .filter(|(_, e)| e.has_bgp_best())
                             .map(|(prefix, _)| Nlri::Unicast(*prefix)),
                     );
                 }

@@ -76,6 +76,11 @@ impl fmt::Display for Adjacency {
     }
 }
 
+/// One or more (ECMP) adjacencies, sorted and deduplicated. Shared: the RIB hands out one copy
+/// per distinct list, so the routes through one neighbor (and their FIB entries, VPN paths and
+/// leaked copies) hold one allocation between them.
+pub type Adjacencies = Arc<[Adjacency]>;
+
 /// How a route forwards, already resolved to adjacencies where it has next hops.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Forward {
@@ -87,7 +92,7 @@ pub enum Forward {
     /// Null0.
     Blackhole,
     /// One or more (ECMP) next hops, sorted and deduplicated.
-    Nexthops(Vec<Adjacency>),
+    Nexthops(Adjacencies),
     /// A BGP next hop no neighbor of the router reaches (`inaccessible`): the route stays in
     /// the table, is never selected and never forwards.
     Unresolved(IpAddr),
@@ -114,7 +119,8 @@ pub struct Route {
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
     /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
-    pub leaked: Option<LeakSource>,
+    /// Shared by every route imported from the same RD and source.
+    pub leaked: Option<Arc<LeakSource>>,
     /// The BGP neighbor the route was learned from (directly, or through the VPN table).
     pub peer: Option<PeerRef>,
 }
@@ -146,7 +152,7 @@ impl Route {
 }
 
 /// The origin of a route imported from the VPN table.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct LeakSource {
     pub rd: RouteDistinguisher,
     /// The VRF of this router that exported it, or the remote PE it came from.
@@ -214,7 +220,7 @@ impl VpnPath {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FibAction {
     /// Forward to one adjacency, or hash over several (ECMP), sorted.
-    Forward(Vec<Adjacency>),
+    Forward(Adjacencies),
     Drop,
     Punt,
 }

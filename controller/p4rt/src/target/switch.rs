@@ -35,6 +35,7 @@
 use super::{EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
+use crate::value::Value;
 use p4runtime_proto::google::rpc::{Code, Status};
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
@@ -59,20 +60,21 @@ struct Installed {
     profiles: HashMap<u32, Profile>,
 }
 
-/// One key field, canonical.
+/// One key field, canonical. Values of up to 22 bytes are kept in place; the kinds with two
+/// values, rare in routing tables, are boxed so that a field stays small.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Part {
-    Exact(Vec<u8>),
-    Lpm(Vec<u8>, i32),
-    Ternary(Vec<u8>, Vec<u8>),
-    Range(Vec<u8>, Vec<u8>),
-    Optional(Vec<u8>),
+    Exact(Value),
+    Lpm(Value, i32),
+    Ternary(Box<(Value, Value)>),
+    Range(Box<(Value, Value)>),
+    Optional(Value),
 }
 
 /// A table entry's identity: canonical key fields (by field id) and priority.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    fields: Vec<(u32, Part)>,
+    fields: Box<[(u32, Part)]>,
     priority: i32,
 }
 
@@ -83,11 +85,87 @@ enum Ref {
     Group(u32),
 }
 
+/// A table entry besides its key: what a read returns is rebuilt from the two (a switch holds
+/// a million of these, so not as a P4Runtime message).
 #[derive(Debug)]
 struct Stored {
+    /// The action, canonical.
+    action: StoredAction,
+    /// Controller metadata as written (usually empty, which allocates nothing).
+    metadata: Box<[u8]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StoredAction {
+    /// A direct action: id and (param id, value) in P4Info order.
+    Direct {
+        action_id: u32,
+        params: Box<[(u32, Value)]>,
+    },
+    Member(u32),
+    Group(u32),
+}
+
+impl StoredAction {
+    /// From a checked, canonical action.
+    fn new(action: &p4::TableAction) -> Option<Self> {
+        use p4::table_action::Type as A;
+        Some(match action.r#type.as_ref()? {
+            A::Action(a) => StoredAction::Direct {
+                action_id: a.action_id,
+                params: a
+                    .params
+                    .iter()
+                    .map(|p| (p.param_id, Value::new(&p.value)))
+                    .collect(),
+            },
+            A::ActionProfileMemberId(id) => StoredAction::Member(*id),
+            A::ActionProfileGroupId(id) => StoredAction::Group(*id),
+            A::ActionProfileActionSet(_) => return None,
+        })
+    }
+
+    fn to_proto(&self) -> p4::TableAction {
+        use p4::table_action::Type as A;
+        let t = match self {
+            StoredAction::Direct { action_id, params } => A::Action(p4::Action {
+                action_id: *action_id,
+                params: params
+                    .iter()
+                    .map(|(id, v)| p4::action::Param {
+                        param_id: *id,
+                        value: v.to_vec(),
+                    })
+                    .collect(),
+            }),
+            StoredAction::Member(id) => A::ActionProfileMemberId(*id),
+            StoredAction::Group(id) => A::ActionProfileGroupId(*id),
+        };
+        p4::TableAction { r#type: Some(t) }
+    }
+
+    /// What the entry points at in its table's action profile.
+    fn target(&self) -> Option<Ref> {
+        match self {
+            StoredAction::Direct { .. } => None,
+            StoredAction::Member(id) => Some(Ref::Member(*id)),
+            StoredAction::Group(id) => Some(Ref::Group(*id)),
+        }
+    }
+}
+
+impl Stored {
     /// The entry as a read returns it (canonical).
-    entry: p4::TableEntry,
-    target: Option<Ref>,
+    fn to_proto(&self, table_id: u32, key: &Key) -> p4::TableEntry {
+        p4::TableEntry {
+            table_id,
+            r#match: key.to_proto(),
+            action: Some(self.action.to_proto()),
+            priority: key.priority,
+            metadata: self.metadata.to_vec(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -308,20 +386,20 @@ impl Key {
             .map(|(id, part)| p4::FieldMatch {
                 field_id: *id,
                 field_match_type: Some(match part {
-                    Part::Exact(v) => K::Exact(fm::Exact { value: v.clone() }),
+                    Part::Exact(v) => K::Exact(fm::Exact { value: v.to_vec() }),
                     Part::Lpm(v, len) => K::Lpm(fm::Lpm {
-                        value: v.clone(),
+                        value: v.to_vec(),
                         prefix_len: *len,
                     }),
-                    Part::Ternary(v, m) => K::Ternary(fm::Ternary {
-                        value: v.clone(),
-                        mask: m.clone(),
+                    Part::Ternary(vm) => K::Ternary(fm::Ternary {
+                        value: vm.0.to_vec(),
+                        mask: vm.1.to_vec(),
                     }),
-                    Part::Range(lo, hi) => K::Range(fm::Range {
-                        low: lo.clone(),
-                        high: hi.clone(),
+                    Part::Range(lh) => K::Range(fm::Range {
+                        low: lh.0.to_vec(),
+                        high: lh.1.to_vec(),
                     }),
-                    Part::Optional(v) => K::Optional(fm::Optional { value: v.clone() }),
+                    Part::Optional(v) => K::Optional(fm::Optional { value: v.to_vec() }),
                 }),
             })
             .collect()
@@ -375,9 +453,11 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
             None => "no value",
         };
         let part = match (&f.kind, &m.field_match_type) {
-            (MatchKind::Exact, Some(K::Exact(x))) => {
-                Part::Exact(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
-            }
+            (MatchKind::Exact, Some(K::Exact(x))) => Part::Exact(
+                codec::encode_bytes(&x.value, w)
+                    .map_err(codec_fail(what()))?
+                    .into(),
+            ),
             (MatchKind::Lpm, Some(K::Lpm(x))) => {
                 if x.prefix_len == 0 {
                     return fail(
@@ -401,7 +481,9 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                     );
                 }
                 Part::Lpm(
-                    codec::check_lpm(&x.value, len, w).map_err(codec_fail(what()))?,
+                    codec::check_lpm(&x.value, len, w)
+                        .map_err(codec_fail(what()))?
+                        .into(),
                     x.prefix_len,
                 )
             }
@@ -417,7 +499,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                         ),
                     );
                 }
-                Part::Ternary(v, mask)
+                Part::Ternary(Box::new((v.into(), mask.into())))
             }
             (MatchKind::Range, Some(K::Range(x))) => {
                 let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what()))?;
@@ -442,11 +524,16 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                         ),
                     );
                 }
-                Part::Range(codec::canonical(&lo), codec::canonical(&hi))
+                Part::Range(Box::new((
+                    codec::canonical(&lo).into(),
+                    codec::canonical(&hi).into(),
+                )))
             }
-            (MatchKind::Optional, Some(K::Optional(x))) => {
-                Part::Optional(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
-            }
+            (MatchKind::Optional, Some(K::Optional(x))) => Part::Optional(
+                codec::encode_bytes(&x.value, w)
+                    .map_err(codec_fail(what()))?
+                    .into(),
+            ),
             (MatchKind::Other(kind), _) => {
                 return fail(
                     Code::Unimplemented,
@@ -768,13 +855,12 @@ impl Installed {
             Type::Insert | Type::Modify => {
                 let (action, target) = self.check_table_action(table, te.action.as_ref())?;
                 Self::check_direct_resources(table, te)?;
-                let entry = p4::TableEntry {
-                    table_id: table.id,
-                    r#match: key.to_proto(),
-                    action: Some(action),
-                    priority: key.priority,
-                    metadata: te.metadata.clone(),
-                    ..Default::default()
+                let Some(action) = StoredAction::new(&action) else {
+                    return fail(Code::Internal, "checked action without a type");
+                };
+                let entry = Stored {
+                    action,
+                    metadata: te.metadata.as_slice().into(),
                 };
                 let entries = self.tables.entry(table.id).or_default();
                 let old_target = if kind == Type::Insert {
@@ -790,7 +876,7 @@ impl Installed {
                             format!("table `{}` is full ({} entries)", table.name, table.size),
                         );
                     }
-                    entries.insert(key, Stored { entry, target });
+                    entries.insert(key, entry);
                     None
                 } else {
                     let Some(stored) = entries.get_mut(&key) else {
@@ -799,8 +885,8 @@ impl Installed {
                             format!("table `{}` has no such entry", table.name),
                         );
                     };
-                    let old = stored.target;
-                    *stored = Stored { entry, target };
+                    let old = stored.action.target();
+                    *stored = entry;
                     old
                 };
                 self.adjust_ref(table.implementation_id, old_target, false);
@@ -815,7 +901,7 @@ impl Installed {
                         format!("table `{}` has no such entry", table.name),
                     );
                 };
-                self.adjust_ref(table.implementation_id, stored.target, false);
+                self.adjust_ref(table.implementation_id, stored.action.target(), false);
                 Ok(())
             }
             Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
@@ -1220,11 +1306,15 @@ impl Installed {
                 continue;
             };
             if te.r#match.is_empty() {
-                out.extend(entries.values().map(|s| table_entity(s.entry.clone())));
+                out.extend(
+                    entries
+                        .iter()
+                        .map(|(k, s)| table_entity(s.to_proto(table.id, k))),
+                );
             } else {
                 let key = build_key(table, te)?;
                 if let Some(s) = entries.get(&key) {
-                    out.push(table_entity(s.entry.clone()));
+                    out.push(table_entity(s.to_proto(table.id, &key)));
                 }
             }
         }
