@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use p4rt::entity::{Entity, MatchValue};
@@ -235,7 +236,7 @@ pub(crate) enum VrfPathSource<'a> {
 pub(crate) struct VrfBgpRow<'a> {
     pub(crate) source: VrfPathSource<'a>,
     /// The attributes as the VRF holds them (after redistribution, route-map in or import map).
-    pub(crate) attrs: &'a Attrs,
+    pub(crate) attrs: Arc<Attrs>,
     pub(crate) forward: &'a Forward,
     /// The VRF's BGP best path: what it advertises to its CEs and exports to the VPN table.
     pub(crate) best: bool,
@@ -254,17 +255,18 @@ pub(crate) fn vrf_bgp_table<'a>(
     let table = rib.table(vrf)?;
     let mut out = Vec::new();
     for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
-        let best_key = entry.bgp_best.as_ref().map(|b| &b.key);
+        let bgp_best = entry.bgp_best();
+        let best_key = bgp_best.as_ref().map(|b| &b.key);
         let mut rows = Vec::new();
-        for (key, route) in &entry.candidates {
+        for (key, route) in entry.candidates.iter() {
             let best = best_key == Some(key);
             let (source, attrs) = match key {
-                CandidateKey::Own(protocol) => match (&entry.bgp_best, best) {
-                    (Some(b), true) => (VrfPathSource::Redistributed(*protocol), &*b.attrs),
+                CandidateKey::Own(protocol) => match (&bgp_best, best) {
+                    (Some(b), true) => (VrfPathSource::Redistributed(*protocol), b.attrs.clone()),
                     _ => continue,
                 },
                 CandidateKey::Peer(_) => match &route.peer {
-                    Some(peer) => (VrfPathSource::Neighbor(peer), &*route.attrs),
+                    Some(peer) => (VrfPathSource::Neighbor(peer), route.attrs.clone()),
                     None => continue,
                 },
                 CandidateKey::Imported(rd, source) => {
@@ -279,7 +281,7 @@ pub(crate) fn vrf_bgp_table<'a>(
                             source,
                             label,
                         },
-                        &*route.attrs,
+                        route.attrs.clone(),
                     )
                 }
             };
@@ -353,7 +355,7 @@ pub fn bgp_vrf_unicast(rib: &Rib, vrf: &str, family: Family) -> Option<String> {
     for (prefix, rows) in &table {
         for (i, r) in rows.iter().enumerate() {
             paths += 1;
-            let a = r.attrs;
+            let a: &Attrs = &r.attrs;
             let valid = !matches!(r.forward, Forward::Unresolved(_));
             let kind = match r.source {
                 VrfPathSource::Redistributed(_) => "r",

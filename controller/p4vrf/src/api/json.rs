@@ -506,7 +506,7 @@ pub(super) fn bgp_vrf(rib: &Rib, vrf: &str, family: Family) -> Response {
         return Response::Error(format!("% VRF {vrf} does not exist"));
     };
     let path = |r: &show::VrfBgpRow| {
-        let a: &Attrs = r.attrs;
+        let a: &Attrs = &r.attrs;
         let (kind, protocol, peer, imported_from, label) = match &r.source {
             show::VrfPathSource::Redistributed(p) => {
                 ("redistributed", Some(protocol_name(*p)), None, None, None)
