@@ -47,6 +47,7 @@ pub mod names {
     pub const POP_TO_VRF: &str = "ingress.pop_to_vrf";
     pub const SET_NEIGHBOR: &str = "ingress.set_neighbor";
     pub const SET_VPN_NEIGHBOR: &str = "ingress.set_vpn_neighbor";
+    pub const SET_VPN_TRANSPORT_NEIGHBOR: &str = "ingress.set_vpn_transport_neighbor";
     pub const SET_EGRESS: &str = "ingress.set_egress";
     pub const SET_EGRESS_VLAN: &str = "ingress.set_egress_vlan";
 }
@@ -704,12 +705,18 @@ impl Dataplane {
             ("rif", u16_bytes(rif as u16)),
             ("dst_mac", Value::from(mac.0)),
         ];
-        // Towards a remote PE: push its VPN label (20 bits in 3 bytes).
-        let action = match adj.vpn_label {
-            None => names::SET_NEIGHBOR,
-            Some(label) => {
+        // Towards a remote PE: push its VPN label (20 bits in 3 bytes), and above it the
+        // transport label of a static LSP when the PE is not the neighbor itself.
+        let action = match (adj.vpn_label, adj.transport_label) {
+            (None, _) => names::SET_NEIGHBOR,
+            (Some(label), None) => {
                 params.push(("vpn_label", label_bytes(label)));
                 names::SET_VPN_NEIGHBOR
+            }
+            (Some(label), Some(transport)) => {
+                params.push(("vpn_label", label_bytes(label)));
+                params.push(("transport_label", label_bytes(transport)));
+                names::SET_VPN_TRANSPORT_NEIGHBOR
             }
         };
         Some(table_entry(

@@ -268,6 +268,20 @@ impl Router {
                 .map(|i| Arc::from(i.name.as_str()))
                 .collect(),
         );
+        self.rib.set_lsps(
+            config
+                .lsps
+                .iter()
+                .map(|(pe, l)| {
+                    let lsp = rib::Lsp {
+                        interface: Arc::from(l.interface.as_str()),
+                        next_hop: l.next_hop,
+                        label: l.label,
+                    };
+                    (*pe, lsp)
+                })
+                .collect(),
+        );
         self.assign_vpn_labels(&config);
         let mut topology = Topology::from_config(&config);
         topology.vpn_labels = self.vpn_labels.clone();

@@ -24,8 +24,8 @@ pub mod small_map;
 pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
 pub use route::{
-    Adjacencies, Adjacency, FibAction, Forward, LeakSource, PathSource, PeerRef, Protocol, Route,
-    VpnPath, VrfName,
+    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, PathSource, PeerRef, Protocol,
+    Route, VpnPath, VrfName,
 };
 pub use small_map::SmallMap;
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
@@ -340,6 +340,8 @@ pub struct Rib {
     neighbors_by_address: BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
     /// Interfaces towards the MPLS core: remote PEs' next hops resolve only through them.
     core_interfaces: BTreeSet<Arc<str>>,
+    /// Static LSPs towards remote PEs that are not adjacent, by the PE's address.
+    lsps: BTreeMap<IpAddr, Lsp>,
     /// BGP next hop → who has routes or paths through it, with how many.
     nh_users: BTreeMap<IpAddr, BTreeMap<NhUser, usize>>,
     /// One shared copy of each distinct attribute set the RIB's policies produce.
@@ -677,6 +679,23 @@ impl Rib {
     }
 
     /// The interfaces that face the MPLS core; remote PEs resolve only through these.
+    /// Replaces the static LSPs towards remote PEs; VPN paths through the PEs whose LSP
+    /// changed are resolved again.
+    pub fn set_lsps(&mut self, lsps: BTreeMap<IpAddr, Lsp>) {
+        if self.lsps == lsps {
+            return;
+        }
+        let changed: BTreeSet<IpAddr> = self
+            .lsps
+            .keys()
+            .chain(lsps.keys())
+            .filter(|pe| self.lsps.get(pe) != lsps.get(pe))
+            .copied()
+            .collect();
+        self.lsps = lsps;
+        self.reresolve(&changed);
+    }
+
     pub fn set_core_interfaces(&mut self, interfaces: BTreeSet<Arc<str>>) {
         if self.core_interfaces != interfaces {
             self.core_interfaces = interfaces;
@@ -831,10 +850,30 @@ impl Rib {
                 interface: i.clone(),
                 address: nh,
                 vpn_label: Some(label),
+                transport_label: None,
             })
             .collect();
         if adjs.is_empty() {
-            return Forward::Unresolved(nh);
+            // Not adjacent: through a static LSP whose neighbor is up on a core interface.
+            let Some(lsp) = self.lsps.get(&nh).filter(|lsp| {
+                self.core_interfaces.contains(&lsp.interface)
+                    && self
+                        .neighbors_by_interface
+                        .get(&lsp.interface)
+                        .is_some_and(|n| n.contains(&lsp.next_hop))
+                    && self
+                        .attached
+                        .get(&lsp.interface)
+                        .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&lsp.next_hop)))
+            }) else {
+                return Forward::Unresolved(nh);
+            };
+            adjs.push(Adjacency {
+                interface: lsp.interface.clone(),
+                address: lsp.next_hop,
+                vpn_label: Some(label),
+                transport_label: (lsp.label != 3).then_some(lsp.label),
+            });
         }
         adjs.truncate(1);
         Forward::Nexthops(adjs.into())
@@ -860,6 +899,20 @@ impl Rib {
     /// table of each VRF with CE routes through them, and of the VPN table if remote PEs are
     /// among them.
     fn reresolve(&mut self, nhs: &BTreeSet<IpAddr>) {
+        // A remote PE behind a static LSP resolves through the LSP's neighbor.
+        let mut through_lsps: BTreeSet<IpAddr> = BTreeSet::new();
+        for (pe, lsp) in &self.lsps {
+            if nhs.contains(&lsp.next_hop) && !nhs.contains(pe) {
+                through_lsps.insert(*pe);
+            }
+        }
+        let widened;
+        let nhs = if through_lsps.is_empty() {
+            nhs
+        } else {
+            widened = nhs.union(&through_lsps).copied().collect::<BTreeSet<_>>();
+            &widened
+        };
         let mut vrf_peers: BTreeMap<VrfName, BTreeSet<IpAddr>> = BTreeMap::new();
         let mut pe_peers: BTreeSet<IpAddr> = BTreeSet::new();
         for users in nhs.iter().filter_map(|nh| self.nh_users.get(nh)) {

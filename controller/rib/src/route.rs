@@ -47,12 +47,26 @@ impl Protocol {
 }
 
 /// An IP neighbor on an interface: what a nexthop entry in the switch is made of. Towards a
-/// remote PE it also carries the VPN label to push (the PE's label for the route's VRF).
+/// remote PE it also carries the VPN label to push (the PE's label for the route's VRF), and
+/// when the PE is not adjacent the transport label of the static LSP towards it.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Adjacency {
     pub interface: Arc<str>,
     pub address: IpAddr,
     pub vpn_label: Option<u32>,
+    /// Pushed above the VPN label; `None` when the PE is the neighbor itself or the LSP's
+    /// label is implicit null (3).
+    pub transport_label: Option<u32>,
+}
+
+/// A static LSP towards a remote PE that is not adjacent: VPN paths with the PE as next hop
+/// forward to `next_hop` on the core interface `interface`, pushing `label` (3, implicit null,
+/// pushes nothing) above the VPN label.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Lsp {
+    pub interface: Arc<str>,
+    pub next_hop: IpAddr,
+    pub label: u32,
 }
 
 impl Adjacency {
@@ -62,6 +76,7 @@ impl Adjacency {
             interface,
             address,
             vpn_label: None,
+            transport_label: None,
         }
     }
 }
@@ -71,6 +86,9 @@ impl fmt::Display for Adjacency {
         write!(f, "{} via {}", self.address, self.interface)?;
         if let Some(label) = self.vpn_label {
             write!(f, " label {label}")?;
+        }
+        if let Some(label) = self.transport_label {
+            write!(f, " transport label {label}")?;
         }
         Ok(())
     }

@@ -1161,6 +1161,7 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
             interface: Arc::from("Core1"),
             address: ip("192.168.0.2"),
             vpn_label: Some(3001),
+            transport_label: None,
         }]
         .into(),
     );
@@ -1183,4 +1184,79 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         .unwrap()
         .contains_key(&net("198.51.100.0/24")));
     assert!(rib.vpn_table().get(&(rd, net("198.51.100.0/24"))).is_none());
+}
+
+#[test]
+fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
+    let mut rib = seed_lab();
+    rib.upsert_vrf("core", VrfPolicy::default());
+    connected(&mut rib, "core", "Core1", "192.168.0.0/30");
+    rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
+    // The PE 10.255.9.9 is two hops away: its loopback is not on any core subnet.
+    let pe = PeerRef {
+        addr: ip("10.255.9.9"),
+        router_id: "9.9.9.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    };
+    let rd: RouteDistinguisher = "65000:100".parse().unwrap();
+    let prefix = net("198.51.100.0/24");
+    let attrs = bgp_attrs("10.255.9.9", &[], |a| {
+        a.ext_communities =
+            policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
+    });
+    rib.upsert_vpn_path(rd, prefix, pe, 3001, attrs);
+    rib.take_delta();
+    assert!(
+        !rib.fib("VRF-A").unwrap().contains_key(&prefix),
+        "no path to the PE yet"
+    );
+
+    let lsp = |label| Lsp {
+        interface: Arc::from("Core1"),
+        next_hop: ip("192.168.0.2"),
+        label,
+    };
+    rib.set_lsps([(ip("10.255.9.9"), lsp(7001))].into());
+    rib.take_delta();
+    assert!(
+        !rib.fib("VRF-A").unwrap().contains_key(&prefix),
+        "the LSP's neighbor is not up"
+    );
+    let via = |transport_label| {
+        FibAction::Forward(
+            vec![Adjacency {
+                interface: Arc::from("Core1"),
+                address: ip("192.168.0.2"),
+                vpn_label: Some(3001),
+                transport_label,
+            }]
+            .into(),
+        )
+    };
+    // The neighbor comes: the path resolves through the LSP.
+    rib.add_neighbor("Core1", ip("192.168.0.2"));
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&prefix),
+        Some(&via(Some(7001)))
+    );
+    // Implicit null: only the VPN label.
+    rib.set_lsps([(ip("10.255.9.9"), lsp(3))].into());
+    rib.take_delta();
+    assert_eq!(rib.fib("VRF-A").unwrap().get(&prefix), Some(&via(None)));
+    // The LSP goes: inaccessible again.
+    rib.set_lsps(BTreeMap::new());
+    rib.take_delta();
+    assert!(!rib.fib("VRF-A").unwrap().contains_key(&prefix));
+    // Back, then its neighbor leaves.
+    rib.set_lsps([(ip("10.255.9.9"), lsp(7001))].into());
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&prefix),
+        Some(&via(Some(7001)))
+    );
+    rib.remove_neighbor("Core1", ip("192.168.0.2"));
+    rib.take_delta();
+    assert!(!rib.fib("VRF-A").unwrap().contains_key(&prefix));
 }
