@@ -62,6 +62,12 @@ impl Request {
     pub fn is_p4_entries(&self) -> bool {
         self.words() == ["p4", "entries"]
     }
+
+    /// `p4 summary`: answered by the main loop, which counts its writes
+    /// (see [`crate::southbound::WriteStats`]).
+    pub fn is_p4_summary(&self) -> bool {
+        self.words() == ["p4", "summary"]
+    }
 }
 
 /// What a command produced: text for people, or data for programs.
@@ -180,6 +186,7 @@ pub const COMMANDS: &str = "  ip route vrf NAME                   a VRF's IPv4 r
   route-map [NAME]                    route-maps with their hit counters
   vrf [NAME]                          VRFs: RD, route targets, VPN label, interfaces
   p4 entries                          every entry read back from the switch
+  p4 summary                          entries per table written, the last write's time
   bgp summary | bgp neighbors [ADDR [advertised-routes|received-routes]]
                                       the BGP speaker's view (when BGP is configured)
 ";
@@ -244,6 +251,10 @@ pub fn answer(ctx: &ShowContext, request: &Request) -> Response {
         ["vrf", name] => vrfs(ctx.router, Some(name), json),
         ["p4", "entries"] => Response::Error(
             "% `show p4 entries` reads the switch: only the daemon's main loop answers it"
+                .to_string(),
+        ),
+        ["p4", "summary"] => Response::Error(
+            "% `show p4 summary` counts the switch writes: only the daemon's main loop answers it"
                 .to_string(),
         ),
         ["bgp", ..] | ["ip", "bgp", ..] => match ctx.bgp {

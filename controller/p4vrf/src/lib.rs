@@ -9,4 +9,5 @@ pub mod dataplane;
 pub mod pipeline;
 pub mod router;
 pub mod show;
+pub mod southbound;
 pub mod speaker;

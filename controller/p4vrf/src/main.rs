@@ -11,6 +11,7 @@ use p4vrf::config::{self, Config};
 use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
+use p4vrf::southbound::WriteStats;
 use p4vrf::speaker::BgpInstance;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -269,12 +270,15 @@ async fn program(
     target: &AnyTarget,
     router: &Router,
     updates: &[p4rt::entity::Update],
+    stats: &mut WriteStats,
 ) -> Result<()> {
     if updates.is_empty() {
         return Ok(());
     }
+    let started = std::time::SystemTime::now();
     match target.write(updates).await {
         Ok(()) => {
+            stats.record(updates, started);
             info!(updates = updates.len(), "switch programmed");
             Ok(())
         }
@@ -289,10 +293,14 @@ async fn program(
                 updates = repair.len(),
                 "reconciling the switch with the desired state"
             );
+            stats.reset_entries(&actual);
+            let started = std::time::SystemTime::now();
             target
                 .write(&repair)
                 .await
-                .map_err(|e| anyhow::anyhow!("reconcile failed:\n{e}"))
+                .map_err(|e| anyhow::anyhow!("reconcile failed:\n{e}"))?;
+            stats.record(&repair, started);
+            Ok(())
         }
     }
 }
@@ -319,7 +327,8 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         .context("cannot translate the configuration into P4 entries")?;
 
     let mut target = connect(&args).await?;
-    attach(&args, &target, &router).await?;
+    let mut stats = WriteStats::new();
+    attach(&args, &target, &router, &mut stats).await?;
     if let Some(pid_file) = &args.pid_file {
         std::fs::write(pid_file, format!("{}\n", std::process::id()))
             .with_context(|| format!("cannot write {}", pid_file.display()))?;
@@ -335,13 +344,26 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             .context("cannot start BGP (is another BGP speaker listening on the same address?)")?,
         None => None,
     };
-    serve(&args, &mut target, &mut router, &mut api_calls, bgp).await
+    serve(
+        &args,
+        &mut target,
+        &mut router,
+        &mut api_calls,
+        bgp,
+        &mut stats,
+    )
+    .await
 }
 
 /// Brings a (new or re-established) switch connection to the router's desired state: pushes
 /// the pipeline and writes everything if the switch does not run it (a new or restarted
 /// switch), else reads the switch back and writes only the difference (a restarted controller).
-async fn attach(args: &RunArgs, target: &AnyTarget, router: &Router) -> Result<()> {
+async fn attach(
+    args: &RunArgs,
+    target: &AnyTarget,
+    router: &Router,
+    stats: &mut WriteStats,
+) -> Result<()> {
     let outcome = target
         .ensure_pipeline(&args.pipeline.p4info, &args.pipeline.device_config)
         .await
@@ -361,7 +383,8 @@ async fn attach(args: &RunArgs, target: &AnyTarget, router: &Router) -> Result<(
         entries_found = actual.len(),
         "programming the switch"
     );
-    program(target, router, &updates).await
+    stats.reset_entries(&actual);
+    program(target, router, &updates, stats).await
 }
 
 /// Whether the P4Runtime connection is gone (the switch restarted, or another controller took
@@ -411,16 +434,55 @@ async fn next_bgp_event(
     }
 }
 
+/// At most this many UPDATEs are taken into the RIB before one commit ...
+const BATCH_EVENTS: usize = 4096;
+/// ... or for at most this long, so a long stream still reaches the switch in steps.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Handles `first` and, when it is an UPDATE, the UPDATEs already waiting behind it (bounded
+/// by [`BATCH_EVENTS`] and [`BATCH_TIME`]), so that one commit — RIB delta, switch write,
+/// advertisements — serves many UPDATEs: at a million routes a commit per UPDATE costs more
+/// than the routes themselves. Any other event (session up or down, End-of-RIB, refresh)
+/// ends the batch and is returned, to be handled after the batch is committed, so it sees
+/// the RIB as it is.
+async fn handle_batch(
+    first: bgp::session::NeighborEvent,
+    bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+    router: &mut Router,
+) -> Option<bgp::session::NeighborEvent> {
+    let (b, events) = bgp.as_mut()?;
+    let is_update =
+        |e: &bgp::session::NeighborEvent| matches!(e.event, bgp::session::Event::Update { .. });
+    let batching = is_update(&first);
+    b.handle(first, router).await;
+    if !batching {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    for _ in 1..BATCH_EVENTS {
+        if started.elapsed() >= BATCH_TIME {
+            break;
+        }
+        let ev = events.try_recv()?;
+        if !is_update(&ev) {
+            return Some(ev);
+        }
+        b.handle(ev, router).await;
+    }
+    None
+}
+
 /// After routes changed (BGP or configuration): program the switch, then tell the neighbors.
 async fn propagate(
     target: &AnyTarget,
     router: &mut Router,
     bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+    stats: &mut WriteStats,
 ) {
     match router.commit() {
         Err(e) => error!("cannot translate the routing change: {e}"),
         Ok(updates) => {
-            if let Err(e) = program(target, router, &updates).await {
+            if let Err(e) = program(target, router, &updates, stats).await {
                 error!("{e:#}");
             }
         }
@@ -436,6 +498,7 @@ async fn serve(
     router: &mut Router,
     api_calls: &mut Option<mpsc::Receiver<ApiCall>>,
     mut bgp: Option<(BgpInstance, bgp::session::Events)>,
+    stats: &mut WriteStats,
 ) -> Result<ExitCode> {
     // Routes the configuration itself put in the BGP tables are advertised as sessions come
     // up; clear the change list so the first event does not replay them all.
@@ -463,7 +526,7 @@ async fn serve(
                     Err(e) => tracing::debug!("reconnect failed: {e:#}"),
                     Ok(fresh) => {
                         *target = fresh;
-                        match attach(args, target, router).await {
+                        match attach(args, target, router, stats).await {
                             Ok(()) => {
                                 info!("switch reconnected and programmed");
                                 lost = false;
@@ -474,10 +537,11 @@ async fn serve(
                 }
             }
             Some(ev) = next_bgp_event(&mut bgp) => {
-                if let Some((b, _)) = &mut bgp {
-                    b.handle(ev, router).await;
+                let mut next = Some(ev);
+                while let Some(ev) = next.take() {
+                    next = handle_batch(ev, &mut bgp, router).await;
+                    propagate(target, router, &mut bgp, stats).await;
                 }
-                propagate(target, router, &mut bgp).await;
             }
             _ = hup.recv() => {
                 info!("SIGHUP: re-reading {}", args.config.display());
@@ -487,19 +551,21 @@ async fn serve(
                         Err(e) => error!("cannot translate the configuration: {e}"),
                         Ok(updates) => {
                             info!(updates = updates.len(), "configuration applied");
-                            if let Err(e) = program(target, router, &updates).await {
+                            if let Err(e) = program(target, router, &updates, stats).await {
                                 error!("{e:#}");
                             }
                             if let Some((b, _)) = &mut bgp {
                                 b.reconfigure(&config, router).await;
                             }
-                            propagate(target, router, &mut bgp).await;
+                            propagate(target, router, &mut bgp, stats).await;
                         }
                     },
                 }
             }
             call = api::next_call(api_calls) => {
-                let response = if call.request.is_p4_entries() {
+                let response = if call.request.is_p4_summary() {
+                    stats.show(call.request.json)
+                } else if call.request.is_p4_entries() {
                     match target.read_all().await {
                         Ok(entities) => api::p4_entries(&entities, call.request.json),
                         Err(e) => api::Response::Error(format!("% cannot read the switch: {e}")),

@@ -39,10 +39,9 @@ struct Peer {
     cfg: BgpNeighbor,
     session: Session,
     negotiated: Option<Arc<Negotiated>>,
+    /// What it sent us, and which of it import policy accepted (is in the RIB).
     adj_in: AdjRibIn,
     adj_out: BTreeMap<Family, AdjRibOut>,
-    /// Prefixes received (Adj-RIB-In) and accepted by import policy.
-    accepted: BTreeSet<Nlri>,
     up_since: Option<Instant>,
     flaps: u32,
     last_down: Option<String>,
@@ -185,7 +184,6 @@ impl BgpInstance {
                 session,
                 negotiated: None,
                 adj_out: BTreeMap::new(),
-                accepted: BTreeSet::new(),
                 up_since: None,
                 flaps: 0,
                 last_down: None,
@@ -263,9 +261,7 @@ impl BgpInstance {
         if p.adj_in.soft_reconfig() {
             let all: Vec<bgp_rib::Announcement> = p.adj_in.iter_pre_policy().collect();
             info!(neighbor = %addr, routes = all.len(), "re-applying inbound policy (soft reconfiguration)");
-            for a in all {
-                self.import(addr, a.nlri, a.label, a.attrs, router);
-            }
+            self.import_all(addr, all, router);
         } else if p.negotiated.as_ref().is_some_and(|n| n.route_refresh) {
             for f in p.cfg.families.clone() {
                 if p.negotiated_family(f) {
@@ -328,7 +324,7 @@ impl BgpInstance {
                 let p = self.peers.get_mut(&addr).expect("present");
                 let gone = p.adj_in.flush_stale(family);
                 for n in gone {
-                    self.unimport(addr, n, router);
+                    self.withdraw(addr, n, router);
                 }
             }
             Event::Update { update, findings } => {
@@ -347,11 +343,9 @@ impl BgpInstance {
                 self.interner.purge_if_grown();
                 let changes = p.adj_in.apply(&inbound);
                 for n in changes.withdrawn {
-                    self.unimport(addr, n, router);
+                    self.withdraw(addr, n, router);
                 }
-                for a in changes.announced {
-                    self.import(addr, a.nlri, a.label, a.attrs, router);
-                }
+                self.import_all(addr, changes.announced, router);
             }
             Event::EndOfRib(f) => {
                 info!(neighbor = %addr, family = ?f, "End-of-RIB received");
@@ -385,62 +379,102 @@ impl BgpInstance {
         p.adj_out.clear();
         let gone = p.adj_in.clear();
         for n in gone {
-            self.unimport(addr, n, router);
+            self.withdraw(addr, n, router);
         }
     }
 
-    /// Import policy on one received route, into the RIB or out of it.
-    fn import(
+    /// Import policy on received routes, into the RIB or out of it. Without an inbound
+    /// route-map the verdict depends on the attribute set alone (loops, well-known
+    /// communities), which the routes of one UPDATE share: it is worked out once per set.
+    fn import_all(
+        &mut self,
+        addr: IpAddr,
+        announced: Vec<bgp_rib::Announcement>,
+        router: &mut Router,
+    ) {
+        let per_set = self
+            .peers
+            .get(&addr)
+            .is_some_and(|p| p.cfg.route_map_in.is_none());
+        let mut memo: Option<(Arc<Attrs>, Option<Arc<Attrs>>)> = None;
+        for a in announced {
+            let verdict = match &memo {
+                Some((seen, v)) if per_set && Arc::ptr_eq(seen, &a.attrs) => v.clone(),
+                _ => {
+                    let v = self.verdict(addr, a.nlri.prefix(), &a.attrs);
+                    if per_set {
+                        memo = Some((a.attrs.clone(), v.clone()));
+                    }
+                    v
+                }
+            };
+            self.install(addr, a.nlri, a.label, verdict, router);
+        }
+    }
+
+    /// What import policy makes of a received path: loops, well-known communities, the
+    /// inbound route-map; the interned attributes to install, or `None` when refused.
+    fn verdict(&mut self, addr: IpAddr, prefix: IpNet, attrs: &Arc<Attrs>) -> Option<Arc<Attrs>> {
+        let local_as = self.cfg.asn;
+        let (router_id, cluster_id) = (self.cfg.router_id, self.cfg.cluster_id);
+        let p = self.peers.get(&addr)?;
+        let looped = as_path_loop(attrs, local_as, None)
+            || (p.is_ibgp(local_as) && reflection_loop(attrs, router_id, cluster_id));
+        if looped {
+            return None;
+        }
+        let route = policy::Route {
+            prefix,
+            attrs: attrs.clone(),
+        };
+        let policy::Received::Accept { route, .. } =
+            policy::on_receive(route, &p.neighbor(local_as))
+        else {
+            return None;
+        };
+        let out = match &p.cfg.route_map_in {
+            None => route.attrs,
+            Some(m) => {
+                let st = self
+                    .map_stats
+                    .entry(m.name().to_string())
+                    .or_insert_with(|| m.map.new_stats());
+                m.map.evaluate(&route, st).into_route()?.attrs.clone()
+            }
+        };
+        // Received sets are interned already; only a set policy changed needs it.
+        Some(if Arc::ptr_eq(&out, attrs) {
+            out
+        } else {
+            self.interner.intern_arc(out)
+        })
+    }
+
+    /// Puts a received route into the RIB with the attributes import policy gave it, or
+    /// takes it out when policy refused it (if an earlier version was in).
+    fn install(
         &mut self,
         addr: IpAddr,
         nlri: Nlri,
         label: Option<u32>,
-        attrs: Arc<Attrs>,
+        verdict: Option<Arc<Attrs>>,
         router: &mut Router,
     ) {
         let local_as = self.cfg.asn;
-        let (router_id, cluster_id) = (self.cfg.router_id, self.cfg.cluster_id);
-        let Some(p) = self.peers.get(&addr) else {
+        let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
-        let prefix = nlri.prefix();
-        let mut verdict: Option<Arc<Attrs>> = None;
-        let looped = as_path_loop(&attrs, local_as, None)
-            || (p.is_ibgp(local_as) && reflection_loop(&attrs, router_id, cluster_id));
-        if !looped {
-            let route = policy::Route {
-                prefix,
-                attrs: attrs.clone(),
-            };
-            if let policy::Received::Accept { route, .. } =
-                policy::on_receive(route, &p.neighbor(local_as))
-            {
-                verdict = match &p.cfg.route_map_in {
-                    None => Some(route.attrs),
-                    Some(m) => {
-                        let st = self
-                            .map_stats
-                            .entry(m.name().to_string())
-                            .or_insert_with(|| m.map.new_stats());
-                        m.map
-                            .evaluate(&route, st)
-                            .into_route()
-                            .map(|r| r.attrs.clone())
-                    }
-                };
-            }
-        }
-        let peer = p.peer_ref(local_as);
-        let vrf = p.cfg.vrf.clone();
         let Some(attrs) = verdict else {
-            self.unimport(addr, nlri, router);
+            if p.adj_in.set_accepted(&nlri, false) {
+                self.withdraw(addr, nlri, router);
+            }
             return;
         };
-        let attrs = self.interner.intern_arc(attrs);
+        let peer = p.peer_ref(local_as);
         let rib = router.rib_mut();
-        match (nlri, vrf) {
+        match (nlri, &p.cfg.vrf) {
             (Nlri::Unicast(prefix), Some(vrf)) => {
-                if rib.upsert_peer_route(&vrf, prefix, peer, attrs).is_err() {
+                if rib.upsert_peer_route(vrf, prefix, peer, attrs).is_err() {
                     return;
                 }
             }
@@ -450,24 +484,18 @@ impl BgpInstance {
             }
             _ => return, // a family this neighbor does not carry
         }
-        if let Some(p) = self.peers.get_mut(&addr) {
-            p.accepted.insert(nlri);
-        }
+        p.adj_in.set_accepted(&nlri, true);
     }
 
-    /// Takes a neighbor's route out of the RIB (no-op if it was not in).
-    fn unimport(&mut self, addr: IpAddr, nlri: Nlri, router: &mut Router) {
-        let Some(p) = self.peers.get_mut(&addr) else {
+    /// Takes a neighbor's route out of the RIB (its Adj-RIB-In says it was in).
+    fn withdraw(&mut self, addr: IpAddr, nlri: Nlri, router: &mut Router) {
+        let Some(p) = self.peers.get(&addr) else {
             return;
         };
-        if !p.accepted.remove(&nlri) {
-            return;
-        }
-        let vrf = p.cfg.vrf.clone();
         let rib = router.rib_mut();
-        match (nlri, vrf) {
+        match (nlri, &p.cfg.vrf) {
             (Nlri::Unicast(prefix), Some(vrf)) => {
-                let _ = rib.withdraw_peer_route(&vrf, prefix, addr);
+                let _ = rib.withdraw_peer_route(vrf, prefix, addr);
             }
             (Nlri::Vpn { rd, prefix }, None) => rib.withdraw_vpn_path(rd, prefix, addr),
             _ => {}
@@ -713,7 +741,7 @@ impl BgpInstance {
         );
         for (a, p) in &self.peers {
             let state = match p.session.state() {
-                State::Established => p.accepted.len().to_string(),
+                State::Established => p.adj_in.accepted_len().to_string(),
                 s => format!("{s:?}"),
             };
             let sent = p.advertised();
@@ -761,11 +789,11 @@ impl BgpInstance {
                     let _ = writeln!(
                         out,
                         "Routes received from {a} (accepted by policy: {}):",
-                        p.accepted.len()
+                        p.adj_in.accepted_len()
                     );
                     if !p.adj_in.soft_reconfig() {
                         let _ = writeln!(out, "% soft-reconfiguration inbound is off: received routes are not kept before policy; showing accepted keys");
-                        for n in &p.accepted {
+                        for n in p.adj_in.iter_accepted() {
                             let _ = writeln!(out, "  {}", nlri_text(n));
                         }
                     } else {
@@ -819,7 +847,7 @@ impl BgpInstance {
                     let _ = writeln!(
                         out,
                         "  Prefixes accepted {}, advertised {}, flaps {}",
-                        p.accepted.len(),
+                        p.adj_in.accepted_len(),
                         p.advertised(),
                         p.flaps
                     );
@@ -892,7 +920,7 @@ impl BgpInstance {
                     "vrf": p.cfg.vrf,
                     "state": format!("{:?}", p.session.state()),
                     "uptime_secs": p.up_since.map(|t| t.elapsed().as_secs()),
-                    "prefixes_accepted": p.accepted.len(),
+                    "prefixes_accepted": p.adj_in.accepted_len(),
                     "prefixes_advertised": p.advertised(),
                     "flaps": p.flaps,
                     "last_reset": p.last_down,
@@ -938,8 +966,8 @@ impl BgpInstance {
                 .map(|a| route(&a.nlri, a.label, &a.attrs))
                 .collect(),
             "received-routes" => p
-                .accepted
-                .iter()
+                .adj_in
+                .iter_accepted()
                 .map(|n| serde_json::json!({ "prefix": nlri_text(n) }))
                 .collect(),
             other => {

@@ -255,6 +255,35 @@ fn show_asks_a_running_daemon_over_its_socket_which_goes_away_with_it() {
         stdout.contains("ingress.my_station dst_mac=02:00:00:00:00:01 -> ingress.admit_to_l3()"),
         "{stdout}"
     );
+    let read_back = stdout.lines().filter(|l| l.contains(" -> ")).count();
+
+    // What the daemon counted of its own writes: the same entries, and when it last wrote.
+    let out = show(&["--json", "p4", "summary"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        data["total_entries"].as_u64(),
+        Some(read_back as u64),
+        "{data}"
+    );
+    assert!(data["entries"]["ingress.ipv4_vrf_lpm"].as_u64() > Some(0));
+    let last_ns = data["last_write"]["unix_ns"].as_u64().unwrap();
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        last_ns <= now_ns && now_ns - last_ns < 600_000_000_000,
+        "{data}"
+    );
+    let out = show(&["p4", "summary"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ingress.ipv4_vrf_lpm"), "{stdout}");
+    assert!(stdout.contains("Last write: "), "{stdout}");
 
     let out = show(&["ip", "route", "vrf", "VRF-X"]);
     assert_eq!(out.status.code(), Some(1));
