@@ -348,7 +348,14 @@ impl BgpInstance {
                 self.import_all(addr, changes.announced, router);
             }
             Event::EndOfRib(f) => {
-                info!(neighbor = %addr, family = ?f, "End-of-RIB received");
+                let p = self.peers.get(&addr).expect("present");
+                info!(
+                    neighbor = %addr,
+                    family = ?f,
+                    received = p.adj_in.len(),
+                    accepted = p.adj_in.accepted_len(),
+                    "End-of-RIB received"
+                );
             }
             Event::RouteRefresh(f) => {
                 info!(neighbor = %addr, family = ?f, "ROUTE-REFRESH received: sending the table again");
@@ -369,8 +376,9 @@ impl BgpInstance {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
+        let accepted = p.adj_in.accepted_len();
         if p.is_up() {
-            info!(neighbor = %addr, "session down: {why}");
+            info!(neighbor = %addr, routes_removed = accepted, "session down: {why}");
             p.flaps += 1;
         }
         p.negotiated = None;
