@@ -439,14 +439,42 @@ fn field_match(field_id: u32, kind: p4::field_match::FieldMatchType) -> p4::Fiel
     }
 }
 
+/// The P4Runtime field match (`None` for a don't-care value). With `build` false only checks
+/// (names, kinds, widths, prefix lengths: the same errors) and builds nothing.
 fn match_to_proto(
     table: &TableInfo,
     m: &FieldMatch,
+    build: bool,
 ) -> Result<Option<p4::FieldMatch>, EntityError> {
     use p4::field_match::{self as fm, FieldMatchType as K};
     let f = table.match_field(&m.field)?;
     let ctx = || format!("table `{}` field `{}`", table.name, f.name);
     let w = f.bitwidth;
+    if !build {
+        let check = |v: &[u8]| codec::check_width(v, w).map_err(value_err(ctx));
+        match (&f.kind, &m.value) {
+            (MatchKind::Exact, MatchValue::Exact(v))
+            | (MatchKind::Optional, MatchValue::Optional(v)) => check(v)?,
+            (MatchKind::Lpm, MatchValue::Lpm { value, prefix_len }) => {
+                check(value)?;
+                codec::check_prefix_len(*prefix_len, w).map_err(value_err(ctx))?;
+            }
+            (MatchKind::Ternary, MatchValue::Ternary { value: a, mask: b })
+            | (MatchKind::Range, MatchValue::Range { low: a, high: b }) => {
+                check(a)?;
+                check(b)?;
+            }
+            (kind, v) => {
+                return Err(EntityError::MatchKind {
+                    table: table.name.clone(),
+                    field: f.name.clone(),
+                    expected: kind.clone(),
+                    got: v.kind_name(),
+                })
+            }
+        }
+        return Ok(None);
+    }
     let out = match (&f.kind, &m.value) {
         (MatchKind::Exact, MatchValue::Exact(v)) => Some(K::Exact(fm::Exact {
             value: codec::encode_bytes(v, w).map_err(value_err(ctx))?,
@@ -492,50 +520,115 @@ fn match_to_proto(
 /// The P4Runtime action for a call: names resolved, every parameter present
 /// once, values canonical, params in P4Info order.
 pub fn action_to_proto(index: &P4InfoIndex, call: &ActionCall) -> Result<p4::Action, EntityError> {
+    encode_action(index, call, true)
+}
+
+/// [`action_to_proto`]; with `build` false only checks, and the parameters' values are left
+/// empty.
+fn encode_action(
+    index: &P4InfoIndex,
+    call: &ActionCall,
+    build: bool,
+) -> Result<p4::Action, EntityError> {
     let action = index.action(&call.action)?;
-    let mut params: Vec<(usize, p4::action::Param)> = Vec::with_capacity(call.params.len());
+    let mut params: Vec<p4::action::Param> = Vec::with_capacity(call.params.len());
+    let mut given = Positions::default();
+    let mut in_order = true;
     for (name, value) in &call.params {
         let p = action.param(name)?;
         let pos = action.params.iter().position(|q| q.id == p.id).unwrap_or(0);
-        if params.iter().any(|(i, _)| *i == pos) {
+        in_order &= given.all_below(pos);
+        if !given.insert(pos) {
             return Err(EntityError::DuplicateParam {
                 action: action.name.clone(),
                 param: p.name.clone(),
             });
         }
         let ctx = || format!("action `{}` parameter `{}`", action.name, p.name);
-        params.push((
-            pos,
-            p4::action::Param {
-                param_id: p.id,
-                value: codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?,
-            },
-        ));
-    }
-    if let Some(missing) = action
-        .params
-        .iter()
-        .find(|p| !call.params.iter().any(|(n, _)| *n == p.name))
-    {
-        return Err(EntityError::MissingParam {
-            action: action.name.clone(),
-            param: missing.name.clone(),
+        let value = if build {
+            codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?
+        } else {
+            codec::check_width(value, p.bitwidth).map_err(value_err(ctx))?;
+            Vec::new()
+        };
+        params.push(p4::action::Param {
+            param_id: p.id,
+            value,
         });
     }
-    params.sort_by_key(|(pos, _)| *pos);
+    if let Some(missing) = (0..action.params.len()).find(|pos| !given.contains(*pos)) {
+        return Err(EntityError::MissingParam {
+            action: action.name.clone(),
+            param: action.params[missing].name.clone(),
+        });
+    }
+    if !in_order {
+        params.sort_by_key(|p| action.params.iter().position(|q| q.id == p.param_id));
+    }
     Ok(p4::Action {
         action_id: action.id,
-        params: params.into_iter().map(|(_, p)| p).collect(),
+        params,
     })
+}
+
+/// Which positions (in P4Info order) of a table's fields or an action's parameters an entity
+/// gave: a bit set, without allocating for the first 64.
+#[derive(Default)]
+struct Positions {
+    bits: u64,
+    more: Vec<usize>,
+}
+
+impl Positions {
+    /// Records `pos`; false if it was given already.
+    fn insert(&mut self, pos: usize) -> bool {
+        if pos < 64 {
+            let new = self.bits & (1 << pos) == 0;
+            self.bits |= 1 << pos;
+            new
+        } else if self.more.contains(&pos) {
+            false
+        } else {
+            self.more.push(pos);
+            true
+        }
+    }
+
+    fn contains(&self, pos: usize) -> bool {
+        if pos < 64 {
+            self.bits & (1 << pos) != 0
+        } else {
+            self.more.contains(&pos)
+        }
+    }
+
+    /// Whether every position given so far is below `pos` (so far, in order).
+    fn all_below(&self, pos: usize) -> bool {
+        let low_ok = pos >= 64 || self.bits >> pos == 0;
+        low_ok && self.more.iter().all(|p| *p < pos)
+    }
 }
 
 impl TableEntry {
     /// The P4Runtime table entry (see the module docs for what is checked).
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::TableEntry, EntityError> {
+        self.encode(index, true)
+    }
+
+    /// Whether [`TableEntry::to_proto`] would succeed (the same error if not), without
+    /// building the message.
+    pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
+        self.encode(index, false).map(|_| ())
+    }
+
+    /// With `build` false, the checks alone: the entry returned is empty.
+    fn encode(&self, index: &P4InfoIndex, build: bool) -> Result<p4::TableEntry, EntityError> {
         use p4::table_action::Type as A;
         let table = index.table(&self.table)?;
-        let mut matches: Vec<(usize, p4::FieldMatch)> = Vec::with_capacity(self.matches.len());
-        let mut given: Vec<usize> = Vec::with_capacity(self.matches.len());
+        let mut matches: Vec<p4::FieldMatch> =
+            Vec::with_capacity(if build { self.matches.len() } else { 0 });
+        let mut given = Positions::default();
+        let mut in_order = true;
         for m in &self.matches {
             let f = table.match_field(&m.field)?;
             let pos = table
@@ -543,26 +636,28 @@ impl TableEntry {
                 .iter()
                 .position(|x| x.id == f.id)
                 .unwrap_or(0);
-            if given.contains(&pos) {
+            in_order &= given.all_below(pos);
+            if !given.insert(pos) {
                 return Err(EntityError::DuplicateField {
                     table: table.name.clone(),
                     field: f.name.clone(),
                 });
             }
-            given.push(pos);
-            if let Some(p) = match_to_proto(table, m)? {
-                matches.push((pos, p));
+            if let Some(p) = match_to_proto(table, m, build)? {
+                matches.push(p);
             }
         }
         for (pos, f) in table.match_fields.iter().enumerate() {
-            if f.kind == MatchKind::Exact && !given.contains(&pos) {
+            if f.kind == MatchKind::Exact && !given.contains(pos) {
                 return Err(EntityError::MissingExact {
                     table: table.name.clone(),
                     field: f.name.clone(),
                 });
             }
         }
-        matches.sort_by_key(|(pos, _)| *pos);
+        if !in_order {
+            matches.sort_by_key(|m| table.match_fields.iter().position(|x| x.id == m.field_id));
+        }
 
         if table.needs_priority() && self.priority <= 0 {
             return Err(EntityError::PriorityRequired {
@@ -588,7 +683,7 @@ impl TableEntry {
                 })
             }
             (TableAction::Action(call), None) => {
-                let a = action_to_proto(index, call)?;
+                let a = encode_action(index, call, build)?;
                 match table.action_scope(a.action_id) {
                     None => {
                         return Err(EntityError::ActionNotAllowed {
@@ -623,7 +718,7 @@ impl TableEntry {
 
         Ok(p4::TableEntry {
             table_id: table.id,
-            r#match: matches.into_iter().map(|(_, m)| m).collect(),
+            r#match: matches,
             action: Some(p4::TableAction {
                 r#type: Some(action),
             }),
@@ -636,8 +731,16 @@ impl TableEntry {
 impl ActionProfileMember {
     /// The P4Runtime member.
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::ActionProfileMember, EntityError> {
+        self.encode(index, true)
+    }
+
+    fn encode(
+        &self,
+        index: &P4InfoIndex,
+        build: bool,
+    ) -> Result<p4::ActionProfileMember, EntityError> {
         let profile = index.action_profile(&self.profile)?;
-        let action = action_to_proto(index, &self.action)?;
+        let action = encode_action(index, &self.action, build)?;
         if !index.profile_allows_action(profile, action.action_id) {
             return Err(EntityError::ActionNotInProfile {
                 profile: profile.name.clone(),
@@ -850,6 +953,17 @@ impl ActionProfileGroup {
 }
 
 impl Entity {
+    /// Whether [`Entity::to_proto`] would succeed (the same error if not), without building
+    /// the message: what a write checks of every update before it sends any.
+    pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
+        match self {
+            Entity::Table(t) => t.check(index),
+            Entity::Member(m) => m.encode(index, false).map(|_| ()),
+            // A group's message holds nothing but ids: building it is the check.
+            Entity::Group(g) => g.to_proto(index).map(|_| ()),
+        }
+    }
+
     /// The P4Runtime entity: names resolved, values validated and canonical.
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::Entity, EntityError> {
         use p4::entity::Entity as E;
@@ -1329,6 +1443,156 @@ mod tests {
         assert_eq!(
             bad_member.to_proto(&idx).unwrap_err().to_string(),
             "action `ingress.drop` is not an action of the tables of action profile `ingress.selector`"
+        );
+    }
+
+    /// `check` is what a write runs on every update before it sends any: it must refuse exactly
+    /// what `to_proto` refuses, with the same error.
+    #[test]
+    fn check_agrees_with_to_proto() {
+        let idx = router_index();
+        let mut cases: Vec<Entity> = Vec::new();
+        let lpm = |f: &dyn Fn(&mut TableEntry)| {
+            let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
+            f(&mut e);
+            Entity::Table(e)
+        };
+        cases.push(lpm(&|_| {}));
+        cases.push(lpm(&|e| e.table = "ingress.nope".into()));
+        cases.push(lpm(&|e| e.matches[0].field = "vrf".into()));
+        cases.push(lpm(&|e| {
+            e.matches[0].value = MatchValue::Exact([1, 0, 0].into())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[0].value = MatchValue::Exact(Value::default())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Exact([10, 0, 0, 0].into())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [10, 0, 0, 0].into(),
+                prefix_len: 33,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [1, 10, 0, 0, 0].into(),
+                prefix_len: 8,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [10, 0, 0, 0].into(),
+                prefix_len: 0,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches.remove(0);
+        }));
+        cases.push(lpm(&|e| e.matches.push(e.matches[0].clone())));
+        cases.push(lpm(&|e| e.priority = 5));
+        cases.push(lpm(&|e| e.action = TableAction::Member(1)));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.set_port"))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_nexthop").with_param("nexthop_id", [1, 0, 0]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_nexthop")
+                    .with_param("nexthop_id", [1])
+                    .with_param("nexthop_id", [2]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action =
+                TableAction::Action(ActionCall::new("ingress.set_nexthop").with_param("hop", [1]))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_port")
+                    .with_param("port", [1])
+                    .with_param("smac", [1]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.default_only"))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.nope"))
+        }));
+        let acl = |value: &[u8], mask: &[u8], low: &[u8], high: &[u8], priority: i32| {
+            Entity::Table(
+                TableEntry::new(
+                    "ingress.acl",
+                    TableAction::Action(ActionCall::new("ingress.drop")),
+                )
+                .with_match(
+                    "ether_type",
+                    MatchValue::Ternary {
+                        value: value.into(),
+                        mask: mask.into(),
+                    },
+                )
+                .with_match(
+                    "l4_port",
+                    MatchValue::Range {
+                        low: low.into(),
+                        high: high.into(),
+                    },
+                )
+                .with_priority(priority),
+            )
+        };
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 0));
+        cases.push(acl(&[1, 8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[1, 0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[1, 0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[1, 0, 88], 10));
+        cases.push(acl(&[0], &[0], &[0], &[0xff, 0xff], 10));
+        let member = |action: ActionCall, profile: &'static str| {
+            Entity::Member(ActionProfileMember {
+                profile: profile.into(),
+                member_id: 1,
+                action,
+            })
+        };
+        let set_port = ActionCall::new("ingress.set_port")
+            .with_param("port", [5])
+            .with_param("smac", [0xaa; 6]);
+        cases.push(member(set_port.clone(), "ingress.selector"));
+        cases.push(member(set_port, "ingress.nope"));
+        cases.push(member(ActionCall::new("ingress.drop"), "ingress.selector"));
+        cases.push(member(
+            ActionCall::new("ingress.set_port")
+                .with_param("port", [5])
+                .with_param("smac", [1; 7]),
+            "ingress.selector",
+        ));
+        cases.push(Entity::Table(
+            TableEntry::new("ingress.ecmp", TableAction::Group(3))
+                .with_match("nexthop_id", MatchValue::Exact([0, 9].into())),
+        ));
+        cases.push(Entity::Group(ActionProfileGroup {
+            profile: "ingress.selector".into(),
+            group_id: 3,
+            members: vec![(7, 1)],
+            max_size: 4,
+        }));
+        let mut refused = 0;
+        for e in &cases {
+            let built = e.to_proto(&idx).map(|_| ());
+            refused += usize::from(built.is_err());
+            assert_eq!(e.check(&idx), built, "{e}");
+        }
+        assert!(
+            refused > 20,
+            "the cases exercise the errors ({refused} refused)"
         );
     }
 

@@ -1,7 +1,8 @@
 //! Bytes per route in the RIB for a full table from one CE neighbor: `ROUTES` (default
 //! 1,000,000) /24s learned in one VRF, sharing 1,000 attribute sets, through one next hop.
-//! Prints the time to take them in (upserts and one delta) and the live heap they hold, per
-//! route, counted by this bench's global allocator, and the process's resident memory.
+//! Prints the time to take them in (upserts and one delta; wall and this thread's CPU time, as
+//! the machine may be shared) and the live heap they hold, per route, counted by this bench's
+//! global allocator, and the process's resident memory.
 //!
 //! Run: `cargo bench -p rib --bench ce_routes`.
 
@@ -55,6 +56,14 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time of this thread so far, in seconds.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
+}
+
 fn main() {
     let routes: usize = std::env::var("ROUTES")
         .ok()
@@ -94,6 +103,7 @@ fn main() {
     rib.take_delta();
     let (rss0, h0) = (rss_kib(), heap());
     let start = Instant::now();
+    let cpu = cpu_s();
     for i in 0..routes {
         let prefix = IpNet::V4(
             Ipv4Net::new(Ipv4Addr::from(0x0100_0000u32 + ((i as u32) << 8)), 24).expect("valid"),
@@ -103,11 +113,12 @@ fn main() {
     }
     let delta = rib.take_delta();
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu;
     let changes = delta.changes.len();
     drop(delta);
     let (rss1, h1) = (rss_kib(), heap());
     println!(
-        "ce_routes: {routes} routes from one CE neighbor, {changes} FIB changes in {elapsed:.3} s"
+        "ce_routes: {routes} routes from one CE neighbor, {changes} FIB changes in {elapsed:.3} s (CPU {cpu:.3} s)"
     );
     println!(
         "  RIB heap {:.1} MiB: {} bytes and {:.2} allocations per route; resident +{} MiB ({} bytes per route)",

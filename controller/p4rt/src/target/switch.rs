@@ -91,13 +91,21 @@ enum Ref {
 struct Stored {
     /// The action, canonical.
     action: StoredAction,
-    /// Controller metadata as written (usually empty, which allocates nothing).
-    metadata: Box<[u8]>,
+    /// Controller metadata as written, if any. Rare, so boxed: a thin pointer (8 bytes)
+    /// where a `Vec` would take 24 in every entry.
+    #[allow(clippy::box_collection)]
+    metadata: Option<Box<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum StoredAction {
-    /// A direct action: id and (param id, value) in P4Info order.
+    /// A direct action with one parameter (the common case: a nexthop or group id), whose
+    /// id the P4Info gives.
+    Direct1 {
+        action_id: u32,
+        value: Value,
+    },
+    /// A direct action with any other number of parameters: (param id, value) in P4Info order.
     Direct {
         action_id: u32,
         params: Box<[(u32, Value)]>,
@@ -107,10 +115,14 @@ enum StoredAction {
 }
 
 impl StoredAction {
-    /// From a checked, canonical action.
+    /// From a checked, canonical action (params in P4Info order, all present).
     fn new(action: &p4::TableAction) -> Option<Self> {
         use p4::table_action::Type as A;
         Some(match action.r#type.as_ref()? {
+            A::Action(a) if a.params.len() == 1 => StoredAction::Direct1 {
+                action_id: a.action_id,
+                value: Value::new(&a.params[0].value),
+            },
             A::Action(a) => StoredAction::Direct {
                 action_id: a.action_id,
                 params: a
@@ -125,9 +137,20 @@ impl StoredAction {
         })
     }
 
-    fn to_proto(&self) -> p4::TableAction {
+    fn to_proto(&self, index: &P4InfoIndex) -> p4::TableAction {
         use p4::table_action::Type as A;
         let t = match self {
+            StoredAction::Direct1 { action_id, value } => A::Action(p4::Action {
+                action_id: *action_id,
+                params: vec![p4::action::Param {
+                    param_id: index
+                        .action_by_id(*action_id)
+                        .ok()
+                        .and_then(|a| a.params.first())
+                        .map_or(0, |p| p.id),
+                    value: value.to_vec(),
+                }],
+            }),
             StoredAction::Direct { action_id, params } => A::Action(p4::Action {
                 action_id: *action_id,
                 params: params
@@ -147,7 +170,7 @@ impl StoredAction {
     /// What the entry points at in its table's action profile.
     fn target(&self) -> Option<Ref> {
         match self {
-            StoredAction::Direct { .. } => None,
+            StoredAction::Direct1 { .. } | StoredAction::Direct { .. } => None,
             StoredAction::Member(id) => Some(Ref::Member(*id)),
             StoredAction::Group(id) => Some(Ref::Group(*id)),
         }
@@ -156,13 +179,13 @@ impl StoredAction {
 
 impl Stored {
     /// The entry as a read returns it (canonical).
-    fn to_proto(&self, table_id: u32, key: &Key) -> p4::TableEntry {
+    fn to_proto(&self, index: &P4InfoIndex, table_id: u32, key: &Key) -> p4::TableEntry {
         p4::TableEntry {
             table_id,
             r#match: key.to_proto(),
-            action: Some(self.action.to_proto()),
+            action: Some(self.action.to_proto(index)),
             priority: key.priority,
-            metadata: self.metadata.to_vec(),
+            metadata: self.metadata.as_deref().cloned().unwrap_or_default(),
             ..Default::default()
         }
     }
@@ -860,7 +883,7 @@ impl Installed {
                 };
                 let entry = Stored {
                     action,
-                    metadata: te.metadata.as_slice().into(),
+                    metadata: (!te.metadata.is_empty()).then(|| Box::new(te.metadata.clone())),
                 };
                 let entries = self.tables.entry(table.id).or_default();
                 let old_target = if kind == Type::Insert {
@@ -1309,15 +1332,95 @@ impl Installed {
                 out.extend(
                     entries
                         .iter()
-                        .map(|(k, s)| table_entity(s.to_proto(table.id, k))),
+                        .map(|(k, s)| table_entity(s.to_proto(&self.index, table.id, k))),
                 );
             } else {
                 let key = build_key(table, te)?;
                 if let Some(s) = entries.get(&key) {
-                    out.push(table_entity(s.to_proto(table.id, &key)));
+                    out.push(table_entity(s.to_proto(&self.index, table.id, &key)));
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{ActionCall, MatchValue, TableAction, TableEntry};
+    use crate::p4info::tests::*;
+
+    fn switch() -> (EmbeddedSwitch, P4InfoIndex) {
+        let index = router_index();
+        let mut sw = EmbeddedSwitch::new();
+        sw.set_pipeline(&p4::SetForwardingPipelineConfigRequest {
+            action: p4::set_forwarding_pipeline_config_request::Action::VerifyAndCommit as i32,
+            config: Some(p4::ForwardingPipelineConfig {
+                p4info: Some(index.raw().clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .expect("pipeline");
+        (sw, index)
+    }
+
+    fn insert(entry: p4::TableEntry) -> p4::WriteRequest {
+        p4::WriteRequest {
+            updates: vec![p4::Update {
+                r#type: p4::update::Type::Insert as i32,
+                entity: Some(table_entity(entry)),
+            }],
+            atomicity: p4::write_request::Atomicity::ContinueOnError as i32,
+            ..Default::default()
+        }
+    }
+
+    /// What is kept compactly (one-parameter actions without their parameter id, metadata only
+    /// when there is some) reads back as it was written.
+    #[test]
+    fn entries_read_back_as_written() {
+        let (mut sw, index) = switch();
+        let route = TableEntry::new(
+            "ingress.vrf_lpm",
+            TableAction::Action(
+                ActionCall::new("ingress.set_nexthop").with_param("nexthop_id", [0, 7]),
+            ),
+        )
+        .with_match("vrf_id", MatchValue::Exact([0, 1].into()))
+        .with_match(
+            "dst_addr",
+            MatchValue::Lpm {
+                value: [10, 1, 0, 0].into(),
+                prefix_len: 16,
+            },
+        );
+        let mut with_metadata = route.to_proto(&index).expect("valid");
+        with_metadata.metadata = vec![1, 2, 3];
+        sw.write(&insert(with_metadata.clone())).expect("written");
+        let mut plain = route.clone();
+        plain.matches[0].value = MatchValue::Exact([0, 2].into());
+        let plain = plain.to_proto(&index).expect("valid");
+        sw.write(&insert(plain.clone())).expect("written");
+        let read = sw
+            .read(&p4::ReadRequest {
+                entities: vec![table_entity(p4::TableEntry::default())],
+                ..Default::default()
+            })
+            .expect("read");
+        let canonical = |e: p4::TableEntry| {
+            let name = TableEntry::from_proto(&index, &e).expect("names");
+            (name.to_proto(&index).expect("valid"), e.metadata)
+        };
+        let got: Vec<(p4::TableEntry, Vec<u8>)> = read
+            .into_iter()
+            .map(|e| match e.entity {
+                Some(p4::entity::Entity::TableEntry(t)) => canonical(t),
+                other => panic!("not a table entry: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, vec![canonical(with_metadata), canonical(plain)]);
+        assert_eq!(got[0].1, vec![1, 2, 3]);
     }
 }
