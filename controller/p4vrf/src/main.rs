@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -11,7 +13,7 @@ use p4vrf::config::{self, Config};
 use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
-use p4vrf::southbound::WriteStats;
+use p4vrf::southbound::{Tally, WriteStats};
 use p4vrf::speaker::BgpInstance;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -275,33 +277,128 @@ async fn program(
     if updates.is_empty() {
         return Ok(());
     }
-    let started = std::time::SystemTime::now();
+    let started = SystemTime::now();
     match target.write(updates).await {
         Ok(()) => {
             stats.record(updates, started);
             info!(updates = updates.len(), "switch programmed");
             Ok(())
         }
+        Err(e) => repair(target, router, stats, &e.to_string()).await,
+    }
+}
+
+/// After a failed write: reads the switch back and writes the difference to what the router
+/// wants.
+async fn repair(
+    target: &AnyTarget,
+    router: &Router,
+    stats: &mut WriteStats,
+    failure: &str,
+) -> Result<()> {
+    error!("write failed:\n{failure}");
+    let actual = target
+        .read_all()
+        .await
+        .context("cannot read the switch back after a failed write")?;
+    let repair = router.dataplane().reconcile(&actual);
+    warn!(
+        updates = repair.len(),
+        "reconciling the switch with the desired state"
+    );
+    stats.reset_entries(&actual);
+    let started = SystemTime::now();
+    target
+        .write(&repair)
+        .await
+        .map_err(|e| anyhow::anyhow!("reconcile failed:\n{e}"))?;
+    stats.record(&repair, started);
+    Ok(())
+}
+
+/// A switch write running on a worker thread while the main loop takes in the next UPDATEs
+/// (the design's "writes in large batches, pipelined"). At most one is in flight, and it is
+/// always finished before the next write of any kind starts, so the switch sees the writes in
+/// order; the neighbors hear of a change only once its write is done ([`settle`]).
+struct InFlight {
+    /// The write's outcome and when it returned.
+    task: tokio::task::JoinHandle<(Result<(), p4rt::target::WriteError>, SystemTime)>,
+    tally: Tally,
+    started: SystemTime,
+}
+
+type WriteOutcome =
+    Result<(Result<(), p4rt::target::WriteError>, SystemTime), tokio::task::JoinError>;
+
+/// Commits the routing change and starts writing it; `None` when it changes no entry.
+fn start_write(target: &Arc<AnyTarget>, router: &mut Router) -> Option<InFlight> {
+    let updates = match router.commit() {
+        Ok(u) if !u.is_empty() => u,
+        Ok(_) => return None,
         Err(e) => {
-            error!("write failed:\n{e}");
-            let actual = target
-                .read_all()
-                .await
-                .context("cannot read the switch back after a failed write")?;
-            let repair = router.dataplane().reconcile(&actual);
-            warn!(
-                updates = repair.len(),
-                "reconciling the switch with the desired state"
-            );
-            stats.reset_entries(&actual);
-            let started = std::time::SystemTime::now();
-            target
-                .write(&repair)
-                .await
-                .map_err(|e| anyhow::anyhow!("reconcile failed:\n{e}"))?;
-            stats.record(&repair, started);
-            Ok(())
+            error!("cannot translate the routing change: {e}");
+            return None;
         }
+    };
+    let tally = Tally::of(&updates);
+    let target = target.clone();
+    let started = SystemTime::now();
+    // The updates are dropped on the worker too (after the time is taken).
+    let task = tokio::spawn(async move {
+        let result = target.write(&updates).await;
+        (result, SystemTime::now())
+    });
+    Some(InFlight {
+        task,
+        tally,
+        started,
+    })
+}
+
+/// The outcome of the write in flight, once it is done (never, when there is none).
+async fn write_done(inflight: &mut Option<InFlight>) -> WriteOutcome {
+    match inflight {
+        Some(w) => (&mut w.task).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records a finished write, or repairs the switch after a failed one.
+async fn conclude(
+    w: InFlight,
+    outcome: WriteOutcome,
+    target: &AnyTarget,
+    router: &Router,
+    stats: &mut WriteStats,
+) {
+    let failure = match outcome {
+        Ok((Ok(()), returned)) => {
+            info!(updates = w.tally.updates(), "switch programmed");
+            stats.record_tally(w.tally, w.started, returned);
+            return;
+        }
+        Ok((Err(e), _)) => e.to_string(),
+        Err(e) => format!("the write task failed: {e}"),
+    };
+    if let Err(e) = repair(target, router, stats, &failure).await {
+        error!("{e:#}");
+    }
+}
+
+/// Waits for the write in flight (if any) to finish, then tells the neighbors what changed.
+async fn settle(
+    inflight: &mut Option<InFlight>,
+    target: &AnyTarget,
+    router: &mut Router,
+    bgp: &mut Option<(BgpInstance, bgp::session::Events)>,
+    stats: &mut WriteStats,
+) {
+    if let Some(mut w) = inflight.take() {
+        let outcome = (&mut w.task).await;
+        conclude(w, outcome, target, router, stats).await;
+    }
+    if let Some((b, _)) = bgp {
+        b.advertise(router).await;
     }
 }
 
@@ -326,7 +423,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         .apply(config)
         .context("cannot translate the configuration into P4 entries")?;
 
-    let mut target = connect(&args).await?;
+    let mut target = Arc::new(connect(&args).await?);
     let mut stats = WriteStats::new();
     attach(&args, &target, &router, &mut stats).await?;
     if let Some(pid_file) = &args.pid_file {
@@ -472,7 +569,7 @@ async fn handle_batch(
     None
 }
 
-/// After routes changed (BGP or configuration): program the switch, then tell the neighbors.
+/// After routes changed (configuration): program the switch, then tell the neighbors.
 async fn propagate(
     target: &AnyTarget,
     router: &mut Router,
@@ -494,7 +591,7 @@ async fn propagate(
 
 async fn serve(
     args: &RunArgs,
-    target: &mut AnyTarget,
+    target: &mut Arc<AnyTarget>,
     router: &mut Router,
     api_calls: &mut Option<mpsc::Receiver<ApiCall>>,
     mut bgp: Option<(BgpInstance, bgp::session::Events)>,
@@ -512,12 +609,14 @@ async fn serve(
     // tick, each bounded by the connect and arbitration timeouts) until it answers again.
     let mut watchdog = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut lost = false;
+    let mut inflight: Option<InFlight> = None;
     loop {
         tokio::select! {
             _ = watchdog.tick() => {
                 if !connection_lost(target) {
                     continue;
                 }
+                settle(&mut inflight, target, router, &mut bgp, stats).await;
                 if !lost {
                     warn!("lost the P4Runtime connection to {}; reconnecting", args.target);
                     lost = true;
@@ -525,7 +624,7 @@ async fn serve(
                 match connect(args).await {
                     Err(e) => tracing::debug!("reconnect failed: {e:#}"),
                     Ok(fresh) => {
-                        *target = fresh;
+                        *target = Arc::new(fresh);
                         match attach(args, target, router, stats).await {
                             Ok(()) => {
                                 info!("switch reconnected and programmed");
@@ -539,11 +638,27 @@ async fn serve(
             Some(ev) = next_bgp_event(&mut bgp) => {
                 let mut next = Some(ev);
                 while let Some(ev) = next.take() {
+                    if !matches!(ev.event, bgp::session::Event::Update { .. }) {
+                        // Session changes see the switch as the RIB says it is.
+                        settle(&mut inflight, target, router, &mut bgp, stats).await;
+                    }
+                    // UPDATEs go into the RIB while the previous batch is being written.
                     next = handle_batch(ev, &mut bgp, router).await;
-                    propagate(target, router, &mut bgp, stats).await;
+                    settle(&mut inflight, target, router, &mut bgp, stats).await;
+                    inflight = start_write(target, router);
+                    if inflight.is_none() {
+                        settle(&mut inflight, target, router, &mut bgp, stats).await;
+                    }
                 }
             }
+            outcome = write_done(&mut inflight) => {
+                if let Some(w) = inflight.take() {
+                    conclude(w, outcome, target, router, stats).await;
+                }
+                settle(&mut inflight, target, router, &mut bgp, stats).await;
+            }
             _ = hup.recv() => {
+                settle(&mut inflight, target, router, &mut bgp, stats).await;
                 info!("SIGHUP: re-reading {}", args.config.display());
                 match load_config(&args.config) {
                     Err(errors) => error!("configuration rejected, keeping the running one:\n{errors}"),
@@ -580,5 +695,6 @@ async fn serve(
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
         }
     }
+    settle(&mut inflight, target, router, &mut bgp, stats).await;
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,42 @@ use p4rt::entity::{Entity, Update, UpdateKind};
 
 use crate::api::Response;
 
+/// What one write changes in the counts.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    entries: BTreeMap<String, i64>,
+    updates: usize,
+}
+
+impl Tally {
+    pub fn of(updates: &[Update]) -> Tally {
+        let mut entries: BTreeMap<String, i64> = BTreeMap::new();
+        for u in updates {
+            let delta = match u.kind {
+                UpdateKind::Insert => 1,
+                UpdateKind::Delete => -1,
+                UpdateKind::Modify => continue,
+            };
+            let n = name(&u.entity);
+            match entries.get_mut(n) {
+                Some(c) => *c += delta,
+                None => {
+                    entries.insert(n.to_string(), delta);
+                }
+            }
+        }
+        Tally {
+            entries,
+            updates: updates.len(),
+        }
+    }
+
+    /// Updates in the write.
+    pub fn updates(&self) -> usize {
+        self.updates
+    }
+}
+
 /// Counters of the writes to the switch.
 #[derive(Clone, Debug, Default)]
 pub struct WriteStats {
@@ -42,27 +78,21 @@ impl WriteStats {
 
     /// A successful write of `updates` that started at `started` and has just returned.
     pub fn record(&mut self, updates: &[Update], started: SystemTime) {
-        for u in updates {
-            let delta = match u.kind {
-                UpdateKind::Insert => 1,
-                UpdateKind::Delete => -1,
-                UpdateKind::Modify => continue,
-            };
-            let n = name(&u.entity);
-            match self.entries.get_mut(n) {
-                Some(c) => *c += delta,
-                None => {
-                    self.entries.insert(n.to_string(), delta);
-                }
-            }
+        self.record_tally(Tally::of(updates), started, SystemTime::now());
+    }
+
+    /// [`WriteStats::record`] for a write whose updates were counted before they went to
+    /// another thread, and which returned at `now`.
+    pub fn record_tally(&mut self, tally: Tally, started: SystemTime, now: SystemTime) {
+        for (n, delta) in tally.entries {
+            *self.entries.entry(n).or_default() += delta;
         }
-        let now = SystemTime::now();
         self.writes += 1;
-        self.updates += updates.len() as u64;
+        self.updates += tally.updates as u64;
         self.last_write = Some((
             now,
             now.duration_since(started).unwrap_or_default(),
-            updates.len(),
+            tally.updates,
         ));
     }
 

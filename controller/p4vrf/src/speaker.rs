@@ -538,10 +538,12 @@ impl BgpInstance {
         x
     }
 
-    /// What one neighbor should hold for one key, per the RIB and export policy.
+    /// What one neighbor should hold for one key, per the RIB and export policy (`x`: the
+    /// neighbor as export policy sees it, [`Self::export_neighbor`]).
     fn wanted(
         &mut self,
         addr: IpAddr,
+        x: &ExportNeighbor,
         nlri: Nlri,
         router: &Router,
     ) -> Option<(Option<u32>, Arc<Attrs>)> {
@@ -587,7 +589,6 @@ impl BgpInstance {
             }
             _ => return None,
         };
-        let x = self.export_neighbor(p);
         let route = policy::Route {
             prefix: nlri.prefix(),
             attrs: route,
@@ -601,15 +602,22 @@ impl BgpInstance {
                     .unwrap_or_else(|| m.new_stats())
             })
             .unwrap_or_default();
-        let result = prepare_counted(&route, &learned, &x, &mut stats);
+        let result = prepare_counted(&route, &learned, x, &mut stats);
         if let Some(m) = &x.route_map_out {
             self.map_stats.insert(m.name.clone(), stats);
         }
         let attrs = result.ok()?;
-        Some((label, self.interner.intern_arc(attrs)))
+        Some((
+            label,
+            if Arc::ptr_eq(&attrs, &route.attrs) {
+                attrs
+            } else {
+                self.interner.intern_arc(attrs)
+            },
+        ))
     }
 
-    fn set_out(&mut self, addr: IpAddr, nlri: Nlri, router: &Router) {
+    fn set_out(&mut self, addr: IpAddr, x: &ExportNeighbor, nlri: Nlri, router: &Router) {
         let f = family_of(&nlri);
         let Some(p) = self.peers.get(&addr) else {
             return;
@@ -617,7 +625,7 @@ impl BgpInstance {
         if !p.negotiated_family(f) {
             return;
         }
-        let want = self.wanted(addr, nlri, router);
+        let want = self.wanted(addr, x, nlri, router);
         if let Some(p) = self.peers.get_mut(&addr) {
             p.adj_out.entry(f).or_default().set(nlri, want);
         }
@@ -655,8 +663,9 @@ impl BgpInstance {
                     }),
             ),
         }
+        let x = self.export_neighbor(p);
         for k in keys {
-            self.set_out(addr, k, router);
+            self.set_out(addr, &x, k, router);
         }
     }
 
@@ -670,12 +679,13 @@ impl BgpInstance {
             .map(|(a, _)| *a)
             .collect();
         for addr in addrs {
-            let vrf = self.peers[&addr].cfg.vrf.clone();
+            let p = &self.peers[&addr];
+            let (vrf, x) = (p.cfg.vrf.clone(), self.export_neighbor(p));
             match vrf {
                 Some(vrf) => {
                     for (v, prefix) in &changes.vrf {
                         if **v == *vrf {
-                            self.set_out(addr, Nlri::Unicast(*prefix), router);
+                            self.set_out(addr, &x, Nlri::Unicast(*prefix), router);
                         }
                     }
                 }
@@ -683,6 +693,7 @@ impl BgpInstance {
                     for (rd, prefix) in &changes.vpn {
                         self.set_out(
                             addr,
+                            &x,
                             Nlri::Vpn {
                                 rd: *rd,
                                 prefix: *prefix,

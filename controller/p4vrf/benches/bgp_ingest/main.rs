@@ -340,6 +340,7 @@ impl Bench {
             .iter()
             .map(|p| memory(*p))
             .fold((0, 0), |a, m| (a.0 + m.0, a.1 + m.1));
+        let last_route = sys.last_route(setup);
         drop(session);
         let o = Outcome {
             system: "",
@@ -371,6 +372,9 @@ impl Bench {
             mib(o.end),
             o.per_route(st.routes)
         );
+        if let Some(l) = last_route {
+            println!("         its last route: {l}");
+        }
         Ok(o)
     }
 }
@@ -508,11 +512,12 @@ fn summary(case: &str, st: &stream::Stream, outcomes: &[Outcome], systems: &[Box
         .position(|s| s.name() == "p4vrf")
         .and_then(|i| best(&by[&i]));
     println!(
-        "\n-- {case}, {} routes: best of runs (time: least; B/route: least) --",
+        "\n-- {case}, {} routes: best of runs (least time, least bytes/route); a ratio above 1 \
+         means p4vrf took longer / more memory than that system --",
         st.routes
     );
     println!(
-        "| system | time (s), best / worst | routes/s | CPU (s) | peak RSS (MiB) | bytes/route | time ÷ p4vrf's | bytes/route ÷ p4vrf's |"
+        "| system | time (s), best / worst | routes/s | CPU (s) | peak RSS (MiB) | bytes/route | p4vrf's time ÷ this | p4vrf's bytes/route ÷ this |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (i, s) in systems.iter().enumerate() {
@@ -521,7 +526,7 @@ fn summary(case: &str, st: &stream::Stream, outcomes: &[Outcome], systems: &[Box
             continue;
         };
         let (rt, rb) = match p4 {
-            Some((pt, _, _, pb, _, _)) => (format!("{:.2}", t / pt), format!("{:.2}", b / pb)),
+            Some((pt, _, _, pb, _, _)) => (format!("{:.2}", pt / t), format!("{:.2}", pb / b)),
             None => ("–".into(), "–".into()),
         };
         println!(

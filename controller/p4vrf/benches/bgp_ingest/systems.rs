@@ -159,6 +159,17 @@ pub fn find(bin: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(bin)).find(|p| p.is_file())
 }
 
+/// The first `n` non-empty lines of a CLI answer, on one line.
+fn first_lines(text: &str, n: usize) -> Option<String> {
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(" / "))
+}
+
 /// Waits for `check` to succeed, up to `wait`.
 fn wait_for(
     what: &str,
@@ -189,6 +200,11 @@ pub trait System {
         Ok(())
     }
     fn poll(&mut self, setup: &Setup) -> Result<Progress, String>;
+    /// How the system shows the last route of the stream, once all are in: evidence that
+    /// it holds a usable best path, not only a count.
+    fn last_route(&self, _setup: &Setup) -> Option<String> {
+        None
+    }
     /// Still running? (Its log tail, if not.)
     fn check_alive(&mut self) -> Result<(), String>;
     fn stop(&mut self);
@@ -440,11 +456,12 @@ impl System for P4vrf {
                               to hold ROUTES); time = the daemon's clock when its last switch \
                               write returned"
                 .into(),
-            Kind::Vpn { .. } => "VPN table → import by RT into 1 of the VRFs each → FIB → P4 \
-                                 entries (label push) written to the embedded switch (its \
-                                 ipv4_vrf_lpm enlarged to hold ROUTES); time = the daemon's \
-                                 clock when its last switch write returned"
-                .into(),
+            Kind::Vpn { vrfs } => format!(
+                "VPN table → each route imported by its RT into its VRF (of {vrfs}) → FIB → P4 \
+                 entries (label push) written to the embedded switch (its ipv4_vrf_lpm \
+                 enlarged to hold ROUTES); time = the daemon's clock when its last switch write \
+                 returned"
+            ),
         }
     }
 }
@@ -562,6 +579,20 @@ impl System for Bird {
 
     fn check_alive(&mut self) -> Result<(), String> {
         check_proc(&mut self.proc, "bird")
+    }
+
+    fn last_route(&self, setup: &Setup) -> Option<String> {
+        let net = match setup.last {
+            Nlri::Unicast(p) => p.to_string(),
+            Nlri::Vpn { rd, prefix } => format!("{rd} {prefix}"),
+        };
+        let table = match setup.kind {
+            Kind::Unicast => "master4",
+            Kind::Vpn { .. } => "vpntab",
+        };
+        let out = self.birdc(&["show", "route", "table", table, &net]).ok()?;
+        let out: Vec<&str> = out.lines().filter(|l| !l.starts_with("BIRD ")).collect();
+        first_lines(&out.join("\n"), 3)
     }
 
     fn stop(&mut self) {
@@ -725,6 +756,17 @@ impl System for GoBgp {
         check_proc(&mut self.proc, "gobgpd")
     }
 
+    fn last_route(&self, setup: &Setup) -> Option<String> {
+        // GoBGP 3.10 looks routes up by prefix in unicast families only.
+        let Nlri::Unicast(p) = setup.last else {
+            return None;
+        };
+        let out = self
+            .gobgp(&["global", "rib", "-a", "ipv4", &p.to_string()])
+            .ok()?;
+        first_lines(&out, 2)
+    }
+
     fn stop(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.stop();
@@ -878,6 +920,24 @@ impl System for Frr {
 
     fn check_alive(&mut self) -> Result<(), String> {
         check_proc(&mut self.proc, "bgpd")
+    }
+
+    fn last_route(&self, setup: &Setup) -> Option<String> {
+        let cmd = match setup.last {
+            Nlri::Unicast(p) => format!("show bgp ipv4 unicast {p}"),
+            Nlri::Vpn { rd, prefix } => format!("show bgp ipv4 vpn rd {rd} {prefix}"),
+        };
+        let out = self.vtysh(&cmd).ok()?;
+        let best: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("best") || l.contains("routing table entry"))
+            .collect();
+        Some(
+            best.join(" / ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 
     fn stop(&mut self) {
