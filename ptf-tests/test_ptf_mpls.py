@@ -1,10 +1,12 @@
 """Packet tests of the MPLS L3VPN (PE) part of p4/p4vrf.p4 on bmv2.
 
-The controller does not emit VPN entries yet, so this driver writes them itself, over P4Runtime
-from Python (PyPI `p4runtime` + `grpcio`), with the ids of p4/build/p4vrf.p4info.binpb: it
-starts a private bmv2 with the committed program (bmv2/start --json), becomes primary
-(election id 1, device id 1), writes the topology of ptf-tests/mpls/mpls_topology.py, then runs
-the PTF tests of ptf-tests/mpls/ inside the switch's namespace. It keeps the stream open while
+This tests the pipeline alone, so this driver writes the VPN entries itself (also what the
+controller does not write, such as transport labels; test_ptf_vpn_e2e.py has p4vrf write them
+from real BGP routes), over P4Runtime from Python (PyPI `p4runtime` + `grpcio`), with the ids
+of p4/build/p4vrf.p4info.binpb: it starts a private bmv2 with the committed program
+(bmv2/start --json), becomes primary (election id 1, device id 1), writes the topology of
+ptf-tests/mpls/mpls_topology.py, then runs the PTF tests of ptf-tests/mpls/ inside the
+switch's namespace. It keeps the stream open while
 they run and collects PacketIns, to check that a labelled packet punted by its VRF reaches the
 CPU with its label. Skips with one line when bmv2 is not installed.
 """

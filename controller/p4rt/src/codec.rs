@@ -113,6 +113,25 @@ pub fn fits(bytes: &[u8], bitwidth: u32) -> bool {
     bits_needed(bytes) <= bitwidth
 }
 
+/// What [`encode_bytes`] checks (a non-empty value of at most `W` bits), without encoding.
+pub fn check_width(bytes: &[u8], bitwidth: u32) -> Result<(), CodecError> {
+    check_fits(bytes, bitwidth)
+}
+
+/// What [`prefix_mask`] checks (a prefix length of at most `W`), without building the mask.
+pub fn check_prefix_len(prefix_len: u32, bitwidth: u32) -> Result<(), CodecError> {
+    if bitwidth == 0 {
+        return Err(CodecError::ZeroWidth);
+    }
+    if prefix_len > bitwidth {
+        return Err(CodecError::PrefixTooLong {
+            prefix_len,
+            bitwidth,
+        });
+    }
+    Ok(())
+}
+
 fn check_fits(bytes: &[u8], bitwidth: u32) -> Result<(), CodecError> {
     if bitwidth == 0 {
         return Err(CodecError::ZeroWidth);
@@ -272,8 +291,29 @@ pub fn has_host_bits(value: &[u8], prefix_len: u32, bitwidth: u32) -> Result<boo
 /// Canonicalises an LPM match: checks the width and prefix length, zeroes the
 /// host bits and returns the canonical value (the prefix length is unchanged).
 pub fn encode_lpm(value: &[u8], prefix_len: u32, bitwidth: u32) -> Result<Vec<u8>, CodecError> {
-    let masked = mask_lpm_full(value, prefix_len, bitwidth)?;
-    Ok(canonical(&masked))
+    // What `canonical(mask_lpm_full(..))` gives, in one allocation (a route write encodes one
+    // of these per entry).
+    check_fits(value, bitwidth)?;
+    check_prefix_len(prefix_len, bitwidth)?;
+    let n = byte_len(bitwidth);
+    // The value fits in W bits, so its significant bytes are among its last n.
+    let significant = &value[value.len().saturating_sub(n)..];
+    let mut out = vec![0u8; n];
+    out[n - significant.len()..].copy_from_slice(significant);
+    // Bits kept, from the left of the n bytes: the padding above W (zero, as the value fits)
+    // and the prefix.
+    let keep = n as u32 * 8 - bitwidth + prefix_len;
+    for (i, b) in out.iter_mut().enumerate() {
+        let first_bit = i as u32 * 8;
+        if first_bit >= keep {
+            *b = 0;
+        } else if keep - first_bit < 8 {
+            *b &= 0xffu8 << (8 - (keep - first_bit));
+        }
+    }
+    let leading = out.iter().position(|b| *b != 0).unwrap_or(n - 1);
+    out.drain(..leading);
+    Ok(out)
 }
 
 /// Like [`encode_lpm`], at full width.
@@ -345,6 +385,32 @@ pub fn is_all_ones(bytes: &[u8], bitwidth: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_lpm_is_the_canonical_masked_value() {
+        let values: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0xff],
+            vec![0, 0, 0x0a, 0x01, 0x02, 0x03],
+            vec![0x0a, 0x01, 0x02, 0x03],
+            vec![0xff; 4],
+            vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            vec![0x7f; 16],
+            vec![1, 0xff, 0xff],
+        ];
+        let mut compared = 0;
+        for w in 1..=130u32 {
+            for v in &values {
+                for len in 0..=w + 1 {
+                    let old = mask_lpm_full(v, len, w).map(|m| canonical(&m));
+                    assert_eq!(encode_lpm(v, len, w), old, "{v:?} /{len} bit<{w}>");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 70_000);
+    }
 
     #[test]
     fn shortest_string_at_least_one_byte() {

@@ -2,7 +2,11 @@
 //!
 //! These types speak P4Info *names* and raw big-endian values, are ordered
 //! (so sets of them diff deterministically) and print as one stable line for
-//! snapshots. [`Entity::to_proto`] turns them into P4Runtime messages through
+//! snapshots. They are compact, as a switch holds a million of them: names
+//! are interned ([`Name`], a `&'static str`) and values of up to 22 bytes are
+//! kept in place ([`Value`]), so a route entry is two allocations (its key
+//! fields and its parameters). The P4Runtime messages are built only when
+//! written. [`Entity::to_proto`] turns them into P4Runtime messages through
 //! a [`P4InfoIndex`] (validating names, match kinds, widths and actions, and
 //! emitting canonical byte strings); [`Entity::from_proto`] turns what a
 //! switch returns back into them.
@@ -16,7 +20,9 @@
 //! read returns.
 
 use crate::codec::{self, CodecError};
+pub use crate::name::Name;
 use crate::p4info::{ActionScope, MatchKind, P4InfoError, P4InfoIndex, TableInfo};
+pub use crate::value::Value;
 use p4runtime_proto::p4::v1 as p4;
 use std::fmt;
 
@@ -162,7 +168,7 @@ pub enum Entity {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableEntry {
     /// Fully qualified table name.
-    pub table: String,
+    pub table: Name,
     /// Key fields; don't-care fields are left out.
     pub matches: Vec<FieldMatch>,
     /// What a hit does.
@@ -175,7 +181,7 @@ pub struct TableEntry {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldMatch {
     /// Match field name as in the P4Info.
-    pub field: String,
+    pub field: Name,
     /// The value.
     pub value: MatchValue,
 }
@@ -184,30 +190,30 @@ pub struct FieldMatch {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MatchValue {
     /// Exact value.
-    Exact(Vec<u8>),
+    Exact(Value),
     /// Prefix; bits after the prefix are cleared by `to_proto`.
     Lpm {
         /// The address.
-        value: Vec<u8>,
+        value: Value,
         /// Prefix length in bits.
         prefix_len: u32,
     },
     /// Value and mask; value bits outside the mask are cleared by `to_proto`.
     Ternary {
         /// The value.
-        value: Vec<u8>,
+        value: Value,
         /// The mask.
-        mask: Vec<u8>,
+        mask: Value,
     },
     /// Inclusive range.
     Range {
         /// Lowest value.
-        low: Vec<u8>,
+        low: Value,
         /// Highest value.
-        high: Vec<u8>,
+        high: Value,
     },
     /// Exact value of an optional field (leave the field out for "any").
-    Optional(Vec<u8>),
+    Optional(Value),
 }
 
 impl MatchValue {
@@ -237,16 +243,16 @@ pub enum TableAction {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionCall {
     /// Fully qualified action name.
-    pub action: String,
+    pub action: Name,
     /// (parameter name, big-endian value) for every parameter.
-    pub params: Vec<(String, Vec<u8>)>,
+    pub params: Vec<(Name, Value)>,
 }
 
 /// An action profile member: an action with arguments under an id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionProfileMember {
     /// Fully qualified action profile / selector name.
-    pub profile: String,
+    pub profile: Name,
     /// Id chosen by the controller (non-zero).
     pub member_id: u32,
     /// The member's action.
@@ -257,7 +263,7 @@ pub struct ActionProfileMember {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActionProfileGroup {
     /// Fully qualified action selector name.
-    pub profile: String,
+    pub profile: Name,
     /// Id chosen by the controller (non-zero).
     pub group_id: u32,
     /// (member id, weight).
@@ -293,7 +299,7 @@ pub enum EntityKey {
     /// A table entry's key; matches sorted by field name.
     Table {
         /// Table name.
-        table: String,
+        table: Name,
         /// Key fields, sorted by field name.
         matches: Vec<FieldMatch>,
         /// Priority.
@@ -302,14 +308,14 @@ pub enum EntityKey {
     /// A member's identity.
     Member {
         /// Profile name.
-        profile: String,
+        profile: Name,
         /// Member id.
         member_id: u32,
     },
     /// A group's identity.
     Group {
         /// Profile name.
-        profile: String,
+        profile: Name,
         /// Group id.
         group_id: u32,
     },
@@ -319,7 +325,7 @@ pub enum EntityKey {
 
 impl TableEntry {
     /// An entry with no key fields yet and priority 0.
-    pub fn new(table: impl Into<String>, action: TableAction) -> Self {
+    pub fn new(table: impl Into<Name>, action: TableAction) -> Self {
         Self {
             table: table.into(),
             matches: Vec::new(),
@@ -329,7 +335,7 @@ impl TableEntry {
     }
 
     /// Adds a key field.
-    pub fn with_match(mut self, field: impl Into<String>, value: MatchValue) -> Self {
+    pub fn with_match(mut self, field: impl Into<Name>, value: MatchValue) -> Self {
         self.matches.push(FieldMatch {
             field: field.into(),
             value,
@@ -346,7 +352,7 @@ impl TableEntry {
 
 impl ActionCall {
     /// An action with no arguments yet.
-    pub fn new(action: impl Into<String>) -> Self {
+    pub fn new(action: impl Into<Name>) -> Self {
         Self {
             action: action.into(),
             params: Vec::new(),
@@ -354,7 +360,7 @@ impl ActionCall {
     }
 
     /// Adds an argument.
-    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+    pub fn with_param(mut self, name: impl Into<Name>, value: impl Into<Value>) -> Self {
         self.params.push((name.into(), value.into()));
         self
     }
@@ -433,14 +439,42 @@ fn field_match(field_id: u32, kind: p4::field_match::FieldMatchType) -> p4::Fiel
     }
 }
 
+/// The P4Runtime field match (`None` for a don't-care value). With `build` false only checks
+/// (names, kinds, widths, prefix lengths: the same errors) and builds nothing.
 fn match_to_proto(
     table: &TableInfo,
     m: &FieldMatch,
+    build: bool,
 ) -> Result<Option<p4::FieldMatch>, EntityError> {
     use p4::field_match::{self as fm, FieldMatchType as K};
     let f = table.match_field(&m.field)?;
     let ctx = || format!("table `{}` field `{}`", table.name, f.name);
     let w = f.bitwidth;
+    if !build {
+        let check = |v: &[u8]| codec::check_width(v, w).map_err(value_err(ctx));
+        match (&f.kind, &m.value) {
+            (MatchKind::Exact, MatchValue::Exact(v))
+            | (MatchKind::Optional, MatchValue::Optional(v)) => check(v)?,
+            (MatchKind::Lpm, MatchValue::Lpm { value, prefix_len }) => {
+                check(value)?;
+                codec::check_prefix_len(*prefix_len, w).map_err(value_err(ctx))?;
+            }
+            (MatchKind::Ternary, MatchValue::Ternary { value: a, mask: b })
+            | (MatchKind::Range, MatchValue::Range { low: a, high: b }) => {
+                check(a)?;
+                check(b)?;
+            }
+            (kind, v) => {
+                return Err(EntityError::MatchKind {
+                    table: table.name.clone(),
+                    field: f.name.clone(),
+                    expected: kind.clone(),
+                    got: v.kind_name(),
+                })
+            }
+        }
+        return Ok(None);
+    }
     let out = match (&f.kind, &m.value) {
         (MatchKind::Exact, MatchValue::Exact(v)) => Some(K::Exact(fm::Exact {
             value: codec::encode_bytes(v, w).map_err(value_err(ctx))?,
@@ -486,50 +520,115 @@ fn match_to_proto(
 /// The P4Runtime action for a call: names resolved, every parameter present
 /// once, values canonical, params in P4Info order.
 pub fn action_to_proto(index: &P4InfoIndex, call: &ActionCall) -> Result<p4::Action, EntityError> {
+    encode_action(index, call, true)
+}
+
+/// [`action_to_proto`]; with `build` false only checks, and the parameters' values are left
+/// empty.
+fn encode_action(
+    index: &P4InfoIndex,
+    call: &ActionCall,
+    build: bool,
+) -> Result<p4::Action, EntityError> {
     let action = index.action(&call.action)?;
-    let mut params: Vec<(usize, p4::action::Param)> = Vec::with_capacity(call.params.len());
+    let mut params: Vec<p4::action::Param> = Vec::with_capacity(call.params.len());
+    let mut given = Positions::default();
+    let mut in_order = true;
     for (name, value) in &call.params {
         let p = action.param(name)?;
         let pos = action.params.iter().position(|q| q.id == p.id).unwrap_or(0);
-        if params.iter().any(|(i, _)| *i == pos) {
+        in_order &= given.all_below(pos);
+        if !given.insert(pos) {
             return Err(EntityError::DuplicateParam {
                 action: action.name.clone(),
                 param: p.name.clone(),
             });
         }
         let ctx = || format!("action `{}` parameter `{}`", action.name, p.name);
-        params.push((
-            pos,
-            p4::action::Param {
-                param_id: p.id,
-                value: codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?,
-            },
-        ));
-    }
-    if let Some(missing) = action
-        .params
-        .iter()
-        .find(|p| !call.params.iter().any(|(n, _)| *n == p.name))
-    {
-        return Err(EntityError::MissingParam {
-            action: action.name.clone(),
-            param: missing.name.clone(),
+        let value = if build {
+            codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?
+        } else {
+            codec::check_width(value, p.bitwidth).map_err(value_err(ctx))?;
+            Vec::new()
+        };
+        params.push(p4::action::Param {
+            param_id: p.id,
+            value,
         });
     }
-    params.sort_by_key(|(pos, _)| *pos);
+    if let Some(missing) = (0..action.params.len()).find(|pos| !given.contains(*pos)) {
+        return Err(EntityError::MissingParam {
+            action: action.name.clone(),
+            param: action.params[missing].name.clone(),
+        });
+    }
+    if !in_order {
+        params.sort_by_key(|p| action.params.iter().position(|q| q.id == p.param_id));
+    }
     Ok(p4::Action {
         action_id: action.id,
-        params: params.into_iter().map(|(_, p)| p).collect(),
+        params,
     })
+}
+
+/// Which positions (in P4Info order) of a table's fields or an action's parameters an entity
+/// gave: a bit set, without allocating for the first 64.
+#[derive(Default)]
+struct Positions {
+    bits: u64,
+    more: Vec<usize>,
+}
+
+impl Positions {
+    /// Records `pos`; false if it was given already.
+    fn insert(&mut self, pos: usize) -> bool {
+        if pos < 64 {
+            let new = self.bits & (1 << pos) == 0;
+            self.bits |= 1 << pos;
+            new
+        } else if self.more.contains(&pos) {
+            false
+        } else {
+            self.more.push(pos);
+            true
+        }
+    }
+
+    fn contains(&self, pos: usize) -> bool {
+        if pos < 64 {
+            self.bits & (1 << pos) != 0
+        } else {
+            self.more.contains(&pos)
+        }
+    }
+
+    /// Whether every position given so far is below `pos` (so far, in order).
+    fn all_below(&self, pos: usize) -> bool {
+        let low_ok = pos >= 64 || self.bits >> pos == 0;
+        low_ok && self.more.iter().all(|p| *p < pos)
+    }
 }
 
 impl TableEntry {
     /// The P4Runtime table entry (see the module docs for what is checked).
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::TableEntry, EntityError> {
+        self.encode(index, true)
+    }
+
+    /// Whether [`TableEntry::to_proto`] would succeed (the same error if not), without
+    /// building the message.
+    pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
+        self.encode(index, false).map(|_| ())
+    }
+
+    /// With `build` false, the checks alone: the entry returned is empty.
+    fn encode(&self, index: &P4InfoIndex, build: bool) -> Result<p4::TableEntry, EntityError> {
         use p4::table_action::Type as A;
         let table = index.table(&self.table)?;
-        let mut matches: Vec<(usize, p4::FieldMatch)> = Vec::with_capacity(self.matches.len());
-        let mut given: Vec<usize> = Vec::with_capacity(self.matches.len());
+        let mut matches: Vec<p4::FieldMatch> =
+            Vec::with_capacity(if build { self.matches.len() } else { 0 });
+        let mut given = Positions::default();
+        let mut in_order = true;
         for m in &self.matches {
             let f = table.match_field(&m.field)?;
             let pos = table
@@ -537,26 +636,28 @@ impl TableEntry {
                 .iter()
                 .position(|x| x.id == f.id)
                 .unwrap_or(0);
-            if given.contains(&pos) {
+            in_order &= given.all_below(pos);
+            if !given.insert(pos) {
                 return Err(EntityError::DuplicateField {
                     table: table.name.clone(),
                     field: f.name.clone(),
                 });
             }
-            given.push(pos);
-            if let Some(p) = match_to_proto(table, m)? {
-                matches.push((pos, p));
+            if let Some(p) = match_to_proto(table, m, build)? {
+                matches.push(p);
             }
         }
         for (pos, f) in table.match_fields.iter().enumerate() {
-            if f.kind == MatchKind::Exact && !given.contains(&pos) {
+            if f.kind == MatchKind::Exact && !given.contains(pos) {
                 return Err(EntityError::MissingExact {
                     table: table.name.clone(),
                     field: f.name.clone(),
                 });
             }
         }
-        matches.sort_by_key(|(pos, _)| *pos);
+        if !in_order {
+            matches.sort_by_key(|m| table.match_fields.iter().position(|x| x.id == m.field_id));
+        }
 
         if table.needs_priority() && self.priority <= 0 {
             return Err(EntityError::PriorityRequired {
@@ -582,18 +683,18 @@ impl TableEntry {
                 })
             }
             (TableAction::Action(call), None) => {
-                let a = action_to_proto(index, call)?;
+                let a = encode_action(index, call, build)?;
                 match table.action_scope(a.action_id) {
                     None => {
                         return Err(EntityError::ActionNotAllowed {
                             table: table.name.clone(),
-                            action: call.action.clone(),
+                            action: call.action.to_string(),
                         })
                     }
                     Some(ActionScope::DefaultOnly) => {
                         return Err(EntityError::DefaultOnlyAction {
                             table: table.name.clone(),
-                            action: call.action.clone(),
+                            action: call.action.to_string(),
                         })
                     }
                     Some(_) => A::Action(a),
@@ -617,7 +718,7 @@ impl TableEntry {
 
         Ok(p4::TableEntry {
             table_id: table.id,
-            r#match: matches.into_iter().map(|(_, m)| m).collect(),
+            r#match: matches,
             action: Some(p4::TableAction {
                 r#type: Some(action),
             }),
@@ -630,12 +731,20 @@ impl TableEntry {
 impl ActionProfileMember {
     /// The P4Runtime member.
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::ActionProfileMember, EntityError> {
+        self.encode(index, true)
+    }
+
+    fn encode(
+        &self,
+        index: &P4InfoIndex,
+        build: bool,
+    ) -> Result<p4::ActionProfileMember, EntityError> {
         let profile = index.action_profile(&self.profile)?;
-        let action = action_to_proto(index, &self.action)?;
+        let action = encode_action(index, &self.action, build)?;
         if !index.profile_allows_action(profile, action.action_id) {
             return Err(EntityError::ActionNotInProfile {
                 profile: profile.name.clone(),
-                action: self.action.action.clone(),
+                action: self.action.action.to_string(),
             });
         }
         Ok(p4::ActionProfileMember {
@@ -674,14 +783,16 @@ impl ActionProfileGroup {
 
 // ------------------------------------------------------------------ from proto
 
-fn full(value: &[u8], bitwidth: u32, ctx: impl FnOnce() -> String) -> Result<Vec<u8>, EntityError> {
-    codec::to_full_width(value, bitwidth).map_err(value_err(ctx))
+fn full(value: &[u8], bitwidth: u32, ctx: impl FnOnce() -> String) -> Result<Value, EntityError> {
+    codec::to_full_width(value, bitwidth)
+        .map(Value::from)
+        .map_err(value_err(ctx))
 }
 
 /// A P4Runtime action back to names, params in P4Info order at full width.
 pub fn action_from_proto(index: &P4InfoIndex, a: &p4::Action) -> Result<ActionCall, EntityError> {
     let action = index.action_by_id(a.action_id)?;
-    let mut params: Vec<(usize, String, Vec<u8>)> = Vec::with_capacity(a.params.len());
+    let mut params: Vec<(usize, Name, Value)> = Vec::with_capacity(a.params.len());
     for p in &a.params {
         let info = action.param_by_id(p.param_id)?;
         let pos = action
@@ -690,11 +801,15 @@ pub fn action_from_proto(index: &P4InfoIndex, a: &p4::Action) -> Result<ActionCa
             .position(|q| q.id == info.id)
             .unwrap_or(0);
         let ctx = || format!("action `{}` parameter `{}`", action.name, info.name);
-        params.push((pos, info.name.clone(), full(&p.value, info.bitwidth, ctx)?));
+        params.push((
+            pos,
+            Name::new(&info.name),
+            full(&p.value, info.bitwidth, ctx)?,
+        ));
     }
     params.sort_by_key(|(pos, _, _)| *pos);
     Ok(ActionCall {
-        action: action.name.clone(),
+        action: Name::new(&action.name),
         params: params.into_iter().map(|(_, n, v)| (n, v)).collect(),
     })
 }
@@ -764,7 +879,7 @@ impl TableEntry {
             matches.push((
                 pos,
                 FieldMatch {
-                    field: f.name.clone(),
+                    field: Name::new(&f.name),
                     value,
                 },
             ));
@@ -789,7 +904,7 @@ impl TableEntry {
             }
         };
         Ok(TableEntry {
-            table: table.name.clone(),
+            table: Name::new(&table.name),
             matches: matches.into_iter().map(|(_, m)| m).collect(),
             action,
             priority: e.priority,
@@ -811,7 +926,7 @@ impl ActionProfileMember {
             ))
         })?;
         Ok(Self {
-            profile: profile.name.clone(),
+            profile: Name::new(&profile.name),
             member_id: m.member_id,
             action: action_from_proto(index, action)?,
         })
@@ -829,7 +944,7 @@ impl ActionProfileGroup {
             g.members.iter().map(|m| (m.member_id, m.weight)).collect();
         members.sort();
         Ok(Self {
-            profile: profile.name.clone(),
+            profile: Name::new(&profile.name),
             group_id: g.group_id,
             members,
             max_size: g.max_size,
@@ -838,6 +953,17 @@ impl ActionProfileGroup {
 }
 
 impl Entity {
+    /// Whether [`Entity::to_proto`] would succeed (the same error if not), without building
+    /// the message: what a write checks of every update before it sends any.
+    pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
+        match self {
+            Entity::Table(t) => t.check(index),
+            Entity::Member(m) => m.encode(index, false).map(|_| ()),
+            // A group's message holds nothing but ids: building it is the check.
+            Entity::Group(g) => g.to_proto(index).map(|_| ()),
+        }
+    }
+
     /// The P4Runtime entity: names resolved, values validated and canonical.
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::Entity, EntityError> {
         use p4::entity::Entity as E;
@@ -882,17 +1008,17 @@ impl Entity {
                 let mut matches = t.matches.clone();
                 matches.sort();
                 EntityKey::Table {
-                    table: t.table.clone(),
+                    table: t.table,
                     matches,
                     priority: t.priority,
                 }
             }
             Entity::Member(m) => EntityKey::Member {
-                profile: m.profile.clone(),
+                profile: m.profile,
                 member_id: m.member_id,
             },
             Entity::Group(g) => EntityKey::Group {
-                profile: g.profile.clone(),
+                profile: g.profile,
                 group_id: g.group_id,
             },
         }
@@ -1045,11 +1171,14 @@ mod tests {
                     .with_param("nexthop_id", nexthop.to_be_bytes()),
             ),
         )
-        .with_match("vrf_id", MatchValue::Exact(vrf.to_be_bytes().to_vec()))
+        .with_match(
+            "vrf_id",
+            MatchValue::Exact(Value::from(vrf.to_be_bytes().to_vec())),
+        )
         .with_match(
             "dst_addr",
             MatchValue::Lpm {
-                value: addr.to_vec(),
+                value: Value::from(addr.to_vec()),
                 prefix_len: len,
             },
         )
@@ -1090,15 +1219,15 @@ mod tests {
         .with_match(
             "ether_type",
             MatchValue::Ternary {
-                value: vec![0x08, 0x00],
-                mask: vec![0xff, 0xff],
+                value: vec![0x08, 0x00].into(),
+                mask: vec![0xff, 0xff].into(),
             },
         )
         .with_match(
             "l4_port",
             MatchValue::Range {
-                low: vec![0, 80],
-                high: vec![0, 88],
+                low: vec![0, 80].into(),
+                high: vec![0, 88].into(),
             },
         )
         .with_priority(10);
@@ -1139,7 +1268,7 @@ mod tests {
         // Padded, out of order, with host bits: canonical after the round trip.
         let mut e = lpm_entry(1, [10, 1, 1, 77], 24, 3);
         e.matches.reverse();
-        e.matches[1].value = MatchValue::Exact(vec![0, 0, 0, 1]);
+        e.matches[1].value = MatchValue::Exact(Value::from(vec![0, 0, 0, 1]));
         let back = Entity::Table(e).canonicalize(&idx).unwrap();
         assert_eq!(back, Entity::Table(lpm_entry(1, [10, 1, 1, 0], 24, 3)));
 
@@ -1156,8 +1285,8 @@ mod tests {
         assert_eq!(
             m.action.params,
             vec![
-                ("port".to_string(), vec![0, 5]),
-                ("smac".to_string(), vec![0xaa; 6])
+                (Name::from("port"), Value::from([0, 5])),
+                (Name::from("smac"), Value::from([0xaa; 6]))
             ]
         );
 
@@ -1174,7 +1303,7 @@ mod tests {
 
         let via_group = Entity::Table(
             TableEntry::new("ingress.ecmp", TableAction::Group(3))
-                .with_match("nexthop_id", MatchValue::Exact(vec![0, 9])),
+                .with_match("nexthop_id", MatchValue::Exact(Value::from(vec![0, 9]))),
         );
         assert_eq!(via_group.canonicalize(&idx).unwrap(), via_group);
     }
@@ -1189,18 +1318,18 @@ mod tests {
         .with_match(
             "ether_type",
             MatchValue::Ternary {
-                value: vec![0],
-                mask: vec![0],
+                value: vec![0].into(),
+                mask: vec![0].into(),
             },
         )
         .with_match(
             "l4_port",
             MatchValue::Range {
-                low: vec![0],
-                high: vec![0xff, 0xff],
+                low: vec![0].into(),
+                high: vec![0xff, 0xff].into(),
             },
         )
-        .with_match("in_port", MatchValue::Optional(vec![0, 1]))
+        .with_match("in_port", MatchValue::Optional(Value::from(vec![0, 1])))
         .with_priority(1);
         let p = e.to_proto(&idx).unwrap();
         assert_eq!(p.r#match.len(), 1);
@@ -1224,14 +1353,14 @@ mod tests {
         assert_eq!(err(e), "table `ingress.vrf_lpm` has no match field `vrf`");
 
         let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
-        e.matches[0].value = MatchValue::Exact(vec![1, 0, 0]);
+        e.matches[0].value = MatchValue::Exact(Value::from(vec![1, 0, 0]));
         assert_eq!(
             err(e),
             "table `ingress.vrf_lpm` field `vrf_id`: value 0x010000 needs 17 bits, field is bit<16>"
         );
 
         let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
-        e.matches[1].value = MatchValue::Exact(vec![10, 0, 0, 0]);
+        e.matches[1].value = MatchValue::Exact(Value::from(vec![10, 0, 0, 0]));
         assert_eq!(
             err(e),
             "table `ingress.vrf_lpm` field `dst_addr` is a lpm match, got exact"
@@ -1289,7 +1418,7 @@ mod tests {
                     .with_param("smac", vec![1]),
             ),
         )
-        .with_match("nexthop_id", MatchValue::Exact(vec![1]));
+        .with_match("nexthop_id", MatchValue::Exact(Value::from(vec![1])));
         assert!(err(direct).contains("is implemented by `ingress.selector`"));
 
         let acl = TableEntry::new(
@@ -1314,6 +1443,156 @@ mod tests {
         assert_eq!(
             bad_member.to_proto(&idx).unwrap_err().to_string(),
             "action `ingress.drop` is not an action of the tables of action profile `ingress.selector`"
+        );
+    }
+
+    /// `check` is what a write runs on every update before it sends any: it must refuse exactly
+    /// what `to_proto` refuses, with the same error.
+    #[test]
+    fn check_agrees_with_to_proto() {
+        let idx = router_index();
+        let mut cases: Vec<Entity> = Vec::new();
+        let lpm = |f: &dyn Fn(&mut TableEntry)| {
+            let mut e = lpm_entry(1, [10, 0, 0, 0], 8, 3);
+            f(&mut e);
+            Entity::Table(e)
+        };
+        cases.push(lpm(&|_| {}));
+        cases.push(lpm(&|e| e.table = "ingress.nope".into()));
+        cases.push(lpm(&|e| e.matches[0].field = "vrf".into()));
+        cases.push(lpm(&|e| {
+            e.matches[0].value = MatchValue::Exact([1, 0, 0].into())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[0].value = MatchValue::Exact(Value::default())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Exact([10, 0, 0, 0].into())
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [10, 0, 0, 0].into(),
+                prefix_len: 33,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [1, 10, 0, 0, 0].into(),
+                prefix_len: 8,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches[1].value = MatchValue::Lpm {
+                value: [10, 0, 0, 0].into(),
+                prefix_len: 0,
+            }
+        }));
+        cases.push(lpm(&|e| {
+            e.matches.remove(0);
+        }));
+        cases.push(lpm(&|e| e.matches.push(e.matches[0].clone())));
+        cases.push(lpm(&|e| e.priority = 5));
+        cases.push(lpm(&|e| e.action = TableAction::Member(1)));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.set_port"))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_nexthop").with_param("nexthop_id", [1, 0, 0]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_nexthop")
+                    .with_param("nexthop_id", [1])
+                    .with_param("nexthop_id", [2]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action =
+                TableAction::Action(ActionCall::new("ingress.set_nexthop").with_param("hop", [1]))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(
+                ActionCall::new("ingress.set_port")
+                    .with_param("port", [1])
+                    .with_param("smac", [1]),
+            )
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.default_only"))
+        }));
+        cases.push(lpm(&|e| {
+            e.action = TableAction::Action(ActionCall::new("ingress.nope"))
+        }));
+        let acl = |value: &[u8], mask: &[u8], low: &[u8], high: &[u8], priority: i32| {
+            Entity::Table(
+                TableEntry::new(
+                    "ingress.acl",
+                    TableAction::Action(ActionCall::new("ingress.drop")),
+                )
+                .with_match(
+                    "ether_type",
+                    MatchValue::Ternary {
+                        value: value.into(),
+                        mask: mask.into(),
+                    },
+                )
+                .with_match(
+                    "l4_port",
+                    MatchValue::Range {
+                        low: low.into(),
+                        high: high.into(),
+                    },
+                )
+                .with_priority(priority),
+            )
+        };
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 0));
+        cases.push(acl(&[1, 8, 0], &[0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[1, 0xff, 0xff], &[0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[1, 0, 80], &[0, 88], 10));
+        cases.push(acl(&[8, 0], &[0xff, 0xff], &[0, 80], &[1, 0, 88], 10));
+        cases.push(acl(&[0], &[0], &[0], &[0xff, 0xff], 10));
+        let member = |action: ActionCall, profile: &'static str| {
+            Entity::Member(ActionProfileMember {
+                profile: profile.into(),
+                member_id: 1,
+                action,
+            })
+        };
+        let set_port = ActionCall::new("ingress.set_port")
+            .with_param("port", [5])
+            .with_param("smac", [0xaa; 6]);
+        cases.push(member(set_port.clone(), "ingress.selector"));
+        cases.push(member(set_port, "ingress.nope"));
+        cases.push(member(ActionCall::new("ingress.drop"), "ingress.selector"));
+        cases.push(member(
+            ActionCall::new("ingress.set_port")
+                .with_param("port", [5])
+                .with_param("smac", [1; 7]),
+            "ingress.selector",
+        ));
+        cases.push(Entity::Table(
+            TableEntry::new("ingress.ecmp", TableAction::Group(3))
+                .with_match("nexthop_id", MatchValue::Exact([0, 9].into())),
+        ));
+        cases.push(Entity::Group(ActionProfileGroup {
+            profile: "ingress.selector".into(),
+            group_id: 3,
+            members: vec![(7, 1)],
+            max_size: 4,
+        }));
+        let mut refused = 0;
+        for e in &cases {
+            let built = e.to_proto(&idx).map(|_| ());
+            refused += usize::from(built.is_err());
+            assert_eq!(e.check(&idx), built, "{e}");
+        }
+        assert!(
+            refused > 20,
+            "the cases exercise the errors ({refused} refused)"
         );
     }
 

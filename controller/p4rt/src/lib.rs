@@ -17,12 +17,14 @@
 
 pub mod codec;
 pub mod entity;
+mod name;
 pub mod p4info;
 pub mod target;
+mod value;
 
 pub use entity::{
     ActionCall, ActionProfileGroup, ActionProfileMember, Entity, EntityError, EntityKey,
-    FieldMatch, MatchValue, TableAction, TableEntry, Update, UpdateKind,
+    FieldMatch, MatchValue, Name, TableAction, TableEntry, Update, UpdateKind, Value,
 };
 pub use p4info::{P4InfoError, P4InfoIndex};
 pub use p4runtime_proto::google::rpc::Code;

@@ -9,20 +9,88 @@
 //! * one change: withdraw one services route (leaked into every customer VRF) and one
 //!   customer route, through the same path — the delta;
 //! * the same change done the naive way: a cold start of the changed state;
-//! * the peak resident memory of the process.
+//! * the peak resident memory of the process;
+//! * where the memory goes: live heap bytes and allocations of the RIB and of the data plane
+//!   (counted by this bench's global allocator), and of an embedded switch holding the same
+//!   entries (the in-process switch of tests and of the daemon's default target).
 //!
 //! Run: `cargo bench -p p4vrf --bench leak_scale` (VRFS, PER_VRF, SERVICES may be set in the
 //! environment).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::{IpNet, Ipv4Net};
+use p4rt::Target;
 use p4vrf::config::Mac;
 use p4vrf::dataplane::{Dataplane, Topology};
+use p4vrf::pipeline::Pipeline;
 use rib::{Adjacency, Forward, Protocol, Rib, Route, RouteTarget, VrfPolicy};
+
+/// The system allocator, counting live heap bytes (as requested) and live allocations.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
+/// The most live bytes seen while `TRACK_PEAK` is set.
+static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
+static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed) + layout.size() as isize;
+        LIVE_ALLOCS.fetch_add(1, Relaxed);
+        if TRACK_PEAK.load(Relaxed) {
+            PEAK_BYTES.fetch_max(live, Relaxed);
+        }
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        LIVE_ALLOCS.fetch_sub(1, Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let grow = new_size as isize - layout.size() as isize;
+        let live = LIVE_BYTES.fetch_add(grow, Relaxed) + grow;
+        if TRACK_PEAK.load(Relaxed) {
+            PEAK_BYTES.fetch_max(live, Relaxed);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Live heap (bytes, allocations) now.
+fn heap() -> (isize, isize) {
+    (LIVE_BYTES.load(Relaxed), LIVE_ALLOCS.load(Relaxed))
+}
+
+/// What grew between two [`heap`] readings, per entry (FIB entry, or switch table entry).
+fn per_entry(what: &str, before: (isize, isize), after: (isize, isize), entries: usize) {
+    let n = entries.max(1) as f64;
+    println!(
+        "  {what:<16} {:>9.1} MiB heap  {:>7.0} bytes and {:>5.2} allocations per entry",
+        (after.0 - before.0) as f64 / 1048576.0,
+        (after.0 - before.0) as f64 / n,
+        (after.1 - before.1) as f64 / n,
+    );
+}
+
+/// CPU time of this thread so far, in seconds (`/proc/thread-self/schedstat`), so figures can
+/// be told apart from time spent waiting for a CPU shared with other work.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -86,7 +154,11 @@ impl Lab {
     }
 
     fn static_route(&self, intf: &str) -> Route {
-        Route::local(Protocol::Static, Forward::Nexthops(vec![self.adj(intf)]), 0)
+        Route::local(
+            Protocol::Static,
+            Forward::Nexthops([self.adj(intf)].into()),
+            0,
+        )
     }
 
     /// Everything, as a cold start sees it.
@@ -140,18 +212,44 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn cold_start(
-    lab: &Lab,
-    topology: &Topology,
-    skip: &BTreeSet<(String, IpNet)>,
-) -> (Rib, Dataplane, usize, f64) {
+struct ColdStart {
+    rib: Rib,
+    dp: Dataplane,
+    updates: usize,
+    /// Wall-clock and CPU seconds.
+    wall: f64,
+    cpu: f64,
+    /// Heap before, after the RIB's delta (RIB alone), after the data plane's translation.
+    heap: [(isize, isize); 3],
+}
+
+fn cold_start(lab: &Lab, topology: &Topology, skip: &BTreeSet<(String, IpNet)>) -> ColdStart {
+    let h0 = heap();
     let start = Instant::now();
+    let cpu = cpu_s();
     let mut rib = Rib::new();
     lab.load(&mut rib, skip);
     let delta = rib.take_delta();
+    let mut h1 = heap();
     let mut dp = Dataplane::new();
-    let updates = dp.apply(topology, &delta).expect("translation");
-    (rib, dp, updates.len(), start.elapsed().as_secs_f64())
+    let updates = dp.apply(topology, &delta).expect("translation").len();
+    let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_s() - cpu);
+    let delta_heap = {
+        let before = heap();
+        drop(delta);
+        let after = heap();
+        (before.0 - after.0, before.1 - after.1)
+    };
+    // The delta was alive at the first reading; count it out of the RIB's share.
+    h1 = (h1.0 - delta_heap.0, h1.1 - delta_heap.1);
+    ColdStart {
+        rib,
+        dp,
+        updates,
+        wall,
+        cpu,
+        heap: [h0, h1, heap()],
+    }
 }
 
 fn main() {
@@ -166,25 +264,35 @@ fn main() {
         lab.vrfs, lab.per_vrf, lab.services
     );
 
-    let (mut rib, mut dp, updates, cold) = cold_start(&lab, &topology, &BTreeSet::new());
+    let ColdStart {
+        mut rib,
+        mut dp,
+        updates,
+        wall: cold,
+        cpu: cold_cpu,
+        heap: h,
+    } = cold_start(&lab, &topology, &BTreeSet::new());
     let fib_entries: usize = rib
         .vrf_names()
         .map(|v| rib.fib(v).map_or(0, |f| f.len()))
         .sum();
-    println!("cold start:            {cold:>8.3} s  {updates:>9} P4 updates  {fib_entries:>9} FIB entries");
+    println!("cold start:            {cold:>8.3} s  (CPU {cold_cpu:.3} s)  {updates:>9} P4 updates  {fib_entries:>9} FIB entries");
     // The update list of the cold start is dropped by now; what remains is the RIB and the
-    // data plane's desired entity set.
+    // data plane's state.
     let rss = status_kib("VmRSS:");
     println!(
-        "resident after cold start: {} MiB, {} bytes per FIB entry (RIB + VPN table + FIB + P4 entity set)",
+        "resident after cold start: {} MiB, {} bytes per FIB entry (RIB + VPN table + FIB + data plane state)",
         rss / 1024,
         rss * 1024 / fib_entries.max(1) as u64
     );
+    per_entry("RIB", h[0], h[1], fib_entries);
+    per_entry("data plane", h[1], h[2], fib_entries);
 
     // One services route (leaked into every customer VRF) and one customer route go away.
     let svc = prefix(0x0a00_0000);
     let cust = prefix(0x6400_0000);
     let start = Instant::now();
+    let cpu = cpu_s();
     rib.withdraw_route("services", svc, Protocol::Static)
         .expect("vrf exists");
     rib.withdraw_route(&Lab::vrf(0), cust, Protocol::Static)
@@ -192,19 +300,73 @@ fn main() {
     let delta = rib.take_delta();
     let updates = dp.apply(&topology, &delta).expect("translation");
     let incremental = start.elapsed().as_secs_f64();
+    let incremental_cpu = cpu_s() - cpu;
     println!(
-        "delta (2 withdrawals): {incremental:>8.3} s  {:>9} P4 updates  {:>9} FIB changes",
+        "delta (2 withdrawals): {incremental:>8.3} s  (CPU {incremental_cpu:.3} s)  {:>9} P4 updates  {:>9} FIB changes",
         updates.len(),
         delta.changes.len()
     );
 
     let skip: BTreeSet<(String, IpNet)> =
         [("services".to_string(), svc), (Lab::vrf(0), cust)].into();
-    let (_, _, _, recompute) = cold_start(&lab, &topology, &skip);
-    println!("same change, recomputed from scratch: {recompute:>8.3} s");
+    let again = cold_start(&lab, &topology, &skip);
+    let recompute = again.wall;
+    println!(
+        "same change, recomputed from scratch: {recompute:>8.3} s  (CPU {:.3} s)",
+        again.cpu
+    );
+    drop(again);
     println!("delta / recompute: {:.5}", incremental / recompute);
     println!(
         "peak RSS (two instances alive during the recompute): {} MiB",
         status_kib("VmHWM:") / 1024
+    );
+    embedded_switch(&dp);
+}
+
+/// The same entries in an embedded switch (the daemon's default target), written as the daemon
+/// writes them (one write of every update): its heap per entry, and how much more the write
+/// held at its peak. The built-in P4Info sizes the LPM tables for a switch (65,536 entries);
+/// here they are made large enough for the bench.
+fn embedded_switch(dp: &Dataplane) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let pipeline = Pipeline::builtin();
+    let mut p4info = p4rt::P4InfoIndex::from_binary(&pipeline.p4info)
+        .expect("built-in P4Info")
+        .raw()
+        .clone();
+    for table in &mut p4info.tables {
+        table.size = table.size.max(1 << 22);
+    }
+    let p4info = p4rt::P4InfoIndex::from_proto(p4info)
+        .expect("still valid")
+        .to_binary();
+    let target = p4rt::EmbeddedTarget::new();
+    runtime
+        .block_on(target.set_pipeline(&p4info, &pipeline.device_config))
+        .expect("pipeline");
+    let updates = dp.reconcile(&[]);
+    let before = heap();
+    PEAK_BYTES.store(before.0, Relaxed);
+    TRACK_PEAK.store(true, Relaxed);
+    let start = Instant::now();
+    let cpu = cpu_s();
+    runtime.block_on(target.write(&updates)).expect("write");
+    let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_s() - cpu);
+    TRACK_PEAK.store(false, Relaxed);
+    let after = heap();
+    let peak = PEAK_BYTES.load(Relaxed);
+    let entries = target.switch().lock().map(|s| s.entry_count()).unwrap_or(0);
+    println!(
+        "embedded switch: {} updates written in {wall:.3} s (CPU {cpu:.3} s), {entries} table entries",
+        updates.len()
+    );
+    per_entry("embedded switch", before, after, entries);
+    println!(
+        "  during the write:  {:>9.1} MiB heap above what the switch keeps, {:.0} bytes per update",
+        (peak - after.0) as f64 / 1048576.0,
+        (peak - after.0) as f64 / updates.len().max(1) as f64
     );
 }

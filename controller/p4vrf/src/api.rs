@@ -155,13 +155,18 @@ impl<'de> Deserialize<'de> for Response {
     }
 }
 
-/// The BGP speaker's `show` commands (`bgp summary`, `bgp neighbors …`,
-/// `bgp vrf NAME ipv4 unicast`, …). [`answer`] hands it every `bgp …` / `ip bgp …` command it
+/// The BGP speaker's `show` commands (`bgp summary`, `bgp neighbors …`). [`answer`] hands it every `bgp …` / `ip bgp …` command it
 /// does not answer itself, with the words as typed (without `show`).
 pub trait BgpShow {
     /// `None` when the command is not one of the speaker's; `Some(Err(message))` when it is
     /// but cannot be answered (an unknown neighbor, …).
     fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>>;
+
+    /// Hit counters of the route-maps the speaker ran (neighbors' route-maps in and out, GateD
+    /// export maps), by map name; `show route-map` adds them to the RIB's.
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, policy::RouteMapStats>> {
+        None
+    }
 }
 
 /// What [`answer`] looks at: the router, and the BGP speaker when there is one.
@@ -176,11 +181,13 @@ pub const COMMANDS: &str = "  ip route vrf NAME                   a VRF's IPv4 r
   ip bgp vpnv4 all [detail]           the VPNv4 table by route distinguisher
                                       (also: bgp vpnv4 [unicast] all [detail])
   bgp vpnv6 unicast all [detail]      the VPNv6 table by route distinguisher
+  bgp vrf NAME ipv4|ipv6 unicast      a VRF's BGP table: redistributed, CE and imported paths
+                                      (also: ip bgp vrf NAME [ipv4 unicast])
   route-map [NAME]                    route-maps with their hit counters
   vrf [NAME]                          VRFs: RD, route targets, VPN label, interfaces
   p4 entries                          every entry read back from the switch
   p4 summary                          entries per table written, the last write's time
-  bgp summary | bgp neighbors [ADDR] | bgp vrf NAME ipv4 unicast
+  bgp summary | bgp neighbors [ADDR [advertised-routes|received-routes]]
                                       the BGP speaker's view (when BGP is configured)
 ";
 
@@ -228,8 +235,18 @@ pub fn answer(ctx: &ShowContext, request: &Request) -> Response {
         ["bgp", "vpnv6", "unicast", "all", rest @ ..] if matches!(rest, [] | ["detail"]) => {
             vpn(ctx.router, Family::Ipv6, !rest.is_empty(), json)
         }
-        ["route-map"] => route_maps(ctx.router, None, json),
-        ["route-map", name] => route_maps(ctx.router, Some(name), json),
+        ["bgp", "vrf", vrf, af @ ("ipv4" | "ipv6"), "unicast"]
+        | ["ip", "bgp", "vrf", vrf, af @ ("ipv4" | "ipv6"), "unicast"] => {
+            let family = if *af == "ipv4" {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            };
+            bgp_vrf(rib, vrf, family, json)
+        }
+        ["ip", "bgp", "vrf", vrf] => bgp_vrf(rib, vrf, Family::Ipv4, json),
+        ["route-map"] => route_maps(ctx, None, json),
+        ["route-map", name] => route_maps(ctx, Some(name), json),
         ["vrf"] => vrfs(ctx.router, None, json),
         ["vrf", name] => vrfs(ctx.router, Some(name), json),
         ["p4", "entries"] => Response::Error(
@@ -260,6 +277,18 @@ fn vpn(router: &Router, family: Family, detail: bool, json: bool) -> Response {
     }
 }
 
+/// A VRF's BGP table. It is the RIB's (redistributed, CE and imported paths), so it answers
+/// with or without a `[bgp]` section.
+fn bgp_vrf(rib: &rib::Rib, vrf: &str, family: Family, json: bool) -> Response {
+    if json {
+        return json::bgp_vrf(rib, vrf, family);
+    }
+    match show::bgp_vrf_unicast(rib, vrf, family) {
+        Some(text) => Response::Text(text),
+        None => Response::Error(format!("% VRF {vrf} does not exist")),
+    }
+}
+
 /// `show p4 entries` from the entities read back from the switch.
 pub fn p4_entries(entities: &[p4rt::entity::Entity], json: bool) -> Response {
     if json {
@@ -269,7 +298,10 @@ pub fn p4_entries(entities: &[p4rt::entity::Entity], json: bool) -> Response {
     }
 }
 
-fn route_maps(router: &Router, name: Option<&str>, json: bool) -> Response {
+/// Every route-map of the configuration with its hit counters: what the RIB ran
+/// (redistribution, export and import maps) plus what the BGP speaker ran (neighbors' maps).
+fn route_maps(ctx: &ShowContext, name: Option<&str>, json: bool) -> Response {
+    let router = ctx.router;
     let empty = BTreeMap::new();
     let maps = router.config().map_or(&empty, |c| &c.policy.0.route_maps);
     let selected: Vec<_> = match name {
@@ -279,7 +311,16 @@ fn route_maps(router: &Router, name: Option<&str>, json: bool) -> Response {
         },
         None => maps.values().collect(),
     };
-    let stats = router.rib().route_map_stats();
+    let mut stats = router.rib().route_map_stats().clone();
+    if let Some(bgp) = ctx.bgp.and_then(|b| b.route_map_stats()) {
+        for (map, st) in bgp {
+            stats
+                .entry(map.clone())
+                .and_modify(|s| s.merge(st))
+                .or_insert_with(|| st.clone());
+        }
+    }
+    let stats = &stats;
     if json {
         return json::route_maps(&selected, stats);
     }

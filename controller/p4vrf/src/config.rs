@@ -141,6 +141,19 @@ pub struct Config {
     pub interfaces: BTreeMap<String, InterfaceConfig>,
     pub policy: PolicySet,
     pub bgp: Option<BgpConfig>,
+    /// Static LSPs towards remote PEs that are not adjacent, by the PE's address.
+    pub lsps: BTreeMap<IpAddr, StaticLsp>,
+}
+
+/// A static label-switched path towards a remote PE (`[[interface.neighbor.lsp]]`): packets
+/// for VPN routes whose next hop is `to` go to `next_hop` on the core interface `interface`
+/// with `label` under the VPN label (3, implicit null, pushes none: the neighbor is the
+/// penultimate hop).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticLsp {
+    pub interface: String,
+    pub next_hop: IpAddr,
+    pub label: u32,
 }
 
 /// One problem in a configuration file, located.
@@ -324,6 +337,15 @@ struct RawInterface {
 struct RawNeighbor {
     ip: Spanned<String>,
     mac: Spanned<String>,
+    #[serde(default)]
+    lsp: Vec<RawLsp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLsp {
+    to: Spanned<String>,
+    label: Spanned<u32>,
 }
 
 // ----- loading ------------------------------------------------------------------------------
@@ -397,6 +419,54 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// One `[[interface.neighbor.lsp]]` of neighbor `via` on `interface`: a host address of
+    /// the neighbor's family, once in the whole file, and a usable transport label.
+    fn lsp(
+        &mut self,
+        rl: &RawLsp,
+        interface: &str,
+        core: bool,
+        via: IpAddr,
+        lsps: &mut BTreeMap<IpAddr, StaticLsp>,
+    ) {
+        if !core {
+            self.error(
+                &rl.to.span(),
+                format!("an LSP needs a core interface: set `core = true` on `{interface}`"),
+            );
+        }
+        let label = *rl.label.get_ref();
+        if !(label == 3 || (16..=0xF_FFFF).contains(&label)) {
+            self.error(
+                &rl.label.span(),
+                format!(
+                    "transport label {label} is not usable: 16..=1048575, or 3 (implicit null)"
+                ),
+            );
+        }
+        let Some(to) = self.parse_with(&rl.to, |t| {
+            t.parse::<IpAddr>()
+                .map_err(|_| format!("LSP destination `{t}` is not an IP address"))
+        }) else {
+            return;
+        };
+        if lsps.contains_key(&to) {
+            self.error(
+                &rl.to.span(),
+                format!("there is already an LSP to {to}; one path per remote PE"),
+            );
+            return;
+        }
+        lsps.insert(
+            to,
+            StaticLsp {
+                interface: interface.to_string(),
+                next_hop: via,
+                label,
+            },
+        );
     }
 
     /// A route-map named in the configuration, or an error at `span`.
@@ -599,6 +669,7 @@ impl Validator<'_> {
 
         // Interfaces: names, ports, VLANs, VRF references, addresses and neighbors.
         let mut interfaces: BTreeMap<String, InterfaceConfig> = BTreeMap::new();
+        let mut lsps: BTreeMap<IpAddr, StaticLsp> = BTreeMap::new();
         let mut ports: BTreeMap<(u16, Option<u16>), String> = BTreeMap::new();
         // Per VRF: every interface subnet with the interface it belongs to, for overlap checks.
         let mut vrf_subnets: BTreeMap<String, Vec<(IpNet, String)>> = BTreeMap::new();
@@ -687,6 +758,9 @@ impl Validator<'_> {
                 if let Some(mac) = mac {
                     neighbors.insert(ip, mac);
                 }
+                for rl in &rn.lsp {
+                    self.lsp(rl, &name, ri.core, ip, &mut lsps);
+                }
             }
             interfaces.insert(
                 name.clone(),
@@ -774,6 +848,7 @@ impl Validator<'_> {
             interfaces,
             policy: policy_set,
             bgp,
+            lsps,
         }
     }
 }

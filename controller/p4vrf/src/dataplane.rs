@@ -2,22 +2,26 @@
 //! router MAC) and FIB deltas into ordered P4Runtime updates, and owns the IDs the tables use
 //! (VRF ids, router interfaces, nexthops, ECMP groups).
 //!
-//! The full set of entities the switch should hold is kept here (`desired`), keyed by what each
-//! entity is. A change touches some keys; the updates are the difference between each touched
-//! key's old and new entity, written in dependency order: inserts and modifies from router
-//! interfaces up to routes, then deletes from routes down to router interfaces, so the switch
-//! never holds a route pointing at a missing nexthop. `docs/p4-pipeline.md` has the tables.
+//! What the switch should hold is kept here, keyed by what each entity is: route entries as
+//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt: a few bytes each, with
+//! no copy of the FIB), everything else (interfaces, nexthops, members, groups: a few per
+//! interface or neighbor) as entities. Entities of routes are built when they are written or
+//! read. A change touches some keys; the updates are the difference between each touched key's
+//! old and new value, written in dependency order: inserts and modifies from router interfaces
+//! up to routes, then deletes from routes down to router interfaces, so the switch never holds
+//! a route pointing at a missing nexthop. `docs/p4-pipeline.md` has the tables.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use p4rt::entity::{
-    ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue,
-    TableAction, TableEntry, Update, UpdateKind,
+    ActionCall, ActionProfileGroup, ActionProfileMember, Entity, FieldMatch, MatchValue, Name,
+    TableAction, TableEntry, Update, UpdateKind, Value,
 };
-use rib::{Adjacency, FibAction, FibDelta};
+use rib::{Adjacencies, Adjacency, FibAction, FibDelta};
 
 use crate::config::{Config, Mac};
 
@@ -43,6 +47,7 @@ pub mod names {
     pub const POP_TO_VRF: &str = "ingress.pop_to_vrf";
     pub const SET_NEIGHBOR: &str = "ingress.set_neighbor";
     pub const SET_VPN_NEIGHBOR: &str = "ingress.set_vpn_neighbor";
+    pub const SET_VPN_TRANSPORT_NEIGHBOR: &str = "ingress.set_vpn_transport_neighbor";
     pub const SET_EGRESS: &str = "ingress.set_egress";
     pub const SET_EGRESS_VLAN: &str = "ingress.set_egress_vlan";
 }
@@ -86,7 +91,8 @@ impl Topology {
 }
 
 /// What an entity is, independent of its contents. The declaration order is the dependency
-/// order: an entity may only refer to entities of earlier kinds.
+/// order: an entity may only refer to entities of earlier kinds. Route entries, which refer to
+/// all of these, come after every key (see [`RouteKey`]).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Key {
     RouterInterface(u16),
@@ -98,7 +104,25 @@ enum Key {
     Member(u32),
     Group(u32),
     EcmpEntry(u16),
-    Route(u16, IpNet),
+}
+
+/// A route entry: (VRF id, prefix).
+type RouteKey = (u16, IpNet);
+
+/// What a route entry does, in the ids of the entries it points at.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RouteAction {
+    Nexthop(u16),
+    Group(u16),
+    Drop,
+    Punt,
+}
+
+/// The keys one change touched, each with its value before the change.
+#[derive(Default)]
+struct Touched {
+    entities: BTreeMap<Key, Option<Entity>>,
+    routes: BTreeMap<RouteKey, Option<RouteAction>>,
 }
 
 /// Why the data plane could not translate a change.
@@ -130,6 +154,8 @@ struct Ids<K: Ord + Clone> {
     /// The lowest id never handed out.
     next: u32,
     freed: Vec<u32>,
+    /// The key holding each id (index = id).
+    by_id: Vec<Option<K>>,
 }
 
 impl<K: Ord + Clone> Ids<K> {
@@ -141,11 +167,21 @@ impl<K: Ord + Clone> Ids<K> {
             free: BTreeSet::new(),
             next: 1,
             freed: Vec::new(),
+            by_id: Vec::new(),
         }
     }
 
-    fn get(&self, key: &K) -> Option<u32> {
+    fn get<Q>(&self, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
         self.by_key.get(key).copied()
+    }
+
+    /// The key an id is held by.
+    fn key_of(&self, id: u32) -> Option<&K> {
+        self.by_id.get(id as usize)?.as_ref()
     }
 
     fn get_or_alloc(&mut self, key: &K) -> Result<u32, DataplaneError> {
@@ -161,11 +197,20 @@ impl<K: Ord + Clone> Ids<K> {
             None => return Err(DataplaneError::OutOfIds(self.what)),
         };
         self.by_key.insert(key.clone(), id);
+        if self.by_id.len() <= id as usize {
+            self.by_id.resize(id as usize + 1, None);
+        }
+        self.by_id[id as usize] = Some(key.clone());
         Ok(id)
     }
 
-    fn release(&mut self, key: &K) -> Option<u32> {
+    fn release<Q>(&mut self, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
         let id = self.by_key.remove(key)?;
+        self.by_id[id as usize] = None;
         self.freed.push(id);
         Some(id)
     }
@@ -175,17 +220,19 @@ impl<K: Ord + Clone> Ids<K> {
     }
 }
 
-/// The translator and the entity set the switch should hold.
+/// The translator and what the switch should hold.
 #[derive(Debug)]
 pub struct Dataplane {
     topology: Topology,
-    fib: BTreeMap<(Arc<str>, IpNet), FibAction>,
     vrf_ids: Ids<String>,
     rif_ids: Ids<String>,
     nexthop_ids: Ids<Adjacency>,
-    group_ids: Ids<Vec<Adjacency>>,
+    group_ids: Ids<Adjacencies>,
     nexthop_refs: BTreeMap<Adjacency, usize>,
-    group_refs: BTreeMap<Vec<Adjacency>, usize>,
+    group_refs: BTreeMap<Adjacencies, usize>,
+    /// Every route entry, in ids: the RIB keeps the FIB, this is only what the switch holds.
+    routes: BTreeMap<RouteKey, RouteAction>,
+    /// Every other entity.
     desired: BTreeMap<Key, Entity>,
 }
 
@@ -195,30 +242,35 @@ impl Default for Dataplane {
     }
 }
 
-fn u16_bytes(v: u16) -> Vec<u8> {
-    v.to_be_bytes().to_vec()
+fn u16_bytes(v: u16) -> Value {
+    Value::from(v.to_be_bytes())
 }
 
-fn call(action: &str, params: Vec<(&str, Vec<u8>)>) -> ActionCall {
+/// A 20-bit MPLS label in 3 bytes.
+fn label_bytes(label: u32) -> Value {
+    Value::from(&label.to_be_bytes()[1..])
+}
+
+fn call(action: &'static str, params: Vec<(&'static str, Value)>) -> ActionCall {
     ActionCall {
-        action: action.to_string(),
+        action: Name::from_static(action),
         params: params
             .into_iter()
-            .map(|(n, v)| (n.to_string(), v))
+            .map(|(n, v)| (Name::from_static(n), v))
             .collect(),
     }
 }
 
-fn exact(field: &str, value: Vec<u8>) -> FieldMatch {
+fn exact(field: &'static str, value: Value) -> FieldMatch {
     FieldMatch {
-        field: field.to_string(),
+        field: Name::from_static(field),
         value: MatchValue::Exact(value),
     }
 }
 
-fn table_entry(table: &str, matches: Vec<FieldMatch>, action: TableAction) -> Entity {
+fn table_entry(table: &'static str, matches: Vec<FieldMatch>, action: TableAction) -> Entity {
     Entity::Table(TableEntry {
-        table: table.to_string(),
+        table: Name::from_static(table),
         matches,
         action,
         priority: 0,
@@ -229,7 +281,6 @@ impl Dataplane {
     pub fn new() -> Self {
         Dataplane {
             topology: Topology::default(),
-            fib: BTreeMap::new(),
             // Widths of the P4 fields: vrf_id, rif, nexthop_id, group_id are bit<16>.
             vrf_ids: Ids::new("VRF", u16::MAX as u32),
             rif_ids: Ids::new("router interface", u16::MAX as u32),
@@ -237,18 +288,29 @@ impl Dataplane {
             group_ids: Ids::new("ECMP group", u16::MAX as u32),
             nexthop_refs: BTreeMap::new(),
             group_refs: BTreeMap::new(),
+            routes: BTreeMap::new(),
             desired: BTreeMap::new(),
         }
     }
 
-    /// Every entity the switch should hold now, in dependency order.
-    pub fn entities(&self) -> impl Iterator<Item = &Entity> {
-        self.desired.values()
+    /// Every entity the switch should hold now, in dependency order (route entries last, built
+    /// as they are iterated).
+    pub fn entities(&self) -> impl Iterator<Item = Entity> + '_ {
+        self.desired.values().cloned().chain(
+            self.routes
+                .iter()
+                .map(|(key, action)| route_entity(*key, *action)),
+        )
+    }
+
+    /// How many entities [`Dataplane::entities`] yields.
+    pub fn entity_count(&self) -> usize {
+        self.desired.len() + self.routes.len()
     }
 
     /// The VRF id a VRF name has in the tables.
     pub fn vrf_id(&self, vrf: &str) -> Option<u16> {
-        self.vrf_ids.get(&vrf.to_string()).map(|v| v as u16)
+        self.vrf_ids.get(vrf).map(|v| v as u16)
     }
 
     /// Applies a new topology and a FIB delta; returns the updates that bring the switch from
@@ -259,7 +321,7 @@ impl Dataplane {
         delta: &FibDelta,
     ) -> Result<Vec<Update>, DataplaneError> {
         self.check(topology, delta)?;
-        let mut touched: BTreeMap<Key, Option<Entity>> = BTreeMap::new();
+        let mut touched = Touched::default();
         let result = self.apply_inner(topology, delta, &mut touched);
         self.vrf_ids.end_batch();
         self.rif_ids.end_batch();
@@ -276,7 +338,7 @@ impl Dataplane {
                 return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
             }
             if let Some(FibAction::Forward(adjs)) = &change.action {
-                for adj in adjs {
+                for adj in adjs.iter() {
                     if !topology.interfaces.contains_key(&*adj.interface) {
                         return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
                     }
@@ -296,24 +358,27 @@ impl Dataplane {
         Ok(())
     }
 
-    fn set(
-        &mut self,
-        touched: &mut BTreeMap<Key, Option<Entity>>,
-        key: Key,
-        entity: Option<Entity>,
-    ) {
+    fn set(&mut self, touched: &mut Touched, key: Key, entity: Option<Entity>) {
         let old = match &entity {
             Some(e) => self.desired.insert(key.clone(), e.clone()),
             None => self.desired.remove(&key),
         };
-        touched.entry(key).or_insert(old);
+        touched.entities.entry(key).or_insert(old);
+    }
+
+    fn set_route(&mut self, touched: &mut Touched, key: RouteKey, action: Option<RouteAction>) {
+        let old = match action {
+            Some(a) => self.routes.insert(key, a),
+            None => self.routes.remove(&key),
+        };
+        touched.routes.entry(key).or_insert(old);
     }
 
     fn apply_inner(
         &mut self,
         topology: &Topology,
         delta: &FibDelta,
-        touched: &mut BTreeMap<Key, Option<Entity>>,
+        touched: &mut Touched,
     ) -> Result<(), DataplaneError> {
         let old_topology = std::mem::replace(&mut self.topology, topology.clone());
 
@@ -330,7 +395,7 @@ impl Dataplane {
             if let Some(mac) = topology.router_mac {
                 let e = table_entry(
                     names::MY_STATION,
-                    vec![exact("dst_mac", mac.0.to_vec())],
+                    vec![exact("dst_mac", Value::from(mac.0))],
                     TableAction::Action(call(names::ADMIT_TO_L3, vec![])),
                 );
                 self.set(touched, Key::MyStation(mac), Some(e));
@@ -359,8 +424,8 @@ impl Dataplane {
                     let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
                     let src_mac = topology
                         .router_mac
-                        .map(|m| m.0.to_vec())
-                        .unwrap_or(vec![0; 6]);
+                        .map(|m| Value::from(m.0))
+                        .unwrap_or_else(|| Value::from([0; 6]));
                     let egress = match vlan {
                         None => call(
                             names::SET_EGRESS,
@@ -433,7 +498,7 @@ impl Dataplane {
             let vrf_id = self.vrf_ids.get_or_alloc(vrf)? as u16;
             let e = table_entry(
                 names::MPLS_VRF,
-                vec![exact("label", label.to_be_bytes()[1..].to_vec())],
+                vec![exact("label", label_bytes(*label))],
                 TableAction::Action(call(names::POP_TO_VRF, vec![("vrf_id", u16_bytes(vrf_id))])),
             );
             self.set(touched, Key::MplsVrf(*label), Some(e));
@@ -441,35 +506,32 @@ impl Dataplane {
 
         // FIB changes: route entries and the references they hold on nexthops and groups.
         for change in &delta.changes {
-            let key = (change.vrf.clone(), change.prefix);
-            let old = match &change.action {
-                Some(a) => self.fib.insert(key, a.clone()),
-                None => self.fib.remove(&key),
+            let Some(vrf_id) = self.vrf_ids.get(&*change.vrf) else {
+                continue; // the VRF is gone and so are its entries (below)
             };
-            if old.as_ref() == change.action.as_ref() {
+            let key = (vrf_id as u16, change.prefix);
+            let old = self.routes.get(&key).copied();
+            if self.same(old, change.action.as_ref()) {
                 continue;
             }
+            // The new references first, so what old and new share stays in place.
             if let Some(a) = &change.action {
                 self.reference(touched, a, 1)?;
             }
-            if let Some(a) = &old {
-                self.reference(touched, a, -1)?;
+            if let Some(old) = old {
+                self.unreference(touched, old)?;
             }
-            let vrf_id = match self.vrf_ids.get(&change.vrf.to_string()) {
-                Some(id) => id as u16,
-                None => continue, // the VRF is gone and so are its entries (below)
-            };
-            let entity = match &change.action {
-                Some(a) => Some(self.route_entity(vrf_id, change.prefix, a)?),
+            let action = match &change.action {
+                Some(a) => Some(self.route_action(a)?),
                 None => None,
             };
-            self.set(touched, Key::Route(vrf_id, change.prefix), entity);
+            self.set_route(touched, key, action);
         }
 
         // Nexthops whose neighbor MAC or router interface changed.
         let adjs: Vec<Adjacency> = self.nexthop_refs.keys().cloned().collect();
         for adj in adjs {
-            let rif_now = self.rif_ids.get(&adj.interface.to_string());
+            let rif_now = self.rif_ids.get(&*adj.interface);
             let key = Key::Nexthop(self.nexthop_ids.get(&adj).unwrap_or(0) as u16);
             let entity = self.nexthop_entity(&adj, rif_now);
             if self.desired.get(&key) != entity.as_ref() {
@@ -477,9 +539,62 @@ impl Dataplane {
             }
         }
 
-        // VRFs that left: their ids go once no route uses them.
+        // VRFs that left: their route entries go (the RIB has withdrawn them in this same
+        // delta, so normally there are none left), then their ids.
         for vrf in old_topology.vrfs.difference(&topology.vrfs) {
-            self.vrf_ids.release(vrf);
+            if let Some(id) = self.vrf_ids.get(vrf.as_str()) {
+                let id = id as u16;
+                let first = (id, IpNet::V4(Default::default()));
+                let left: Vec<(RouteKey, RouteAction)> = self
+                    .routes
+                    .range(first..)
+                    .take_while(|((v, _), _)| *v == id)
+                    .map(|(k, a)| (*k, *a))
+                    .collect();
+                for (key, action) in left {
+                    self.unreference(touched, action)?;
+                    self.set_route(touched, key, None);
+                }
+            }
+            self.vrf_ids.release(vrf.as_str());
+        }
+        Ok(())
+    }
+
+    /// Whether a route entry that does `old` already does `new`.
+    fn same(&self, old: Option<RouteAction>, new: Option<&FibAction>) -> bool {
+        match (old, new) {
+            (None, None) => true,
+            (Some(RouteAction::Drop), Some(FibAction::Drop))
+            | (Some(RouteAction::Punt), Some(FibAction::Punt)) => true,
+            (Some(RouteAction::Nexthop(id)), Some(FibAction::Forward(adjs))) if adjs.len() == 1 => {
+                self.nexthop_ids.get(&adjs[0]) == Some(u32::from(id))
+            }
+            (Some(RouteAction::Group(id)), Some(FibAction::Forward(adjs))) if adjs.len() > 1 => {
+                self.group_ids.get(adjs) == Some(u32::from(id))
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops the references a route entry's action holds (see [`Dataplane::reference`]).
+    fn unreference(
+        &mut self,
+        touched: &mut Touched,
+        action: RouteAction,
+    ) -> Result<(), DataplaneError> {
+        match action {
+            RouteAction::Nexthop(id) => {
+                if let Some(adj) = self.nexthop_ids.key_of(u32::from(id)).cloned() {
+                    self.reference_nexthop(touched, &adj, -1)?;
+                }
+            }
+            RouteAction::Group(id) => {
+                if let Some(adjs) = self.group_ids.key_of(u32::from(id)).cloned() {
+                    self.reference(touched, &FibAction::Forward(adjs), -1)?;
+                }
+            }
+            RouteAction::Drop | RouteAction::Punt => {}
         }
         Ok(())
     }
@@ -488,7 +603,7 @@ impl Dataplane {
     /// nexthop, member, group and ECMP entries as their counts leave or reach zero.
     fn reference(
         &mut self,
-        touched: &mut BTreeMap<Key, Option<Entity>>,
+        touched: &mut Touched,
         action: &FibAction,
         by: isize,
     ) -> Result<(), DataplaneError> {
@@ -506,7 +621,7 @@ impl Dataplane {
             self.group_refs.remove(adjs);
         }
         if was == 0 && now > 0 {
-            for adj in adjs {
+            for adj in adjs.iter() {
                 self.reference_nexthop(touched, adj, 1)?;
             }
             let group = self.group_ids.get_or_alloc(adjs)?;
@@ -517,7 +632,7 @@ impl Dataplane {
                 .collect();
             members.sort_unstable();
             let g = Entity::Group(ActionProfileGroup {
-                profile: names::ECMP_SELECTOR.to_string(),
+                profile: Name::from_static(names::ECMP_SELECTOR),
                 group_id: group,
                 members,
                 max_size: 0,
@@ -534,7 +649,7 @@ impl Dataplane {
                 self.set(touched, Key::Group(group), None);
                 self.set(touched, Key::EcmpEntry(group as u16), None);
             }
-            for adj in adjs {
+            for adj in adjs.iter() {
                 self.reference_nexthop(touched, adj, -1)?;
             }
         }
@@ -543,7 +658,7 @@ impl Dataplane {
 
     fn reference_nexthop(
         &mut self,
-        touched: &mut BTreeMap<Key, Option<Entity>>,
+        touched: &mut Touched,
         adj: &Adjacency,
         by: isize,
     ) -> Result<(), DataplaneError> {
@@ -556,13 +671,13 @@ impl Dataplane {
         }
         if was == 0 && now > 0 {
             let id = self.nexthop_ids.get_or_alloc(adj)?;
-            let rif = self.rif_ids.get(&adj.interface.to_string());
+            let rif = self.rif_ids.get(&*adj.interface);
             let entity = self.nexthop_entity(adj, rif);
             self.set(touched, Key::Nexthop(id as u16), entity);
             // Every nexthop is also an ECMP member (member id = nexthop id), so groups can
             // share members.
             let m = Entity::Member(ActionProfileMember {
-                profile: names::ECMP_SELECTOR.to_string(),
+                profile: Name::from_static(names::ECMP_SELECTOR),
                 member_id: id,
                 action: call(
                     names::SET_NEXTHOP,
@@ -586,13 +701,22 @@ impl Dataplane {
             .neighbors
             .get(&(adj.interface.clone(), adj.address))?;
         let rif = rif?;
-        let mut params = vec![("rif", u16_bytes(rif as u16)), ("dst_mac", mac.0.to_vec())];
-        // Towards a remote PE: push its VPN label (20 bits in 3 bytes).
-        let action = match adj.vpn_label {
-            None => names::SET_NEIGHBOR,
-            Some(label) => {
-                params.push(("vpn_label", label.to_be_bytes()[1..].to_vec()));
+        let mut params = vec![
+            ("rif", u16_bytes(rif as u16)),
+            ("dst_mac", Value::from(mac.0)),
+        ];
+        // Towards a remote PE: push its VPN label (20 bits in 3 bytes), and above it the
+        // transport label of a static LSP when the PE is not the neighbor itself.
+        let action = match (adj.vpn_label, adj.transport_label) {
+            (None, _) => names::SET_NEIGHBOR,
+            (Some(label), None) => {
+                params.push(("vpn_label", label_bytes(label)));
                 names::SET_VPN_NEIGHBOR
+            }
+            (Some(label), Some(transport)) => {
+                params.push(("vpn_label", label_bytes(label)));
+                params.push(("transport_label", label_bytes(transport)));
+                names::SET_VPN_TRANSPORT_NEIGHBOR
             }
         };
         Some(table_entry(
@@ -602,77 +726,51 @@ impl Dataplane {
         ))
     }
 
-    fn route_entity(
-        &self,
-        vrf_id: u16,
-        prefix: IpNet,
-        action: &FibAction,
-    ) -> Result<Entity, DataplaneError> {
-        let (table, addr) = match prefix.addr() {
-            IpAddr::V4(a) => (names::IPV4_LPM, a.octets().to_vec()),
-            IpAddr::V6(a) => (names::IPV6_LPM, a.octets().to_vec()),
-        };
-        let mut matches = vec![exact("vrf_id", u16_bytes(vrf_id))];
-        // A /0 is a don't-care match, which P4Runtime requires to be left out.
-        if prefix.prefix_len() > 0 {
-            matches.push(FieldMatch {
-                field: "dst_addr".to_string(),
-                value: MatchValue::Lpm {
-                    value: addr,
-                    prefix_len: prefix.prefix_len() as u32,
-                },
-            });
-        }
-        let call = match action {
-            FibAction::Forward(adjs) if adjs.len() == 1 => {
-                let id = self
-                    .nexthop_ids
+    /// A FIB action in the ids of the entries it points at (referenced already).
+    fn route_action(&self, action: &FibAction) -> Result<RouteAction, DataplaneError> {
+        Ok(match action {
+            FibAction::Forward(adjs) if adjs.len() == 1 => RouteAction::Nexthop(
+                self.nexthop_ids
                     .get(&adjs[0])
-                    .ok_or(DataplaneError::OutOfIds("nexthop"))?;
-                call(
-                    names::SET_NEXTHOP,
-                    vec![("nexthop_id", u16_bytes(id as u16))],
-                )
-            }
-            FibAction::Forward(adjs) => {
-                let id = self
-                    .group_ids
+                    .ok_or(DataplaneError::OutOfIds("nexthop"))? as u16,
+            ),
+            FibAction::Forward(adjs) => RouteAction::Group(
+                self.group_ids
                     .get(adjs)
-                    .ok_or(DataplaneError::OutOfIds("ECMP group"))?;
-                call(
-                    names::SET_ECMP_GROUP,
-                    vec![("group_id", u16_bytes(id as u16))],
-                )
-            }
-            FibAction::Drop => call(names::DROP, vec![]),
-            FibAction::Punt => call(names::PUNT, vec![]),
-        };
-        Ok(table_entry(table, matches, TableAction::Action(call)))
+                    .ok_or(DataplaneError::OutOfIds("ECMP group"))? as u16,
+            ),
+            FibAction::Drop => RouteAction::Drop,
+            FibAction::Punt => RouteAction::Punt,
+        })
     }
 
-    /// Turns touched keys into updates: inserts and modifies in dependency order, then
-    /// deletes in reverse dependency order.
-    fn updates(&self, touched: BTreeMap<Key, Option<Entity>>) -> Vec<Update> {
+    /// Turns touched keys into updates: inserts and modifies in dependency order (route
+    /// entries last), then deletes in reverse dependency order.
+    fn updates(&self, touched: Touched) -> Vec<Update> {
         let mut writes = Vec::new();
         let mut deletes = Vec::new();
-        for (key, old) in touched {
+        for (key, old) in touched.entities {
             match (old, self.desired.get(&key)) {
-                (None, Some(new)) => writes.push(Update {
-                    kind: UpdateKind::Insert,
-                    entity: new.clone(),
-                }),
-                (Some(old), Some(new)) if &old != new => writes.push(Update {
-                    kind: UpdateKind::Modify,
-                    entity: new.clone(),
-                }),
-                (Some(old), None) => deletes.push(Update {
-                    kind: UpdateKind::Delete,
-                    entity: old,
-                }),
+                (None, Some(new)) => writes.push(Update::insert(new.clone())),
+                (Some(old), Some(new)) if &old != new => writes.push(Update::modify(new.clone())),
+                (Some(old), None) => deletes.push(Update::delete(old)),
                 _ => {}
             }
         }
+        let mut route_deletes = Vec::new();
+        for (key, old) in touched.routes {
+            match (old, self.routes.get(&key)) {
+                (None, Some(new)) => writes.push(Update::insert(route_entity(key, *new))),
+                (Some(old), Some(new)) if old != *new => {
+                    writes.push(Update::modify(route_entity(key, *new)))
+                }
+                (Some(old), None) => route_deletes.push(Update::delete(route_entity(key, old))),
+                _ => {}
+            }
+        }
+        route_deletes.reverse();
         deletes.reverse();
+        writes.extend(route_deletes);
         writes.extend(deletes);
         writes
     }
@@ -694,7 +792,8 @@ impl Dataplane {
                 Entity::Group(_) => 5,
             }
         };
-        let want: BTreeMap<_, &Entity> = self.desired.values().map(|e| (e.key(), e)).collect();
+        let desired: Vec<Entity> = self.entities().collect();
+        let want: BTreeMap<_, &Entity> = desired.iter().map(|e| (e.key(), e)).collect();
         let have: BTreeMap<_, &Entity> = actual.iter().map(|e| (e.key(), e)).collect();
         let mut writes: Vec<(u8, Update)> = Vec::new();
         let mut deletes: Vec<(u8, Update)> = Vec::new();
@@ -732,6 +831,33 @@ impl Dataplane {
         deletes.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
         writes.into_iter().chain(deletes).map(|(_, u)| u).collect()
     }
+}
+
+/// The table entry of a route.
+fn route_entity((vrf_id, prefix): RouteKey, action: RouteAction) -> Entity {
+    let (table, addr) = match prefix.addr() {
+        IpAddr::V4(a) => (names::IPV4_LPM, Value::from(a.octets())),
+        IpAddr::V6(a) => (names::IPV6_LPM, Value::from(a.octets())),
+    };
+    let mut matches = Vec::with_capacity(2);
+    matches.push(exact("vrf_id", u16_bytes(vrf_id)));
+    // A /0 is a don't-care match, which P4Runtime requires to be left out.
+    if prefix.prefix_len() > 0 {
+        matches.push(FieldMatch {
+            field: Name::from_static("dst_addr"),
+            value: MatchValue::Lpm {
+                value: addr,
+                prefix_len: prefix.prefix_len() as u32,
+            },
+        });
+    }
+    let call = match action {
+        RouteAction::Nexthop(id) => call(names::SET_NEXTHOP, vec![("nexthop_id", u16_bytes(id))]),
+        RouteAction::Group(id) => call(names::SET_ECMP_GROUP, vec![("group_id", u16_bytes(id))]),
+        RouteAction::Drop => call(names::DROP, vec![]),
+        RouteAction::Punt => call(names::PUNT, vec![]),
+    };
+    table_entry(table, matches, TableAction::Action(call))
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ impl Wanted {
                             .collect();
                         adjs.sort();
                         adjs.dedup();
-                        Forward::Nexthops(adjs)
+                        Forward::Nexthops(adjs.into())
                     }
                 };
                 w.routes.insert(
@@ -266,6 +266,20 @@ impl Router {
                 .values()
                 .filter(|i| i.core)
                 .map(|i| Arc::from(i.name.as_str()))
+                .collect(),
+        );
+        self.rib.set_lsps(
+            config
+                .lsps
+                .iter()
+                .map(|(pe, l)| {
+                    let lsp = rib::Lsp {
+                        interface: Arc::from(l.interface.as_str()),
+                        next_hop: l.next_hop,
+                        label: l.label,
+                    };
+                    (*pe, lsp)
+                })
                 .collect(),
         );
         self.assign_vpn_labels(&config);

@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use p4rt::entity::{Entity, MatchValue};
 use policy::{Attrs, Origin};
-use rib::{CandidateKey, Forward, PathSource, Rib, Route, RouteDistinguisher, VpnPath};
+use rib::{
+    CandidateKey, Forward, PathSource, PeerRef, Protocol, Rib, Route, RouteDistinguisher, VpnPath,
+};
 
 /// Address family of a `show` command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -199,7 +202,7 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
                 else {
                     continue;
                 };
-                let best = entry.bgp_best.as_ref().is_some_and(|b| &b.key == key);
+                let best = entry.bgp_best_key() == Some(key);
                 let view = views.get_mut(&rd).expect("inserted above");
                 view.2.entry(*prefix).or_default().push(VpnRow {
                     path,
@@ -212,6 +215,175 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
         }
     }
     views.into_values().collect()
+}
+
+/// Where a path of a VRF's BGP table came from.
+pub(crate) enum VrfPathSource<'a> {
+    /// One of the VRF's own routes, redistributed into BGP (after the redistribution map).
+    Redistributed(Protocol),
+    /// From a BGP neighbor inside the VRF (a CE), after its route-map in.
+    Neighbor(&'a PeerRef),
+    /// Imported from the VPN table by route target: the RD:prefix path and who put it there
+    /// (another local VRF, or a remote PE with the VPN label it advertised).
+    Imported {
+        rd: RouteDistinguisher,
+        source: &'a PathSource,
+        label: Option<u32>,
+    },
+}
+
+/// One path of a VRF's BGP table.
+pub(crate) struct VrfBgpRow<'a> {
+    pub(crate) source: VrfPathSource<'a>,
+    /// The attributes as the VRF holds them (after redistribution, route-map in or import map).
+    pub(crate) attrs: Arc<Attrs>,
+    pub(crate) forward: &'a Forward,
+    /// The VRF's BGP best path: what it advertises to its CEs and exports to the VPN table.
+    pub(crate) best: bool,
+}
+
+/// A VRF's BGP table for one family, by prefix: the BGP paths (from CEs and imported) and the
+/// redistributed own route where it is the BGP best path. (An own route that is redistributed
+/// but loses to a BGP path is not listed: the RIB keeps its post-redistribution attributes only
+/// for the best path. Locally originated routes win the decision process unless weight or
+/// local preference say otherwise, so this is rare.) `None` when the VRF does not exist.
+pub(crate) fn vrf_bgp_table<'a>(
+    rib: &'a Rib,
+    vrf: &str,
+    family: Family,
+) -> Option<Vec<(IpNet, Vec<VrfBgpRow<'a>>)>> {
+    let table = rib.table(vrf)?;
+    let mut out = Vec::new();
+    for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
+        let bgp_best = entry.bgp_best();
+        let best_key = bgp_best.as_ref().map(|b| &b.key);
+        let mut rows = Vec::new();
+        for (key, route) in entry.candidates.iter() {
+            let best = best_key == Some(key);
+            let (source, attrs) = match key {
+                CandidateKey::Own(protocol) => match (&bgp_best, best) {
+                    (Some(b), true) => (VrfPathSource::Redistributed(*protocol), b.attrs.clone()),
+                    _ => continue,
+                },
+                CandidateKey::Peer(_) => match &route.peer {
+                    Some(peer) => (VrfPathSource::Neighbor(peer), route.attrs.clone()),
+                    None => continue,
+                },
+                CandidateKey::Imported(rd, source) => {
+                    let label = rib
+                        .vpn_table()
+                        .get(&(*rd, *prefix))
+                        .and_then(|paths| paths.get(source))
+                        .and_then(|path| path.label);
+                    (
+                        VrfPathSource::Imported {
+                            rd: *rd,
+                            source,
+                            label,
+                        },
+                        route.attrs.clone(),
+                    )
+                }
+            };
+            rows.push(VrfBgpRow {
+                source,
+                attrs,
+                forward: &route.forward,
+                best,
+            });
+        }
+        if !rows.is_empty() {
+            // The best path first, as IOS and FRR list it.
+            rows.sort_by_key(|r| !r.best);
+            out.push((*prefix, rows));
+        }
+    }
+    Some(out)
+}
+
+/// `*>` valid and best, `* ` valid, blank when the next hop is unreachable.
+fn status_code(valid: bool, best: bool) -> &'static str {
+    match (valid, best) {
+        (true, true) => "*>",
+        (true, false) => "* ",
+        (false, _) => "  ",
+    }
+}
+
+/// One path of a BGP table listing: status, network (first path of a prefix only), next hop,
+/// metric, local preference, weight, AS path and origin code, in IOS's columns.
+fn path_line(out: &mut String, status: &str, network: Option<&IpNet>, next_hop: &str, a: &Attrs) {
+    let network = network.map(ToString::to_string).unwrap_or_default();
+    let path = a.as_path.text();
+    let sep = if path.is_empty() { "" } else { " " };
+    let _ = writeln!(
+        out,
+        "{status}  {network:<24} {next_hop:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
+        a.med.unwrap_or(0),
+        a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
+        a.weight,
+        origin_code(a.origin)
+    );
+}
+
+/// `show bgp vrf NAME ipv4|ipv6 unicast`: the VRF's BGP table, one line per path.
+pub fn bgp_vrf_unicast(rib: &Rib, vrf: &str, family: Family) -> Option<String> {
+    let table = vrf_bgp_table(rib, vrf, family)?;
+    let af = match family {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "p4vrf# show bgp vrf {vrf} {af} unicast");
+    let rd = rib
+        .vrf_policy(vrf)
+        .and_then(|p| p.rd)
+        .map_or_else(|| "none".to_string(), |rd| rd.to_string());
+    let _ = writeln!(out, "BGP table of vrf {vrf} (route distinguisher {rd})");
+    let _ = writeln!(
+        out,
+        "Status codes: * valid, > best, i internal, r redistributed, x imported"
+    );
+    let _ = writeln!(out, "Origin codes: i - IGP, e - EGP, ? - incomplete");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "     {:<24} {:<24} Metric LocPrf Weight Path",
+        "Network", "Next Hop"
+    );
+    let mut paths = 0;
+    for (prefix, rows) in &table {
+        for (i, r) in rows.iter().enumerate() {
+            paths += 1;
+            let a: &Attrs = &r.attrs;
+            let valid = !matches!(r.forward, Forward::Unresolved(_));
+            let kind = match r.source {
+                VrfPathSource::Redistributed(_) => "r",
+                VrfPathSource::Neighbor(p) if !p.ebgp => "i",
+                VrfPathSource::Neighbor(_) => " ",
+                VrfPathSource::Imported { .. } => "x",
+            };
+            let network = (i == 0).then_some(prefix);
+            let nh = next_hop(a, r.forward, family);
+            let status = format!("{}{kind}", status_code(valid, r.best));
+            path_line(&mut out, &status, network, &nh, a);
+            if let VrfPathSource::Imported { rd, source, label } = &r.source {
+                let from = match source {
+                    PathSource::Vrf(v) => format!("vrf {v}"),
+                    PathSource::Peer(p) => format!("neighbor {p}"),
+                };
+                let label = label.map(|l| format!(", label {l}")).unwrap_or_default();
+                let _ = writeln!(out, "        imported from {rd}:{prefix} ({from}{label})");
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Displayed {} routes and {paths} total paths",
+        table.len()
+    );
+    Some(out)
 }
 
 /// A community as IOS shows it: the well-known ones by name (`no-export`), the rest `ASN:NN`.
@@ -347,27 +519,10 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                 for (i, p) in paths.iter().enumerate() {
                     let a = p.attrs;
                     let valid = !matches!(p.path.forward, Forward::Unresolved(_));
-                    let status = match (valid, p.best) {
-                        (true, true) => "*>",
-                        (true, false) => "* ",
-                        (false, _) => "  ",
-                    };
-                    let network = if i == 0 {
-                        prefix.to_string()
-                    } else {
-                        String::new()
-                    };
-                    let path = a.as_path.text();
-                    let sep = if path.is_empty() { "" } else { " " };
-                    let _ = writeln!(
-                        out,
-                        " {status}  {network:<24} {:<24} {:>6} {:>6} {:>6} {path}{sep}{}",
-                        next_hop(a, &p.path.forward, family),
-                        a.med.unwrap_or(0),
-                        a.local_pref.map(|l| l.to_string()).unwrap_or_default(),
-                        a.weight,
-                        origin_code(a.origin)
-                    );
+                    let network = (i == 0).then_some(prefix);
+                    let nh = next_hop(a, &p.path.forward, family);
+                    let status = format!(" {}", status_code(valid, p.best));
+                    path_line(&mut out, &status, network, &nh, a);
                 }
             }
         }
@@ -401,7 +556,7 @@ fn format_value(table: &str, field: &str, bytes: &[u8]) -> String {
 pub fn entity_line(entity: &Entity) -> String {
     match entity {
         Entity::Table(t) => {
-            let mut s = t.table.clone();
+            let mut s = t.table.to_string();
             for m in &t.matches {
                 let v = match &m.value {
                     MatchValue::Exact(b) | MatchValue::Optional(b) => {

@@ -348,7 +348,14 @@ impl BgpInstance {
                 self.import_all(addr, changes.announced, router);
             }
             Event::EndOfRib(f) => {
-                info!(neighbor = %addr, family = ?f, "End-of-RIB received");
+                let p = self.peers.get(&addr).expect("present");
+                info!(
+                    neighbor = %addr,
+                    family = ?f,
+                    received = p.adj_in.len(),
+                    accepted = p.adj_in.accepted_len(),
+                    "End-of-RIB received"
+                );
             }
             Event::RouteRefresh(f) => {
                 info!(neighbor = %addr, family = ?f, "ROUTE-REFRESH received: sending the table again");
@@ -369,8 +376,9 @@ impl BgpInstance {
         let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
+        let accepted = p.adj_in.accepted_len();
         if p.is_up() {
-            info!(neighbor = %addr, "session down: {why}");
+            info!(neighbor = %addr, routes_removed = accepted, "session down: {why}");
             p.flaps += 1;
         }
         p.negotiated = None;
@@ -520,6 +528,9 @@ impl BgpInstance {
         x.cluster_id = self.cfg.cluster_id;
         x.rr_client = p.cfg.route_reflector_client;
         x.next_hop_self = p.cfg.next_hop_self;
+        if let Some(v6) = p.cfg.next_hop_ipv6 {
+            x.next_hop_v6 = Some(v6);
+        }
         x.route_map_out = p.cfg.route_map_out.as_ref().map(|m| m.map.clone());
         if p.cfg.gated_export {
             x.gated_export = Some(self.gated.clone());
@@ -636,7 +647,7 @@ impl BgpInstance {
                     keys.extend(
                         table
                             .iter()
-                            .filter(|(_, e)| e.bgp_best.is_some())
+                            .filter(|(_, e)| e.has_bgp_best())
                             .map(|(prefix, _)| Nlri::Unicast(*prefix)),
                     );
                 }
@@ -730,11 +741,6 @@ impl BgpInstance {
 
     pub fn config(&self) -> &BgpConfig {
         &self.cfg
-    }
-
-    /// Hit counters of the neighbors' route-maps.
-    pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
-        &self.map_stats
     }
 
     /// `show bgp summary`.
@@ -994,6 +1000,10 @@ impl BgpInstance {
 }
 
 impl crate::api::BgpShow for BgpInstance {
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, RouteMapStats>> {
+        Some(&self.map_stats)
+    }
+
     fn show(&self, words: &[String], json: bool) -> Option<Result<crate::api::Output, String>> {
         use crate::api::Output;
         let w: Vec<&str> = words.iter().map(String::as_str).collect();

@@ -177,7 +177,7 @@ fn render(spec: &Spec) -> String {
 
 /// Where a path leaves: the router interface's action parameters (port, source MAC, VLAN) and
 /// the neighbor's MAC.
-type Path = (Vec<(String, Vec<u8>)>, Vec<u8>);
+type Path = (Vec<(p4rt::Name, p4rt::Value)>, Vec<u8>);
 
 /// The switch as what it does: routes by (VRF, prefix), ingress interfaces by (port, VLAN),
 /// and how many router MACs are admitted.
@@ -201,7 +201,7 @@ fn exact_u(entry: &p4rt::entity::TableEntry, field: &str) -> Vec<u8> {
         .iter()
         .find(|m| m.field == field)
         .map(|m| match &m.value {
-            MatchValue::Exact(v) => v.clone(),
+            MatchValue::Exact(v) => v.to_vec(),
             other => panic!("{field} is not exact: {other:?}"),
         })
         .unwrap_or_default()
@@ -211,7 +211,7 @@ fn param(call: &p4rt::entity::ActionCall, name: &str) -> Vec<u8> {
     call.params
         .iter()
         .find(|(n, _)| n == name)
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v.to_vec())
         .unwrap_or_default()
 }
 

@@ -9,14 +9,15 @@
 //! test ends, also when it panics; on failure the logs are printed. Every wait is bounded.
 //! Without `gobgpd`/`gobgp` each test prints one `SKIP:` line and passes.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-/// Every wait is bounded by this.
-const WAIT: Duration = Duration::from_secs(30);
+use support::*;
 /// BGP port of every speaker (each on its own address).
 const BGP_PORT: u16 = 1179;
 /// gRPC API port of each gobgpd (on its own address).
@@ -37,16 +38,6 @@ fn ip(test: u8, host: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, n, FILE, test * 16 + host)
 }
 
-fn find(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin", "/usr/bin"].map(PathBuf::from))
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-}
-
 /// gobgpd and gobgp, or `None` after printing the one SKIP line.
 fn gobgp_tools(what: &str) -> Option<(PathBuf, PathBuf)> {
     match (find("gobgpd"), find("gobgp")) {
@@ -54,329 +45,6 @@ fn gobgp_tools(what: &str) -> Option<(PathBuf, PathBuf)> {
         _ => {
             println!("SKIP: gobgpd not installed: {what}");
             None
-        }
-    }
-}
-
-/// Polls `check` every 200 ms until it returns `Ok`, for up to [`WAIT`]; panics with its last
-/// error.
-fn poll<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(e) if Instant::now() >= deadline => {
-                panic!("timed out after {WAIT:?} waiting for {what}: {e}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-// ----- processes ---------------------------------------------------------------------------
-
-/// A process this test started; killed by its PID when dropped (also on panic).
-struct Proc {
-    name: String,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, dir: &Path, mut cmd: Command) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc {
-            name: name.to_string(),
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// SIGKILL by PID, as a crash would.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// The output so far, without terminal colour sequences.
-    fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Runs a CLI command with a 10 s limit; its stdout, or the error.
-fn run_cli(program: &Path, args: &[&str]) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while matches!(child.try_wait(), Ok(None)) {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{} {args:?}: timed out", program.display()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "{} {args:?}: {}: {text}{}",
-            program.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-// ----- a little JSON, for gobgp -j ---------------------------------------------------------
-
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing data at {}", p.i));
-        }
-        Ok(v)
-    }
-
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(kv) => kv.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn path(&self, keys: &[&str]) -> Option<&Json> {
-        keys.iter().try_fold(self, |v, k| v.get(k))
-    }
-
-    fn num(&self) -> Option<f64> {
-        match self {
-            Json::Num(n) => Some(*n),
-            _ => None,
-        }
-    }
-
-    fn str(&self) -> Option<&str> {
-        match self {
-            Json::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => &[],
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.s.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at {}", c as char, self.i))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut kv = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(kv));
-                }
-                loop {
-                    self.ws();
-                    let Json::Str(k) = self.value()? else {
-                        return Err(format!("object key expected at {}", self.i));
-                    };
-                    self.eat(b':')?;
-                    kv.push((k, self.value()?));
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(kv));
-                        }
-                        _ => return Err(format!("`,` or `}}` expected at {}", self.i)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(items));
-                        }
-                        _ => return Err(format!("`,` or `]` expected at {}", self.i)),
-                    }
-                }
-            }
-            Some(b'"') => {
-                self.i += 1;
-                let mut out = String::new();
-                loop {
-                    match self.s.get(self.i) {
-                        None => return Err("unterminated string".into()),
-                        Some(b'"') => {
-                            self.i += 1;
-                            return Ok(Json::Str(out));
-                        }
-                        Some(b'\\') => {
-                            let c = self.s.get(self.i + 1).copied().unwrap_or(b'?');
-                            self.i += 2;
-                            match c {
-                                b'n' => out.push('\n'),
-                                b't' => out.push('\t'),
-                                b'u' => {
-                                    let hex = std::str::from_utf8(
-                                        self.s.get(self.i..self.i + 4).unwrap_or(b"003f"),
-                                    )
-                                    .unwrap_or("003f");
-                                    let code = u32::from_str_radix(hex, 16).unwrap_or(0x3f);
-                                    out.push(char::from_u32(code).unwrap_or('?'));
-                                    self.i += 4;
-                                }
-                                other => out.push(other as char),
-                            }
-                        }
-                        Some(_) => {
-                            let start = self.i;
-                            while self
-                                .s
-                                .get(self.i)
-                                .is_some_and(|c| *c != b'"' && *c != b'\\')
-                            {
-                                self.i += 1;
-                            }
-                            out.push_str(&String::from_utf8_lossy(&self.s[start..self.i]));
-                        }
-                    }
-                }
-            }
-            Some(b't') if self.s[self.i..].starts_with(b"true") => {
-                self.i += 4;
-                Ok(Json::Bool(true))
-            }
-            Some(b'f') if self.s[self.i..].starts_with(b"false") => {
-                self.i += 5;
-                Ok(Json::Bool(false))
-            }
-            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
-                self.i += 4;
-                Ok(Json::Null)
-            }
-            Some(c) if *c == b'-' || c.is_ascii_digit() => {
-                let start = self.i;
-                while self
-                    .s
-                    .get(self.i)
-                    .is_some_and(|c| b"+-.eE".contains(c) || c.is_ascii_digit())
-                {
-                    self.i += 1;
-                }
-                let t = std::str::from_utf8(&self.s[start..self.i]).expect("ascii");
-                t.parse()
-                    .map(Json::Num)
-                    .map_err(|_| format!("bad number `{t}`"))
-            }
-            _ => Err(format!("value expected at {}", self.i)),
         }
     }
 }
@@ -582,7 +250,7 @@ impl GoBgp {
 
 struct Lab {
     dir: PathBuf,
-    p4vrf: Option<Proc>,
+    p4vrf: Option<P4vrf>,
     /// Every gobgpd of the test, for the logs on failure (they are owned by the test).
     logs: Vec<PathBuf>,
 }
@@ -613,87 +281,38 @@ impl Lab {
         g
     }
 
-    fn config_path(&self) -> PathBuf {
-        self.dir.join("p4vrf.toml")
+    /// Writes the configuration and starts `p4vrf run` on it; returns once the switch is
+    /// programmed.
+    fn start_p4vrf(&mut self, config: &str) {
+        self.p4vrf = Some(P4vrf::start(&self.dir, config));
     }
 
-    /// Writes the configuration and starts `p4vrf run` on it; returns once the switch is
-    /// programmed (the PID file is written then).
-    fn start_p4vrf(&mut self, config: &str) {
-        std::fs::write(self.config_path(), config).expect("write p4vrf.toml");
-        let pid_file = self.dir.join("p4vrf.pid");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_p4vrf"));
-        cmd.arg("run")
-            .arg(self.config_path())
-            .arg("--pid-file")
-            .arg(&pid_file)
-            // Its own API socket: tests run side by side, and the default one is shared.
-            .arg("--api-socket")
-            .arg(self.dir.join("api.sock"))
-            .env("P4VRF_LOG", "info")
-            .env("NO_COLOR", "1");
-        let mut p = Proc::spawn("p4vrf", &self.dir, cmd);
-        poll("p4vrf to program the switch", || {
-            if !p.alive() {
-                panic!("p4vrf exited:\n{}", p.log());
-            }
-            std::fs::read_to_string(&pid_file)
-                .map_err(|e| e.to_string())
-                .and_then(|s| {
-                    if s.trim() == p.pid().to_string() {
-                        Ok(())
-                    } else {
-                        Err(format!("pid file says `{s}`"))
-                    }
-                })
-        });
-        self.p4vrf = Some(p);
+    fn daemon(&self) -> &P4vrf {
+        self.p4vrf.as_ref().expect("p4vrf started")
     }
 
     fn log(&self) -> String {
-        self.p4vrf.as_ref().map(Proc::log).unwrap_or_default()
+        self.p4vrf.as_ref().map(P4vrf::log).unwrap_or_default()
     }
 
-    /// Rewrites the configuration and sends SIGHUP.
-    fn reload(&mut self, config: &str) {
-        std::fs::write(self.config_path(), config).expect("write p4vrf.toml");
-        let pid = self.p4vrf.as_ref().expect("p4vrf started").pid();
-        let ok = Command::new("kill")
-            .args(["-HUP", &pid.to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -HUP {pid} failed");
+    fn show(&self, words: &str) -> String {
+        self.daemon().show(words)
     }
 
-    /// p4vrf's log says the session with `addr` is up.
+    fn reload(&self, config: &str) {
+        self.daemon().reload(config);
+    }
+
     fn wait_established(&self, addr: Ipv4Addr) {
-        let needle = format!("session established neighbor={addr}");
-        poll(&format!("p4vrf's session with {addr}"), || {
-            if self.log().contains(&needle) {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            }
-        });
+        self.daemon().wait_established(addr.into());
     }
 
-    /// The `switch programmed updates=N` lines of p4vrf's log, N each.
     fn programmed(&self) -> Vec<u32> {
-        self.log()
-            .lines()
-            .filter_map(|l| l.split("switch programmed updates=").nth(1))
-            .filter_map(|rest| rest.trim().parse().ok())
-            .collect()
+        self.daemon().programmed()
     }
 
-    /// Waits for a `switch programmed` line after the first `before` ones; its update count.
     fn wait_programmed_after(&self, before: usize, what: &str) -> u32 {
-        poll(&format!("p4vrf to program the switch ({what})"), || {
-            let p = self.programmed();
-            p.get(before)
-                .copied()
-                .ok_or_else(|| format!("programmed {p:?}"))
-        })
+        self.daemon().wait_programmed_after(before, what)
     }
 }
 
@@ -1105,6 +724,28 @@ fn bgp_withdraw_and_session_loss_remove_routes_and_p4_entries() {
     assert_eq!(at_obs["192.0.2.0/24"].next_hop, "10.0.0.2", "{at_obs:?}");
     let n = lab.wait_programmed_after(before, "192.0.2.0/24 installed");
     assert_eq!(n, 1, "one route entry for 192.0.2.0/24 via 10.0.0.2");
+    // The running daemon's view of the VRF's BGP table: the CE's path, best, AS 65002.
+    let table = lab.show("bgp vrf CUST ipv4 unicast");
+    let line = table
+        .lines()
+        .find(|l| l.contains("192.0.2.0/24"))
+        .unwrap_or_else(|| panic!("192.0.2.0/24 missing:\n{table}"));
+    assert!(
+        line.starts_with("*> ") && line.ends_with("65002 ?"),
+        "{line}"
+    );
+    let json = Json::parse(&lab.show("--json bgp vrf CUST ipv4 unicast")).expect("JSON");
+    let path = &json.path(&["prefixes"]).expect("prefixes").arr()[0];
+    assert_eq!(
+        path.path(&["prefix"]).and_then(Json::str),
+        Some("192.0.2.0/24")
+    );
+    let first = &path.path(&["paths"]).expect("paths").arr()[0];
+    assert_eq!(first.path(&["kind"]).and_then(Json::str), Some("neighbor"));
+    assert_eq!(
+        first.path(&["peer", "address"]).and_then(Json::str),
+        Some(&*ce_addr.to_string())
+    );
 
     let before = lab.programmed().len();
     ce.del("192.0.2.0/24");

@@ -16,22 +16,27 @@
 //! "delta path equals cold start" property testable.
 
 pub mod decision;
+mod intern;
 mod policy_ref;
 mod route;
+pub mod small_map;
 
 pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
 pub use route::{
-    Adjacency, FibAction, Forward, LeakSource, PathSource, PeerRef, Protocol, Route, VpnPath,
-    VrfName,
+    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, PathSource, PeerRef, Protocol,
+    Route, VpnPath, VrfName,
 };
+pub use small_map::SmallMap;
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use intern::Interner;
 use ipnet::IpNet;
 use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
 
@@ -92,22 +97,133 @@ pub struct BgpBest {
     pub peer: Option<PeerRef>,
 }
 
-/// All candidate routes of one prefix in one VRF, and which one is best.
-#[derive(Clone, Debug, Default)]
+/// All candidate routes of one prefix in one VRF, which one is best, and which one is the
+/// BGP table's best path.
+///
+/// A table holds a million of these, inline in its B-tree nodes, so they are small: most
+/// prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the size
+/// of its routes); the selected route and the BGP best path are indexes into them, not copies;
+/// what only some prefixes have is boxed.
+#[derive(Clone, Debug)]
 pub struct PrefixEntry {
-    pub candidates: BTreeMap<CandidateKey, Route>,
-    /// The route selected by the last delta, kept as it was so the next delta knows what the
-    /// FIB was derived from even after the candidate itself changed or left. With multipath,
-    /// its forwarding is the union of the equal paths'.
-    pub best: Option<(CandidateKey, Route)>,
-    /// The BGP table's best path for the prefix, if BGP has one.
-    pub bgp_best: Option<BgpBest>,
+    /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
+    /// candidates they point at.
+    pub candidates: SmallMap<CandidateKey, Route>,
+    /// With multipath, the selected route with its forwarding merged with the equal paths'
+    /// (rare, hence boxed); `None` when the candidate's own route is the selection.
+    merged: Option<Box<Route>>,
+    /// When the BGP best path is a redistributed own route: its attributes as BGP sees them
+    /// (after the redistribution route-map). A BGP route's are its own.
+    bgp_attrs: Option<Arc<Attrs>>,
+    /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
+    /// was, [`GONE`] if it has left since.
+    best: u32,
+    /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
+    /// that candidate's attributes or neighbor changed since (the next delta reports it).
+    bgp: u32,
+}
+
+/// No candidate selected.
+const NONE: u32 = u32::MAX;
+/// The selected candidate left; the next delta selects again (and the FIB still holds what
+/// was derived from it).
+const GONE: u32 = u32::MAX - 1;
+/// On the BGP best path's index: the candidate changed since it was chosen.
+const CHANGED: u32 = 1 << 31;
+
+impl Default for PrefixEntry {
+    fn default() -> Self {
+        PrefixEntry {
+            candidates: SmallMap::new(),
+            merged: None,
+            bgp_attrs: None,
+            best: NONE,
+            bgp: NONE,
+        }
+    }
 }
 
 impl PrefixEntry {
-    /// The selected route, if any.
+    /// The selected route, if any. Between a change and the next [`Rib::take_delta`] it is the
+    /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
-        self.best.as_ref().map(|(_, r)| r)
+        let (_, route) = self.candidates.get_index(self.best as usize)?;
+        Some(self.merged.as_deref().unwrap_or(route))
+    }
+
+    /// Which candidate the last delta selected.
+    pub fn best_key(&self) -> Option<&CandidateKey> {
+        self.candidates
+            .get_index(self.best as usize)
+            .map(|(key, _)| key)
+    }
+
+    /// Where the BGP best path is among the candidates.
+    fn bgp_index(&self) -> Option<usize> {
+        match self.bgp {
+            NONE | GONE => None,
+            i => Some((i & !CHANGED) as usize),
+        }
+    }
+
+    /// The BGP table's best path for the prefix, if BGP has one: the candidate the last delta
+    /// chose, with its attributes as BGP sees them.
+    pub fn bgp_best(&self) -> Option<BgpBest> {
+        let (key, route) = self.candidates.get_index(self.bgp_index()?)?;
+        Some(BgpBest {
+            key: key.clone(),
+            attrs: self
+                .bgp_attrs
+                .clone()
+                .unwrap_or_else(|| route.attrs.clone()),
+            peer: route.peer,
+        })
+    }
+
+    /// Which candidate the BGP best path is.
+    pub fn bgp_best_key(&self) -> Option<&CandidateKey> {
+        self.candidates
+            .get_index(self.bgp_index()?)
+            .map(|(key, _)| key)
+    }
+
+    /// Whether BGP has a best path for the prefix.
+    pub fn has_bgp_best(&self) -> bool {
+        self.bgp_index().is_some()
+    }
+
+    /// Changes the candidates, keeping `best` and `bgp` on the candidates they point at (or
+    /// on none, if those left), and marking the BGP best path changed if its candidate did.
+    fn change_candidates<R>(
+        &mut self,
+        change: impl FnOnce(&mut SmallMap<CandidateKey, Route>) -> R,
+    ) -> R {
+        let best = self.best_key().cloned();
+        let bgp = self.bgp_index().and_then(|i| {
+            let (key, route) = self.candidates.get_index(i)?;
+            Some((key.clone(), route.attrs.clone(), route.peer))
+        });
+        let result = change(&mut self.candidates);
+        if let Some(key) = best {
+            self.best = self.candidates.index_of(&key).map_or(GONE, |i| i as u32);
+            if self.best == GONE {
+                self.merged = None;
+            }
+        }
+        if let Some((key, attrs, peer)) = bgp {
+            self.bgp = match self.candidates.get_index_of(&key) {
+                None => GONE,
+                Some((i, route)) => {
+                    // A redistributed route's BGP attributes are kept, and compared when the
+                    // next delta derives them again; a BGP route's are the route's.
+                    let same = self.bgp_attrs.is_some()
+                        || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
+                            && route.peer == peer);
+                    i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
+                }
+            };
+        }
+        result
     }
 
     /// Administrative distance first; between BGP paths the decision process; otherwise the
@@ -126,14 +242,16 @@ impl PrefixEntry {
         })
     }
 
-    /// The selected candidate and, with multipath, its forwarding merged with the equal paths.
-    fn select(&self, o: &DecisionOptions) -> Option<(CandidateKey, Route)> {
+    /// The selected candidate (its index) and, with multipath, its route with the forwarding
+    /// merged with the equal paths'.
+    fn select(&self, o: &DecisionOptions) -> Option<(usize, Option<Box<Route>>)> {
         let (key, best) = self
             .candidates
             .iter()
             .filter(|(_, r)| r.is_usable())
             .min_by(|a, b| Self::rank(*a, *b, o))?;
-        let mut route = best.clone();
+        let index = self.candidates.index_of(key)?;
+        let mut merged = None;
         if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
             let mut equal: Vec<&Route> = self
                 .candidates
@@ -155,10 +273,12 @@ impl PrefixEntry {
             adjs.sort();
             adjs.dedup();
             if adjs.len() > 1 {
-                route.forward = Forward::Nexthops(adjs);
+                let mut route = best.clone();
+                route.forward = Forward::Nexthops(adjs.into());
+                merged = Some(Box::new(route));
             }
         }
-        Some((key.clone(), route))
+        Some((index, merged))
     }
 }
 
@@ -193,24 +313,26 @@ pub struct FibDelta {
 
 pub type VpnKey = (RouteDistinguisher, IpNet);
 
-/// Something whose forwarding depends on reaching a BGP next hop.
+/// Who has routes resolved through a BGP next hop: the routes themselves are found by scanning
+/// (re-resolution follows a neighbor or connected subnet change, which is rare), so the index
+/// costs nothing per route.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum NhUser {
-    /// A CE-learned route: (VRF, prefix, neighbor).
-    Vrf(VrfName, IpNet, IpAddr),
-    /// A remote PE's VPN path: (RD:prefix, neighbor).
-    Vpn(VpnKey, IpAddr),
+    /// CE-learned routes of a VRF: (VRF, neighbor).
+    Vrf(VrfName, IpAddr),
+    /// A remote PE's VPN paths: its address.
+    Vpn(IpAddr),
 }
 
 /// The routing state of the router: every VRF, the VPN table and the FIB.
 #[derive(Debug, Default)]
 pub struct Rib {
     vrfs: BTreeMap<VrfName, VrfState>,
-    vpn: BTreeMap<VpnKey, BTreeMap<PathSource, VpnPath>>,
+    vpn: BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>>,
     /// Which VRFs import each RT: the VRFs a changed VPN path may need to reach.
     importers: BTreeMap<RouteTarget, BTreeSet<VrfName>>,
     /// Which VRFs hold a candidate imported from each VPN key: where a withdrawal must reach.
-    imported_into: BTreeMap<VpnKey, BTreeSet<VrfName>>,
+    imported_into: BTreeMap<VpnKey, SmallMap<VrfName, ()>>,
     /// Connected subnets of each interface, for neighbor host entries; counted, because a
     /// VRF being removed and its successor may briefly both hold the interface's subnet.
     attached: BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
@@ -218,10 +340,16 @@ pub struct Rib {
     neighbors_by_address: BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
     /// Interfaces towards the MPLS core: remote PEs' next hops resolve only through them.
     core_interfaces: BTreeSet<Arc<str>>,
-    /// BGP next hop → the routes and paths resolved through it.
-    nh_users: BTreeMap<IpAddr, BTreeSet<NhUser>>,
+    /// Static LSPs towards remote PEs that are not adjacent, by the PE's address.
+    lsps: BTreeMap<IpAddr, Lsp>,
+    /// BGP next hop → who has routes or paths through it, with how many.
+    nh_users: BTreeMap<IpAddr, BTreeMap<NhUser, usize>>,
     /// One shared copy of each distinct attribute set the RIB's policies produce.
     interned: AttrInterner,
+    /// One shared copy of each distinct adjacency list routes forward through.
+    adjacencies: Interner<[Adjacency]>,
+    /// One shared copy of each distinct leak source (RD, source, protocol).
+    leaks: Interner<LeakSource>,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -361,8 +489,10 @@ impl Rib {
             return Err(RibError::NotOwnProtocol(route.protocol));
         }
         let name = self.known_vrf(vrf)?;
-        // Thousands of static routes share a handful of attribute sets (protocol and tag).
+        // Thousands of static routes share a handful of attribute sets (protocol and tag) and
+        // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
+        route.forward = self.share(route.forward);
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -395,7 +525,7 @@ impl Rib {
                 .or_default() += 1;
             subnet_changed = true;
         }
-        entry.candidates.insert(key, route);
+        entry.change_candidates(|c| c.insert(key, route));
         self.dirty_best.insert((name, prefix));
         if subnet_changed {
             self.reresolve_within(prefix);
@@ -416,7 +546,7 @@ impl Rib {
         let Some(entry) = state.table.get_mut(&prefix) else {
             return Ok(());
         };
-        if let Some(route) = entry.candidates.remove(&CandidateKey::Own(protocol)) {
+        if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
             self.dirty_best.insert((name, prefix));
             if let Forward::Attached { interface } = &route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
@@ -444,7 +574,8 @@ impl Rib {
         let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
             Forward::Blackhole
         } else {
-            self.resolve_in_vrf(&name, next_hop)
+            let forward = self.resolve_in_vrf(&name, next_hop);
+            self.share(forward)
         };
         let route = Route {
             protocol: Protocol::Bgp,
@@ -462,17 +593,15 @@ impl Rib {
             .table
             .entry(prefix)
             .or_default();
-        let old = entry.candidates.insert(key, route.clone());
+        let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
-        if let Some(old_nh) = old.as_ref().and_then(|r| r.attrs.next_hop.addr()) {
-            self.nh_unuse(old_nh, &NhUser::Vrf(name.clone(), prefix, peer.addr));
+        let user = NhUser::Vrf(name.clone(), peer.addr);
+        if let Some(old) = &old {
+            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
         }
-        self.nh_users
-            .entry(next_hop)
-            .or_default()
-            .insert(NhUser::Vrf(name.clone(), prefix, peer.addr));
+        self.nh_use(next_hop, user);
         self.dirty_best.insert((name, prefix));
         Ok(())
     }
@@ -490,9 +619,9 @@ impl Rib {
         let Some(entry) = state.table.get_mut(&prefix) else {
             return Ok(());
         };
-        if let Some(old) = entry.candidates.remove(&CandidateKey::Peer(peer)) {
+        if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), prefix, peer));
+            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), peer));
             self.dirty_best.insert((name, prefix));
         }
         Ok(())
@@ -512,9 +641,10 @@ impl Rib {
         let prefix = prefix.trunc();
         let key = (rd, prefix);
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
+        let forward = self.resolve_in_core(next_hop, label);
         let path = VpnPath {
             protocol: Protocol::Bgp,
-            forward: self.resolve_in_core(next_hop, label),
+            forward: self.share(forward),
             attrs,
             label: Some(label),
             peer: Some(peer),
@@ -524,13 +654,11 @@ impl Rib {
         if old.as_ref() == Some(&path) {
             return;
         }
-        if let Some(old_nh) = old.as_ref().and_then(|p| p.attrs.next_hop.addr()) {
-            self.nh_unuse(old_nh, &NhUser::Vpn(key, peer.addr));
+        let user = NhUser::Vpn(peer.addr);
+        if let Some(old) = &old {
+            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
         }
-        self.nh_users
-            .entry(next_hop)
-            .or_default()
-            .insert(NhUser::Vpn(key, peer.addr));
+        self.nh_use(next_hop, user);
         self.dirty_vpn.insert(key);
     }
 
@@ -545,26 +673,55 @@ impl Rib {
                 self.vpn.remove(&key);
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vpn(key, peer));
+            self.nh_unuse(nh, &NhUser::Vpn(peer));
             self.dirty_vpn.insert(key);
         }
     }
 
     /// The interfaces that face the MPLS core; remote PEs resolve only through these.
+    /// Replaces the static LSPs towards remote PEs; VPN paths through the PEs whose LSP
+    /// changed are resolved again.
+    pub fn set_lsps(&mut self, lsps: BTreeMap<IpAddr, Lsp>) {
+        if self.lsps == lsps {
+            return;
+        }
+        let changed: BTreeSet<IpAddr> = self
+            .lsps
+            .keys()
+            .chain(lsps.keys())
+            .filter(|pe| self.lsps.get(pe) != lsps.get(pe))
+            .copied()
+            .collect();
+        self.lsps = lsps;
+        self.reresolve(&changed);
+    }
+
     pub fn set_core_interfaces(&mut self, interfaces: BTreeSet<Arc<str>>) {
         if self.core_interfaces != interfaces {
             self.core_interfaces = interfaces;
-            let all: Vec<IpAddr> = self.nh_users.keys().copied().collect();
-            for a in all {
-                self.reresolve(a);
-            }
+            let all: BTreeSet<IpAddr> = self.nh_users.keys().copied().collect();
+            self.reresolve(&all);
         }
     }
 
+    fn nh_use(&mut self, nh: IpAddr, user: NhUser) {
+        *self
+            .nh_users
+            .entry(nh)
+            .or_default()
+            .entry(user)
+            .or_default() += 1;
+    }
+
     fn nh_unuse(&mut self, nh: IpAddr, user: &NhUser) {
-        if let Some(set) = self.nh_users.get_mut(&nh) {
-            set.remove(user);
-            if set.is_empty() {
+        if let Some(users) = self.nh_users.get_mut(&nh) {
+            if let Some(count) = users.get_mut(user) {
+                *count -= 1;
+                if *count == 0 {
+                    users.remove(user);
+                }
+            }
+            if users.is_empty() {
                 self.nh_users.remove(&nh);
             }
         }
@@ -603,7 +760,7 @@ impl Rib {
                 .or_default()
                 .insert(interface.clone());
             self.mark_neighbor(&interface, address);
-            self.reresolve(address);
+            self.reresolve(&[address].into());
         }
     }
 
@@ -626,7 +783,7 @@ impl Rib {
         }
         let interface: Arc<str> = Arc::from(interface);
         self.mark_neighbor(&interface, address);
-        self.reresolve(address);
+        self.reresolve(&[address].into());
     }
 
     fn mark_neighbor(&mut self, interface: &Arc<str>, address: IpAddr) {
@@ -670,7 +827,7 @@ impl Rib {
                             })
                 });
             if on_subnet {
-                return Forward::Nexthops(vec![Adjacency::new(interface.clone(), nh)]);
+                return Forward::Nexthops([Adjacency::new(interface.clone(), nh)].into());
             }
         }
         Forward::Unresolved(nh)
@@ -693,70 +850,145 @@ impl Rib {
                 interface: i.clone(),
                 address: nh,
                 vpn_label: Some(label),
+                transport_label: None,
             })
             .collect();
         if adjs.is_empty() {
-            return Forward::Unresolved(nh);
+            // Not adjacent: through a static LSP whose neighbor is up on a core interface.
+            let Some(lsp) = self.lsps.get(&nh).filter(|lsp| {
+                self.core_interfaces.contains(&lsp.interface)
+                    && self
+                        .neighbors_by_interface
+                        .get(&lsp.interface)
+                        .is_some_and(|n| n.contains(&lsp.next_hop))
+                    && self
+                        .attached
+                        .get(&lsp.interface)
+                        .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&lsp.next_hop)))
+            }) else {
+                return Forward::Unresolved(nh);
+            };
+            adjs.push(Adjacency {
+                interface: lsp.interface.clone(),
+                address: lsp.next_hop,
+                vpn_label: Some(label),
+                transport_label: (lsp.label != 3).then_some(lsp.label),
+            });
         }
         adjs.truncate(1);
-        Forward::Nexthops(adjs)
+        Forward::Nexthops(adjs.into())
+    }
+
+    /// The shared copy of a forwarding's adjacency list.
+    fn share(&mut self, forward: Forward) -> Forward {
+        match forward {
+            Forward::Nexthops(adjs) => Forward::Nexthops(self.adjacencies.intern(adjs)),
+            other => other,
+        }
     }
 
     /// Re-resolves everything using a next hop inside `subnet` (its connected route changed).
     fn reresolve_within(&mut self, subnet: IpNet) {
         let lo = subnet.network();
         let hi = subnet.broadcast();
-        let addrs: Vec<IpAddr> = self.nh_users.range(lo..=hi).map(|(a, _)| *a).collect();
-        for a in addrs {
-            self.reresolve(a);
-        }
+        let nhs: BTreeSet<IpAddr> = self.nh_users.range(lo..=hi).map(|(a, _)| *a).collect();
+        self.reresolve(&nhs);
     }
 
-    /// Re-resolves every route and VPN path whose next hop is `nh`.
-    fn reresolve(&mut self, nh: IpAddr) {
-        let Some(users) = self.nh_users.get(&nh).cloned() else {
-            return;
+    /// Re-resolves every route and VPN path whose next hop is one of `nhs`: one scan of the
+    /// table of each VRF with CE routes through them, and of the VPN table if remote PEs are
+    /// among them.
+    fn reresolve(&mut self, nhs: &BTreeSet<IpAddr>) {
+        // A remote PE behind a static LSP resolves through the LSP's neighbor.
+        let mut through_lsps: BTreeSet<IpAddr> = BTreeSet::new();
+        for (pe, lsp) in &self.lsps {
+            if nhs.contains(&lsp.next_hop) && !nhs.contains(pe) {
+                through_lsps.insert(*pe);
+            }
+        }
+        let widened;
+        let nhs = if through_lsps.is_empty() {
+            nhs
+        } else {
+            widened = nhs.union(&through_lsps).copied().collect::<BTreeSet<_>>();
+            &widened
         };
-        for user in users {
-            match user {
-                NhUser::Vrf(vrf, prefix, peer) => {
-                    let forward = self.resolve_in_vrf(&vrf, nh);
-                    let Some(route) = self
-                        .vrfs
-                        .get_mut(&vrf)
-                        .and_then(|s| s.table.get_mut(&prefix))
-                        .and_then(|e| e.candidates.get_mut(&CandidateKey::Peer(peer)))
-                    else {
-                        continue;
-                    };
-                    if route.forward == Forward::Blackhole {
-                        continue;
+        let mut vrf_peers: BTreeMap<VrfName, BTreeSet<IpAddr>> = BTreeMap::new();
+        let mut pe_peers: BTreeSet<IpAddr> = BTreeSet::new();
+        for users in nhs.iter().filter_map(|nh| self.nh_users.get(nh)) {
+            for user in users.keys() {
+                match user {
+                    NhUser::Vrf(vrf, peer) => {
+                        vrf_peers.entry(vrf.clone()).or_default().insert(*peer);
                     }
-                    if route.forward != forward {
-                        route.forward = forward;
-                        self.dirty_best.insert((vrf, prefix));
+                    NhUser::Vpn(peer) => {
+                        pe_peers.insert(*peer);
                     }
                 }
-                NhUser::Vpn(key, peer) => {
-                    let Some(label) = self
-                        .vpn
-                        .get(&key)
-                        .and_then(|p| p.get(&PathSource::Peer(peer)))
-                        .and_then(|p| p.label)
-                    else {
+            }
+        }
+        for (vrf, peers) in vrf_peers {
+            let mut resolved: BTreeMap<IpAddr, Forward> = BTreeMap::new();
+            for nh in nhs {
+                let forward = self.resolve_in_vrf(&vrf, *nh);
+                resolved.insert(*nh, self.share(forward));
+            }
+            let Some(state) = self.vrfs.get_mut(&vrf) else {
+                continue;
+            };
+            for (prefix, entry) in state.table.iter_mut() {
+                for peer in &peers {
+                    let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
                         continue;
                     };
-                    let forward = self.resolve_in_core(nh, label);
-                    if let Some(path) = self
-                        .vpn
-                        .get_mut(&key)
-                        .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
-                    {
-                        if path.forward != forward {
-                            path.forward = forward;
-                            self.dirty_vpn.insert(key);
-                        }
+                    let nh = route.attrs.next_hop.addr().unwrap_or(*peer);
+                    let Some(forward) = resolved.get(&nh) else {
+                        continue;
+                    };
+                    if route.forward != Forward::Blackhole && route.forward != *forward {
+                        route.forward = forward.clone();
+                        self.dirty_best.insert((vrf.clone(), *prefix));
                     }
+                }
+            }
+        }
+        if pe_peers.is_empty() {
+            return;
+        }
+        // (VPN key, PE, next hop, label) of every path through the next hops.
+        let mut paths: Vec<(VpnKey, IpAddr, IpAddr, u32)> = Vec::new();
+        for (key, by_source) in &self.vpn {
+            for (source, path) in by_source {
+                let PathSource::Peer(peer) = source else {
+                    continue;
+                };
+                let nh = path.attrs.next_hop.addr().unwrap_or(*peer);
+                if let (true, true, Some(label)) =
+                    (pe_peers.contains(peer), nhs.contains(&nh), path.label)
+                {
+                    paths.push((*key, *peer, nh, label));
+                }
+            }
+        }
+        let mut resolved: BTreeMap<(IpAddr, u32), Forward> = BTreeMap::new();
+        for (key, peer, nh, label) in paths {
+            let forward = match resolved.get(&(nh, label)) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = self.resolve_in_core(nh, label);
+                    let f = self.share(f);
+                    resolved.insert((nh, label), f.clone());
+                    f
+                }
+            };
+            if let Some(path) = self
+                .vpn
+                .get_mut(&key)
+                .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
+            {
+                if path.forward != forward {
+                    path.forward = forward;
+                    self.dirty_vpn.insert(key);
                 }
             }
         }
@@ -809,6 +1041,8 @@ impl Rib {
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
         self.interned.purge_if_grown();
+        self.adjacencies.purge_if_grown();
+        self.leaks.purge_if_grown();
         delta
     }
 
@@ -818,14 +1052,14 @@ impl Rib {
 
     /// The BGP view of one candidate: redistributed own routes through their route-map
     /// (weight 32768, as IOS gives locally originated paths), BGP routes as they are.
-    fn bgp_view(
+    fn bgp_view<'r>(
         map_stats: &mut BTreeMap<String, RouteMapStats>,
         interned: &mut AttrInterner,
         policy: &VrfPolicy,
         prefix: IpNet,
         key: &CandidateKey,
-        route: &Route,
-    ) -> Option<Route> {
+        route: &'r Route,
+    ) -> Option<Cow<'r, Route>> {
         if !route.is_usable() {
             return None;
         }
@@ -841,9 +1075,9 @@ impl Rib {
                 };
                 let mut r = route.clone();
                 r.attrs = interned.intern_arc(attrs);
-                Some(r)
+                Some(Cow::Owned(r))
             }
-            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(route.clone()),
+            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(Cow::Borrowed(route)),
         }
     }
 
@@ -857,7 +1091,7 @@ impl Rib {
         };
         let policy = &state.policy;
         let selected = entry.select(&policy.decision);
-        let mut bgp: Option<(&CandidateKey, Route)> = None;
+        let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
         for (key, route) in &entry.candidates {
             let Some(view) = Self::bgp_view(
                 &mut self.map_stats,
@@ -880,17 +1114,42 @@ impl Rib {
                 bgp = Some((key, view));
             }
         }
-        let bgp = bgp.map(|(key, view)| BgpBest {
-            key: key.clone(),
-            attrs: view.attrs,
-            peer: view.peer,
+        // The BGP best path's index, and its attributes when they are not the candidate's.
+        let bgp: Option<(usize, Option<Arc<Attrs>>)> = bgp.and_then(|(key, view)| {
+            let index = entry.candidates.index_of(key)?;
+            Some((
+                index,
+                match view {
+                    Cow::Owned(view) => Some(view.attrs),
+                    Cow::Borrowed(_) => None,
+                },
+            ))
         });
+        let bgp_changed = entry.bgp & CHANGED != 0
+            || entry.bgp == GONE
+            || match (entry.bgp_index(), &bgp) {
+                (None, None) => false,
+                (Some(old), Some((new, attrs))) => {
+                    old != *new
+                        || match (&entry.bgp_attrs, attrs) {
+                            (None, None) => false,
+                            (Some(a), Some(b)) => !(Arc::ptr_eq(a, b) || a == b),
+                            _ => true,
+                        }
+                }
+                _ => true,
+            };
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_mut(&prefix).expect("checked above");
-        let old_forward = entry.best_route().map(|r| r.forward.clone());
-        entry.best = selected;
-        if entry.bgp_best != bgp {
-            entry.bgp_best = bgp;
+        (entry.best, entry.merged) = match selected {
+            Some((index, merged)) => (index as u32, merged),
+            None => (NONE, None),
+        };
+        (entry.bgp, entry.bgp_attrs) = match bgp {
+            Some((index, attrs)) => (index as u32, attrs),
+            None => (NONE, None),
+        };
+        if bgp_changed {
             self.bgp_changed.insert((vrf.clone(), prefix));
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
@@ -901,8 +1160,10 @@ impl Rib {
         // The route itself may have changed under the same key: always refresh FIB and export.
         self.dirty_fib.insert((vrf.clone(), prefix));
         // Host entries derived from the old subnet route: whatever the FIB holds inside it
-        // (the neighbors they came from may already be gone).
-        if let Some(Forward::Attached { .. }) = old_forward {
+        // (the neighbors they came from may already be gone). The FIB entry of a subnet route
+        // drops, so only such a prefix can have any; the FIB still holds what the last delta
+        // derived, however often the prefix is selected in this one.
+        if !is_host(&prefix) && state.fib.get(&prefix) == Some(&FibAction::Drop) {
             let hosts: Vec<IpNet> = Self::fib_hosts_within(&state.fib, prefix).collect();
             for host in hosts {
                 self.dirty_fib.insert((vrf.clone(), host));
@@ -944,7 +1205,7 @@ impl Rib {
         };
         let policy = state.policy.clone();
         let candidate = state.table.get(&prefix).and_then(|e| {
-            let b = e.bgp_best.as_ref()?;
+            let b = e.bgp_best()?;
             let protocol = match b.key {
                 CandidateKey::Own(p) => p,
                 CandidateKey::Peer(_) => Protocol::Bgp,
@@ -1025,7 +1286,7 @@ impl Rib {
         keys.extend(
             self.imported_into
                 .iter()
-                .filter(|(_, vrfs)| vrfs.contains(vrf))
+                .filter(|(_, vrfs)| vrfs.contains_key(vrf))
                 .map(|(k, _)| *k),
         );
         for key in keys {
@@ -1035,8 +1296,11 @@ impl Rib {
 
     /// Brings one changed VPN key to every VRF that imports it or held it.
     fn propagate_vpn(&mut self, key: VpnKey) {
-        let mut targets: BTreeSet<VrfName> =
-            self.imported_into.get(&key).cloned().unwrap_or_default();
+        let mut targets: BTreeSet<VrfName> = self
+            .imported_into
+            .get(&key)
+            .map(|vrfs| vrfs.keys().cloned().collect())
+            .unwrap_or_default();
         if let Some(paths) = self.vpn.get(&key) {
             for path in paths.values() {
                 for rt in path.route_targets() {
@@ -1075,6 +1339,11 @@ impl Rib {
         }
         let mut wanted: BTreeMap<CandidateKey, Route> = BTreeMap::new();
         for (source, path) in admitted {
+            let leaked = self.leaks.intern(Arc::new(LeakSource {
+                rd,
+                source: source.clone(),
+                protocol: path.protocol,
+            }));
             let attrs = match &import_map {
                 Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
                     Some(a) => self.intern(a),
@@ -1089,11 +1358,7 @@ impl Rib {
                     distance: Protocol::Bgp.default_distance(),
                     forward: path.forward.clone(),
                     attrs,
-                    leaked: Some(LeakSource {
-                        rd,
-                        source,
-                        protocol: path.protocol,
-                    }),
+                    leaked: Some(leaked),
                     peer: path.peer,
                 },
             );
@@ -1107,16 +1372,16 @@ impl Rib {
             .map(|(k, r)| (k.clone(), r.clone()))
             .collect();
         if current != wanted {
-            entry
-                .candidates
-                .retain(|k, _| !matches!(k, CandidateKey::Imported(r, _) if *r == rd));
             let holds = !wanted.is_empty();
-            entry.candidates.extend(wanted);
+            entry.change_candidates(|c| {
+                c.retain(|k, _| !matches!(k, CandidateKey::Imported(r, _) if *r == rd));
+                c.extend(wanted);
+            });
             if holds {
                 self.imported_into
                     .entry(key)
                     .or_default()
-                    .insert(vrf.clone());
+                    .insert(vrf.clone(), ());
             } else if let Some(set) = self.imported_into.get_mut(&key) {
                 set.remove(vrf);
                 if set.is_empty() {
@@ -1124,7 +1389,7 @@ impl Rib {
                 }
             }
             self.dirty_best.insert((vrf.clone(), prefix));
-        } else if entry.candidates.is_empty() && entry.best.is_none() && entry.bgp_best.is_none() {
+        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp == NONE {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }
@@ -1132,7 +1397,7 @@ impl Rib {
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
     /// of a neighbor whose connected subnet this VRF selects (the longest such subnet).
-    fn compute_fib(&self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
+    fn compute_fib(&mut self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
         let state = self.vrfs.get(vrf)?;
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
             return match &route.forward {
@@ -1174,7 +1439,11 @@ impl Rib {
                 }
             }
         }
-        found.map(|(_, interface)| FibAction::Forward(vec![Adjacency::new(interface, address)]))
+        let (_, interface) = found?;
+        let adjs = self
+            .adjacencies
+            .intern([Adjacency::new(interface, address)].into());
+        Some(FibAction::Forward(adjs))
     }
 
     // ----- views ---------------------------------------------------------------------------
@@ -1195,8 +1464,8 @@ impl Rib {
     }
 
     /// A VRF's BGP best path for a prefix (what its CE neighbors are offered).
-    pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<&BgpBest> {
-        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best.as_ref()
+    pub fn bgp_best(&self, vrf: &str, prefix: &IpNet) -> Option<BgpBest> {
+        self.vrfs.get(vrf)?.table.get(prefix)?.bgp_best()
     }
 
     /// A VRF's FIB as last computed by [`Rib::take_delta`].
@@ -1205,7 +1474,7 @@ impl Rib {
     }
 
     /// The VPN table: RD:prefix → paths.
-    pub fn vpn_table(&self) -> &BTreeMap<VpnKey, BTreeMap<PathSource, VpnPath>> {
+    pub fn vpn_table(&self) -> &BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>> {
         &self.vpn
     }
 

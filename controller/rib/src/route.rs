@@ -47,12 +47,26 @@ impl Protocol {
 }
 
 /// An IP neighbor on an interface: what a nexthop entry in the switch is made of. Towards a
-/// remote PE it also carries the VPN label to push (the PE's label for the route's VRF).
+/// remote PE it also carries the VPN label to push (the PE's label for the route's VRF), and
+/// when the PE is not adjacent the transport label of the static LSP towards it.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Adjacency {
     pub interface: Arc<str>,
     pub address: IpAddr,
     pub vpn_label: Option<u32>,
+    /// Pushed above the VPN label; `None` when the PE is the neighbor itself or the LSP's
+    /// label is implicit null (3).
+    pub transport_label: Option<u32>,
+}
+
+/// A static LSP towards a remote PE that is not adjacent: VPN paths with the PE as next hop
+/// forward to `next_hop` on the core interface `interface`, pushing `label` (3, implicit null,
+/// pushes nothing) above the VPN label.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Lsp {
+    pub interface: Arc<str>,
+    pub next_hop: IpAddr,
+    pub label: u32,
 }
 
 impl Adjacency {
@@ -62,6 +76,7 @@ impl Adjacency {
             interface,
             address,
             vpn_label: None,
+            transport_label: None,
         }
     }
 }
@@ -72,9 +87,17 @@ impl fmt::Display for Adjacency {
         if let Some(label) = self.vpn_label {
             write!(f, " label {label}")?;
         }
+        if let Some(label) = self.transport_label {
+            write!(f, " transport label {label}")?;
+        }
         Ok(())
     }
 }
+
+/// One or more (ECMP) adjacencies, sorted and deduplicated. Shared: the RIB hands out one copy
+/// per distinct list, so the routes through one neighbor (and their FIB entries, VPN paths and
+/// leaked copies) hold one allocation between them.
+pub type Adjacencies = Arc<[Adjacency]>;
 
 /// How a route forwards, already resolved to adjacencies where it has next hops.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -87,7 +110,7 @@ pub enum Forward {
     /// Null0.
     Blackhole,
     /// One or more (ECMP) next hops, sorted and deduplicated.
-    Nexthops(Vec<Adjacency>),
+    Nexthops(Adjacencies),
     /// A BGP next hop no neighbor of the router reaches (`inaccessible`): the route stays in
     /// the table, is never selected and never forwards.
     Unresolved(IpAddr),
@@ -114,7 +137,8 @@ pub struct Route {
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
     /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
-    pub leaked: Option<LeakSource>,
+    /// Shared by every route imported from the same RD and source.
+    pub leaked: Option<Arc<LeakSource>>,
     /// The BGP neighbor the route was learned from (directly, or through the VPN table).
     pub peer: Option<PeerRef>,
 }
@@ -146,7 +170,7 @@ impl Route {
 }
 
 /// The origin of a route imported from the VPN table.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct LeakSource {
     pub rd: RouteDistinguisher,
     /// The VRF of this router that exported it, or the remote PE it came from.
@@ -214,7 +238,7 @@ impl VpnPath {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum FibAction {
     /// Forward to one adjacency, or hash over several (ECMP), sorted.
-    Forward(Vec<Adjacency>),
+    Forward(Adjacencies),
     Drop,
     Punt,
 }

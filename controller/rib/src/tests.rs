@@ -40,13 +40,13 @@ fn static_via(rib: &mut Rib, vrf: &str, prefix: &str, intf: &str, gw: &str) {
     rib.upsert_route(
         vrf,
         net(prefix),
-        Route::local(Protocol::Static, Forward::Nexthops(vec![adj]), 0),
+        Route::local(Protocol::Static, Forward::Nexthops(vec![adj].into()), 0),
     )
     .unwrap();
 }
 
 fn fwd(intf: &str, gw: &str) -> FibAction {
-    FibAction::Forward(vec![Adjacency::new(Arc::from(intf), ip(gw))])
+    FibAction::Forward(vec![Adjacency::new(Arc::from(intf), ip(gw))].into())
 }
 
 /// The seed 001 lab: C shares with A and B; A and B stay apart.
@@ -554,7 +554,11 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
             let key = (*vrf, prefix, Protocol::Static);
             if *add {
                 let adj = Adjacency::new(Arc::from(INTFS[*intf]), ip(&format!("10.0.0.{host}")));
-                let r = Route::local(Protocol::Static, Forward::Nexthops(vec![adj]), *host as u32);
+                let r = Route::local(
+                    Protocol::Static,
+                    Forward::Nexthops(vec![adj].into()),
+                    *host as u32,
+                );
                 rib.upsert_route(VRFS[*vrf], prefix, r.clone()).unwrap();
                 world.routes.insert(key, r);
             } else {
@@ -674,34 +678,74 @@ proptest! {
     fn delta_path_equals_cold_start(ops in proptest::collection::vec(op(), 1..40), every in 1usize..5) {
         let mut rib = Rib::new();
         let mut world = World::default();
-        // The FIB a consumer rebuilds from deltas alone must equal the RIB's own FIB.
-        let mut replayed: BTreeMap<(String, IpNet), FibAction> = BTreeMap::new();
+        // The FIB a consumer rebuilds from deltas alone must equal the RIB's own FIB, and the
+        // BGP table a consumer (the speaker) follows through `bgp_changed` must equal the RIB's.
+        let mut replayed = Replayed::default();
         for (i, op) in ops.iter().enumerate() {
             apply(&mut rib, &mut world, op);
             if i % every == 0 {
-                for c in rib.take_delta().changes {
-                    match c.action {
-                        Some(a) => { replayed.insert((c.vrf.to_string(), c.prefix), a); }
-                        None => { replayed.remove(&(c.vrf.to_string(), c.prefix)); }
-                    }
-                }
+                replayed.take(&mut rib);
             }
         }
-        for c in rib.take_delta().changes {
-            match c.action {
-                Some(a) => { replayed.insert((c.vrf.to_string(), c.prefix), a); }
-                None => { replayed.remove(&(c.vrf.to_string(), c.prefix)); }
-            }
-        }
+        replayed.take(&mut rib);
         let cold = cold_start(&world);
         prop_assert_eq!(all_fibs(&rib), all_fibs(&cold));
         let flat: BTreeMap<(String, IpNet), FibAction> = all_fibs(&cold)
             .into_iter()
             .flat_map(|(v, f)| f.into_iter().map(move |(p, a)| ((v.clone(), p), a)))
             .collect();
-        prop_assert_eq!(replayed, flat);
+        prop_assert_eq!(replayed.fib, flat);
         prop_assert_eq!(rib.vpn_table(), cold.vpn_table());
+        prop_assert_eq!(all_bgp(&rib), all_bgp(&cold));
+        prop_assert_eq!(replayed.bgp, all_bgp(&cold));
     }
+}
+
+/// What a consumer of the deltas alone knows: the FIB, and the BGP table entries it was told
+/// changed, read back when told.
+#[derive(Default)]
+struct Replayed {
+    fib: BTreeMap<(String, IpNet), FibAction>,
+    bgp: BTreeMap<(String, IpNet), BgpBest>,
+}
+
+impl Replayed {
+    fn take(&mut self, rib: &mut Rib) {
+        let delta = rib.take_delta();
+        for c in delta.changes {
+            match c.action {
+                Some(a) => {
+                    self.fib.insert((c.vrf.to_string(), c.prefix), a);
+                }
+                None => {
+                    self.fib.remove(&(c.vrf.to_string(), c.prefix));
+                }
+            }
+        }
+        for (vrf, prefix) in delta.bgp_changed {
+            match rib.bgp_best(&vrf, &prefix) {
+                Some(b) => {
+                    self.bgp.insert((vrf.to_string(), prefix), b);
+                }
+                None => {
+                    self.bgp.remove(&(vrf.to_string(), prefix));
+                }
+            }
+        }
+    }
+}
+
+/// Every VRF's BGP table: (VRF, prefix) → best path.
+fn all_bgp(rib: &Rib) -> BTreeMap<(String, IpNet), BgpBest> {
+    let mut out = BTreeMap::new();
+    for vrf in rib.vrf_names() {
+        for (prefix, entry) in rib.table(vrf).into_iter().flatten() {
+            if let Some(b) = entry.bgp_best() {
+                out.insert((vrf.to_string(), *prefix), b);
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -1046,10 +1090,13 @@ fn decision_process_and_maximum_paths_shape_the_fib() {
     )
     .unwrap();
     rib.take_delta();
-    let both = FibAction::Forward(vec![
-        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.2")),
-        Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.3")),
-    ]);
+    let both = FibAction::Forward(
+        vec![
+            Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.2")),
+            Adjacency::new(Arc::from("Ethernet1"), ip("10.1.0.3")),
+        ]
+        .into(),
+    );
     assert_eq!(rib.fib("VRF-A").unwrap().get(&p), Some(&both));
     // A longer AS path on one: it drops out of the group.
     rib.upsert_peer_route(
@@ -1109,11 +1156,15 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         .contains_key(&net("198.51.100.0/24")));
     rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
     let delta = rib.take_delta();
-    let labelled = FibAction::Forward(vec![Adjacency {
-        interface: Arc::from("Core1"),
-        address: ip("192.168.0.2"),
-        vpn_label: Some(3001),
-    }]);
+    let labelled = FibAction::Forward(
+        vec![Adjacency {
+            interface: Arc::from("Core1"),
+            address: ip("192.168.0.2"),
+            vpn_label: Some(3001),
+            transport_label: None,
+        }]
+        .into(),
+    );
     for vrf in ["VRF-A", "VRF-B"] {
         assert_eq!(
             rib.fib(vrf).unwrap().get(&net("198.51.100.0/24")),
@@ -1133,4 +1184,79 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         .unwrap()
         .contains_key(&net("198.51.100.0/24")));
     assert!(rib.vpn_table().get(&(rd, net("198.51.100.0/24"))).is_none());
+}
+
+#[test]
+fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
+    let mut rib = seed_lab();
+    rib.upsert_vrf("core", VrfPolicy::default());
+    connected(&mut rib, "core", "Core1", "192.168.0.0/30");
+    rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
+    // The PE 10.255.9.9 is two hops away: its loopback is not on any core subnet.
+    let pe = PeerRef {
+        addr: ip("10.255.9.9"),
+        router_id: "9.9.9.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    };
+    let rd: RouteDistinguisher = "65000:100".parse().unwrap();
+    let prefix = net("198.51.100.0/24");
+    let attrs = bgp_attrs("10.255.9.9", &[], |a| {
+        a.ext_communities =
+            policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
+    });
+    rib.upsert_vpn_path(rd, prefix, pe, 3001, attrs);
+    rib.take_delta();
+    assert!(
+        !rib.fib("VRF-A").unwrap().contains_key(&prefix),
+        "no path to the PE yet"
+    );
+
+    let lsp = |label| Lsp {
+        interface: Arc::from("Core1"),
+        next_hop: ip("192.168.0.2"),
+        label,
+    };
+    rib.set_lsps([(ip("10.255.9.9"), lsp(7001))].into());
+    rib.take_delta();
+    assert!(
+        !rib.fib("VRF-A").unwrap().contains_key(&prefix),
+        "the LSP's neighbor is not up"
+    );
+    let via = |transport_label| {
+        FibAction::Forward(
+            vec![Adjacency {
+                interface: Arc::from("Core1"),
+                address: ip("192.168.0.2"),
+                vpn_label: Some(3001),
+                transport_label,
+            }]
+            .into(),
+        )
+    };
+    // The neighbor comes: the path resolves through the LSP.
+    rib.add_neighbor("Core1", ip("192.168.0.2"));
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&prefix),
+        Some(&via(Some(7001)))
+    );
+    // Implicit null: only the VPN label.
+    rib.set_lsps([(ip("10.255.9.9"), lsp(3))].into());
+    rib.take_delta();
+    assert_eq!(rib.fib("VRF-A").unwrap().get(&prefix), Some(&via(None)));
+    // The LSP goes: inaccessible again.
+    rib.set_lsps(BTreeMap::new());
+    rib.take_delta();
+    assert!(!rib.fib("VRF-A").unwrap().contains_key(&prefix));
+    // Back, then its neighbor leaves.
+    rib.set_lsps([(ip("10.255.9.9"), lsp(7001))].into());
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&prefix),
+        Some(&via(Some(7001)))
+    );
+    rib.remove_neighbor("Core1", ip("192.168.0.2"));
+    rib.take_delta();
+    assert!(!rib.fib("VRF-A").unwrap().contains_key(&prefix));
 }

@@ -105,6 +105,41 @@ impl Daemon {
         std::fs::read_to_string(self.dir.join(format!("{}.out", self.name))).unwrap_or_default()
     }
 
+    /// Has the process exited? (Until it is reaped, its /proc entry is a zombie.)
+    pub fn exited(&self) -> bool {
+        let Some(pid) = self.pid() else {
+            return true;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    /// Waits until `ready` (the daemon answers its CLI), for up to [`WAIT`]; a daemon that
+    /// exits meanwhile (a configuration it refused) fails the test at once, with its output
+    /// and `context` (its configuration).
+    pub fn wait_ready(&self, context: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !ready() {
+            assert!(
+                !self.exited(),
+                "{} exited during start-up:\n{context}\n{}",
+                self.name,
+                self.log()
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not come up within {WAIT:?}:\n{context}\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Still running?
     pub fn alive(&mut self) -> bool {
         self.child
@@ -944,6 +979,65 @@ pub async fn our_communities_arrive(
         .await
         .unwrap();
     poll_until(&format!("our communities on {prefix} in {daemon}"), check).await;
+}
+
+/// Waits for a daemon's routes of every family, as the families tests of test file `n` (2 FRR,
+/// 3 GoBGP, 4 BIRD) configure them: IPv6 2001:db8:n1::/48 and 2001:db8:n2::/48, IPv4
+/// 10.n.9.0/24 with communities 6500n:100 6500n:200, route targets of the three types and a
+/// large community, and the VPN routes `vpn`, each checked for its label, route target and
+/// `next_hop(route)`. The routes, for the caller's own checks.
+pub async fn expect_daemon_families(
+    events: &mut Events,
+    peer: IpAddr,
+    daemon: &str,
+    n: u8,
+    vpn: &[VpnRoute],
+    next_hop: impl Fn(&VpnRoute) -> String,
+) -> Routes {
+    let (v6a, v6b, v4) = (
+        format!("2001:db8:{n}1::/48"),
+        format!("2001:db8:{n}2::/48"),
+        format!("10.{n}.9.0/24"),
+    );
+    let mut routes = Routes::default();
+    routes
+        .until(
+            events,
+            peer,
+            &format!("{daemon}'s routes of every family"),
+            |r| {
+                r.has6(&v6a)
+                    && r.has6(&v6b)
+                    && r.has(&v4)
+                    && vpn.iter().all(|v| r.paths.contains_key(&v.key()))
+            },
+        )
+        .await;
+    let comm = routes.path(&v4);
+    let asn = 65000 + u32::from(n);
+    assert_eq!(
+        comm.communities,
+        [format!("{asn}:100"), format!("{asn}:200")],
+        "{comm:?}"
+    );
+    assert_eq!(
+        comm.ext_communities,
+        [
+            format!("RT:{asn}:300"),
+            format!("RT:192.0.2.{n}:301"),
+            format!("RT:420000000{n}:302")
+        ],
+        "{comm:?}"
+    );
+    assert_eq!(
+        comm.large_communities,
+        [format!("420000000{n}:1:2")],
+        "{comm:?}"
+    );
+    for r in vpn {
+        assert_vpn_path(&routes, &r.key(), &[r.label], &[r.rt], &next_hop(r));
+    }
+    routes
 }
 
 /// Asserts the VPN route `key` arrived as the daemon was told to send it.

@@ -7,8 +7,9 @@
 //! SetForwardingPipelineConfig carries our device and election ids.
 
 use super::{
-    all_wildcards, commit_request, describe_proto, encode_updates, name_entities, table_wildcard,
-    write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError, DEFAULT_BATCH_SIZE,
+    all_wildcards, check_updates, commit_request, describe_proto, encode_batch, name_entities,
+    table_wildcard, write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError,
+    DEFAULT_BATCH_SIZE,
 };
 use crate::entity::{Entity, Update};
 use crate::p4info::P4InfoIndex;
@@ -447,20 +448,31 @@ impl Target for GrpcTarget {
 
     async fn write(&self, updates: &[Update]) -> Result<(), WriteError> {
         let index = self.index.get();
-        let protos = encode_updates(index.as_deref(), updates)?;
+        check_updates(index.as_deref(), updates)?;
+        let Some(index) = index else {
+            return Ok(()); // nothing to write: the check refuses any update without a P4Info
+        };
         let describe = |i: usize| (updates[i].kind, updates[i].entity.to_string());
-        write_batches(&protos, self.batch_size, &describe, |batch| {
-            self.send(batch)
-        })
+        write_batches(
+            updates.len(),
+            self.batch_size,
+            &describe,
+            |range| encode_batch(&index, &updates[range]),
+            |batch| self.send(batch),
+        )
         .await
     }
 
     async fn write_proto(&self, updates: Vec<p4::Update>) -> Result<(), WriteError> {
         let index = self.index.get();
         let describe = |i: usize| describe_proto(index.as_deref(), &updates[i]);
-        write_batches(&updates, self.batch_size, &describe, |batch| {
-            self.send(batch)
-        })
+        write_batches(
+            updates.len(),
+            self.batch_size,
+            &describe,
+            |range| Ok(updates[range].to_vec()),
+            |batch| self.send(batch),
+        )
         .await
     }
 

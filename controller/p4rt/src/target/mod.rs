@@ -396,18 +396,20 @@ impl IndexSlot {
     }
 }
 
-/// Name-level updates to protos; refuses the whole write (nothing sent) if
-/// any update does not translate.
-pub(crate) fn encode_updates(
+/// Checks that every name-level update translates (names, kinds, widths), without building
+/// any message; refuses the whole write (nothing sent) if one does not. The messages are
+/// built a batch at a time as they are sent ([`encode_batch`]), so a write holds one batch of
+/// them, not one per update.
+pub(crate) fn check_updates(
     index: Option<&P4InfoIndex>,
     updates: &[Update],
-) -> Result<Vec<p4::Update>, WriteError> {
-    let mut out = Vec::with_capacity(updates.len());
+) -> Result<(), WriteError> {
     let mut failures = Vec::new();
     for (i, u) in updates.iter().enumerate() {
         let result = match index {
             Some(idx) => u
-                .to_proto(idx)
+                .entity
+                .check(idx)
                 .map_err(|e| (Code::InvalidArgument, e.to_string())),
             None => Err((
                 Code::FailedPrecondition,
@@ -415,7 +417,7 @@ pub(crate) fn encode_updates(
             )),
         };
         match result {
-            Ok(p) => out.push(p),
+            Ok(()) => {}
             Err((code, message)) => failures.push(UpdateFailure {
                 index: i,
                 kind: u.kind,
@@ -426,7 +428,7 @@ pub(crate) fn encode_updates(
         }
     }
     if failures.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(WriteError {
             failures,
@@ -514,25 +516,45 @@ pub(crate) fn batch_error(
     }
 }
 
-/// Sends `updates` in batches of `batch_size`, in order, stopping at the
-/// first batch that fails.
-pub(crate) async fn write_batches<F, Fut>(
-    updates: &[p4::Update],
+/// The P4Runtime messages of a batch of updates already checked by [`check_updates`].
+pub(crate) fn encode_batch(
+    index: &P4InfoIndex,
+    updates: &[Update],
+) -> Result<Vec<p4::Update>, Status> {
+    updates
+        .iter()
+        .map(|u| u.to_proto(index))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Status {
+            code: Code::Internal as i32,
+            message: format!("checked update does not encode: {e}"),
+            details: Vec::new(),
+        })
+}
+
+/// Sends `total` updates in batches of `batch_size`, in order, stopping at the
+/// first batch that fails; `batch` makes the messages of a range of them.
+pub(crate) async fn write_batches<B, F, Fut>(
+    total: usize,
     batch_size: usize,
     describe: &(dyn Fn(usize) -> (UpdateKind, String) + Sync),
+    mut batch: B,
     mut send: F,
 ) -> Result<(), WriteError>
 where
+    B: FnMut(std::ops::Range<usize>) -> Result<Vec<p4::Update>, Status> + Send,
     F: FnMut(Vec<p4::Update>) -> Fut + Send,
     Fut: Future<Output = Result<(), Status>> + Send,
 {
-    let total = updates.len();
     let mut start = 0;
-    for chunk in updates.chunks(batch_size.max(1)) {
-        let batch = chunk.to_vec();
-        let end = start + batch.len();
+    while start < total {
+        let end = (start + batch_size.max(1)).min(total);
         tracing::debug!(start, end, total, "P4Runtime write batch");
-        if let Err(status) = send(batch).await {
+        let sent = match batch(start..end) {
+            Ok(messages) => send(messages).await,
+            Err(status) => Err(status),
+        };
+        if let Err(status) = sent {
             let err = batch_error(&status, start..end, total, describe);
             tracing::warn!(
                 failed = err.failures.len(),

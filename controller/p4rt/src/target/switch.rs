@@ -35,6 +35,7 @@
 use super::{EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
+use crate::value::Value;
 use p4runtime_proto::google::rpc::{Code, Status};
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
@@ -59,20 +60,21 @@ struct Installed {
     profiles: HashMap<u32, Profile>,
 }
 
-/// One key field, canonical.
+/// One key field, canonical. Values of up to 22 bytes are kept in place; the kinds with two
+/// values, rare in routing tables, are boxed so that a field stays small.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Part {
-    Exact(Vec<u8>),
-    Lpm(Vec<u8>, i32),
-    Ternary(Vec<u8>, Vec<u8>),
-    Range(Vec<u8>, Vec<u8>),
-    Optional(Vec<u8>),
+    Exact(Value),
+    Lpm(Value, i32),
+    Ternary(Box<(Value, Value)>),
+    Range(Box<(Value, Value)>),
+    Optional(Value),
 }
 
 /// A table entry's identity: canonical key fields (by field id) and priority.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    fields: Vec<(u32, Part)>,
+    fields: Box<[(u32, Part)]>,
     priority: i32,
 }
 
@@ -83,11 +85,110 @@ enum Ref {
     Group(u32),
 }
 
+/// A table entry besides its key: what a read returns is rebuilt from the two (a switch holds
+/// a million of these, so not as a P4Runtime message).
 #[derive(Debug)]
 struct Stored {
+    /// The action, canonical.
+    action: StoredAction,
+    /// Controller metadata as written, if any. Rare, so boxed: a thin pointer (8 bytes)
+    /// where a `Vec` would take 24 in every entry.
+    #[allow(clippy::box_collection)]
+    metadata: Option<Box<Vec<u8>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StoredAction {
+    /// A direct action with one parameter (the common case: a nexthop or group id), whose
+    /// id the P4Info gives.
+    Direct1 {
+        action_id: u32,
+        value: Value,
+    },
+    /// A direct action with any other number of parameters: (param id, value) in P4Info order.
+    Direct {
+        action_id: u32,
+        params: Box<[(u32, Value)]>,
+    },
+    Member(u32),
+    Group(u32),
+}
+
+impl StoredAction {
+    /// From a checked, canonical action (params in P4Info order, all present).
+    fn new(action: &p4::TableAction) -> Option<Self> {
+        use p4::table_action::Type as A;
+        Some(match action.r#type.as_ref()? {
+            A::Action(a) if a.params.len() == 1 => StoredAction::Direct1 {
+                action_id: a.action_id,
+                value: Value::new(&a.params[0].value),
+            },
+            A::Action(a) => StoredAction::Direct {
+                action_id: a.action_id,
+                params: a
+                    .params
+                    .iter()
+                    .map(|p| (p.param_id, Value::new(&p.value)))
+                    .collect(),
+            },
+            A::ActionProfileMemberId(id) => StoredAction::Member(*id),
+            A::ActionProfileGroupId(id) => StoredAction::Group(*id),
+            A::ActionProfileActionSet(_) => return None,
+        })
+    }
+
+    fn to_proto(&self, index: &P4InfoIndex) -> p4::TableAction {
+        use p4::table_action::Type as A;
+        let t = match self {
+            StoredAction::Direct1 { action_id, value } => A::Action(p4::Action {
+                action_id: *action_id,
+                params: vec![p4::action::Param {
+                    param_id: index
+                        .action_by_id(*action_id)
+                        .ok()
+                        .and_then(|a| a.params.first())
+                        .map_or(0, |p| p.id),
+                    value: value.to_vec(),
+                }],
+            }),
+            StoredAction::Direct { action_id, params } => A::Action(p4::Action {
+                action_id: *action_id,
+                params: params
+                    .iter()
+                    .map(|(id, v)| p4::action::Param {
+                        param_id: *id,
+                        value: v.to_vec(),
+                    })
+                    .collect(),
+            }),
+            StoredAction::Member(id) => A::ActionProfileMemberId(*id),
+            StoredAction::Group(id) => A::ActionProfileGroupId(*id),
+        };
+        p4::TableAction { r#type: Some(t) }
+    }
+
+    /// What the entry points at in its table's action profile.
+    fn target(&self) -> Option<Ref> {
+        match self {
+            StoredAction::Direct1 { .. } | StoredAction::Direct { .. } => None,
+            StoredAction::Member(id) => Some(Ref::Member(*id)),
+            StoredAction::Group(id) => Some(Ref::Group(*id)),
+        }
+    }
+}
+
+impl Stored {
     /// The entry as a read returns it (canonical).
-    entry: p4::TableEntry,
-    target: Option<Ref>,
+    fn to_proto(&self, index: &P4InfoIndex, table_id: u32, key: &Key) -> p4::TableEntry {
+        p4::TableEntry {
+            table_id,
+            r#match: key.to_proto(),
+            action: Some(self.action.to_proto(index)),
+            priority: key.priority,
+            metadata: self.metadata.as_deref().cloned().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -308,20 +409,20 @@ impl Key {
             .map(|(id, part)| p4::FieldMatch {
                 field_id: *id,
                 field_match_type: Some(match part {
-                    Part::Exact(v) => K::Exact(fm::Exact { value: v.clone() }),
+                    Part::Exact(v) => K::Exact(fm::Exact { value: v.to_vec() }),
                     Part::Lpm(v, len) => K::Lpm(fm::Lpm {
-                        value: v.clone(),
+                        value: v.to_vec(),
                         prefix_len: *len,
                     }),
-                    Part::Ternary(v, m) => K::Ternary(fm::Ternary {
-                        value: v.clone(),
-                        mask: m.clone(),
+                    Part::Ternary(vm) => K::Ternary(fm::Ternary {
+                        value: vm.0.to_vec(),
+                        mask: vm.1.to_vec(),
                     }),
-                    Part::Range(lo, hi) => K::Range(fm::Range {
-                        low: lo.clone(),
-                        high: hi.clone(),
+                    Part::Range(lh) => K::Range(fm::Range {
+                        low: lh.0.to_vec(),
+                        high: lh.1.to_vec(),
                     }),
-                    Part::Optional(v) => K::Optional(fm::Optional { value: v.clone() }),
+                    Part::Optional(v) => K::Optional(fm::Optional { value: v.to_vec() }),
                 }),
             })
             .collect()
@@ -375,9 +476,11 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
             None => "no value",
         };
         let part = match (&f.kind, &m.field_match_type) {
-            (MatchKind::Exact, Some(K::Exact(x))) => {
-                Part::Exact(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
-            }
+            (MatchKind::Exact, Some(K::Exact(x))) => Part::Exact(
+                codec::encode_bytes(&x.value, w)
+                    .map_err(codec_fail(what()))?
+                    .into(),
+            ),
             (MatchKind::Lpm, Some(K::Lpm(x))) => {
                 if x.prefix_len == 0 {
                     return fail(
@@ -401,7 +504,9 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                     );
                 }
                 Part::Lpm(
-                    codec::check_lpm(&x.value, len, w).map_err(codec_fail(what()))?,
+                    codec::check_lpm(&x.value, len, w)
+                        .map_err(codec_fail(what()))?
+                        .into(),
                     x.prefix_len,
                 )
             }
@@ -417,7 +522,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                         ),
                     );
                 }
-                Part::Ternary(v, mask)
+                Part::Ternary(Box::new((v.into(), mask.into())))
             }
             (MatchKind::Range, Some(K::Range(x))) => {
                 let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what()))?;
@@ -442,11 +547,16 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                         ),
                     );
                 }
-                Part::Range(codec::canonical(&lo), codec::canonical(&hi))
+                Part::Range(Box::new((
+                    codec::canonical(&lo).into(),
+                    codec::canonical(&hi).into(),
+                )))
             }
-            (MatchKind::Optional, Some(K::Optional(x))) => {
-                Part::Optional(codec::encode_bytes(&x.value, w).map_err(codec_fail(what()))?)
-            }
+            (MatchKind::Optional, Some(K::Optional(x))) => Part::Optional(
+                codec::encode_bytes(&x.value, w)
+                    .map_err(codec_fail(what()))?
+                    .into(),
+            ),
             (MatchKind::Other(kind), _) => {
                 return fail(
                     Code::Unimplemented,
@@ -768,13 +878,12 @@ impl Installed {
             Type::Insert | Type::Modify => {
                 let (action, target) = self.check_table_action(table, te.action.as_ref())?;
                 Self::check_direct_resources(table, te)?;
-                let entry = p4::TableEntry {
-                    table_id: table.id,
-                    r#match: key.to_proto(),
-                    action: Some(action),
-                    priority: key.priority,
-                    metadata: te.metadata.clone(),
-                    ..Default::default()
+                let Some(action) = StoredAction::new(&action) else {
+                    return fail(Code::Internal, "checked action without a type");
+                };
+                let entry = Stored {
+                    action,
+                    metadata: (!te.metadata.is_empty()).then(|| Box::new(te.metadata.clone())),
                 };
                 let entries = self.tables.entry(table.id).or_default();
                 let old_target = if kind == Type::Insert {
@@ -790,7 +899,7 @@ impl Installed {
                             format!("table `{}` is full ({} entries)", table.name, table.size),
                         );
                     }
-                    entries.insert(key, Stored { entry, target });
+                    entries.insert(key, entry);
                     None
                 } else {
                     let Some(stored) = entries.get_mut(&key) else {
@@ -799,8 +908,8 @@ impl Installed {
                             format!("table `{}` has no such entry", table.name),
                         );
                     };
-                    let old = stored.target;
-                    *stored = Stored { entry, target };
+                    let old = stored.action.target();
+                    *stored = entry;
                     old
                 };
                 self.adjust_ref(table.implementation_id, old_target, false);
@@ -815,7 +924,7 @@ impl Installed {
                         format!("table `{}` has no such entry", table.name),
                     );
                 };
-                self.adjust_ref(table.implementation_id, stored.target, false);
+                self.adjust_ref(table.implementation_id, stored.action.target(), false);
                 Ok(())
             }
             Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
@@ -1220,14 +1329,98 @@ impl Installed {
                 continue;
             };
             if te.r#match.is_empty() {
-                out.extend(entries.values().map(|s| table_entity(s.entry.clone())));
+                out.extend(
+                    entries
+                        .iter()
+                        .map(|(k, s)| table_entity(s.to_proto(&self.index, table.id, k))),
+                );
             } else {
                 let key = build_key(table, te)?;
                 if let Some(s) = entries.get(&key) {
-                    out.push(table_entity(s.entry.clone()));
+                    out.push(table_entity(s.to_proto(&self.index, table.id, &key)));
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{ActionCall, MatchValue, TableAction, TableEntry};
+    use crate::p4info::tests::*;
+
+    fn switch() -> (EmbeddedSwitch, P4InfoIndex) {
+        let index = router_index();
+        let mut sw = EmbeddedSwitch::new();
+        sw.set_pipeline(&p4::SetForwardingPipelineConfigRequest {
+            action: p4::set_forwarding_pipeline_config_request::Action::VerifyAndCommit as i32,
+            config: Some(p4::ForwardingPipelineConfig {
+                p4info: Some(index.raw().clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .expect("pipeline");
+        (sw, index)
+    }
+
+    fn insert(entry: p4::TableEntry) -> p4::WriteRequest {
+        p4::WriteRequest {
+            updates: vec![p4::Update {
+                r#type: p4::update::Type::Insert as i32,
+                entity: Some(table_entity(entry)),
+            }],
+            atomicity: p4::write_request::Atomicity::ContinueOnError as i32,
+            ..Default::default()
+        }
+    }
+
+    /// What is kept compactly (one-parameter actions without their parameter id, metadata only
+    /// when there is some) reads back as it was written.
+    #[test]
+    fn entries_read_back_as_written() {
+        let (mut sw, index) = switch();
+        let route = TableEntry::new(
+            "ingress.vrf_lpm",
+            TableAction::Action(
+                ActionCall::new("ingress.set_nexthop").with_param("nexthop_id", [0, 7]),
+            ),
+        )
+        .with_match("vrf_id", MatchValue::Exact([0, 1].into()))
+        .with_match(
+            "dst_addr",
+            MatchValue::Lpm {
+                value: [10, 1, 0, 0].into(),
+                prefix_len: 16,
+            },
+        );
+        let mut with_metadata = route.to_proto(&index).expect("valid");
+        with_metadata.metadata = vec![1, 2, 3];
+        sw.write(&insert(with_metadata.clone())).expect("written");
+        let mut plain = route.clone();
+        plain.matches[0].value = MatchValue::Exact([0, 2].into());
+        let plain = plain.to_proto(&index).expect("valid");
+        sw.write(&insert(plain.clone())).expect("written");
+        let read = sw
+            .read(&p4::ReadRequest {
+                entities: vec![table_entity(p4::TableEntry::default())],
+                ..Default::default()
+            })
+            .expect("read");
+        let canonical = |e: p4::TableEntry| {
+            let name = TableEntry::from_proto(&index, &e).expect("names");
+            (name.to_proto(&index).expect("valid"), e.metadata)
+        };
+        let got: Vec<(p4::TableEntry, Vec<u8>)> = read
+            .into_iter()
+            .map(|e| match e.entity {
+                Some(p4::entity::Entity::TableEntry(t)) => canonical(t),
+                other => panic!("not a table entry: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, vec![canonical(with_metadata), canonical(plain)]);
+        assert_eq!(got[0].1, vec![1, 2, 3]);
     }
 }

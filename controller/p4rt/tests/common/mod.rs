@@ -33,11 +33,14 @@ pub fn route(vrf: u16, addr: [u8; 4], len: u32, nexthop: u16) -> Entity {
                     .with_param("nexthop_id", nexthop.to_be_bytes()),
             ),
         )
-        .with_match("vrf_id", MatchValue::Exact(vrf.to_be_bytes().to_vec()))
+        .with_match(
+            "vrf_id",
+            MatchValue::Exact(vrf.to_be_bytes().to_vec().into()),
+        )
         .with_match(
             "dst_addr",
             MatchValue::Lpm {
-                value: addr.to_vec(),
+                value: addr.to_vec().into(),
                 prefix_len: len,
             },
         ),
@@ -66,7 +69,7 @@ pub fn group(id: u32, members: &[(u32, i32)]) -> Entity {
 pub fn ecmp(nexthop: u16, action: TableAction) -> Entity {
     Entity::Table(TableEntry::new("ingress.ecmp", action).with_match(
         "nexthop_id",
-        MatchValue::Exact(nexthop.to_be_bytes().to_vec()),
+        MatchValue::Exact(nexthop.to_be_bytes().to_vec().into()),
     ))
 }
 

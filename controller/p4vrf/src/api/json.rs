@@ -200,15 +200,9 @@ struct ImportedFromJson {
     source: SourceJson,
 }
 
+/// A BGP path's attributes as both BGP table views show them.
 #[derive(Serialize)]
-struct VpnPathJson {
-    best: bool,
-    /// False when the next hop is unreachable (`inaccessible`).
-    valid: bool,
-    /// Who put the path into the VPN table (the exporting VRF or the neighbor).
-    source: SourceJson,
-    /// Set for paths shown under an importing VRF's RD: the RD they were imported from.
-    imported_from: Option<ImportedFromJson>,
+struct AttrsJson {
     next_hop: String,
     origin: &'static str,
     med: Option<u32>,
@@ -219,6 +213,36 @@ struct VpnPathJson {
     communities: Vec<String>,
     ext_communities: Vec<String>,
     large_communities: Vec<String>,
+}
+
+impl AttrsJson {
+    fn new(a: &Attrs, forward: &Forward, family: Family) -> Self {
+        AttrsJson {
+            next_hop: show::next_hop(a, forward, family),
+            origin: origin_name(a.origin),
+            med: a.med,
+            local_pref: a.local_pref,
+            weight: a.weight,
+            as_path: a.as_path.text().to_string(),
+            tag: a.tag,
+            communities: strings(a.communities.iter()),
+            ext_communities: strings(a.ext_communities.iter()),
+            large_communities: strings(a.large_communities.iter()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct VpnPathJson {
+    best: bool,
+    /// False when the next hop is unreachable (`inaccessible`).
+    valid: bool,
+    /// Who put the path into the VPN table (the exporting VRF or the neighbor).
+    source: SourceJson,
+    /// Set for paths shown under an importing VRF's RD: the RD they were imported from.
+    imported_from: Option<ImportedFromJson>,
+    #[serde(flatten)]
+    attrs: AttrsJson,
     route_targets: Vec<String>,
     /// The VPN label a remote PE advertised.
     label: Option<u32>,
@@ -267,16 +291,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
             rd: rd.to_string(),
             source: src.into(),
         }),
-        next_hop: show::next_hop(a, &row.path.forward, family),
-        origin: origin_name(a.origin),
-        med: a.med,
-        local_pref: a.local_pref,
-        weight: a.weight,
-        as_path: a.as_path.text().to_string(),
-        tag: a.tag,
-        communities: strings(a.communities.iter()),
-        ext_communities: strings(a.ext_communities.iter()),
-        large_communities: strings(a.large_communities.iter()),
+        attrs: AttrsJson::new(a, &row.path.forward, family),
         route_targets: a
             .ext_communities
             .iter()
@@ -445,5 +460,93 @@ pub(super) fn p4_entries(entities: &[Entity]) -> Response {
     data(&P4EntriesJson {
         count: sorted.len(),
         entries: sorted.into_iter().map(show::entity_line).collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct VrfPathJson {
+    best: bool,
+    /// False when the next hop is unreachable.
+    valid: bool,
+    /// `redistributed`, `neighbor` or `imported`.
+    kind: &'static str,
+    /// For redistributed paths: the protocol they came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+    /// For paths from a neighbor of the VRF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<PeerJson>,
+    /// For imported paths: the RD they were imported from and who put them in the VPN table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    imported_from: Option<ImportedFromJson>,
+    /// For paths imported from a remote PE: the VPN label it advertised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<u32>,
+    #[serde(flatten)]
+    attrs: AttrsJson,
+}
+
+#[derive(Serialize)]
+struct VrfPrefixJson {
+    prefix: String,
+    paths: Vec<VrfPathJson>,
+}
+
+#[derive(Serialize)]
+struct VrfBgpJson {
+    vrf: String,
+    family: &'static str,
+    rd: Option<String>,
+    prefixes: Vec<VrfPrefixJson>,
+}
+
+/// `bgp vrf NAME ipv4|ipv6 unicast`.
+pub(super) fn bgp_vrf(rib: &Rib, vrf: &str, family: Family) -> Response {
+    let Some(table) = show::vrf_bgp_table(rib, vrf, family) else {
+        return Response::Error(format!("% VRF {vrf} does not exist"));
+    };
+    let path = |r: &show::VrfBgpRow| {
+        let a: &Attrs = &r.attrs;
+        let (kind, protocol, peer, imported_from, label) = match &r.source {
+            show::VrfPathSource::Redistributed(p) => {
+                ("redistributed", Some(protocol_name(*p)), None, None, None)
+            }
+            show::VrfPathSource::Neighbor(p) => ("neighbor", None, Some((*p).into()), None, None),
+            show::VrfPathSource::Imported { rd, source, label } => (
+                "imported",
+                None,
+                None,
+                Some(ImportedFromJson {
+                    rd: rd.to_string(),
+                    source: (*source).into(),
+                }),
+                *label,
+            ),
+        };
+        VrfPathJson {
+            best: r.best,
+            valid: !matches!(r.forward, Forward::Unresolved(_)),
+            kind,
+            protocol,
+            peer,
+            imported_from,
+            label,
+            attrs: AttrsJson::new(a, r.forward, family),
+        }
+    };
+    data(&VrfBgpJson {
+        vrf: vrf.to_string(),
+        family: family_name(family),
+        rd: rib
+            .vrf_policy(vrf)
+            .and_then(|p| p.rd)
+            .map(|rd| rd.to_string()),
+        prefixes: table
+            .iter()
+            .map(|(prefix, rows)| VrfPrefixJson {
+                prefix: prefix.to_string(),
+                paths: rows.iter().map(path).collect(),
+            })
+            .collect(),
     })
 }

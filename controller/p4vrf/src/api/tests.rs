@@ -264,6 +264,35 @@ fn route_maps_with_their_hit_counters() {
         "% route-map Nope does not exist"
     );
 
+    // A neighbor's route-map in counts in the same view: the speaker's counters are added.
+    let speaker_counts = policy::RouteMapStats {
+        hits: vec![5],
+        permitted: 5,
+        denied: 0,
+        implicit_denied: 2,
+    };
+    let bgp = FakeBgp(BTreeMap::from([(
+        "StaticToBGP".to_string(),
+        speaker_counts,
+    )]));
+    let ctx = ShowContext {
+        router: &r,
+        bgp: Some(&bgp),
+    };
+    let Response::Data(d) = answer(&ctx, &Request::new(["route-map"], true)) else {
+        panic!("data")
+    };
+    let m = &d["route_maps"][0];
+    assert_eq!(
+        (
+            &m["sequences"][0]["hits"],
+            &m["permitted"],
+            &m["implicit_denied"]
+        ),
+        (&json!(6), &json!(6), &json!(5)),
+        "RIB (1 hit, 3 implicit denies) + speaker (5 hits, 2 implicit denies): {d}"
+    );
+
     let plain = seed_lab();
     assert!(text(&plain, "route-map").contains("(no route-maps configured)"));
     assert_eq!(data(&plain, "route-map"), json!({"route_maps": []}));
@@ -350,9 +379,13 @@ fn p4_entries_are_the_main_loops_and_formatted_here() {
     assert_eq!(d["entries"], json!(lines));
 }
 
-struct FakeBgp;
+struct FakeBgp(BTreeMap<String, policy::RouteMapStats>);
 
 impl BgpShow for FakeBgp {
+    fn route_map_stats(&self) -> Option<&BTreeMap<String, policy::RouteMapStats>> {
+        Some(&self.0)
+    }
+
     fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>> {
         match (words.join(" ").as_str(), json) {
             ("bgp summary", false) => Some(Ok(Output::Text("BGP router identifier\n".into()))),
@@ -371,7 +404,7 @@ fn bgp_commands_go_to_the_speaker_or_say_bgp_is_not_configured() {
         error(&r, "ip bgp neighbors", true),
         "% BGP is not configured"
     );
-    let bgp = FakeBgp;
+    let bgp = FakeBgp(BTreeMap::new());
     let ctx = ShowContext {
         router: &r,
         bgp: Some(&bgp),
@@ -614,4 +647,139 @@ fn the_client_says_when_no_daemon_listens() {
             path.display()
         )
     );
+}
+
+/// VRF-A of the seed lab (seed 000's route-map) plus a CE neighbor's route and a remote PE's
+/// VPN path importing into VRF-A by RT 65535:3.
+fn vrf_a_with_bgp_paths() -> Router {
+    use policy::{AsPath, Attrs, ExtCommunities, ExtCommunity, NextHop, Origin, SourceProtocol};
+    use std::sync::Arc;
+    let mut r = seed_lab_with_route_map();
+    let ce = rib::PeerRef {
+        addr: "10.1.0.2".parse().unwrap(),
+        router_id: "10.1.0.2".parse().unwrap(),
+        ebgp: true,
+        rr_client: false,
+    };
+    let mut ce_attrs = Attrs::new(SourceProtocol::Bgp);
+    ce_attrs.next_hop = NextHop::Addr("10.1.0.2".parse().unwrap());
+    ce_attrs.as_path = AsPath::from_sequence(vec![64512]);
+    ce_attrs.origin = Origin::Igp;
+    ce_attrs.med = Some(7);
+    let ce_attrs = Arc::new(ce_attrs);
+    let pe = rib::PeerRef {
+        addr: "192.0.2.9".parse().unwrap(),
+        router_id: "192.0.2.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    };
+    let mut pe_attrs = Attrs::new(SourceProtocol::Bgp);
+    pe_attrs.next_hop = NextHop::Addr("192.0.2.9".parse().unwrap());
+    pe_attrs.local_pref = Some(100);
+    pe_attrs.origin = Origin::Igp;
+    pe_attrs.ext_communities =
+        ExtCommunities::new([ExtCommunity::route_target("65535:3".parse().unwrap())]);
+    let rib = r.rib_mut();
+    // A CE route for a prefix of its own, and one beside the redistributed static 10.1.1.0/24.
+    for prefix in ["10.1.7.0/24", "10.1.1.0/24"] {
+        rib.upsert_peer_route("VRF-A", prefix.parse().unwrap(), ce, ce_attrs.clone())
+            .unwrap();
+    }
+    rib.upsert_vpn_path(
+        "65000:9".parse().unwrap(),
+        "172.16.9.0/24".parse().unwrap(),
+        pe,
+        4242,
+        Arc::new(pe_attrs),
+    );
+    let _ = r.commit().expect("commits");
+    r
+}
+
+#[test]
+fn bgp_vrf_table_shows_redistributed_ce_and_imported_paths_in_text_and_json() {
+    let r = vrf_a_with_bgp_paths();
+    let t = text(&r, "bgp vrf VRF-A ipv4 unicast");
+    assert_eq!(t, text(&r, "ip bgp vrf VRF-A"), "the IOS alias");
+    assert!(
+        t.contains("BGP table of vrf VRF-A (route distinguisher 65535:1)"),
+        "{t}"
+    );
+    let line = |needle: &str| -> &str {
+        t.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle} in\n{t}"))
+    };
+    // The redistributed static beats the CE's path for the same prefix (locally originated).
+    let static_best = line("10.1.1.0/24");
+    assert!(static_best.starts_with("*>r"), "{static_best}");
+    assert!(static_best.contains("10.1.0.2"), "{static_best}");
+    let ce_second = t
+        .lines()
+        .skip_while(|l| !l.contains("10.1.1.0/24"))
+        .nth(1)
+        .unwrap();
+    assert!(ce_second.starts_with("*  "), "{ce_second}");
+    assert!(ce_second.ends_with("64512 i"), "{ce_second}");
+    // The CE's own prefix: best, eBGP, MED 7.
+    let ce = line("10.1.7.0/24");
+    assert!(ce.starts_with("*> "), "{ce}");
+    assert!(ce.contains("     7"), "{ce}");
+    // Leaked from VRF-C (a local VRF) and imported from the remote PE with its label; the PE
+    // is not reachable over a core interface in the seed lab, so its path is not valid.
+    assert!(
+        t.contains("imported from 65535:3:10.3.0.0/24 (vrf VRF-C)"),
+        "{t}"
+    );
+    let pe = line("172.16.9.0/24");
+    assert!(pe.starts_with("  x"), "{pe}");
+    assert!(
+        t.contains("imported from 65000:9:172.16.9.0/24 (neighbor 192.0.2.9, label 4242)"),
+        "{t}"
+    );
+    assert!(t.contains("Displayed "), "{t}");
+    // Untagged statics are not redistributed by StaticToBGP: 10.1.2.0/24 is not in BGP.
+    assert!(!t.contains("10.1.2.0/24"), "{t}");
+
+    let j = data(&r, "bgp vrf VRF-A ipv4 unicast");
+    assert_eq!(j["vrf"], "VRF-A");
+    assert_eq!(j["family"], "ipv4");
+    assert_eq!(j["rd"], "65535:1");
+    let prefix = |p: &str| -> Value {
+        j["prefixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["prefix"] == p)
+            .unwrap_or_else(|| panic!("{p} missing in {j}"))
+            .clone()
+    };
+    let both = prefix("10.1.1.0/24");
+    assert_eq!(both["paths"][0]["kind"], "redistributed");
+    assert_eq!(both["paths"][0]["protocol"], "static");
+    assert_eq!(both["paths"][0]["best"], true);
+    assert_eq!(
+        both["paths"][0]["communities"],
+        json!(["65535:65281"]),
+        "JSON gives the numeric form, as the VPN view does"
+    );
+    assert_eq!(both["paths"][1]["kind"], "neighbor");
+    assert_eq!(both["paths"][1]["peer"]["address"], "10.1.0.2");
+    assert_eq!(both["paths"][1]["best"], false);
+    let pe = prefix("172.16.9.0/24");
+    assert_eq!(pe["paths"][0]["kind"], "imported");
+    assert_eq!(pe["paths"][0]["label"], 4242);
+    assert_eq!(pe["paths"][0]["valid"], false);
+    assert_eq!(pe["paths"][0]["imported_from"]["rd"], "65000:9");
+    assert_eq!(pe["paths"][0]["imported_from"]["neighbor"], "192.0.2.9");
+
+    let v6 = data(&r, "bgp vrf VRF-A ipv6 unicast");
+    assert_eq!(v6["family"], "ipv6");
+    assert!(v6["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["prefix"].as_str().unwrap().contains(':')));
+    assert!(error(&r, "bgp vrf NOPE ipv4 unicast", false).contains("VRF NOPE does not exist"));
+    assert!(error(&r, "bgp vrf NOPE ipv4 unicast", true).contains("VRF NOPE does not exist"));
 }

@@ -3,7 +3,7 @@
 //! carries IPv4/IPv6 unicast), validated with located errors like the rest of the file.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 
 use bgp::packet::Family;
@@ -46,6 +46,9 @@ pub struct BgpNeighbor {
     pub next_hop_self: bool,
     /// The address we advertise as next hop on this session (default: the session's own).
     pub next_hop: Option<IpAddr>,
+    /// Our global IPv6 address as next hop of IPv6 routes on this session (a CE's IPv6
+    /// unicast over an IPv4 session); without it IPv6 routes get `next-hop` IPv4-mapped.
+    pub next_hop_ipv6: Option<Ipv6Addr>,
     pub route_reflector_client: bool,
     pub soft_reconfiguration_inbound: bool,
     /// Export to this neighbor follows the GateD `[[gated-export]]` statements for its AS.
@@ -99,6 +102,7 @@ pub(super) struct RawNeighbor {
     route_map_out: Option<Spanned<String>>,
     next_hop_self: Option<bool>,
     next_hop: Option<Spanned<String>>,
+    next_hop_ipv6: Option<Spanned<String>>,
     route_reflector_client: Option<bool>,
     soft_reconfiguration_inbound: Option<bool>,
     gated_export: Option<bool>,
@@ -132,6 +136,7 @@ impl RawNeighbor {
             route_map_out,
             next_hop_self,
             next_hop,
+            next_hop_ipv6,
             route_reflector_client,
             soft_reconfiguration_inbound,
             gated_export,
@@ -390,6 +395,12 @@ impl Validator<'_> {
         };
         let local_address = parse_addr(self, &n.local_address, "local-address");
         let next_hop = parse_addr(self, &n.next_hop, "next-hop");
+        let next_hop_ipv6 = n.next_hop_ipv6.as_ref().and_then(|s| {
+            self.parse_with(s, |t| {
+                t.parse::<Ipv6Addr>()
+                    .map_err(|_| format!("next-hop-ipv6 `{t}` is not an IPv6 address"))
+            })
+        });
         let rr_client = n.route_reflector_client.unwrap_or(false);
         if rr_client && remote_as != local_as {
             self.error(
@@ -415,6 +426,7 @@ impl Validator<'_> {
             route_map_out: self.map_ref(compiled, &n.route_map_out),
             next_hop_self: n.next_hop_self.unwrap_or(false),
             next_hop,
+            next_hop_ipv6,
             route_reflector_client: rr_client,
             soft_reconfiguration_inbound: n.soft_reconfiguration_inbound.unwrap_or(false),
             gated_export: n.gated_export.unwrap_or(false),

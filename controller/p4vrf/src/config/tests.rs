@@ -309,4 +309,78 @@ fn bgp_errors_are_located() {
         "remote-as = 65002\nfamilies = [\"vpnv4\"]\n",
     );
     assert!(one_error(&text).contains("vpnv4 on neighbor 127.0.0.3"));
+    let text = format!("{HEAD}{BGP}").replace(
+        "relationship = \"customer\"",
+        "relationship = \"customer\"\nnext-hop-ipv6 = \"10.0.0.1\"",
+    );
+    let e = one_error(&text);
+    assert!(
+        e.contains("29:17: ") && e.ends_with("next-hop-ipv6 `10.0.0.1` is not an IPv6 address"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_ce_neighbor_can_have_an_ipv6_next_hop_beside_its_ipv4_one() {
+    let text = format!("{HEAD}{BGP}").replace(
+        "relationship = \"customer\"",
+        "relationship = \"customer\"\nfamilies = [\"ipv4-unicast\", \"ipv6-unicast\"]\n\
+         next-hop = \"10.0.0.1\"\nnext-hop-ipv6 = \"2001:db8::1\"",
+    );
+    let c = parse("t.toml", &text).unwrap();
+    let ce = &c.bgp.as_ref().unwrap().neighbors[&"127.0.0.3".parse().unwrap()];
+    assert_eq!(ce.next_hop, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(ce.next_hop_ipv6, Some("2001:db8::1".parse().unwrap()));
+}
+
+/// A core interface with one neighbor and `lsp` lines under it.
+fn with_lsp(core: bool, lsp: &str) -> String {
+    format!(
+        "{HEAD}[[vrf]]\nname = \"core\"\n\n[[interface]]\nname = \"c0\"\nport = 9\nvrf = \"core\"\n\
+         address = [\"10.255.0.1/30\"]\ncore = {core}\n  [[interface.neighbor]]\n  \
+         ip = \"10.255.0.2\"\n  mac = \"02:00:00:00:ff:02\"\n{lsp}"
+    )
+}
+
+#[test]
+fn static_lsps_hang_off_core_neighbors() {
+    let c = parse(
+        "t.toml",
+        &with_lsp(
+            true,
+            "    [[interface.neighbor.lsp]]\n    to = \"192.0.2.9\"\n    label = 3001\n\
+             [[interface.neighbor.lsp]]\n    to = \"192.0.2.10\"\n    label = 3\n",
+        ),
+    )
+    .unwrap();
+    let lsp = &c.lsps[&"192.0.2.9".parse().unwrap()];
+    assert_eq!(
+        (lsp.interface.as_str(), lsp.next_hop, lsp.label),
+        ("c0", "10.255.0.2".parse().unwrap(), 3001)
+    );
+    assert_eq!(c.lsps[&"192.0.2.10".parse().unwrap()].label, 3);
+}
+
+#[test]
+fn static_lsp_errors_are_located() {
+    let lsp = |to: &str, label: u32| {
+        format!("    [[interface.neighbor.lsp]]\n    to = \"{to}\"\n    label = {label}\n")
+    };
+    assert_eq!(
+        one_error(&with_lsp(false, &lsp("192.0.2.9", 3001))),
+        "16:10: an LSP needs a core interface: set `core = true` on `c0`"
+    );
+    assert_eq!(
+        one_error(&with_lsp(true, &lsp("192.0.2.9", 7))),
+        "17:13: transport label 7 is not usable: 16..=1048575, or 3 (implicit null)"
+    );
+    assert_eq!(
+        one_error(&with_lsp(true, &lsp("pe9", 3001))),
+        "16:10: LSP destination `pe9` is not an IP address"
+    );
+    let twice = format!("{}{}", lsp("192.0.2.9", 3001), lsp("192.0.2.9", 3002));
+    assert_eq!(
+        one_error(&with_lsp(true, &twice)),
+        "19:10: there is already an LSP to 192.0.2.9; one path per remote PE"
+    );
 }

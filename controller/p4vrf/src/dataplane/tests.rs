@@ -6,7 +6,7 @@ const SEED_LAB: &str = include_str!("../../../../examples/seed-lab/p4vrf.toml");
 
 fn table_of(u: &Update) -> String {
     match &u.entity {
-        Entity::Table(t) => t.table.clone(),
+        Entity::Table(t) => t.table.to_string(),
         Entity::Member(_) => "member".into(),
         Entity::Group(_) => "group".into(),
     }
@@ -57,7 +57,7 @@ fn a_leaked_route_points_at_the_exporting_vrfs_nexthop() {
     router
         .apply(config::parse("seed.toml", SEED_LAB).unwrap())
         .unwrap();
-    let routes: Vec<&TableEntry> = router
+    let routes: Vec<TableEntry> = router
         .dataplane()
         .entities()
         .filter_map(|e| match e {
@@ -69,10 +69,10 @@ fn a_leaked_route_points_at_the_exporting_vrfs_nexthop() {
         routes
             .iter()
             .find(|t| {
-                t.matches[0].value == MatchValue::Exact(vrf.to_be_bytes().to_vec())
+                t.matches[0].value == MatchValue::Exact(vrf.to_be_bytes().to_vec().into())
                     && t.matches[1].value
                         == MatchValue::Lpm {
-                            value: prefix.to_vec(),
+                            value: prefix.to_vec().into(),
                             prefix_len: len,
                         }
             })
@@ -172,16 +172,16 @@ fn reconcile_fixes_a_switch_that_drifted() {
     router
         .apply(config::parse("seed.toml", SEED_LAB).unwrap())
         .unwrap();
-    let mut actual: Vec<Entity> = router.dataplane().entities().cloned().collect();
+    let mut actual: Vec<Entity> = router.dataplane().entities().collect();
     let removed = actual.remove(actual.len() - 1);
     let stray = Entity::Table(TableEntry {
         table: names::IPV4_LPM.into(),
         matches: vec![
-            exact("vrf_id", vec![0, 9]),
+            exact("vrf_id", vec![0, 9].into()),
             FieldMatch {
                 field: "dst_addr".into(),
                 value: MatchValue::Lpm {
-                    value: vec![1, 2, 3, 0],
+                    value: vec![1, 2, 3, 0].into(),
                     prefix_len: 24,
                 },
             },
@@ -221,4 +221,49 @@ fn ids_run_out_cleanly_and_come_back() {
     );
     ids.end_batch();
     assert_eq!(ids.get_or_alloc(&9).unwrap(), 2);
+}
+
+#[test]
+fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
+    let mut topology = Topology {
+        router_mac: Some(Mac([2, 0, 0, 0, 0, 1])),
+        ..Default::default()
+    };
+    topology.vrfs.insert("a".into());
+    topology
+        .interfaces
+        .insert("e1".into(), (1, None, "a".into()));
+    let adj = Adjacency::new(Arc::from("e1"), "10.0.0.2".parse().unwrap());
+    topology.neighbors.insert(
+        (adj.interface.clone(), adj.address),
+        Mac([2, 0, 0, 0, 0, 2]),
+    );
+    let delta = FibDelta {
+        changes: vec![rib::FibChange {
+            vrf: Arc::from("a"),
+            prefix: "10.9.0.0/16".parse().unwrap(),
+            action: Some(FibAction::Forward([adj].into())),
+        }],
+        ..Default::default()
+    };
+    let mut dp = Dataplane::new();
+    dp.apply(&topology, &delta).unwrap();
+    assert_eq!(
+        dp.entity_count(),
+        6,
+        "rif, interface, my_station, nexthop, member, route"
+    );
+    // The VRF and its interface leave without the RIB withdrawing the route (it always does
+    // in the same delta; this is the safety net): nothing of it stays behind.
+    let mut without = topology.clone();
+    without.vrfs.clear();
+    without.interfaces.clear();
+    let updates = dp.apply(&without, &FibDelta::default()).unwrap();
+    assert!(
+        updates.iter().all(|u| u.kind == UpdateKind::Delete),
+        "{updates:?}"
+    );
+    assert_eq!(table_of(&updates[0]), names::IPV4_LPM);
+    assert_eq!(dp.entity_count(), 1, "only my_station is left");
+    assert_eq!(dp.vrf_id("a"), None);
 }

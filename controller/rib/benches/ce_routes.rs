@@ -1,0 +1,131 @@
+//! Bytes per route in the RIB for a full table from one CE neighbor: `ROUTES` (default
+//! 1,000,000) /24s learned in one VRF, sharing 1,000 attribute sets, through one next hop.
+//! Prints the time to take them in (upserts and one delta; wall and this thread's CPU time, as
+//! the machine may be shared) and the live heap they hold, per route, counted by this bench's
+//! global allocator, and the process's resident memory.
+//!
+//! Run: `cargo bench -p rib --bench ce_routes`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ipnet::{IpNet, Ipv4Net};
+use policy::{Attrs, NextHop, SourceProtocol};
+use rib::{Forward, PeerRef, Protocol, Rib, Route, VrfPolicy};
+
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
+        LIVE_ALLOCS.fetch_add(1, Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        LIVE_ALLOCS.fetch_sub(1, Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap() -> (isize, isize) {
+    (LIVE_BYTES.load(Relaxed), LIVE_ALLOCS.load(Relaxed))
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of this thread so far, in seconds.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
+}
+
+fn main() {
+    let routes: usize = std::env::var("ROUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let mut rib = Rib::new();
+    rib.upsert_vrf("CUST", VrfPolicy::default());
+    let subnet: IpNet = "192.0.2.0/24".parse().expect("valid");
+    let next_hop: std::net::IpAddr = "192.0.2.2".parse().expect("valid");
+    rib.upsert_route(
+        "CUST",
+        subnet,
+        Route::local(
+            Protocol::Connected,
+            Forward::Attached {
+                interface: Arc::from("e1"),
+            },
+            0,
+        ),
+    )
+    .expect("vrf exists");
+    rib.add_neighbor("e1", next_hop);
+    let peer = PeerRef {
+        addr: next_hop,
+        router_id: Ipv4Addr::new(192, 0, 2, 2),
+        ebgp: true,
+        rr_client: false,
+    };
+    let attrs: Vec<Arc<Attrs>> = (0..1000u32)
+        .map(|med| {
+            let mut a = Attrs::new(SourceProtocol::Bgp);
+            a.med = Some(med);
+            a.next_hop = NextHop::Addr(next_hop);
+            Arc::new(a)
+        })
+        .collect();
+    rib.take_delta();
+    let (rss0, h0) = (rss_kib(), heap());
+    let start = Instant::now();
+    let cpu = cpu_s();
+    for i in 0..routes {
+        let prefix = IpNet::V4(
+            Ipv4Net::new(Ipv4Addr::from(0x0100_0000u32 + ((i as u32) << 8)), 24).expect("valid"),
+        );
+        rib.upsert_peer_route("CUST", prefix, peer, attrs[i % attrs.len()].clone())
+            .expect("vrf exists");
+    }
+    let delta = rib.take_delta();
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu;
+    let changes = delta.changes.len();
+    drop(delta);
+    let (rss1, h1) = (rss_kib(), heap());
+    println!(
+        "ce_routes: {routes} routes from one CE neighbor, {changes} FIB changes in {elapsed:.3} s (CPU {cpu:.3} s)"
+    );
+    println!(
+        "  RIB heap {:.1} MiB: {} bytes and {:.2} allocations per route; resident +{} MiB ({} bytes per route)",
+        (h1.0 - h0.0) as f64 / 1048576.0,
+        (h1.0 - h0.0) / routes as isize,
+        (h1.1 - h0.1) as f64 / routes as f64,
+        (rss1 - rss0) / 1024,
+        (rss1 - rss0) * 1024 / routes as u64,
+    );
+}

@@ -1,0 +1,256 @@
+//! Containers sized for the few entries most prefixes have.
+//!
+//! A prefix usually has one candidate route, a VPN key one path, and a VPN key is imported into
+//! a handful of VRFs. A `BTreeMap` or `BTreeSet` with one entry allocates a whole node (room for
+//! eleven), which for a million prefixes was most of the RIB's memory. [`SmallMap`] is a sorted
+//! vector with the map operations the RIB and its readers use; it grows one slot at a time while
+//! small and keeps the vector's doubling once it is not.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+/// An ordered map stored as a sorted vector: `O(log n)` lookups, `O(n)` inserts and removals,
+/// which is what a handful of entries wants. Iterates in key order like a `BTreeMap`, and
+/// prints like one.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SmallMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+/// Up to this many entries the vector is kept exactly as long as its contents.
+const EXACT: usize = 4;
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        SmallMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// Iterator over `(&key, &value)` in key order.
+pub type Iter<'a, K, V> =
+    std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+fn pair<K, V>(e: &(K, V)) -> (&K, &V) {
+    (&e.0, &e.1)
+}
+
+impl<K, V> SmallMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry at `index` in key order.
+    pub fn get_index(&self, index: usize) -> Option<(&K, &V)> {
+        self.entries.get(index).map(pair)
+    }
+
+    /// `(&key, &value)` in key order.
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        self.entries.iter().map(pair as fn(&(K, V)) -> (&K, &V))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + '_ {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.shrink();
+    }
+
+    fn grow(&mut self) {
+        if self.entries.len() == self.entries.capacity() {
+            if self.entries.len() < EXACT {
+                self.entries.reserve_exact(1);
+            } else {
+                self.entries.reserve(1);
+            }
+        }
+    }
+
+    fn shrink(&mut self) {
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if cap > len && (len <= EXACT || cap > 2 * len) {
+            self.entries.shrink_to_fit();
+        }
+    }
+}
+
+impl<K: Ord, V> SmallMap<K, V> {
+    fn find<Q>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    /// Where `key` is in key order.
+    pub fn index_of<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(key).ok()
+    }
+
+    /// Where `key` is in key order, and its value.
+    pub fn get_index_of<Q>(&self, key: &Q) -> Option<(usize, &V)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let i = self.find(key).ok()?;
+        Some((i, &self.entries[i].1))
+    }
+
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.grow();
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let i = self.find(key).ok()?;
+        let (_, v) = self.entries.remove(i);
+        self.shrink();
+        Some(v)
+    }
+}
+
+impl<K: Ord, V> Extend<(K, V)> for SmallMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut m = SmallMap::new();
+        m.extend(iter);
+        m
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a SmallMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<K, V> IntoIterator for SmallMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<K, V, Q> std::ops::Index<&Q> for SmallMap<K, V>
+where
+    K: Ord + Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    type Output = V;
+    fn index(&self, key: &Q) -> &V {
+        self.get(key).expect("no entry for the key in SmallMap")
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for SmallMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn behaves_like_a_btreemap_and_stays_exactly_sized_while_small() {
+        let mut m: SmallMap<u32, &str> = SmallMap::new();
+        let mut b: BTreeMap<u32, &str> = BTreeMap::new();
+        for (k, v) in [(5, "a"), (1, "b"), (9, "c"), (5, "d"), (3, "e")] {
+            assert_eq!(m.insert(k, v), b.insert(k, v));
+            assert!(m.entries.len() >= EXACT || m.entries.capacity() == m.len());
+        }
+        assert_eq!(m.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
+        assert_eq!(format!("{m:?}"), format!("{b:?}"));
+        assert_eq!(m.get(&5), Some(&"d"));
+        assert_eq!(m[&9], "c");
+        assert!(!m.contains_key(&2));
+        assert_eq!(m.remove(&1), b.remove(&1));
+        assert_eq!(m.remove(&1), None);
+        m.retain(|k, _| *k != 9);
+        b.retain(|k, _| *k != 9);
+        assert_eq!(m.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
+        assert_eq!(m.entries.capacity(), m.len());
+        for k in 10..100 {
+            m.insert(k, "x");
+        }
+        for k in 10..100 {
+            m.remove(&k);
+        }
+        assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![3, 5]);
+        assert_eq!(m.entries.capacity(), 2);
+    }
+}
