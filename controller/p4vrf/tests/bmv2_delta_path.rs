@@ -6,9 +6,8 @@
 
 mod common;
 
-use p4rt::target::{GrpcTarget, Target};
+use p4rt::target::Target;
 use p4vrf::config;
-use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show;
 
@@ -45,17 +44,9 @@ fn steps() -> Vec<(&'static str, String)> {
 
 #[tokio::test]
 async fn bmv2_holds_what_the_embedded_switch_holds_after_every_change() {
-    let Some(bmv2) = common::Bmv2::start("delta", 4) else {
+    let Some((_bmv2, switch)) = common::bmv2_target("delta", 4).await else {
         return;
     };
-    let switch = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
-        .await
-        .expect("become primary on bmv2");
-    let p = Pipeline::builtin();
-    switch
-        .set_pipeline(&p.p4info, &p.device_config)
-        .await
-        .expect("push pipeline to bmv2");
     let model = common::embedded().await;
     let (mut on_bmv2, mut on_model) = (Router::new(), Router::new());
     for (what, text) in steps() {

@@ -3,8 +3,7 @@
 
 mod common;
 
-use p4rt::target::{GrpcTarget, Target};
-use p4vrf::pipeline::Pipeline;
+use p4rt::target::Target;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
 
@@ -48,17 +47,9 @@ fn seed_lab_routing_tables() {
 
 #[tokio::test]
 async fn seed_lab_entries_read_back_from_bmv2() {
-    let Some(bmv2) = common::Bmv2::start("snapshot", 4) else {
+    let Some((_bmv2, target)) = common::bmv2_target("snapshot", 4).await else {
         return;
     };
-    let target = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
-        .await
-        .expect("become primary on bmv2");
-    let p = Pipeline::builtin();
-    target
-        .set_pipeline(&p.p4info, &p.device_config)
-        .await
-        .expect("push pipeline to bmv2");
     let mut router = Router::new();
     common::apply(&mut router, &target, common::seed_lab_config()).await;
     let entities = target.read_all().await.expect("read back from bmv2");

@@ -9,9 +9,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use p4rt::entity::Entity;
-use p4rt::target::{EmbeddedTarget, GrpcTarget, Target};
+use p4rt::target::{EmbeddedTarget, Target};
 use p4vrf::config::{self, Config};
-use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show::{self, Family};
 use policy::Community;
@@ -104,19 +103,6 @@ impl Entries {
 
 async fn read(target: &impl Target) -> Vec<Entity> {
     target.read_all().await.expect("read back")
-}
-
-async fn bmv2_target(name: &str) -> Option<(common::Bmv2, GrpcTarget)> {
-    let bmv2 = common::Bmv2::start(name, 4)?;
-    let target = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
-        .await
-        .expect("become primary on bmv2");
-    let p = Pipeline::builtin();
-    target
-        .set_pipeline(&p.p4info, &p.device_config)
-        .await
-        .expect("push pipeline to bmv2");
-    Some((bmv2, target))
 }
 
 // ----- seed 000 -------------------------------------------------------------------------------
@@ -255,7 +241,7 @@ async fn seed_000_static_tagged_123_enters_bgp_with_no_export_untagged_does_not(
 
 #[tokio::test]
 async fn seed_000_tables_read_back_from_bmv2() {
-    let Some((_bmv2, target)) = bmv2_target("seed000").await else {
+    let Some((_bmv2, target)) = common::bmv2_target("seed000", 4).await else {
         return;
     };
     let (router, entities) = seed_000_on(&target).await;
@@ -371,7 +357,7 @@ async fn seed_004_route_map_sets_route_targets_and_leaks_only_selected_prefixes_
 
 #[tokio::test]
 async fn seed_004_tables_read_back_from_bmv2() {
-    let Some((_bmv2, target)) = bmv2_target("seed004").await else {
+    let Some((_bmv2, target)) = common::bmv2_target("seed004", 4).await else {
         return;
     };
     let (router, entities) = seed_004_on(&target).await;

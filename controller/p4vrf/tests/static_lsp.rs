@@ -7,9 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use p4rt::target::{GrpcTarget, Target};
+use p4rt::target::Target;
 use p4vrf::config;
-use p4vrf::pipeline::Pipeline;
 use p4vrf::router::Router;
 use p4vrf::show;
 
@@ -118,16 +117,8 @@ async fn a_pe_behind_a_static_lsp_gets_both_labels_on_the_embedded_switch() {
 
 #[tokio::test]
 async fn a_pe_behind_a_static_lsp_gets_both_labels_read_back_from_bmv2() {
-    let Some(bmv2) = common::Bmv2::start("lsp", 10) else {
+    let Some((_bmv2, target)) = common::bmv2_target("lsp", 10).await else {
         return;
     };
-    let target = GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
-        .await
-        .expect("become primary on bmv2");
-    let p = Pipeline::builtin();
-    target
-        .set_pipeline(&p.p4info, &p.device_config)
-        .await
-        .expect("push pipeline to bmv2");
     check(&entries(&target, 7001).await, 7001);
 }

@@ -87,3 +87,18 @@ impl Drop for Bmv2 {
             .status();
     }
 }
+
+/// bmv2 started under `name` with `ports` ports, this test primary on it and our pipeline
+/// pushed; `None` (after the one SKIP line) when bmv2 is not installed.
+pub async fn bmv2_target(name: &str, ports: u32) -> Option<(Bmv2, p4rt::target::GrpcTarget)> {
+    let bmv2 = Bmv2::start(name, ports)?;
+    let target = p4rt::target::GrpcTarget::connect(&format!("http://{}", bmv2.grpc_addr), 1, 1)
+        .await
+        .expect("become primary on bmv2");
+    let p = Pipeline::builtin();
+    target
+        .set_pipeline(&p.p4info, &p.device_config)
+        .await
+        .expect("push pipeline to bmv2");
+    Some((bmv2, target))
+}
