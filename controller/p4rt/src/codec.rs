@@ -262,15 +262,7 @@ pub fn format_mac(mac: [u8; 6]) -> String {
 /// Full-width prefix mask for an LPM field: the top `prefix_len` bits of the
 /// `W`-bit value set.
 pub fn prefix_mask(prefix_len: u32, bitwidth: u32) -> Result<Vec<u8>, CodecError> {
-    if bitwidth == 0 {
-        return Err(CodecError::ZeroWidth);
-    }
-    if prefix_len > bitwidth {
-        return Err(CodecError::PrefixTooLong {
-            prefix_len,
-            bitwidth,
-        });
-    }
+    check_prefix_len(prefix_len, bitwidth)?;
     let n = byte_len(bitwidth);
     // The W-bit value sits in the low W bits of n bytes.
     let pad = n as u32 * 8 - bitwidth;
