@@ -835,48 +835,49 @@ impl Rib {
 
     /// A remote PE: a neighbor on a core interface with a connected subnet holding it.
     fn resolve_in_core(&self, nh: IpAddr, label: u32) -> Forward {
-        let mut adjs: Vec<Adjacency> = self
+        let adjacent = self
             .neighbors_by_address
             .get(&nh)
             .into_iter()
             .flatten()
-            .filter(|i| self.core_interfaces.contains(*i))
-            .filter(|i| {
-                self.attached
-                    .get(*i)
-                    .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&nh)))
-            })
+            .find(|i| self.is_core_neighbor(i, nh))
             .map(|i| Adjacency {
                 interface: i.clone(),
                 address: nh,
                 vpn_label: Some(label),
                 transport_label: None,
-            })
-            .collect();
-        if adjs.is_empty() {
-            // Not adjacent: through a static LSP whose neighbor is up on a core interface.
-            let Some(lsp) = self.lsps.get(&nh).filter(|lsp| {
-                self.core_interfaces.contains(&lsp.interface)
-                    && self
-                        .neighbors_by_interface
-                        .get(&lsp.interface)
-                        .is_some_and(|n| n.contains(&lsp.next_hop))
-                    && self
-                        .attached
-                        .get(&lsp.interface)
-                        .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&lsp.next_hop)))
-            }) else {
-                return Forward::Unresolved(nh);
-            };
-            adjs.push(Adjacency {
+            });
+        // Not adjacent: through a static LSP whose neighbor is up on a core interface.
+        let adjacency = adjacent.or_else(|| {
+            let lsp = self
+                .lsps
+                .get(&nh)
+                .filter(|lsp| self.is_core_neighbor(&lsp.interface, lsp.next_hop))?;
+            Some(Adjacency {
                 interface: lsp.interface.clone(),
                 address: lsp.next_hop,
                 vpn_label: Some(label),
                 transport_label: (lsp.label != 3).then_some(lsp.label),
-            });
+            })
+        });
+        match adjacency {
+            Some(a) => Forward::Nexthops(vec![a].into()),
+            None => Forward::Unresolved(nh),
         }
-        adjs.truncate(1);
-        Forward::Nexthops(adjs.into())
+    }
+
+    /// `address` is a configured neighbor on `interface`, a core interface with a connected
+    /// subnet holding it: where a remote PE, or the next hop of an LSP towards one, can be.
+    fn is_core_neighbor(&self, interface: &Arc<str>, address: IpAddr) -> bool {
+        self.core_interfaces.contains(interface)
+            && self
+                .neighbors_by_interface
+                .get(interface)
+                .is_some_and(|n| n.contains(&address))
+            && self
+                .attached
+                .get(interface)
+                .is_some_and(|s| s.keys().any(|subnet| subnet.contains(&address)))
     }
 
     /// The shared copy of a forwarding's adjacency list.
