@@ -15,12 +15,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use bgp::consts::attr;
+use bgp::consts::{attr, flags};
 use bgp::{AttrValue, NlriList, Update};
 use ipnet::IpNet;
 use policy::{
     AsPath, AsSegment, Attrs, Communities, ExtCommunities, ExtCommunity, LargeCommunities,
-    LargeCommunity, NextHop, Origin, PeerType, RouteType, SegmentType, SourceProtocol,
+    LargeCommunity, NextHop, OpaqueAttr, Origin, PeerType, RouteType, SegmentType, SourceProtocol,
 };
 
 use crate::{AttrInterner, Nlri};
@@ -96,7 +96,9 @@ impl Inbound {
 ///   RFC 4659 §3.2.1.2) becomes the IPv4 address it stands for.
 /// * LOCAL_PREF is taken only from internal and confederation peers (RFC 4271 §5.1.5,
 ///   RFC 5065 §5.2); ORIGINATOR_ID / CLUSTER_LIST likewise (RFC 4456 §8, RFC 7606 §7.9–7.10).
-/// * Attributes policy has no field for (unknown optional transitive ones) are not kept.
+/// * Optional attributes of types the codec does not know: transitive ones are kept verbatim
+///   in [`Attrs::opaque`], to be passed on with the partial bit (RFC 4271 §5); non-transitive
+///   ones are dropped (they must not be passed on, and nothing here reads them).
 /// * A missing ORIGIN (impossible after the codec's RFC 7606 check) reads as INCOMPLETE,
 ///   the least preferred value.
 /// * Loop checks need our own identity and are left to the caller, on the result: a path
@@ -203,6 +205,7 @@ fn base_attrs(update: &Update, from: &PeerInfo) -> Attrs {
         .map(|p| as_path_from_wire(&p))
         .unwrap_or_default();
     a.aggregator = update.effective_aggregator().map(|ag| (ag.asn, ag.addr));
+    let mut opaque = Vec::new();
     for pa in &update.attributes {
         match &pa.value {
             AttrValue::Origin(o) => {
@@ -231,8 +234,17 @@ fn base_attrs(update: &Update, from: &PeerInfo) -> Attrs {
             }
             AttrValue::OriginatorId(id) if internal => a.originator_id = Some(*id),
             AttrValue::ClusterList(ids) if internal => a.cluster_list = ids.clone(),
+            AttrValue::Unknown { type_code, value } if pa.flags & flags::TRANSITIVE != 0 => opaque
+                .push(OpaqueAttr {
+                    flags: pa.flags,
+                    type_code: *type_code,
+                    value: value.as_slice().into(),
+                }),
             _ => {}
         }
+    }
+    if !opaque.is_empty() {
+        a.opaque = Some(opaque.into());
     }
     a
 }
@@ -352,6 +364,88 @@ mod tests {
         assert_eq!(a.cluster_list, vec![Ipv4Addr::new(2, 2, 2, 2)]);
         assert_eq!(a.ext_communities.text(), "RT:65000:1");
         assert_eq!(a.large_communities.text(), "1:2:3");
+    }
+
+    /// RFC 4271 §5 / §9.1.2.2 on the wire: an unknown optional transitive attribute comes in
+    /// (one long enough to need the extended length), is kept with the route and goes out to
+    /// the next peer with the partial bit set and the same value; an unknown optional
+    /// non-transitive one is not passed on.
+    #[test]
+    fn unknown_optional_transitive_attributes_are_passed_on_partial_non_transitive_dropped() {
+        use crate::{pack, Announcement, PackContext};
+        use bgp::consts::flags::{EXTENDED_LENGTH, OPTIONAL, PARTIAL, TRANSITIVE};
+        use bgp::{Context, Message};
+
+        let long: Vec<u8> = (0..300u16).map(|i| i as u8).collect();
+        let mut u = full_update();
+        u.attributes.push(PathAttribute {
+            flags: OPTIONAL | TRANSITIVE | EXTENDED_LENGTH,
+            value: AttrValue::Unknown {
+                type_code: 0xF0,
+                value: long.clone(),
+            },
+        });
+        u.attributes.push(PathAttribute {
+            flags: OPTIONAL,
+            value: AttrValue::Unknown {
+                type_code: 0xF1,
+                value: vec![1, 2, 3, 4],
+            },
+        });
+        let ctx = Context::all();
+        let wire = Message::Update(u).to_bytes(&ctx).unwrap();
+        let Message::Update(received) = Message::decode(&wire, &ctx).unwrap().message else {
+            panic!("not an UPDATE");
+        };
+
+        let inb = decode_update(&received, &EBGP);
+        let opaque = inb.reach[0].attrs.opaque.as_deref().expect("kept");
+        assert_eq!(opaque.len(), 1, "the non-transitive one is not kept");
+        assert_eq!((opaque[0].type_code, &*opaque[0].value), (0xF0, &long[..]));
+
+        let announce: Vec<Announcement> = inb.reach[0]
+            .routes
+            .iter()
+            .map(|(nlri, _)| Announcement {
+                nlri: *nlri,
+                label: None,
+                attrs: inb.reach[0].attrs.clone(),
+            })
+            .collect();
+        let ctx_out = PackContext {
+            codec: ctx,
+            internal: false,
+            link_local: None,
+        };
+        let packed = pack(bgp::Family::Ipv4Unicast, &announce, &[], &ctx_out);
+        assert!(packed.unsendable.is_empty());
+        let wire = Message::Update(packed.updates[0].clone())
+            .to_bytes(&ctx)
+            .unwrap();
+        let Message::Update(sent) = Message::decode(&wire, &ctx).unwrap().message else {
+            panic!("not an UPDATE");
+        };
+        let unknown: Vec<(u8, u8, &[u8])> = sent
+            .attributes
+            .iter()
+            .filter_map(|a| match &a.value {
+                AttrValue::Unknown { type_code, value } => Some((a.flags, *type_code, &value[..])),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            unknown,
+            vec![(
+                OPTIONAL | TRANSITIVE | PARTIAL | EXTENDED_LENGTH,
+                0xF0,
+                &long[..]
+            )]
+        );
+        // A route without such attributes allocates nothing for them.
+        assert!(decode_update(&full_update(), &EBGP).reach[0]
+            .attrs
+            .opaque
+            .is_none());
     }
 
     #[test]

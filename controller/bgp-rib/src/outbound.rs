@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
+use bgp::consts::flags;
 use bgp::{
     Aggregator, AttrValue, Context, Family, LabelStack, Message, MpReach, MpUnreach, NlriList,
     PathAttribute, Update, VpnPrefix,
@@ -437,6 +438,17 @@ fn path_attributes(
                 })
                 .collect(),
         ));
+    }
+    // Received optional transitive attributes we do not interpret go on, marked partial
+    // (RFC 4271 §5: "the Partial bit ... MUST be set to 1" by a router passing one on).
+    for o in a.opaque.iter().flat_map(|o| o.iter()) {
+        v.push(PathAttribute {
+            flags: (o.flags & !flags::EXTENDED_LENGTH) | flags::PARTIAL,
+            value: AttrValue::Unknown {
+                type_code: o.type_code,
+                value: o.value.to_vec(),
+            },
+        });
     }
     Ok(v)
 }

@@ -413,6 +413,15 @@ fn communities_lines(out: &mut String, attrs: &Attrs) {
             .collect();
         let _ = writeln!(out, "      Large Community: {}", c.join(" "));
     }
+    for o in attrs.opaque.iter().flat_map(|o| o.iter()) {
+        let _ = writeln!(
+            out,
+            "      Unrecognized attribute: type {}, flags 0x{:02X}, {} bytes (passed on, partial)",
+            o.type_code,
+            o.flags,
+            o.value.len()
+        );
+    }
 }
 
 /// `show ip bgp vpnv4 all` (and `show bgp vpnv6 unicast all`), optionally with `detail`.

@@ -1,7 +1,7 @@
 //! End-to-end: the `p4vrf run` daemon (embedded switch) with real GoBGP neighbors, one test
 //! per behaviour the seeds describe (000: customer statics tagged 123 carry NO_EXPORT over
 //! iBGP; 002: NOPEER and bilateral peers; 003: GateD export statements), plus withdrawals,
-//! session loss and RFC 7999 blackholes.
+//! session loss, RFC 7999 blackholes and unknown optional transitive attributes passed on.
 //!
 //! Each test has its own temp dir and loopback addresses 127.N.7.(16·test + host), N from the
 //! process id (as `controller/bgp/tests/interop_support` does), so tests of this file run in
@@ -836,5 +836,134 @@ fn bgp_blackhole_community_from_an_accepted_neighbor_becomes_a_drop() {
         keys(&at_obs),
         ["192.0.2.66/32", "198.51.100.0/24"],
         "the BLACKHOLE route of a neighbor without accept-blackhole is refused"
+    );
+}
+
+/// RFC 4271 §5 end to end: a CE (this test's own BGP speaker, since no daemon lets one make
+/// up attributes) sends a route with an unknown optional transitive attribute and an unknown
+/// optional non-transitive one; GoBGP, another CE of the VRF, gets the route with the first,
+/// value unchanged and the partial bit now set, and without the second.
+#[test]
+fn bgp_unknown_optional_transitive_attribute_is_passed_on_marked_partial() {
+    use bgp::consts::flags::{OPTIONAL, PARTIAL, TRANSITIVE};
+    use bgp::session::{Event, NeighborConfig, Speaker, SpeakerConfig};
+    use bgp::{AttrValue, PathAttribute, Update};
+
+    let Some(tools) = gobgp_tools("unknown attributes end-to-end") else {
+        return;
+    };
+    let (me, sender_addr, rx_addr) = (ip(6, 1), ip(6, 2), ip(6, 3));
+    let mut lab = Lab::new("unknown-attrs");
+    let rx = lab.gobgp("gobgp-rx", &tools, rx_addr, 65003, me);
+    lab.start_p4vrf(&base_config(
+        me,
+        "",
+        "",
+        &format!(
+            "{}\n{}",
+            neighbor(me, sender_addr, "remote-as = 65002"),
+            neighbor(me, rx_addr, "remote-as = 65003"),
+        ),
+    ));
+
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let value = vec![0xDE, 0xAD, 0xBE, 0xEF, 0x01];
+    // The sender listens passively where p4vrf's neighbor entry points; kept alive (with its
+    // session) until the end of the test.
+    let _sender = rt.block_on(async {
+        let (speaker, mut events) = Speaker::bind(SpeakerConfig {
+            listen: vec![std::net::SocketAddr::new(sender_addr.into(), BGP_PORT)],
+            ..SpeakerConfig::default()
+        })
+        .await
+        .expect("bind the sender");
+        let mut cfg = NeighborConfig::new(me.into(), 65002, 65001, sender_addr);
+        cfg.passive = true;
+        cfg.local_addr = Some(sender_addr.into());
+        cfg.hold_time = 9;
+        let n = speaker.add_neighbor(cfg).expect("neighbor");
+        n.start().await.expect("start");
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(e) = events.recv().await {
+                if matches!(e.event, Event::Established(_)) {
+                    return;
+                }
+            }
+            panic!("sender's events ended");
+        })
+        .await
+        .expect("sender's session with p4vrf within 30 s");
+        let unknown = |flags, type_code, value: &[u8]| PathAttribute {
+            flags,
+            value: AttrValue::Unknown {
+                type_code,
+                value: value.to_vec(),
+            },
+        };
+        let update = Update {
+            withdrawn: vec![],
+            attributes: vec![
+                PathAttribute::new(AttrValue::Origin(bgp::Origin::Igp)),
+                PathAttribute::new(AttrValue::AsPath(bgp::AsPath::sequence(&[65002]))),
+                PathAttribute::new(AttrValue::NextHop(Ipv4Addr::new(10, 0, 0, 2))),
+                unknown(OPTIONAL | TRANSITIVE, 0xF0, &value),
+                unknown(OPTIONAL, 0xF1, &[9, 9, 9]),
+            ],
+            nlri: vec!["10.77.0.0/24".parse().unwrap()],
+        };
+        n.send_update(&update).await.expect("send the UPDATE");
+        (speaker, events, n)
+    });
+    lab.wait_established(rx_addr);
+
+    // GoBGP's own view of the path's attributes (JSON: type, flags, value in base64).
+    let attrs = poll("gobgp-rx to get 10.77.0.0/24 from p4vrf", || {
+        let text = rx.cli(&["global", "rib", "-a", "ipv4", "10.77.0.0/24", "-j"])?;
+        let json = Json::parse(text.trim()).map_err(|e| format!("{e} in {text}"))?;
+        let path = json
+            .get("10.77.0.0/24")
+            .and_then(|p| p.arr().first())
+            .ok_or_else(|| format!("not yet: {text}"))?;
+        Ok(path
+            .get("attrs")
+            .map(Json::arr)
+            .unwrap_or_default()
+            .to_vec())
+    });
+    let types: Vec<u32> = attrs
+        .iter()
+        .filter_map(|a| a.get("type").and_then(Json::num))
+        .map(|t| t as u32)
+        .collect();
+    assert!(
+        types.contains(&0xF0),
+        "the transitive one is passed on: {attrs:?}"
+    );
+    assert!(
+        !types.contains(&0xF1),
+        "the non-transitive one is not: {attrs:?}"
+    );
+    let passed = attrs
+        .iter()
+        .find(|a| a.get("type").and_then(Json::num) == Some(240.0))
+        .expect("attribute 240");
+    assert_eq!(
+        passed.get("flags").and_then(Json::num),
+        Some(f64::from(OPTIONAL | TRANSITIVE | PARTIAL)),
+        "the partial bit is set: {passed:?}"
+    );
+    assert_eq!(
+        passed.get("value").and_then(Json::str),
+        Some("3q2+7wE="),
+        "the value is unchanged (base64 of DE AD BE EF 01): {passed:?}"
+    );
+    // p4vrf's own view of the path shows what it keeps.
+    let view = Json::parse(lab.show("bgp vrf CUST ipv4 unicast --json").trim()).expect("JSON");
+    let text = format!("{view:?}");
+    assert!(
+        text.contains(
+            r#"("type", Num(240.0)), ("flags", Num(192.0)), ("value", Str("deadbeef01"))"#
+        ),
+        "show bgp vrf CUST ipv4 unicast --json lists the kept attribute: {text}"
     );
 }

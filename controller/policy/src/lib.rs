@@ -70,7 +70,7 @@ pub use lists::{
 pub use pattern::{AsPathRegex, PatternError};
 pub use route::{
     AsPath, AsSegment, AttrSet, Attrs, Communities, ExtCommunities, LargeCommunities, NextHop,
-    Origin, Route, RouteType, SegmentType, SourceProtocol,
+    OpaqueAttr, Origin, Route, RouteType, SegmentType, SourceProtocol,
 };
 pub use route_map::{
     Continue, Match, MetricSet, RouteMap, RouteMapError, RouteMapStats, Sequence, Set, Verdict,

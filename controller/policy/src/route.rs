@@ -418,6 +418,20 @@ pub struct Attrs {
     pub atomic_aggregate: bool,
     /// AGGREGATOR (AS, router id): passed on unchanged.
     pub aggregator: Option<(u32, Ipv4Addr)>,
+    /// Optional transitive attributes this router does not interpret, kept as received so
+    /// they can be passed on (RFC 4271 §5, §9.1.2.2); `None` (no allocation) for nearly every
+    /// route.
+    pub opaque: Option<Arc<[OpaqueAttr]>>,
+}
+
+/// An optional transitive path attribute of a type this router does not know, verbatim: its
+/// type code, the flags it arrived with and its value. Passed on with the partial bit set
+/// (RFC 4271 §5: the router that first passes it on without understanding it marks it so).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct OpaqueAttr {
+    pub flags: u8,
+    pub type_code: u8,
+    pub value: Box<[u8]>,
 }
 
 impl Attrs {
@@ -449,6 +463,7 @@ impl Attrs {
             cluster_list: Vec::new(),
             atomic_aggregate: false,
             aggregator: None,
+            opaque: None,
         }
     }
 }

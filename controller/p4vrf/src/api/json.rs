@@ -213,6 +213,19 @@ struct AttrsJson {
     communities: Vec<String>,
     ext_communities: Vec<String>,
     large_communities: Vec<String>,
+    /// Optional transitive attributes of types we do not know, passed on as received (with
+    /// the partial bit); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unrecognized_attributes: Vec<OpaqueJson>,
+}
+
+#[derive(Serialize)]
+struct OpaqueJson {
+    #[serde(rename = "type")]
+    type_code: u8,
+    flags: u8,
+    /// The value in hex.
+    value: String,
 }
 
 impl AttrsJson {
@@ -228,6 +241,16 @@ impl AttrsJson {
             communities: strings(a.communities.iter()),
             ext_communities: strings(a.ext_communities.iter()),
             large_communities: strings(a.large_communities.iter()),
+            unrecognized_attributes: a
+                .opaque
+                .iter()
+                .flat_map(|o| o.iter())
+                .map(|o| OpaqueJson {
+                    type_code: o.type_code,
+                    flags: o.flags,
+                    value: o.value.iter().map(|b| format!("{b:02x}")).collect(),
+                })
+                .collect(),
         }
     }
 }
