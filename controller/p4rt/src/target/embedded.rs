@@ -153,13 +153,9 @@ impl Target for EmbeddedTarget {
             return Ok(()); // nothing to write: the check refuses any update without a P4Info
         };
         let describe = |i: usize| (updates[i].kind, updates[i].entity.to_string());
-        write_batches(
-            updates.len(),
-            self.batch_size,
-            &describe,
-            Ok,
-            |range| std::future::ready(self.lock().write_updates(&index, &updates[range])),
-        )
+        write_batches(updates.len(), self.batch_size, &describe, Ok, |range| {
+            std::future::ready(self.lock().write_updates(&index, &updates[range]))
+        })
         .await
     }
 

@@ -143,6 +143,16 @@ impl Layout {
     }
 }
 
+/// What [`TableStore::insert`] did.
+pub(super) enum Insert {
+    /// Added as record number .0.
+    Done(u32),
+    /// The key is there already.
+    Exists,
+    /// The key is new and the table full.
+    Full,
+}
+
 /// The entries of one table, packed (see the module docs).
 #[derive(Debug)]
 pub(super) struct TableStore {
@@ -197,29 +207,51 @@ impl TableStore {
         &mut self.records[at + self.layout.key_len..at + self.layout.record]
     }
 
-    /// Adds a record (`layout.record` bytes) whose key is not in the table yet.
-    pub fn insert(&mut self, record: &[u8]) -> u32 {
+    /// Adds a record (`layout.record` bytes) unless its key is there already or, for a new
+    /// key, the table is `full`; one hash of the key for the look-up and the insert.
+    pub fn insert(&mut self, record: &[u8], full: bool) -> Insert {
         let (rec, kl) = (self.layout.record, self.layout.key_len);
         debug_assert_eq!(record.len(), rec);
-        let r = match self.free.pop() {
+        let key = &record[..kl];
+        let Self {
+            records,
+            free,
+            map,
+            hasher,
+            ..
+        } = self;
+        let hash = hasher.hash_one(key);
+        let entry = map.entry(
+            hash,
+            |&r| {
+                let at = r as usize * rec;
+                &records[at..at + kl] == key
+            },
+            |&r| {
+                let at = r as usize * rec;
+                hasher.hash_one(&records[at..at + kl])
+            },
+        );
+        let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
+            return Insert::Exists;
+        };
+        if full {
+            return Insert::Full;
+        }
+        let r = match free.pop() {
             Some(r) => {
                 let at = r as usize * rec;
-                self.records[at..at + rec].copy_from_slice(record);
+                records[at..at + rec].copy_from_slice(record);
                 r
             }
             None => {
-                let r = (self.records.len() / rec.max(1)) as u32;
-                self.records.extend_from_slice(record);
+                let r = (records.len() / rec.max(1)) as u32;
+                records.extend_from_slice(record);
                 r
             }
         };
-        let hash = self.hasher.hash_one(&record[..kl]);
-        let (records, hasher) = (&self.records, &self.hasher);
-        self.map.insert_unique(hash, r, |&o| {
-            let at = o as usize * rec;
-            hasher.hash_one(&records[at..at + kl])
-        });
-        r
+        vacant.insert(r);
+        Insert::Done(r)
     }
 
     /// Removes the entry with this packed key; returns its action head (tag, id).

@@ -33,13 +33,15 @@
 //! | default entries, one-shot action sets, meters, counters, registers, ... | UNIMPLEMENTED |
 
 use super::store::{
-    action_head, FieldLayout, Layout, TableStore, ACTION_HEAD, TAG_DIRECT, TAG_GROUP, TAG_MEMBER,
+    action_head, FieldLayout, Insert, Layout, TableStore, ACTION_HEAD, TAG_DIRECT, TAG_GROUP,
+    TAG_MEMBER,
 };
 use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
 use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
 use crate::value::Value;
+use foldhash::fast::FixedState;
 use p4runtime_proto::google::rpc::{Code, Status};
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
@@ -61,7 +63,7 @@ struct Installed {
     index: Arc<P4InfoIndex>,
     config: p4::ForwardingPipelineConfig,
     /// Entries by table id, packed ([`super::store`]).
-    tables: HashMap<u32, TableStore>,
+    tables: HashMap<u32, TableStore, FixedState>,
     profiles: HashMap<u32, Profile>,
     /// A P4Info index other than `index` found to hold the same P4Info (an
     /// [`super::EmbeddedTarget`]'s own copy): name-level updates checked against it are
@@ -219,7 +221,7 @@ impl EmbeddedSwitch {
                     self.pipeline = Some(Installed {
                         index: Arc::new(index),
                         config: config.clone(),
-                        tables: HashMap::new(),
+                        tables: HashMap::default(),
                         profiles: HashMap::new(),
                         same_index: None,
                     });
@@ -613,12 +615,18 @@ fn check_action(index: &P4InfoIndex, a: &p4::Action) -> Result<p4::Action, Fail>
                 ),
             );
         }
-        let what = format!("action `{}` parameter `{}`", action.name, info.name);
+        // The context is formatted only on failure: this runs for every entry written.
+        let value = codec::encode_bytes(&p.value, info.bitwidth).map_err(|e| {
+            codec_fail(format!(
+                "action `{}` parameter `{}`",
+                action.name, info.name
+            ))(e)
+        })?;
         params.push((
             pos,
             p4::action::Param {
                 param_id: info.id,
-                value: codec::encode_bytes(&p.value, info.bitwidth).map_err(codec_fail(what))?,
+                value,
             },
         ));
     }
@@ -823,6 +831,51 @@ fn ref_of((tag, id): (u8, u32)) -> Option<Ref> {
         TAG_MEMBER => Some(Ref::Member(id)),
         TAG_GROUP => Some(Ref::Group(id)),
         _ => None,
+    }
+}
+
+/// INSERT or MODIFY of a checked, packed record in its table's store; returns what the
+/// entry pointed at before a MODIFY.
+fn put_record(
+    store: &mut TableStore,
+    kind: UpdateKind,
+    table: &TableInfo,
+    record: &[u8],
+    metadata: &[u8],
+) -> Result<Option<Ref>, Fail> {
+    let kl = store.layout.key_len;
+    if kind == UpdateKind::Insert {
+        let full = table.size > 0 && store.len() as i64 >= table.size;
+        match store.insert(record, full) {
+            Insert::Exists => fail(
+                Code::AlreadyExists,
+                format!(
+                    "table `{}` already has this entry; use MODIFY to change its action",
+                    table.name
+                ),
+            ),
+            Insert::Full => fail(
+                Code::ResourceExhausted,
+                format!("table `{}` is full ({} entries)", table.name, table.size),
+            ),
+            Insert::Done(r) => {
+                if !metadata.is_empty() {
+                    store.set_metadata(r, metadata);
+                }
+                Ok(None)
+            }
+        }
+    } else {
+        let Some(r) = store.find(&record[..kl]) else {
+            return fail(
+                Code::NotFound,
+                format!("table `{}` has no such entry", table.name),
+            );
+        };
+        let old = ref_of(action_head(&store.record(r)[kl..]));
+        store.action_mut(r).copy_from_slice(&record[kl..]);
+        store.set_metadata(r, metadata);
+        Ok(old)
     }
 }
 
@@ -1117,42 +1170,7 @@ impl Installed {
         target: Option<Ref>,
     ) -> Result<(), Fail> {
         let index = self.index.clone();
-        let store = self.store(&index, table);
-        let kl = store.layout.key_len;
-        let found = store.find(&record[..kl]);
-        let old_target = if kind == UpdateKind::Insert {
-            if found.is_some() {
-                return fail(
-                    Code::AlreadyExists,
-                    format!(
-                        "table `{}` already has this entry; use MODIFY to change its action",
-                        table.name
-                    ),
-                );
-            }
-            if table.size > 0 && store.len() as i64 >= table.size {
-                return fail(
-                    Code::ResourceExhausted,
-                    format!("table `{}` is full ({} entries)", table.name, table.size),
-                );
-            }
-            let r = store.insert(record);
-            if !metadata.is_empty() {
-                store.set_metadata(r, metadata);
-            }
-            None
-        } else {
-            let Some(r) = found else {
-                return fail(
-                    Code::NotFound,
-                    format!("table `{}` has no such entry", table.name),
-                );
-            };
-            let old = ref_of(action_head(&store.record(r)[kl..]));
-            store.action_mut(r).copy_from_slice(&record[kl..]);
-            store.set_metadata(r, metadata);
-            old
-        };
+        let old_target = put_record(self.store(&index, table), kind, table, record, metadata)?;
         self.adjust_ref(table.implementation_id, old_target, false);
         self.adjust_ref(table.implementation_id, target, true);
         Ok(())
@@ -1180,12 +1198,16 @@ impl Installed {
         te: &crate::entity::TableEntry,
         record: &mut Vec<u8>,
     ) -> Option<Result<(), Fail>> {
-        let index = self.index.clone();
+        let index = &*self.index;
         let table = index.table(&te.table).ok()?;
         let TableAction::Action(call) = &te.action else {
             return None;
         };
-        let layout = &self.store(&index, table).layout;
+        let store = self
+            .tables
+            .entry(table.id)
+            .or_insert_with(|| TableStore::new(Layout::new(index, table)));
+        let layout = &store.layout;
         if !layout.direct_fast || te.priority != 0 {
             return None;
         }
@@ -1215,8 +1237,14 @@ impl Installed {
         }
         let kl = layout.key_len;
         if kind == UpdateKind::Delete {
-            record.truncate(kl);
-            return Some(self.delete_entry(table, record));
+            // A direct table: no action profile reference to release.
+            return Some(match store.remove(&record[..kl]) {
+                Some(_) => Ok(()),
+                None => fail(
+                    Code::NotFound,
+                    format!("table `{}` has no such entry", table.name),
+                ),
+            });
         }
         let action = index.action(&call.action).ok()?;
         record[kl] = TAG_DIRECT;
@@ -1235,7 +1263,7 @@ impl Installed {
             let n = found?;
             put(record.get_mut(at..at + n)?, value);
         }
-        Some(self.put_entry(kind, table, record, &[], None))
+        Some(put_record(store, kind, table, record, &[]).map(|_| ()))
     }
 
     fn member_write(
