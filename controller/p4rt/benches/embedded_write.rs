@@ -12,7 +12,8 @@
 //! machine may be shared) and the live heap the switch holds per entry after the inserts,
 //! counted by this bench's global allocator.
 //!
-//! Run: `cargo bench -p p4rt --bench embedded_write` (`ENTRIES=100000` for a quick one).
+//! Run: `cargo bench -p p4rt --bench embedded_write` (`ENTRIES=100000` for a quick one;
+//! `ONLY=target` or `ONLY=proto` runs one way, e.g. under a profiler).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
@@ -97,17 +98,15 @@ fn route(i: usize, salt: u16) -> TableEntry {
 }
 
 struct Phase {
-    name: &'static str,
     wall_ns: f64,
     cpu_ns: f64,
 }
 
 /// Times `f` over `n` entries.
-fn timed(name: &'static str, n: usize, f: impl FnOnce()) -> Phase {
+fn timed(n: usize, f: impl FnOnce()) -> Phase {
     let (wall, cpu) = (Instant::now(), cpu_s());
     f();
     Phase {
-        name,
         wall_ns: wall.elapsed().as_secs_f64() * 1e9 / n as f64,
         cpu_ns: (cpu_s() - cpu) * 1e9 / n as f64,
     }
@@ -132,6 +131,9 @@ fn main() {
         .map(|i| Update::delete(route(i, 1).into()))
         .collect();
 
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let (run_target, run_proto) = (only != "proto", only != "target");
+
     // `target`: the name-level write the controller makes.
     let target = EmbeddedTarget::new();
     runtime
@@ -143,14 +145,17 @@ fn main() {
         }
     };
     let before = heap();
-    let mut target_phases = vec![timed("insert", entries, || write(&inserts))];
-    let target_heap = heap() - before;
-    let switch = target.switch();
-    assert_eq!(switch.lock().expect("switch").entry_count(), entries);
-    target_phases.push(timed("modify", entries, || write(&modifies)));
-    target_phases.push(timed("delete", entries, || write(&deletes)));
-    assert_eq!(switch.lock().expect("switch").entry_count(), 0);
-    drop(switch);
+    let mut target_phases = Vec::new();
+    let mut target_heap = 0;
+    if run_target {
+        target_phases.push(timed(entries, || write(&inserts)));
+        target_heap = heap() - before;
+        let switch = target.switch();
+        assert_eq!(switch.lock().expect("switch").entry_count(), entries);
+        target_phases.push(timed(entries, || write(&modifies)));
+        target_phases.push(timed(entries, || write(&deletes)));
+        assert_eq!(switch.lock().expect("switch").entry_count(), 0);
+    }
     drop(target);
 
     // `proto`: P4Runtime messages, as a gRPC client sends them.
@@ -178,10 +183,15 @@ fn main() {
         }
     };
     let before = heap();
-    let mut proto_phases = vec![timed("insert", entries, || write_proto(&inserts))];
-    let proto_heap = heap() - before;
-    proto_phases.push(timed("modify", entries, || write_proto(&modifies)));
-    proto_phases.push(timed("delete", entries, || write_proto(&deletes)));
+    let mut proto_phases = Vec::new();
+    let mut proto_heap = 0;
+    if run_proto {
+        proto_phases.push(timed(entries, || write_proto(&inserts)));
+        proto_heap = heap() - before;
+        proto_phases.push(timed(entries, || write_proto(&modifies)));
+        proto_phases.push(timed(entries, || write_proto(&deletes)));
+    }
+    drop(write_proto);
     assert_eq!(sw.entry_count(), 0);
 
     println!("embedded switch writes: {entries} entries of {TABLE}, {WRITE} updates per write");
@@ -189,10 +199,16 @@ fn main() {
         "{:<8} {:>14} {:>14}   {:>14} {:>14}",
         "", "target wall", "target CPU", "proto wall", "proto CPU"
     );
-    for (t, p) in target_phases.iter().zip(&proto_phases) {
+    let none = Phase {
+        wall_ns: f64::NAN,
+        cpu_ns: f64::NAN,
+    };
+    for (i, name) in ["insert", "modify", "delete"].into_iter().enumerate() {
+        let t = target_phases.get(i).unwrap_or(&none);
+        let p = proto_phases.get(i).unwrap_or(&none);
         println!(
-            "{:<8} {:>11.0} ns {:>11.0} ns   {:>11.0} ns {:>11.0} ns   (per entry)",
-            t.name, t.wall_ns, t.cpu_ns, p.wall_ns, p.cpu_ns
+            "{name:<8} {:>11.0} ns {:>11.0} ns   {:>11.0} ns {:>11.0} ns   (per entry)",
+            t.wall_ns, t.cpu_ns, p.wall_ns, p.cpu_ns
         );
     }
     println!(
