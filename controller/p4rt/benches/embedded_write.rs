@@ -170,7 +170,7 @@ fn main() {
         ..Default::default()
     })
     .expect("pipeline");
-    let mut write_proto = |updates: &[Update]| {
+    let write_proto = |sw: &mut EmbeddedSwitch, updates: &[Update]| {
         for chunk in updates.chunks(WRITE) {
             let req = p4::WriteRequest {
                 updates: chunk
@@ -186,12 +186,11 @@ fn main() {
     let mut proto_phases = Vec::new();
     let mut proto_heap = 0;
     if run_proto {
-        proto_phases.push(timed(entries, || write_proto(&inserts)));
+        proto_phases.push(timed(entries, || write_proto(&mut sw, &inserts)));
         proto_heap = heap() - before;
-        proto_phases.push(timed(entries, || write_proto(&modifies)));
-        proto_phases.push(timed(entries, || write_proto(&deletes)));
+        proto_phases.push(timed(entries, || write_proto(&mut sw, &modifies)));
+        proto_phases.push(timed(entries, || write_proto(&mut sw, &deletes)));
     }
-    drop(write_proto);
     assert_eq!(sw.entry_count(), 0);
 
     println!("embedded switch writes: {entries} entries of {TABLE}, {WRITE} updates per write");
