@@ -354,8 +354,10 @@ impl EmbeddedSwitch {
     }
 }
 
-fn codec_fail(what: String) -> impl FnOnce(CodecError) -> Fail {
-    move |e| (Code::InvalidArgument, format!("{what}: {e}"))
+/// The failure for a bad value; `what` names the field or parameter and is only formatted on
+/// failure (the checks run for every entry written).
+fn codec_fail(what: impl FnOnce() -> String) -> impl FnOnce(CodecError) -> Fail {
+    move |e| (Code::InvalidArgument, format!("{}: {e}", what()))
 }
 
 fn table_entity(entry: p4::TableEntry) -> p4::Entity {
@@ -441,7 +443,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
         let part = match (&f.kind, &m.field_match_type) {
             (MatchKind::Exact, Some(K::Exact(x))) => Part::Exact(
                 codec::encode_bytes(&x.value, w)
-                    .map_err(codec_fail(what()))?
+                    .map_err(codec_fail(what))?
                     .into(),
             ),
             (MatchKind::Lpm, Some(K::Lpm(x))) => {
@@ -468,14 +470,14 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                 }
                 Part::Lpm(
                     codec::check_lpm(&x.value, len, w)
-                        .map_err(codec_fail(what()))?
+                        .map_err(codec_fail(what))?
                         .into(),
                     x.prefix_len,
                 )
             }
             (MatchKind::Ternary, Some(K::Ternary(x))) => {
                 let (v, mask) =
-                    codec::check_ternary(&x.value, &x.mask, w).map_err(codec_fail(what()))?;
+                    codec::check_ternary(&x.value, &x.mask, w).map_err(codec_fail(what))?;
                 if codec::is_zero(&mask) {
                     return fail(
                         Code::InvalidArgument,
@@ -488,8 +490,8 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                 Part::Ternary(Box::new((v.into(), mask.into())))
             }
             (MatchKind::Range, Some(K::Range(x))) => {
-                let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what()))?;
-                let hi = codec::to_full_width(&x.high, w).map_err(codec_fail(what()))?;
+                let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what))?;
+                let hi = codec::to_full_width(&x.high, w).map_err(codec_fail(what))?;
                 if lo > hi {
                     return fail(
                         Code::InvalidArgument,
@@ -517,7 +519,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
             }
             (MatchKind::Optional, Some(K::Optional(x))) => Part::Optional(
                 codec::encode_bytes(&x.value, w)
-                    .map_err(codec_fail(what()))?
+                    .map_err(codec_fail(what))?
                     .into(),
             ),
             (MatchKind::Other(kind), _) => {
@@ -615,13 +617,9 @@ fn check_action(index: &P4InfoIndex, a: &p4::Action) -> Result<p4::Action, Fail>
                 ),
             );
         }
-        // The context is formatted only on failure: this runs for every entry written.
-        let value = codec::encode_bytes(&p.value, info.bitwidth).map_err(|e| {
-            codec_fail(format!(
-                "action `{}` parameter `{}`",
-                action.name, info.name
-            ))(e)
-        })?;
+        let value = codec::encode_bytes(&p.value, info.bitwidth).map_err(codec_fail(|| {
+            format!("action `{}` parameter `{}`", action.name, info.name)
+        }))?;
         params.push((
             pos,
             p4::action::Param {
