@@ -1,7 +1,7 @@
 //! The embedded target: writes go to an in-memory [`EmbeddedSwitch`], which
 //! answers them with the rules, codes and [`WriteError`]s a real switch
 //! produces. Name-level writes ([`Target::write`]) are handed to the switch as
-//! the checked entities themselves ([`EmbeddedSwitch::write_updates`]): the
+//! the checked entities themselves (`EmbeddedSwitch::write_updates`): the
 //! P4Runtime messages a switch would get are built only where the outcome
 //! needs them, since building and re-parsing them was most of a write's cost.
 
