@@ -21,7 +21,7 @@
 
 use crate::codec::{self, CodecError};
 pub use crate::name::Name;
-use crate::p4info::{ActionScope, MatchKind, P4InfoError, P4InfoIndex, TableInfo};
+use crate::p4info::{ActionScope, MatchFieldInfo, MatchKind, P4InfoError, P4InfoIndex, TableInfo};
 pub use crate::value::Value;
 use p4runtime_proto::p4::v1 as p4;
 use std::fmt;
@@ -443,11 +443,11 @@ fn field_match(field_id: u32, kind: p4::field_match::FieldMatchType) -> p4::Fiel
 /// (names, kinds, widths, prefix lengths: the same errors) and builds nothing.
 fn match_to_proto(
     table: &TableInfo,
+    f: &MatchFieldInfo,
     m: &FieldMatch,
     build: bool,
 ) -> Result<Option<p4::FieldMatch>, EntityError> {
     use p4::field_match::{self as fm, FieldMatchType as K};
-    let f = table.match_field(&m.field)?;
     let ctx = || format!("table `{}` field `{}`", table.name, f.name);
     let w = f.bitwidth;
     if !build {
@@ -523,15 +523,17 @@ pub fn action_to_proto(index: &P4InfoIndex, call: &ActionCall) -> Result<p4::Act
     encode_action(index, call, true)
 }
 
-/// [`action_to_proto`]; with `build` false only checks, and the parameters' values are left
-/// empty.
+/// [`action_to_proto`]; with `build` false only checks, and the action has no parameters
+/// (only its id is used then).
 fn encode_action(
     index: &P4InfoIndex,
     call: &ActionCall,
     build: bool,
 ) -> Result<p4::Action, EntityError> {
     let action = index.action(&call.action)?;
-    let mut params: Vec<p4::action::Param> = Vec::with_capacity(call.params.len());
+    // Checking alone builds nothing: it runs for every entity a target is given.
+    let mut params: Vec<p4::action::Param> =
+        Vec::with_capacity(if build { call.params.len() } else { 0 });
     let mut given = Positions::default();
     let mut in_order = true;
     for (name, value) in &call.params {
@@ -545,16 +547,14 @@ fn encode_action(
             });
         }
         let ctx = || format!("action `{}` parameter `{}`", action.name, p.name);
-        let value = if build {
-            codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?
+        if build {
+            params.push(p4::action::Param {
+                param_id: p.id,
+                value: codec::encode_bytes(value, p.bitwidth).map_err(value_err(ctx))?,
+            });
         } else {
             codec::check_width(value, p.bitwidth).map_err(value_err(ctx))?;
-            Vec::new()
-        };
-        params.push(p4::action::Param {
-            param_id: p.id,
-            value,
-        });
+        }
     }
     if let Some(missing) = (0..action.params.len()).find(|pos| !given.contains(*pos)) {
         return Err(EntityError::MissingParam {
@@ -643,7 +643,7 @@ impl TableEntry {
                     field: f.name.clone(),
                 });
             }
-            if let Some(p) = match_to_proto(table, m, build)? {
+            if let Some(p) = match_to_proto(table, f, m, build)? {
                 matches.push(p);
             }
         }

@@ -5,6 +5,7 @@
 //! Everything that converts between the two goes through this index, which
 //! also keeps the raw P4Info (the pipeline push needs it).
 
+use foldhash::fast::FixedState;
 use p4runtime_proto::p4::config::v1 as cfg;
 use prost::Message;
 use std::collections::HashMap;
@@ -317,16 +318,19 @@ pub struct PacketMetadataInfo {
 #[derive(Debug, Clone)]
 struct Named<T> {
     items: Vec<T>,
-    by_name: HashMap<String, usize>,
-    by_id: HashMap<u32, usize>,
+    /// foldhash rather than SipHash: every entity written looks up its table and action by
+    /// name (twice on the embedded target), and the names come from the P4Info, not from
+    /// the network, so there is no flooding to defend against.
+    by_name: HashMap<String, usize, FixedState>,
+    by_id: HashMap<u32, usize, FixedState>,
 }
 
 impl<T> Default for Named<T> {
     fn default() -> Self {
         Self {
             items: Vec::new(),
-            by_name: HashMap::new(),
-            by_id: HashMap::new(),
+            by_name: HashMap::default(),
+            by_id: HashMap::default(),
         }
     }
 }

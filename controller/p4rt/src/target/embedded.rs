@@ -1,11 +1,14 @@
-//! The embedded target: writes go to an in-memory [`EmbeddedSwitch`] as the
-//! same P4Runtime protos a switch would get, so the rules, codes and
-//! [`WriteError`]s are the ones a real switch produces.
+//! The embedded target: writes go to an in-memory [`EmbeddedSwitch`], which
+//! answers them with the rules, codes and [`WriteError`]s a real switch
+//! produces. Name-level writes ([`Target::write`]) are handed to the switch as
+//! the checked entities themselves (`EmbeddedSwitch::write_updates`): the
+//! P4Runtime messages a switch would get are built only where the outcome
+//! needs them, since building and re-parsing them was most of a write's cost.
 
 use super::switch::{EmbeddedSwitch, SharedSwitch};
 use super::{
-    all_wildcards, check_updates, commit_request, describe_proto, encode_batch, name_entities,
-    rpc_error, table_wildcard, write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError,
+    all_wildcards, check_updates, commit_request, describe_proto, name_entities, rpc_error,
+    table_wildcard, write_batches, IndexSlot, Pipeline, Target, TargetError, WriteError,
     DEFAULT_BATCH_SIZE,
 };
 use crate::entity::{Entity, Update};
@@ -150,13 +153,9 @@ impl Target for EmbeddedTarget {
             return Ok(()); // nothing to write: the check refuses any update without a P4Info
         };
         let describe = |i: usize| (updates[i].kind, updates[i].entity.to_string());
-        write_batches(
-            updates.len(),
-            self.batch_size,
-            &describe,
-            |range| encode_batch(&index, &updates[range]),
-            |batch| std::future::ready(self.send(batch)),
-        )
+        write_batches(updates.len(), self.batch_size, &describe, Ok, |range| {
+            std::future::ready(self.lock().write_updates(&index, &updates[range]))
+        })
         .await
     }
 

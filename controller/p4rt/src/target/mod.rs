@@ -14,6 +14,7 @@
 mod embedded;
 mod grpc;
 pub mod server;
+mod store;
 mod switch;
 
 pub use embedded::EmbeddedTarget;
@@ -534,7 +535,8 @@ pub(crate) fn encode_batch(
 
 /// Sends `total` updates in batches of `batch_size`, in order, stopping at the
 /// first batch that fails; `batch` makes the messages of a range of them.
-pub(crate) async fn write_batches<B, F, Fut>(
+/// A batch is usually its P4Runtime messages; the embedded target sends the range itself.
+pub(crate) async fn write_batches<T, B, F, Fut>(
     total: usize,
     batch_size: usize,
     describe: &(dyn Fn(usize) -> (UpdateKind, String) + Sync),
@@ -542,8 +544,8 @@ pub(crate) async fn write_batches<B, F, Fut>(
     mut send: F,
 ) -> Result<(), WriteError>
 where
-    B: FnMut(std::ops::Range<usize>) -> Result<Vec<p4::Update>, Status> + Send,
-    F: FnMut(Vec<p4::Update>) -> Fut + Send,
+    B: FnMut(std::ops::Range<usize>) -> Result<T, Status> + Send,
+    F: FnMut(T) -> Fut + Send,
     Fut: Future<Output = Result<(), Status>> + Send,
 {
     let mut start = 0;

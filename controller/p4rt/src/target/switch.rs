@@ -32,10 +32,16 @@
 //! | DELETE of a member in a group or used by an entry, of a group used by an entry | FAILED_PRECONDITION (spec; bmv2 refuses with UNKNOWN) |
 //! | default entries, one-shot action sets, meters, counters, registers, ... | UNIMPLEMENTED |
 
-use super::{EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
+use super::store::{
+    action_head, FieldLayout, Insert, Layout, TableStore, ACTION_HEAD, TAG_DIRECT, TAG_GROUP,
+    TAG_MEMBER,
+};
+use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
+use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
 use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
 use crate::value::Value;
+use foldhash::fast::FixedState;
 use p4runtime_proto::google::rpc::{Code, Status};
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
@@ -56,8 +62,15 @@ pub struct EmbeddedSwitch {
 struct Installed {
     index: Arc<P4InfoIndex>,
     config: p4::ForwardingPipelineConfig,
-    tables: HashMap<u32, BTreeMap<Key, Stored>>,
+    /// Entries by table id, packed ([`super::store`]).
+    tables: HashMap<u32, TableStore, FixedState>,
     profiles: HashMap<u32, Profile>,
+    /// A P4Info index other than `index` found to hold the same P4Info (an
+    /// [`super::EmbeddedTarget`]'s own copy): name-level updates checked against it are
+    /// applied without the P4Runtime round trip ([`EmbeddedSwitch::write_updates`]). Kept as
+    /// a strong reference so that the pointer comparison cannot match a later, different
+    /// index at the same address.
+    same_index: Option<Arc<P4InfoIndex>>,
 }
 
 /// One key field, canonical. Values of up to 22 bytes are kept in place; the kinds with two
@@ -83,112 +96,6 @@ struct Key {
 enum Ref {
     Member(u32),
     Group(u32),
-}
-
-/// A table entry besides its key: what a read returns is rebuilt from the two (a switch holds
-/// a million of these, so not as a P4Runtime message).
-#[derive(Debug)]
-struct Stored {
-    /// The action, canonical.
-    action: StoredAction,
-    /// Controller metadata as written, if any. Rare, so boxed: a thin pointer (8 bytes)
-    /// where a `Vec` would take 24 in every entry.
-    #[allow(clippy::box_collection)]
-    metadata: Option<Box<Vec<u8>>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum StoredAction {
-    /// A direct action with one parameter (the common case: a nexthop or group id), whose
-    /// id the P4Info gives.
-    Direct1 {
-        action_id: u32,
-        value: Value,
-    },
-    /// A direct action with any other number of parameters: (param id, value) in P4Info order.
-    Direct {
-        action_id: u32,
-        params: Box<[(u32, Value)]>,
-    },
-    Member(u32),
-    Group(u32),
-}
-
-impl StoredAction {
-    /// From a checked, canonical action (params in P4Info order, all present).
-    fn new(action: &p4::TableAction) -> Option<Self> {
-        use p4::table_action::Type as A;
-        Some(match action.r#type.as_ref()? {
-            A::Action(a) if a.params.len() == 1 => StoredAction::Direct1 {
-                action_id: a.action_id,
-                value: Value::new(&a.params[0].value),
-            },
-            A::Action(a) => StoredAction::Direct {
-                action_id: a.action_id,
-                params: a
-                    .params
-                    .iter()
-                    .map(|p| (p.param_id, Value::new(&p.value)))
-                    .collect(),
-            },
-            A::ActionProfileMemberId(id) => StoredAction::Member(*id),
-            A::ActionProfileGroupId(id) => StoredAction::Group(*id),
-            A::ActionProfileActionSet(_) => return None,
-        })
-    }
-
-    fn to_proto(&self, index: &P4InfoIndex) -> p4::TableAction {
-        use p4::table_action::Type as A;
-        let t = match self {
-            StoredAction::Direct1 { action_id, value } => A::Action(p4::Action {
-                action_id: *action_id,
-                params: vec![p4::action::Param {
-                    param_id: index
-                        .action_by_id(*action_id)
-                        .ok()
-                        .and_then(|a| a.params.first())
-                        .map_or(0, |p| p.id),
-                    value: value.to_vec(),
-                }],
-            }),
-            StoredAction::Direct { action_id, params } => A::Action(p4::Action {
-                action_id: *action_id,
-                params: params
-                    .iter()
-                    .map(|(id, v)| p4::action::Param {
-                        param_id: *id,
-                        value: v.to_vec(),
-                    })
-                    .collect(),
-            }),
-            StoredAction::Member(id) => A::ActionProfileMemberId(*id),
-            StoredAction::Group(id) => A::ActionProfileGroupId(*id),
-        };
-        p4::TableAction { r#type: Some(t) }
-    }
-
-    /// What the entry points at in its table's action profile.
-    fn target(&self) -> Option<Ref> {
-        match self {
-            StoredAction::Direct1 { .. } | StoredAction::Direct { .. } => None,
-            StoredAction::Member(id) => Some(Ref::Member(*id)),
-            StoredAction::Group(id) => Some(Ref::Group(*id)),
-        }
-    }
-}
-
-impl Stored {
-    /// The entry as a read returns it (canonical).
-    fn to_proto(&self, index: &P4InfoIndex, table_id: u32, key: &Key) -> p4::TableEntry {
-        p4::TableEntry {
-            table_id,
-            r#match: key.to_proto(),
-            action: Some(self.action.to_proto(index)),
-            priority: key.priority,
-            metadata: self.metadata.as_deref().cloned().unwrap_or_default(),
-            ..Default::default()
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -229,6 +136,37 @@ fn no_pipeline() -> Status {
     )
 }
 
+/// The answer to a Write of `n` updates: OK, or UNKNOWN with one `p4.v1.Error` per update,
+/// in order, in its details (OK for the updates that applied).
+fn write_status(n: usize, failures: Vec<(usize, Fail)>) -> Result<(), Status> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let failed = failures.len();
+    let mut errors = vec![p4::Error::default(); n];
+    for (i, (code, message)) in failures {
+        tracing::debug!(code = code.as_str_name(), %message, "embedded switch refused an update");
+        errors[i] = p4::Error {
+            canonical_code: code as i32,
+            message,
+            space: EMBEDDED_ERROR_SPACE.to_string(),
+            code: 0,
+            details: None,
+        };
+    }
+    Err(Status {
+        code: Code::Unknown as i32,
+        message: format!("{failed} of {n} updates failed"),
+        details: errors
+            .iter()
+            .map(|e| prost_types::Any {
+                type_url: P4_ERROR_TYPE_URL.to_string(),
+                value: e.encode_to_vec(),
+            })
+            .collect(),
+    })
+}
+
 impl EmbeddedSwitch {
     /// A switch with no pipeline.
     pub fn new() -> Self {
@@ -249,7 +187,7 @@ impl EmbeddedSwitch {
     pub fn entry_count(&self) -> usize {
         self.pipeline
             .as_ref()
-            .map_or(0, |p| p.tables.values().map(BTreeMap::len).sum())
+            .map_or(0, |p| p.tables.values().map(TableStore::len).sum())
     }
 
     /// SetForwardingPipelineConfig: VERIFY checks the P4Info,
@@ -283,8 +221,9 @@ impl EmbeddedSwitch {
                     self.pipeline = Some(Installed {
                         index: Arc::new(index),
                         config: config.clone(),
-                        tables: HashMap::new(),
+                        tables: HashMap::default(),
                         profiles: HashMap::new(),
+                        same_index: None,
                     });
                 }
                 Ok(())
@@ -344,38 +283,62 @@ impl EmbeddedSwitch {
                 "only CONTINUE_ON_ERROR writes are supported",
             ));
         }
-        let mut errors = Vec::with_capacity(req.updates.len());
-        let mut failed = 0usize;
-        for update in &req.updates {
-            match installed.apply(update) {
-                Ok(()) => errors.push(p4::Error::default()),
-                Err((code, message)) => {
-                    failed += 1;
-                    tracing::debug!(code = code.as_str_name(), %message, "embedded switch refused an update");
-                    errors.push(p4::Error {
-                        canonical_code: code as i32,
-                        message,
-                        space: EMBEDDED_ERROR_SPACE.to_string(),
-                        code: 0,
-                        details: None,
-                    });
-                }
+        let mut failures = Vec::new();
+        for (i, update) in req.updates.iter().enumerate() {
+            if let Err(f) = installed.apply(update) {
+                failures.push((i, f));
             }
         }
-        if failed == 0 {
-            return Ok(());
+        write_status(req.updates.len(), failures)
+    }
+
+    /// Write of name-level updates that [`super::check_updates`] accepted against `index`,
+    /// with the outcome [`EmbeddedSwitch::write`] gives for their P4Runtime messages (the
+    /// same codes, messages and per-update details), but without building and re-parsing
+    /// those messages: a route entry goes from the entity straight into its packed record.
+    /// That is what makes the embedded target's writes cheap (the P4Runtime round trip was
+    /// most of their cost).
+    ///
+    /// Only tables with exact / LPM keys and direct actions (route tables) take the direct
+    /// way; other updates, and any write when `index` does not hold the switch's P4Info, go
+    /// through the P4Runtime messages. A checked entity meets every rule the switch checks
+    /// in a key and action of such a table (names, kinds, widths, prefix lengths, fields and
+    /// parameters present once, action allowed, priority), so what is left to decide here is
+    /// what depends on the state: ALREADY_EXISTS, NOT_FOUND and RESOURCE_EXHAUSTED.
+    pub(crate) fn write_updates(
+        &mut self,
+        index: &Arc<P4InfoIndex>,
+        updates: &[Update],
+    ) -> Result<(), Status> {
+        let Some(installed) = self.pipeline.as_mut() else {
+            return Err(no_pipeline());
+        };
+        if !installed.holds(index) {
+            let req = p4::WriteRequest {
+                updates: encode_batch(index, updates)?,
+                ..Default::default()
+            };
+            return self.write(&req);
         }
-        Err(Status {
-            code: Code::Unknown as i32,
-            message: format!("{failed} of {} updates failed", req.updates.len()),
-            details: errors
-                .iter()
-                .map(|e| prost_types::Any {
-                    type_url: P4_ERROR_TYPE_URL.to_string(),
-                    value: e.encode_to_vec(),
-                })
-                .collect(),
-        })
+        let mut failures = Vec::new();
+        let mut record = Vec::new();
+        for (i, u) in updates.iter().enumerate() {
+            let direct = match &u.entity {
+                Entity::Table(te) => installed.direct_table_write(u.kind, te, &mut record),
+                _ => None,
+            };
+            let result = direct.unwrap_or_else(|| match u.to_proto(index) {
+                Ok(update) => installed.apply(&update),
+                Err(e) => fail(
+                    Code::Internal,
+                    format!("checked update does not encode: {e}"),
+                ),
+            });
+            if let Err(f) = result {
+                failures.push((i, f));
+            }
+        }
+        write_status(updates.len(), failures)
     }
 
     /// Read: every entity asked for; zero ids are wildcards.
@@ -391,8 +354,10 @@ impl EmbeddedSwitch {
     }
 }
 
-fn codec_fail(what: String) -> impl FnOnce(CodecError) -> Fail {
-    move |e| (Code::InvalidArgument, format!("{what}: {e}"))
+/// The failure for a bad value; `what` names the field or parameter and is only formatted on
+/// failure (the checks run for every entry written).
+fn codec_fail(what: impl FnOnce() -> String) -> impl FnOnce(CodecError) -> Fail {
+    move |e| (Code::InvalidArgument, format!("{}: {e}", what()))
 }
 
 fn table_entity(entry: p4::TableEntry) -> p4::Entity {
@@ -478,7 +443,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
         let part = match (&f.kind, &m.field_match_type) {
             (MatchKind::Exact, Some(K::Exact(x))) => Part::Exact(
                 codec::encode_bytes(&x.value, w)
-                    .map_err(codec_fail(what()))?
+                    .map_err(codec_fail(what))?
                     .into(),
             ),
             (MatchKind::Lpm, Some(K::Lpm(x))) => {
@@ -505,14 +470,14 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                 }
                 Part::Lpm(
                     codec::check_lpm(&x.value, len, w)
-                        .map_err(codec_fail(what()))?
+                        .map_err(codec_fail(what))?
                         .into(),
                     x.prefix_len,
                 )
             }
             (MatchKind::Ternary, Some(K::Ternary(x))) => {
                 let (v, mask) =
-                    codec::check_ternary(&x.value, &x.mask, w).map_err(codec_fail(what()))?;
+                    codec::check_ternary(&x.value, &x.mask, w).map_err(codec_fail(what))?;
                 if codec::is_zero(&mask) {
                     return fail(
                         Code::InvalidArgument,
@@ -525,8 +490,8 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
                 Part::Ternary(Box::new((v.into(), mask.into())))
             }
             (MatchKind::Range, Some(K::Range(x))) => {
-                let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what()))?;
-                let hi = codec::to_full_width(&x.high, w).map_err(codec_fail(what()))?;
+                let lo = codec::to_full_width(&x.low, w).map_err(codec_fail(what))?;
+                let hi = codec::to_full_width(&x.high, w).map_err(codec_fail(what))?;
                 if lo > hi {
                     return fail(
                         Code::InvalidArgument,
@@ -554,7 +519,7 @@ fn build_key(table: &TableInfo, te: &p4::TableEntry) -> Result<Key, Fail> {
             }
             (MatchKind::Optional, Some(K::Optional(x))) => Part::Optional(
                 codec::encode_bytes(&x.value, w)
-                    .map_err(codec_fail(what()))?
+                    .map_err(codec_fail(what))?
                     .into(),
             ),
             (MatchKind::Other(kind), _) => {
@@ -652,12 +617,14 @@ fn check_action(index: &P4InfoIndex, a: &p4::Action) -> Result<p4::Action, Fail>
                 ),
             );
         }
-        let what = format!("action `{}` parameter `{}`", action.name, info.name);
+        let value = codec::encode_bytes(&p.value, info.bitwidth).map_err(codec_fail(|| {
+            format!("action `{}` parameter `{}`", action.name, info.name)
+        }))?;
         params.push((
             pos,
             p4::action::Param {
                 param_id: info.id,
-                value: codec::encode_bytes(&p.value, info.bitwidth).map_err(codec_fail(what))?,
+                value,
             },
         ));
     }
@@ -666,6 +633,267 @@ fn check_action(index: &P4InfoIndex, a: &p4::Action) -> Result<p4::Action, Fail>
         action_id: action.id,
         params: params.into_iter().map(|(_, p)| p).collect(),
     })
+}
+
+/// Writes a big-endian value (any padding, known to fit) right-aligned into `dst`.
+fn put(dst: &mut [u8], value: &[u8]) {
+    dst.fill(0);
+    let n = dst.len();
+    let significant = &value[value.len().saturating_sub(n)..];
+    dst[n - significant.len()..].copy_from_slice(significant);
+}
+
+/// Zeroes the bits after the prefix of a full-width (`ceil(W / 8)` bytes) LPM value.
+fn clear_host_bits(value: &mut [u8], prefix_len: u32, bitwidth: u32) {
+    // Bits kept from the left: the padding above W and the prefix.
+    let keep = (value.len() as u32 * 8 - bitwidth + prefix_len) as usize;
+    let (whole, rest) = (keep / 8, keep % 8);
+    if whole < value.len() {
+        value[whole] &= !(0xffu8 >> rest);
+        value[whole + 1..].fill(0);
+    }
+}
+
+fn put_plen(f: &FieldLayout, dst: &mut [u8], prefix_len: u32) {
+    if f.plen_bytes() == 1 {
+        dst[0] = prefix_len as u8;
+    } else {
+        dst[..2].copy_from_slice(&(prefix_len as u16).to_be_bytes());
+    }
+}
+
+fn get_plen(f: &FieldLayout, src: &[u8]) -> i32 {
+    if f.plen_bytes() == 1 {
+        i32::from(src[0])
+    } else {
+        i32::from(u16::from_be_bytes([src[0], src[1]]))
+    }
+}
+
+/// The canonical value (no leading zero bytes; zero is one zero byte) of a full-width one.
+fn canonical_value(bytes: &[u8]) -> Value {
+    match bytes.iter().position(|b| *b != 0) {
+        Some(i) => Value::new(&bytes[i..]),
+        None => Value::new(&[0]),
+    }
+}
+
+/// Packs a canonical key ([`build_key`]) into `out` (`layout.key_len` bytes).
+fn pack_key(layout: &Layout, key: &Key, out: &mut [u8]) {
+    out.copy_from_slice(&layout.empty_key);
+    for (id, part) in key.fields.iter() {
+        let Some(f) = layout.fields.iter().find(|f| f.id == *id) else {
+            continue;
+        };
+        let (at, n) = (f.offset, f.n);
+        match part {
+            Part::Exact(v) => put(&mut out[at..at + n], v),
+            Part::Lpm(v, len) => {
+                put(&mut out[at..at + n], v);
+                put_plen(f, &mut out[at + n..], *len as u32);
+            }
+            Part::Ternary(pair) | Part::Range(pair) => {
+                put(&mut out[at..at + n], &pair.0);
+                put(&mut out[at + n..at + 2 * n], &pair.1);
+            }
+            Part::Optional(v) => {
+                out[at] = 1;
+                put(&mut out[at + 1..at + 1 + n], v);
+            }
+        }
+    }
+    if layout.priority {
+        let kl = layout.key_len;
+        out[kl - 4..kl].copy_from_slice(&key.priority.to_be_bytes());
+    }
+}
+
+/// The canonical key of a packed one: what [`build_key`] made of the entry's message.
+fn unpack_key(layout: &Layout, key: &[u8]) -> Key {
+    let mut fields = Vec::with_capacity(layout.fields.len());
+    for f in &layout.fields {
+        let (at, n) = (f.offset, f.n);
+        let b = &key[at..];
+        let part = match f.kind {
+            MatchKind::Exact => Part::Exact(canonical_value(&b[..n])),
+            MatchKind::Lpm => match get_plen(f, &b[n..]) {
+                0 => continue,
+                len => Part::Lpm(canonical_value(&b[..n]), len),
+            },
+            MatchKind::Ternary => {
+                if codec::is_zero(&b[n..2 * n]) {
+                    continue;
+                }
+                Part::Ternary(Box::new((
+                    canonical_value(&b[..n]),
+                    canonical_value(&b[n..2 * n]),
+                )))
+            }
+            MatchKind::Range => {
+                if b[..2 * n] == layout.empty_key[at..at + 2 * n] {
+                    continue;
+                }
+                Part::Range(Box::new((
+                    canonical_value(&b[..n]),
+                    canonical_value(&b[n..2 * n]),
+                )))
+            }
+            MatchKind::Optional => {
+                if b[0] == 0 {
+                    continue;
+                }
+                Part::Optional(canonical_value(&b[1..1 + n]))
+            }
+            MatchKind::Other(_) => continue,
+        };
+        fields.push((f.id, part));
+    }
+    let priority = if layout.priority {
+        let kl = layout.key_len;
+        i32::from_be_bytes([key[kl - 4], key[kl - 3], key[kl - 2], key[kl - 1]])
+    } else {
+        0
+    };
+    Key {
+        fields: fields.into_boxed_slice(),
+        priority,
+    }
+}
+
+/// Packs a checked, canonical action (params in P4Info order, all present) into `out`.
+fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) -> Result<(), Fail> {
+    use p4::table_action::Type as A;
+    out.fill(0);
+    let (tag, id) = match action.r#type.as_ref() {
+        Some(A::Action(a)) => {
+            let Ok(info) = index.action_by_id(a.action_id) else {
+                return fail(Code::Internal, "checked action is unknown");
+            };
+            let mut at = ACTION_HEAD;
+            for (p, given) in info.params.iter().zip(&a.params) {
+                let n = codec::byte_len(p.bitwidth);
+                put(&mut out[at..at + n], &given.value);
+                at += n;
+            }
+            (TAG_DIRECT, a.action_id)
+        }
+        Some(A::ActionProfileMemberId(id)) => (TAG_MEMBER, *id),
+        Some(A::ActionProfileGroupId(id)) => (TAG_GROUP, *id),
+        Some(A::ActionProfileActionSet(_)) | None => {
+            return fail(Code::Internal, "checked action without a type")
+        }
+    };
+    out[0] = tag;
+    out[1..ACTION_HEAD].copy_from_slice(&id.to_le_bytes());
+    Ok(())
+}
+
+/// The canonical action of a packed one, as a read returns it.
+fn unpack_action(index: &P4InfoIndex, action: &[u8]) -> p4::TableAction {
+    use p4::table_action::Type as A;
+    let (tag, id) = action_head(action);
+    let t = match tag {
+        TAG_MEMBER => A::ActionProfileMemberId(id),
+        TAG_GROUP => A::ActionProfileGroupId(id),
+        _ => {
+            let mut at = ACTION_HEAD;
+            let params = index.action_by_id(id).map_or_else(
+                |_| Vec::new(),
+                |info| {
+                    info.params
+                        .iter()
+                        .map(|p| {
+                            let n = codec::byte_len(p.bitwidth);
+                            let value = canonical_value(&action[at..at + n]).to_vec();
+                            at += n;
+                            p4::action::Param {
+                                param_id: p.id,
+                                value,
+                            }
+                        })
+                        .collect()
+                },
+            );
+            A::Action(p4::Action {
+                action_id: id,
+                params,
+            })
+        }
+    };
+    p4::TableAction { r#type: Some(t) }
+}
+
+/// What a packed action points at in its table's action profile.
+fn ref_of((tag, id): (u8, u32)) -> Option<Ref> {
+    match tag {
+        TAG_MEMBER => Some(Ref::Member(id)),
+        TAG_GROUP => Some(Ref::Group(id)),
+        _ => None,
+    }
+}
+
+/// INSERT or MODIFY of a checked, packed record in its table's store; returns what the
+/// entry pointed at before a MODIFY.
+fn put_record(
+    store: &mut TableStore,
+    kind: UpdateKind,
+    table: &TableInfo,
+    record: &[u8],
+    metadata: &[u8],
+) -> Result<Option<Ref>, Fail> {
+    let kl = store.layout.key_len;
+    if kind == UpdateKind::Insert {
+        let full = table.size > 0 && store.len() as i64 >= table.size;
+        match store.insert(record, full) {
+            Insert::Exists => fail(
+                Code::AlreadyExists,
+                format!(
+                    "table `{}` already has this entry; use MODIFY to change its action",
+                    table.name
+                ),
+            ),
+            Insert::Full => fail(
+                Code::ResourceExhausted,
+                format!("table `{}` is full ({} entries)", table.name, table.size),
+            ),
+            Insert::Done(r) => {
+                if !metadata.is_empty() {
+                    store.set_metadata(r, metadata);
+                }
+                Ok(None)
+            }
+        }
+    } else {
+        let Some(r) = store.find(&record[..kl]) else {
+            return fail(
+                Code::NotFound,
+                format!("table `{}` has no such entry", table.name),
+            );
+        };
+        let old = ref_of(action_head(&store.record(r)[kl..]));
+        store.action_mut(r).copy_from_slice(&record[kl..]);
+        store.set_metadata(r, metadata);
+        Ok(old)
+    }
+}
+
+/// Entry `r` of a table as a read returns it, with its key already unpacked.
+fn entry_proto(
+    index: &P4InfoIndex,
+    table_id: u32,
+    store: &TableStore,
+    key: &Key,
+    r: u32,
+) -> p4::TableEntry {
+    let record = store.record(r);
+    p4::TableEntry {
+        table_id,
+        r#match: key.to_proto(),
+        action: Some(unpack_action(index, &record[store.layout.key_len..])),
+        priority: key.priority,
+        metadata: store.metadata(r).map(<[u8]>::to_vec).unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -878,57 +1106,162 @@ impl Installed {
             Type::Insert | Type::Modify => {
                 let (action, target) = self.check_table_action(table, te.action.as_ref())?;
                 Self::check_direct_resources(table, te)?;
-                let Some(action) = StoredAction::new(&action) else {
-                    return fail(Code::Internal, "checked action without a type");
-                };
-                let entry = Stored {
-                    action,
-                    metadata: (!te.metadata.is_empty()).then(|| Box::new(te.metadata.clone())),
-                };
-                let entries = self.tables.entry(table.id).or_default();
-                let old_target = if kind == Type::Insert {
-                    if entries.contains_key(&key) {
-                        return fail(
-                            Code::AlreadyExists,
-                            format!("table `{}` already has this entry; use MODIFY to change its action", table.name),
-                        );
-                    }
-                    if table.size > 0 && entries.len() as i64 >= table.size {
-                        return fail(
-                            Code::ResourceExhausted,
-                            format!("table `{}` is full ({} entries)", table.name, table.size),
-                        );
-                    }
-                    entries.insert(key, entry);
-                    None
+                let layout = &self.store(&index, table).layout;
+                let mut record = vec![0u8; layout.record];
+                pack_key(layout, &key, &mut record[..layout.key_len]);
+                let kl = layout.key_len;
+                pack_action(&index, &action, &mut record[kl..])?;
+                let kind = if kind == Type::Insert {
+                    UpdateKind::Insert
                 } else {
-                    let Some(stored) = entries.get_mut(&key) else {
-                        return fail(
-                            Code::NotFound,
-                            format!("table `{}` has no such entry", table.name),
-                        );
-                    };
-                    let old = stored.action.target();
-                    *stored = entry;
-                    old
+                    UpdateKind::Modify
                 };
-                self.adjust_ref(table.implementation_id, old_target, false);
-                self.adjust_ref(table.implementation_id, target, true);
-                Ok(())
+                self.put_entry(kind, table, &record, &te.metadata, target)
             }
             Type::Delete => {
-                let removed = self.tables.get_mut(&table.id).and_then(|m| m.remove(&key));
-                let Some(stored) = removed else {
+                let Some(store) = self.tables.get(&table.id) else {
                     return fail(
                         Code::NotFound,
                         format!("table `{}` has no such entry", table.name),
                     );
                 };
-                self.adjust_ref(table.implementation_id, stored.action.target(), false);
-                Ok(())
+                let mut packed = vec![0u8; store.layout.key_len];
+                pack_key(&store.layout, &key, &mut packed);
+                self.delete_entry(table, &packed)
             }
             Type::Unspecified => fail(Code::InvalidArgument, "update type is not set"),
         }
+    }
+
+    /// The store of a table, made on first use.
+    fn store(&mut self, index: &P4InfoIndex, table: &TableInfo) -> &mut TableStore {
+        self.tables
+            .entry(table.id)
+            .or_insert_with(|| TableStore::new(Layout::new(index, table)))
+    }
+
+    /// Whether `index` holds the installed P4Info (see `same_index`).
+    fn holds(&mut self, index: &Arc<P4InfoIndex>) -> bool {
+        if Arc::ptr_eq(&self.index, index)
+            || self
+                .same_index
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, index))
+        {
+            return true;
+        }
+        if index.raw() == self.index.raw() {
+            self.same_index = Some(index.clone());
+            return true;
+        }
+        false
+    }
+
+    /// INSERT or MODIFY of a checked, packed record (key then action): what depends on the
+    /// table's state, and the action profile references.
+    fn put_entry(
+        &mut self,
+        kind: UpdateKind,
+        table: &TableInfo,
+        record: &[u8],
+        metadata: &[u8],
+        target: Option<Ref>,
+    ) -> Result<(), Fail> {
+        let index = self.index.clone();
+        let old_target = put_record(self.store(&index, table), kind, table, record, metadata)?;
+        self.adjust_ref(table.implementation_id, old_target, false);
+        self.adjust_ref(table.implementation_id, target, true);
+        Ok(())
+    }
+
+    /// DELETE of a packed key.
+    fn delete_entry(&mut self, table: &TableInfo, key: &[u8]) -> Result<(), Fail> {
+        let removed = self.tables.get_mut(&table.id).and_then(|s| s.remove(key));
+        let Some(head) = removed else {
+            return fail(
+                Code::NotFound,
+                format!("table `{}` has no such entry", table.name),
+            );
+        };
+        self.adjust_ref(table.implementation_id, ref_of(head), false);
+        Ok(())
+    }
+
+    /// A checked name-level table update applied without its P4Runtime message, when its
+    /// table allows ([`Layout::direct_fast`]); `None` when it must take the P4Runtime way.
+    /// `record` is scratch space reused across a batch.
+    fn direct_table_write(
+        &mut self,
+        kind: UpdateKind,
+        te: &crate::entity::TableEntry,
+        record: &mut Vec<u8>,
+    ) -> Option<Result<(), Fail>> {
+        let index = &*self.index;
+        let table = index.table(&te.table).ok()?;
+        let TableAction::Action(call) = &te.action else {
+            return None;
+        };
+        let store = self
+            .tables
+            .entry(table.id)
+            .or_insert_with(|| TableStore::new(Layout::new(index, table)));
+        let layout = &store.layout;
+        if !layout.direct_fast || te.priority != 0 {
+            return None;
+        }
+        record.clear();
+        record.extend_from_slice(&layout.empty_key);
+        record.resize(layout.record, 0);
+        for m in &te.matches {
+            let id = table.match_field(&m.field).ok()?.id;
+            let f = layout.fields.iter().find(|f| f.id == id)?;
+            let at = f.offset;
+            match (&f.kind, &m.value) {
+                (MatchKind::Exact, MatchValue::Exact(v)) => put(&mut record[at..at + f.n], v),
+                (MatchKind::Lpm, MatchValue::Lpm { value, prefix_len }) => {
+                    if *prefix_len == 0 {
+                        continue; // a don't-care: left out, as in its P4Runtime message
+                    }
+                    if *prefix_len > f.bitwidth {
+                        return None;
+                    }
+                    let v = &mut record[at..at + f.n];
+                    put(v, value);
+                    clear_host_bits(v, *prefix_len, f.bitwidth);
+                    put_plen(f, &mut record[at + f.n..], *prefix_len);
+                }
+                _ => return None,
+            }
+        }
+        let kl = layout.key_len;
+        if kind == UpdateKind::Delete {
+            // A direct table: no action profile reference to release.
+            return Some(match store.remove(&record[..kl]) {
+                Some(_) => Ok(()),
+                None => fail(
+                    Code::NotFound,
+                    format!("table `{}` has no such entry", table.name),
+                ),
+            });
+        }
+        let action = index.action(&call.action).ok()?;
+        record[kl] = TAG_DIRECT;
+        record[kl + 1..kl + ACTION_HEAD].copy_from_slice(&action.id.to_le_bytes());
+        for (name, value) in &call.params {
+            let mut at = kl + ACTION_HEAD;
+            let mut found = None;
+            for p in &action.params {
+                let n = codec::byte_len(p.bitwidth);
+                if p.name == **name {
+                    found = Some(n);
+                    break;
+                }
+                at += n;
+            }
+            let n = found?;
+            put(record.get_mut(at..at + n)?, value);
+        }
+        Some(put_record(store, kind, table, record, &[]).map(|_| ()))
     }
 
     fn member_write(
@@ -1325,19 +1658,33 @@ impl Installed {
             }
         };
         for table in tables {
-            let Some(entries) = self.tables.get(&table.id) else {
+            let Some(store) = self.tables.get(&table.id) else {
                 continue;
             };
+            let kl = store.layout.key_len;
             if te.r#match.is_empty() {
-                out.extend(
-                    entries
-                        .iter()
-                        .map(|(k, s)| table_entity(s.to_proto(&self.index, table.id, k))),
-                );
+                // In the order of the canonical keys, as when the tables were ordered maps.
+                let mut keyed: Vec<(Key, u32)> = store
+                    .entries()
+                    .map(|r| (unpack_key(&store.layout, &store.record(r)[..kl]), r))
+                    .collect();
+                keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                out.reserve(keyed.len());
+                out.extend(keyed.iter().map(|(key, r)| {
+                    table_entity(entry_proto(&self.index, table.id, store, key, *r))
+                }));
             } else {
                 let key = build_key(table, te)?;
-                if let Some(s) = entries.get(&key) {
-                    out.push(table_entity(s.to_proto(&self.index, table.id, &key)));
+                let mut packed = vec![0u8; kl];
+                pack_key(&store.layout, &key, &mut packed);
+                if let Some(r) = store.find(&packed) {
+                    out.push(table_entity(entry_proto(
+                        &self.index,
+                        table.id,
+                        store,
+                        &key,
+                        r,
+                    )));
                 }
             }
         }
@@ -1348,7 +1695,7 @@ impl Installed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::{ActionCall, MatchValue, TableAction, TableEntry};
+    use crate::entity::{ActionCall, MatchValue, TableAction, TableEntry, Update, UpdateKind};
     use crate::p4info::tests::*;
 
     fn switch() -> (EmbeddedSwitch, P4InfoIndex) {
@@ -1422,5 +1769,126 @@ mod tests {
             .collect();
         assert_eq!(got, vec![canonical(with_metadata), canonical(plain)]);
         assert_eq!(got[0].1, vec![1, 2, 3]);
+    }
+
+    /// A route update of `ingress.vrf_lpm` (`drop` when `nexthop` is `None`).
+    fn route(
+        kind: UpdateKind,
+        vrf: &[u8],
+        addr: [u8; 4],
+        len: u32,
+        nexthop: Option<&[u8]>,
+    ) -> Update {
+        let action = match nexthop {
+            Some(nh) => ActionCall::new("ingress.set_nexthop").with_param("nexthop_id", nh),
+            None => ActionCall::new("ingress.drop"),
+        };
+        let entry = TableEntry::new("ingress.vrf_lpm", TableAction::Action(action))
+            .with_match("vrf_id", MatchValue::Exact(vrf.into()))
+            .with_match(
+                "dst_addr",
+                MatchValue::Lpm {
+                    value: addr.into(),
+                    prefix_len: len,
+                },
+            );
+        Update {
+            kind,
+            entity: entry.into(),
+        }
+    }
+
+    fn acl(kind: UpdateKind, ether_type: u16, port: Option<u16>, range: (u16, u16)) -> Update {
+        let mut entry = TableEntry::new(
+            "ingress.acl",
+            TableAction::Action(ActionCall::new("ingress.drop")),
+        )
+        .with_match(
+            "ether_type",
+            MatchValue::Ternary {
+                value: ether_type.to_be_bytes().into(),
+                mask: [0xff, 0x0f].into(),
+            },
+        )
+        .with_match(
+            "l4_port",
+            MatchValue::Range {
+                low: range.0.to_be_bytes().into(),
+                high: range.1.to_be_bytes().into(),
+            },
+        )
+        .with_priority(10);
+        if let Some(p) = port {
+            entry = entry.with_match("in_port", MatchValue::Optional(p.to_be_bytes().into()));
+        }
+        Update {
+            kind,
+            entity: entry.into(),
+        }
+    }
+
+    /// Name-level writes applied straight to the packed tables answer exactly as their
+    /// P4Runtime messages do (codes, messages, per-update details, what reads return after),
+    /// through every outcome: inserts, duplicates, a full table, modifies and deletes of
+    /// present and missing entries, don't-care and padded values, host bits, an action with
+    /// no parameter, and updates of a table that takes the P4Runtime way (ACL).
+    #[test]
+    fn direct_writes_answer_as_their_messages_do() {
+        use UpdateKind::{Delete, Insert, Modify};
+        let (mut by_proto, index) = switch();
+        let (mut direct, _) = switch();
+        // The target's own copy of the P4Info: equal, not the same allocation.
+        let own = Arc::new(router_index());
+        let mut batches: Vec<Vec<Update>> = Vec::new();
+        let mut first = Vec::new();
+        for i in 0..12u8 {
+            first.push(route(Insert, &[0, 1], [10, i, 0, 0], 16, Some(&[0, i])));
+        }
+        first.push(route(Insert, &[1], [10, 0, 0, 0], 16, Some(&[9]))); // same key, padded
+        first.push(route(Insert, &[0, 0, 2], [192, 168, 1, 77], 24, None)); // host bits
+        first.push(route(Insert, &[2], [0, 0, 0, 0], 0, Some(&[1]))); // /0: don't-care
+        batches.push(first);
+        let mut second = Vec::new();
+        for i in 0..6u8 {
+            second.push(route(Insert, &[7], [172, 16, i, 0], 24, Some(&[i]))); // fills, then full
+        }
+        second.push(route(Modify, &[0, 1], [10, 3, 0, 0], 16, None));
+        second.push(route(Modify, &[0, 1], [10, 99, 0, 0], 16, Some(&[1])));
+        second.push(route(Delete, &[2], [1, 2, 3, 4], 0, Some(&[1])));
+        second.push(route(Delete, &[2], [1, 2, 3, 4], 0, Some(&[1])));
+        second.push(route(Delete, &[0, 1], [10, 77, 0, 0], 16, Some(&[1])));
+        second.push(acl(Insert, 0x0800, Some(3), (80, 443)));
+        second.push(acl(Insert, 0x0800, Some(3), (80, 443)));
+        second.push(acl(Insert, 0x86dd, None, (0, 1023)));
+        second.push(acl(Delete, 0x86dd, None, (1, 1023)));
+        batches.push(second);
+        batches.push(vec![
+            route(Delete, &[0, 1], [10, 5, 0, 0], 16, None),
+            route(Insert, &[0, 1], [10, 5, 0, 0], 16, Some(&[0, 0, 5])),
+            route(Modify, &[7], [172, 16, 0, 0], 24, None),
+        ]);
+        for (n, batch) in batches.iter().enumerate() {
+            crate::target::check_updates(Some(&own), batch).expect("valid updates");
+            let req = p4::WriteRequest {
+                updates: encode_batch(&index, batch).expect("encodes"),
+                ..Default::default()
+            };
+            let want = by_proto.write(&req);
+            let got = direct.write_updates(&own, batch);
+            assert_eq!(got, want, "batch {n}");
+            assert_eq!(want.is_err(), n < 2, "batch {n}");
+        }
+        let all = p4::ReadRequest {
+            entities: vec![table_entity(p4::TableEntry::default())],
+            ..Default::default()
+        };
+        let read = by_proto.read(&all).expect("read");
+        assert_eq!(direct.read(&all).expect("read"), read);
+        assert_eq!(direct.entry_count(), by_proto.entry_count());
+        assert_eq!(
+            read.len(),
+            15 + 2,
+            "vrf_lpm full less one delete, two ACL entries"
+        );
     }
 }
