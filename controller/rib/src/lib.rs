@@ -290,7 +290,35 @@ struct VrfState {
     fib: BTreeMap<IpNet, FibAction>,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
+    /// Prefixes whose selection the next delta redoes, in the order they were marked and
+    /// possibly repeated (the delta sorts and deduplicates them). Per VRF, a mark is a push;
+    /// a set keyed by (VRF name, prefix) compared names on every step of every insert and pop,
+    /// which was most of the cost of taking in a full table.
+    dirty_best: Vec<IpNet>,
+    /// Prefixes whose FIB entry the next delta recomputes, likewise.
+    dirty_fib: Vec<IpNet>,
+    /// Prefixes whose BGP best path this delta changed, likewise.
+    bgp_changed: Vec<IpNet>,
+    /// The last few next hops resolved for CE routes ([`Rib::resolve_in_vrf`], shared), valid
+    /// while `resolved_epoch` is the RIB's `nh_epoch`: a full table from one CE resolves one
+    /// next hop a million times, and each resolution searched the neighbor and subnet maps
+    /// and built an adjacency list only to find its shared copy.
+    resolved: Vec<(IpAddr, Forward)>,
+    resolved_epoch: u64,
 }
+
+impl VrfState {
+    /// Marks a prefix for selection; true when it is the VRF's first mark since the last
+    /// delta (the caller then records the VRF in `Rib::dirty_vrfs`).
+    fn mark_best(&mut self, prefix: IpNet) -> bool {
+        let first = self.dirty_best.is_empty();
+        self.dirty_best.push(prefix);
+        first
+    }
+}
+
+/// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
+const RESOLVED_CACHED: usize = 8;
 
 /// One changed FIB entry: the action now in force, or `None` when the prefix is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,13 +381,15 @@ pub struct Rib {
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
-    dirty_best: BTreeSet<(VrfName, IpNet)>,
+    /// VRFs with prefixes marked for selection (their `dirty_best` is not empty).
+    dirty_vrfs: BTreeSet<VrfName>,
     dirty_vpn: BTreeSet<VpnKey>,
-    dirty_fib: BTreeSet<(VrfName, IpNet)>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
-    bgp_changed: BTreeSet<(VrfName, IpNet)>,
     vpn_changed: BTreeSet<VpnKey>,
+    /// Bumped by every change that can change how a CE's next hop resolves (a VRF's own
+    /// routes, neighbors): the VRFs' resolution caches older than this are stale.
+    nh_epoch: u64,
 }
 
 /// Why a change was refused; nothing was changed when one is returned.
@@ -505,6 +535,7 @@ impl Rib {
         if entry.candidates.get(&key) == Some(&route) {
             return Ok(());
         }
+        self.nh_epoch += 1;
         let mut subnet_changed = false;
         if let Some(Route {
             forward: Forward::Attached { interface },
@@ -526,7 +557,7 @@ impl Rib {
             subnet_changed = true;
         }
         entry.change_candidates(|c| c.insert(key, route));
-        self.dirty_best.insert((name, prefix));
+        self.mark_best(&name, prefix);
         if subnet_changed {
             self.reresolve_within(prefix);
         }
@@ -547,7 +578,8 @@ impl Rib {
             return Ok(());
         };
         if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
-            self.dirty_best.insert((name, prefix));
+            self.nh_epoch += 1;
+            self.mark_best(&name, prefix);
             if let Forward::Attached { interface } = &route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
                 self.reresolve_within(prefix);
@@ -574,8 +606,7 @@ impl Rib {
         let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
             Forward::Blackhole
         } else {
-            let forward = self.resolve_in_vrf(&name, next_hop);
-            self.share(forward)
+            self.resolve_cached(&name, next_hop)
         };
         let route = Route {
             protocol: Protocol::Bgp,
@@ -586,23 +617,24 @@ impl Rib {
             peer: Some(peer),
         };
         let key = CandidateKey::Peer(peer.addr);
-        let entry = self
-            .vrfs
-            .get_mut(&name)
-            .expect("known")
-            .table
-            .entry(prefix)
-            .or_default();
+        let state = self.vrfs.get_mut(&name).expect("known");
+        let entry = state.table.entry(prefix).or_default();
         let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
-        let user = NhUser::Vrf(name.clone(), peer.addr);
-        if let Some(old) = &old {
-            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
+        if state.mark_best(prefix) {
+            self.dirty_vrfs.insert(name.clone());
         }
-        self.nh_use(next_hop, user);
-        self.dirty_best.insert((name, prefix));
+        // The usual replacement keeps its next hop: its count is unchanged.
+        let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
+        if old_nh != Some(next_hop) {
+            let user = NhUser::Vrf(name, peer.addr);
+            if let Some(old_nh) = old_nh {
+                self.nh_unuse(old_nh, &user);
+            }
+            self.nh_use(next_hop, user);
+        }
         Ok(())
     }
 
@@ -620,9 +652,11 @@ impl Rib {
             return Ok(());
         };
         if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(name.clone());
+            }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), peer));
-            self.dirty_best.insert((name, prefix));
+            self.nh_unuse(nh, &NhUser::Vrf(name, peer));
         }
         Ok(())
     }
@@ -759,6 +793,7 @@ impl Rib {
                 .entry(address)
                 .or_default()
                 .insert(interface.clone());
+            self.nh_epoch += 1;
             self.mark_neighbor(&interface, address);
             self.reresolve(&[address].into());
         }
@@ -781,6 +816,7 @@ impl Rib {
                 self.neighbors_by_address.remove(&address);
             }
         }
+        self.nh_epoch += 1;
         let interface: Arc<str> = Arc::from(interface);
         self.mark_neighbor(&interface, address);
         self.reresolve(&[address].into());
@@ -795,9 +831,9 @@ impl Rib {
         if subnets.is_empty() {
             return;
         }
-        for (name, state) in &self.vrfs {
+        for state in self.vrfs.values_mut() {
             if subnets.iter().any(|s| state.table.contains_key(s)) {
-                self.dirty_fib.insert((name.clone(), host_prefix(address)));
+                state.dirty_fib.push(host_prefix(address));
             }
         }
     }
@@ -831,6 +867,29 @@ impl Rib {
             }
         }
         Forward::Unresolved(nh)
+    }
+
+    /// [`Rib::resolve_in_vrf`], shared, through the VRF's cache of its last answers.
+    fn resolve_cached(&mut self, vrf: &VrfName, nh: IpAddr) -> Forward {
+        let epoch = self.nh_epoch;
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.resolved_epoch != epoch {
+                state.resolved.clear();
+                state.resolved_epoch = epoch;
+            }
+            if let Some((_, forward)) = state.resolved.iter().find(|(a, _)| *a == nh) {
+                return forward.clone();
+            }
+        }
+        let forward = self.resolve_in_vrf(vrf, nh);
+        let forward = self.share(forward);
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.resolved.len() >= RESOLVED_CACHED {
+                state.resolved.remove(0);
+            }
+            state.resolved.push((nh, forward.clone()));
+        }
+        forward
     }
 
     /// A remote PE: a neighbor on a core interface with a connected subnet holding it.
@@ -937,6 +996,9 @@ impl Rib {
             let Some(state) = self.vrfs.get_mut(&vrf) else {
                 continue;
             };
+            if state.dirty_best.is_empty() {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
             for (prefix, entry) in state.table.iter_mut() {
                 for peer in &peers {
                     let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
@@ -948,7 +1010,7 @@ impl Rib {
                     };
                     if route.forward != Forward::Blackhole && route.forward != *forward {
                         route.forward = forward.clone();
-                        self.dirty_best.insert((vrf.clone(), *prefix));
+                        state.dirty_best.push(*prefix);
                     }
                 }
             }
@@ -1008,8 +1070,16 @@ impl Rib {
                 self.reimport_vrf(&vrf);
                 continue;
             }
-            if let Some((vrf, prefix)) = self.dirty_best.pop_first() {
-                self.select_best(&vrf, prefix);
+            if let Some(vrf) = self.dirty_vrfs.pop_first() {
+                let Some(state) = self.vrfs.get_mut(&vrf) else {
+                    continue;
+                };
+                let mut prefixes = std::mem::take(&mut state.dirty_best);
+                prefixes.sort_unstable();
+                prefixes.dedup();
+                for prefix in prefixes {
+                    self.select_best(&vrf, prefix);
+                }
                 continue;
             }
             if let Some(key) = self.dirty_vpn.pop_first() {
@@ -1020,24 +1090,42 @@ impl Rib {
             break;
         }
         let mut delta = FibDelta::default();
-        for (vrf, prefix) in std::mem::take(&mut self.dirty_fib) {
-            let action = self.compute_fib(&vrf, prefix);
-            let Some(state) = self.vrfs.get_mut(&vrf) else {
-                continue;
-            };
-            let changed = match &action {
-                Some(a) => state.fib.insert(prefix, a.clone()).as_ref() != Some(a),
-                None => state.fib.remove(&prefix).is_some(),
-            };
-            if changed {
-                delta.changes.push(FibChange {
-                    vrf: vrf.clone(),
-                    prefix,
-                    action,
-                });
+        // VRFs in name order, each one's prefixes in order: the delta comes out sorted.
+        let touched: Vec<VrfName> = self
+            .vrfs
+            .iter()
+            .filter(|(_, s)| !s.dirty_fib.is_empty() || !s.bgp_changed.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for vrf in touched {
+            let state = self.vrfs.get_mut(&vrf).expect("listed above");
+            let mut bgp_changed = std::mem::take(&mut state.bgp_changed);
+            bgp_changed.sort_unstable();
+            bgp_changed.dedup();
+            delta
+                .bgp_changed
+                .extend(bgp_changed.into_iter().map(|p| (vrf.clone(), p)));
+            let mut prefixes = std::mem::take(&mut state.dirty_fib);
+            prefixes.sort_unstable();
+            prefixes.dedup();
+            for prefix in prefixes {
+                let action = self.compute_fib(&vrf, prefix);
+                let Some(state) = self.vrfs.get_mut(&vrf) else {
+                    continue;
+                };
+                let changed = match &action {
+                    Some(a) => state.fib.insert(prefix, a.clone()).as_ref() != Some(a),
+                    None => state.fib.remove(&prefix).is_some(),
+                };
+                if changed {
+                    delta.changes.push(FibChange {
+                        vrf: vrf.clone(),
+                        prefix,
+                        action,
+                    });
+                }
             }
         }
-        delta.bgp_changed = std::mem::take(&mut self.bgp_changed).into_iter().collect();
         delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
@@ -1151,7 +1239,7 @@ impl Rib {
             None => (NONE, None),
         };
         if bgp_changed {
-            self.bgp_changed.insert((vrf.clone(), prefix));
+            state.bgp_changed.push(prefix);
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
         if entry.candidates.is_empty() {
@@ -1159,22 +1247,20 @@ impl Rib {
             state.table.remove(&prefix);
         }
         // The route itself may have changed under the same key: always refresh FIB and export.
-        self.dirty_fib.insert((vrf.clone(), prefix));
+        state.dirty_fib.push(prefix);
         // Host entries derived from the old subnet route: whatever the FIB holds inside it
         // (the neighbors they came from may already be gone). The FIB entry of a subnet route
         // drops, so only such a prefix can have any; the FIB still holds what the last delta
         // derived, however often the prefix is selected in this one.
         if !is_host(&prefix) && state.fib.get(&prefix) == Some(&FibAction::Drop) {
             let hosts: Vec<IpNet> = Self::fib_hosts_within(&state.fib, prefix).collect();
-            for host in hosts {
-                self.dirty_fib.insert((vrf.clone(), host));
-            }
+            state.dirty_fib.extend(hosts);
         }
         // Host entries the new subnet route brings: today's neighbors of its interface.
         if let Some(Forward::Attached { interface }) = new_forward {
             if let Some(hosts) = self.neighbors_by_interface.get(&interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
-                    self.dirty_fib.insert((vrf.clone(), host_prefix(*host)));
+                    state.dirty_fib.push(host_prefix(*host));
                 }
             }
         }
@@ -1277,7 +1363,7 @@ impl Rib {
             .map(|s| s.table.keys().copied().collect())
             .unwrap_or_default();
         for prefix in prefixes {
-            self.dirty_best.insert((vrf.clone(), prefix));
+            self.mark_best(vrf, prefix);
         }
     }
 
@@ -1389,7 +1475,9 @@ impl Rib {
                     self.imported_into.remove(&key);
                 }
             }
-            self.dirty_best.insert((vrf.clone(), prefix));
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
         } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp == NONE {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
@@ -1503,6 +1591,15 @@ impl Rib {
     /// Hit counters of the route-maps the RIB ran, by route-map name.
     pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
         &self.map_stats
+    }
+
+    /// Marks a prefix of a VRF for selection by the next delta.
+    fn mark_best(&mut self, vrf: &VrfName, prefix: IpNet) {
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
+        }
     }
 
     fn known_vrf(&self, vrf: &str) -> Result<VrfName, RibError> {
