@@ -121,6 +121,10 @@ pub struct PrefixEntry {
     /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
     /// that candidate's attributes or neighbor changed since (the next delta reports it).
     bgp: u32,
+    /// The FIB action the last delta installed for the prefix. Kept here rather than in a
+    /// second map beside the table, which cost a map entry (~80 bytes) and a B-tree insert per
+    /// route; [`Rib::fib`] reads it through [`Fib`].
+    fib: Option<FibAction>,
 }
 
 /// No candidate selected.
@@ -139,6 +143,7 @@ impl Default for PrefixEntry {
             bgp_attrs: None,
             best: NONE,
             bgp: NONE,
+            fib: None,
         }
     }
 }
@@ -287,7 +292,10 @@ struct VrfState {
     /// Shared, so the per-prefix work (selection, export) takes it without copying its sets.
     policy: Arc<VrfPolicy>,
     table: BTreeMap<IpNet, PrefixEntry>,
-    fib: BTreeMap<IpNet, FibAction>,
+    /// FIB actions of prefixes without a table entry: neighbors' host entries, and what the
+    /// last delta installed for a prefix whose entry has left since (until the next delta
+    /// replaces or removes it). A prefix's action is in its entry's `fib` or here, never both.
+    hosts_fib: BTreeMap<IpNet, FibAction>,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
     /// Prefixes whose selection the next delta redoes, in the order they were marked and
@@ -308,12 +316,215 @@ struct VrfState {
 }
 
 impl VrfState {
+    /// The FIB action the last delta installed for a prefix.
+    fn installed(&self, prefix: &IpNet) -> Option<&FibAction> {
+        installed(&self.table, &self.hosts_fib, prefix)
+    }
+
+    /// Records the FIB action a delta computed for a prefix; whether it changed.
+    fn install(&mut self, prefix: IpNet, action: &Option<FibAction>) -> bool {
+        match self.table.get_mut(&prefix) {
+            Some(entry) => {
+                let left = if self.hosts_fib.is_empty() {
+                    None
+                } else {
+                    self.hosts_fib.remove(&prefix)
+                };
+                let old = entry.fib.take().or(left);
+                if entry.candidates.is_empty() {
+                    // Left by the selection for this phase: the entry goes, a host entry may
+                    // take its place.
+                    self.table.remove(&prefix);
+                    if let Some(a) = action {
+                        self.hosts_fib.insert(prefix, a.clone());
+                    }
+                } else {
+                    entry.fib.clone_from(action);
+                }
+                old != *action
+            }
+            None => match action {
+                Some(a) => self.hosts_fib.insert(prefix, a.clone()).as_ref() != Some(a),
+                None => self.hosts_fib.remove(&prefix).is_some(),
+            },
+        }
+    }
+
+    /// Host (/32, /128) prefixes inside a subnet with a FIB action: range scans, as a subnet's
+    /// addresses are contiguous in prefix order.
+    fn fib_hosts_within(&self, subnet: IpNet) -> Vec<IpNet> {
+        let first = IpNet::new(subnet.network(), 0).expect("0 is a valid length");
+        let last = host_prefix(subnet.broadcast());
+        let within = move |p: &IpNet| is_host(p) && subnet.contains(p);
+        let mut hosts: Vec<IpNet> = self
+            .table
+            .range(first..=last)
+            .filter(|(p, e)| e.fib.is_some() && within(p))
+            .map(|(p, _)| *p)
+            .collect();
+        hosts.extend(
+            self.hosts_fib
+                .range(first..=last)
+                .map(|(p, _)| *p)
+                .filter(within),
+        );
+        hosts
+    }
+
     /// Marks a prefix for selection; true when it is the VRF's first mark since the last
     /// delta (the caller then records the VRF in `Rib::dirty_vrfs`).
     fn mark_best(&mut self, prefix: IpNet) -> bool {
         let first = self.dirty_best.is_empty();
         self.dirty_best.push(prefix);
         first
+    }
+}
+
+fn installed<'a>(
+    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    hosts: &'a BTreeMap<IpNet, FibAction>,
+    prefix: &IpNet,
+) -> Option<&'a FibAction> {
+    match table.get(prefix).and_then(|e| e.fib.as_ref()) {
+        Some(a) => Some(a),
+        None if hosts.is_empty() => None,
+        None => hosts.get(prefix),
+    }
+}
+
+/// A VRF's FIB as last computed by [`Rib::take_delta`], in prefix order: a view of the
+/// actions kept in the table's entries and of the VRF's host entries. Reads like the
+/// `BTreeMap<IpNet, FibAction>` it replaces (`get`, `contains_key`, `iter`, indexing); `len`
+/// counts, so it walks the table.
+#[derive(Clone, Copy)]
+pub struct Fib<'a> {
+    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    hosts: &'a BTreeMap<IpNet, FibAction>,
+}
+
+impl<'a> Fib<'a> {
+    pub fn get(&self, prefix: &IpNet) -> Option<&'a FibAction> {
+        installed(self.table, self.hosts, prefix)
+    }
+
+    pub fn contains_key(&self, prefix: &IpNet) -> bool {
+        self.get(prefix).is_some()
+    }
+
+    /// How many entries (a walk of the table).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// `(&prefix, &action)` in prefix order.
+    pub fn iter(&self) -> FibIter<'a> {
+        FibIter {
+            table: self.table.iter().peekable(),
+            hosts: self.hosts.iter().peekable(),
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &'a IpNet> + 'a {
+        self.iter().map(|(p, _)| p)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &'a FibAction> + 'a {
+        self.iter().map(|(_, a)| a)
+    }
+
+    /// A copy as a map.
+    pub fn to_map(&self) -> BTreeMap<IpNet, FibAction> {
+        self.iter().map(|(p, a)| (*p, a.clone())).collect()
+    }
+}
+
+/// Iterator over a [`Fib`]: the table's installed actions merged with the host entries.
+pub struct FibIter<'a> {
+    table: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, PrefixEntry>>,
+    hosts: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, FibAction>>,
+}
+
+impl<'a> Iterator for FibIter<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let own = loop {
+            match self.table.peek() {
+                None => break None,
+                Some(&(p, e)) => match &e.fib {
+                    Some(a) => break Some((p, a)),
+                    None => {
+                        self.table.next();
+                    }
+                },
+            }
+        };
+        let host = self.hosts.peek().copied();
+        match (own, host) {
+            (None, None) => None,
+            (Some(o), None) => {
+                self.table.next();
+                Some(o)
+            }
+            (None, Some(h)) => {
+                self.hosts.next();
+                Some(h)
+            }
+            (Some(o), Some(h)) => match o.0.cmp(h.0) {
+                Ordering::Greater => {
+                    self.hosts.next();
+                    Some(h)
+                }
+                Ordering::Less => {
+                    self.table.next();
+                    Some(o)
+                }
+                Ordering::Equal => {
+                    self.table.next();
+                    self.hosts.next();
+                    Some(o)
+                }
+            },
+        }
+    }
+}
+
+impl<'a> IntoIterator for Fib<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+    type IntoIter = FibIter<'a>;
+    fn into_iter(self) -> FibIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Fib<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+    type IntoIter = FibIter<'a>;
+    fn into_iter(self) -> FibIter<'a> {
+        self.iter()
+    }
+}
+
+impl std::ops::Index<&IpNet> for Fib<'_> {
+    type Output = FibAction;
+    fn index(&self, prefix: &IpNet) -> &FibAction {
+        self.get(prefix).expect("no FIB entry for the prefix")
+    }
+}
+
+impl PartialEq for Fib<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Fib<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -1109,15 +1320,14 @@ impl Rib {
             prefixes.sort_unstable();
             prefixes.dedup();
             for prefix in prefixes {
-                let action = self.compute_fib(&vrf, prefix);
-                let Some(state) = self.vrfs.get_mut(&vrf) else {
-                    continue;
-                };
-                let changed = match &action {
-                    Some(a) => state.fib.insert(prefix, a.clone()).as_ref() != Some(a),
-                    None => state.fib.remove(&prefix).is_some(),
-                };
-                if changed {
+                let action = Self::compute_fib(
+                    state,
+                    &self.neighbors_by_address,
+                    &self.attached,
+                    &mut self.adjacencies,
+                    prefix,
+                );
+                if state.install(prefix, &action) {
                     delta.changes.push(FibChange {
                         vrf: vrf.clone(),
                         prefix,
@@ -1128,7 +1338,7 @@ impl Rib {
         }
         delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
         self.vrfs
-            .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
+            .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
         self.interned.purge_if_grown();
         self.adjacencies.purge_if_grown();
         self.leaks.purge_if_grown();
@@ -1172,12 +1382,14 @@ impl Rib {
 
     /// Recomputes the best route of one prefix; on change, marks FIB keys and the export.
     fn select_best(&mut self, vrf: &VrfName, prefix: IpNet) {
-        let Some(state) = self.vrfs.get(vrf) else {
+        // One search of the VRFs and one of the table: the entry is read, then updated.
+        let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
-        let Some(entry) = state.table.get(&prefix) else {
+        let Some(entry_mut) = state.table.get_mut(&prefix) else {
             return;
         };
+        let entry = &*entry_mut;
         let policy = &state.policy;
         let selected = entry.select(&policy.decision);
         let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
@@ -1228,8 +1440,7 @@ impl Rib {
                 }
                 _ => true,
             };
-        let state = self.vrfs.get_mut(vrf).expect("checked above");
-        let entry = state.table.get_mut(&prefix).expect("checked above");
+        let entry = entry_mut;
         (entry.best, entry.merged) = match selected {
             Some((index, merged)) => (index as u32, merged),
             None => (NONE, None),
@@ -1242,8 +1453,10 @@ impl Rib {
             state.bgp_changed.push(prefix);
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
-        if entry.candidates.is_empty() {
-            // The one place a table entry leaves: after its FIB consequences are marked below.
+        if entry.candidates.is_empty() && entry.fib.is_none() {
+            // A table entry leaves here, after its FIB consequences are marked below, or, if
+            // the FIB holds something for it, when the FIB phase of this delta replaces that
+            // ([`VrfState::install`]).
             state.table.remove(&prefix);
         }
         // The route itself may have changed under the same key: always refresh FIB and export.
@@ -1252,8 +1465,8 @@ impl Rib {
         // (the neighbors they came from may already be gone). The FIB entry of a subnet route
         // drops, so only such a prefix can have any; the FIB still holds what the last delta
         // derived, however often the prefix is selected in this one.
-        if !is_host(&prefix) && state.fib.get(&prefix) == Some(&FibAction::Drop) {
-            let hosts: Vec<IpNet> = Self::fib_hosts_within(&state.fib, prefix).collect();
+        if !is_host(&prefix) && state.installed(&prefix) == Some(&FibAction::Drop) {
+            let hosts = state.fib_hosts_within(prefix);
             state.dirty_fib.extend(hosts);
         }
         // Host entries the new subnet route brings: today's neighbors of its interface.
@@ -1265,19 +1478,6 @@ impl Rib {
             }
         }
         self.export(vrf, prefix);
-    }
-
-    /// Host (/32, /128) FIB prefixes inside a subnet: a range scan, as a subnet's addresses
-    /// are contiguous in prefix order.
-    fn fib_hosts_within(
-        fib: &BTreeMap<IpNet, FibAction>,
-        subnet: IpNet,
-    ) -> impl Iterator<Item = IpNet> + '_ {
-        let first = IpNet::new(subnet.network(), 0).expect("0 is a valid length");
-        let last = host_prefix(subnet.broadcast());
-        fib.range(first..=last)
-            .map(|(p, _)| *p)
-            .filter(move |p| is_host(p) && subnet.contains(p))
     }
 
     /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
@@ -1478,7 +1678,11 @@ impl Rib {
             if state.mark_best(prefix) {
                 self.dirty_vrfs.insert(vrf.clone());
             }
-        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp == NONE {
+        } else if entry.candidates.is_empty()
+            && entry.best == NONE
+            && entry.bgp == NONE
+            && entry.fib.is_none()
+        {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }
@@ -1486,8 +1690,13 @@ impl Rib {
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
     /// of a neighbor whose connected subnet this VRF selects (the longest such subnet).
-    fn compute_fib(&mut self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
-        let state = self.vrfs.get(vrf)?;
+    fn compute_fib(
+        state: &VrfState,
+        neighbors_by_address: &BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
+        attached: &BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
+        adjacencies: &mut Interner<[Adjacency]>,
+        prefix: IpNet,
+    ) -> Option<FibAction> {
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
             return match &route.forward {
                 Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
@@ -1501,14 +1710,8 @@ impl Rib {
         }
         let address = prefix.addr();
         let mut found: Option<(u8, Arc<str>)> = None;
-        for interface in self
-            .neighbors_by_address
-            .get(&address)
-            .into_iter()
-            .flatten()
-        {
-            for subnet in self
-                .attached
+        for interface in neighbors_by_address.get(&address).into_iter().flatten() {
+            for subnet in attached
                 .get(interface)
                 .into_iter()
                 .flat_map(|s| s.keys())
@@ -1529,9 +1732,7 @@ impl Rib {
             }
         }
         let (_, interface) = found?;
-        let adjs = self
-            .adjacencies
-            .intern([Adjacency::new(interface, address)].into());
+        let adjs = adjacencies.intern([Adjacency::new(interface, address)].into());
         Some(FibAction::Forward(adjs))
     }
 
@@ -1558,8 +1759,11 @@ impl Rib {
     }
 
     /// A VRF's FIB as last computed by [`Rib::take_delta`].
-    pub fn fib(&self, vrf: &str) -> Option<&BTreeMap<IpNet, FibAction>> {
-        self.vrfs.get(vrf).map(|s| &s.fib)
+    pub fn fib(&self, vrf: &str) -> Option<Fib<'_>> {
+        self.vrfs.get(vrf).map(|s| Fib {
+            table: &s.table,
+            hosts: &s.hosts_fib,
+        })
     }
 
     /// The VPN table: RD:prefix → paths.
