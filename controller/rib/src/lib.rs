@@ -350,6 +350,28 @@ impl VrfState {
         }
     }
 
+    /// [`VrfState::install`] for a prefix that is not a host prefix, whose FIB action is its
+    /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
+    /// search of the table. The new action, if it changed.
+    fn refresh_route_fib(&mut self, prefix: IpNet) -> Option<Option<FibAction>> {
+        let left = if self.hosts_fib.is_empty() {
+            None
+        } else {
+            self.hosts_fib.remove(&prefix)
+        };
+        let Some(entry) = self.table.get_mut(&prefix) else {
+            return left.map(|_| None);
+        };
+        let action = entry.best_route().and_then(route_fib_action);
+        let old = entry.fib.take().or(left);
+        if entry.candidates.is_empty() {
+            self.table.remove(&prefix);
+        } else {
+            entry.fib.clone_from(&action);
+        }
+        (old != action).then_some(action)
+    }
+
     /// Host (/32, /128) prefixes inside a subnet with a FIB action: range scans, as a subnet's
     /// addresses are contiguous in prefix order.
     fn fib_hosts_within(&self, subnet: IpNet) -> Vec<IpNet> {
@@ -377,6 +399,16 @@ impl VrfState {
         let first = self.dirty_best.is_empty();
         self.dirty_best.push(prefix);
         first
+    }
+}
+
+/// The FIB action of a selected route.
+fn route_fib_action(route: &Route) -> Option<FibAction> {
+    match &route.forward {
+        Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
+        Forward::Receive { .. } => Some(FibAction::Punt),
+        Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
+        Forward::Unresolved(_) => None,
     }
 }
 
@@ -1320,14 +1352,19 @@ impl Rib {
             prefixes.sort_unstable();
             prefixes.dedup();
             for prefix in prefixes {
-                let action = Self::compute_fib(
-                    state,
-                    &self.neighbors_by_address,
-                    &self.attached,
-                    &mut self.adjacencies,
-                    prefix,
-                );
-                if state.install(prefix, &action) {
+                let changed = if is_host(&prefix) {
+                    let action = Self::compute_fib(
+                        state,
+                        &self.neighbors_by_address,
+                        &self.attached,
+                        &mut self.adjacencies,
+                        prefix,
+                    );
+                    state.install(prefix, &action).then_some(action)
+                } else {
+                    state.refresh_route_fib(prefix)
+                };
+                if let Some(action) = changed {
                     delta.changes.push(FibChange {
                         vrf: vrf.clone(),
                         prefix,
@@ -1391,6 +1428,8 @@ impl Rib {
         };
         let entry = &*entry_mut;
         let policy = &state.policy;
+        // Without an RD nothing is exported: no need to look the VRF up again.
+        let exports = policy.rd.is_some();
         let selected = entry.select(&policy.decision);
         let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
         for (key, route) in &entry.candidates {
@@ -1477,7 +1516,9 @@ impl Rib {
                 }
             }
         }
-        self.export(vrf, prefix);
+        if exports {
+            self.export(vrf, prefix);
+        }
     }
 
     /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
@@ -1698,12 +1739,7 @@ impl Rib {
         prefix: IpNet,
     ) -> Option<FibAction> {
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
-            return match &route.forward {
-                Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
-                Forward::Receive { .. } => Some(FibAction::Punt),
-                Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
-                Forward::Unresolved(_) => None,
-            };
+            return route_fib_action(route);
         }
         if !is_host(&prefix) {
             return None;
