@@ -128,8 +128,13 @@ fn main() {
     );
     let reannounce = Round::start();
     for i in 0..routes {
-        rib.upsert_peer_route("CUST", prefix(i), peer, attrs[(i + 1) % attrs.len()].clone())
-            .expect("vrf exists");
+        rib.upsert_peer_route(
+            "CUST",
+            prefix(i),
+            peer,
+            attrs[(i + 1) % attrs.len()].clone(),
+        )
+        .expect("vrf exists");
     }
     reannounce
         .delta(&mut rib)
