@@ -633,6 +633,18 @@ const COMPACT_MIN: usize = if cfg!(test) { 8 } else { 4096 };
 /// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
 const RESOLVED_CACHED: usize = 8;
 
+/// What selecting one entry leaves to its caller ([`Rib::select_entry`]).
+struct Selection {
+    /// The entry has no candidates and the FIB holds nothing for it: it leaves the table.
+    remove: bool,
+    /// The FIB held a subnet route's drop for the prefix: the host entries derived from the old
+    /// subnet route, whatever the FIB holds inside it (the neighbors they came from may already
+    /// be gone), are marked for the FIB phase. The FIB entry of a subnet route drops, so only
+    /// such a prefix can have any; the FIB still holds what the last delta derived, however
+    /// often the prefix is selected in this one. A scan of the table, so the caller's.
+    dropped: bool,
+}
+
 /// One changed FIB entry: the action now in force, or `None` when the prefix is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FibChange {
@@ -1390,9 +1402,7 @@ impl Rib {
                 let mut prefixes = std::mem::take(&mut state.dirty_best);
                 prefixes.sort_unstable();
                 prefixes.dedup();
-                for prefix in prefixes {
-                    self.select_best(&vrf, prefix);
-                }
+                self.select_many(&vrf, &prefixes);
                 continue;
             }
             if let Some(key) = self.dirty_vpn.pop_first() {
@@ -1503,24 +1513,139 @@ impl Rib {
         let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
-        let Some(entry_mut) = state.table.get_mut(&prefix) else {
+        // Without an RD nothing is exported: no need to look the VRF up again.
+        let exports = state.policy.rd.is_some();
+        let VrfState {
+            table,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            ..
+        } = &mut *state;
+        let Some(entry) = table.get_mut(&prefix) else {
             return;
         };
+        let outcome = Self::select_entry(
+            entry,
+            prefix,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            (
+                &mut self.map_stats,
+                &mut self.interned,
+                &self.neighbors_by_interface,
+            ),
+        );
+        if outcome.remove {
+            // A table entry leaves here, after its FIB consequences were marked, or, if the
+            // FIB holds something for it, when the FIB phase of this delta replaces that
+            // ([`VrfState::install`]).
+            table.remove(&prefix);
+        }
+        if outcome.dropped {
+            let hosts = state.fib_hosts_within(prefix);
+            state.dirty_fib.extend(hosts);
+        }
+        if exports {
+            self.export(vrf, prefix);
+        }
+    }
+
+    /// [`Rib::select_best`] for sorted, distinct prefixes of one VRF. Many of them at once (a
+    /// full table arriving or leaving) are selected in one walk over the table's range instead
+    /// of a search each, as in the FIB phase ([`VrfState::refresh_route_fibs`]); what needs
+    /// the rest of the table or the RIB (leaving entries, host scans, exports) follows the walk.
+    /// Each prefix's selection reads and writes only its own entry, so the order is free.
+    fn select_many(&mut self, vrf: &VrfName, prefixes: &[IpNet]) {
+        let Some(state) = self.vrfs.get_mut(vrf) else {
+            return;
+        };
+        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
+            return;
+        };
+        if prefixes.len() < BULK_FIB || prefixes.len() * 4 < state.table.len() {
+            for prefix in prefixes {
+                self.select_best(vrf, *prefix);
+            }
+            return;
+        }
+        let exports = state.policy.rd.is_some();
+        let VrfState {
+            table,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            ..
+        } = &mut *state;
+        let mut wanted = prefixes.iter().peekable();
+        let mut removed = false;
+        let mut dropped: Vec<IpNet> = Vec::new();
+        let mut selected: Vec<IpNet> = Vec::new();
+        for (prefix, entry) in table.range_mut(first..=last) {
+            while wanted.next_if(|p| *p < prefix).is_some() {}
+            if wanted.next_if(|p| *p == prefix).is_none() {
+                continue;
+            }
+            let outcome = Self::select_entry(
+                entry,
+                *prefix,
+                policy,
+                hosts_fib,
+                dirty_fib,
+                bgp_changed,
+                (
+                    &mut self.map_stats,
+                    &mut self.interned,
+                    &self.neighbors_by_interface,
+                ),
+            );
+            removed |= outcome.remove;
+            if outcome.dropped {
+                dropped.push(*prefix);
+            }
+            if exports {
+                selected.push(*prefix);
+            }
+        }
+        if removed {
+            // Every entry without candidates or an installed action is one of these: a change
+            // that empties an entry marks it, and all of the VRF's marks are here.
+            table.retain(|_, e| !(e.candidates.is_empty() && e.fib.is_none()));
+        }
+        for prefix in dropped {
+            let hosts = state.fib_hosts_within(prefix);
+            state.dirty_fib.extend(hosts);
+        }
+        for prefix in selected {
+            self.export(vrf, prefix);
+        }
+    }
+
+    /// Selects one entry's best route and BGP best path and marks the FIB keys that follows
+    /// from; the rest is the caller's ([`Selection`]). The last argument is the RIB's
+    /// route-map counters, interned attributes and neighbors.
+    fn select_entry(
+        entry_mut: &mut PrefixEntry,
+        prefix: IpNet,
+        policy: &VrfPolicy,
+        hosts_fib: &BTreeMap<IpNet, FibAction>,
+        dirty_fib: &mut Vec<IpNet>,
+        bgp_marks: &mut Vec<IpNet>,
+        (map_stats, interned, neighbors_by_interface): (
+            &mut BTreeMap<String, RouteMapStats>,
+            &mut AttrInterner,
+            &BTreeMap<Arc<str>, BTreeSet<IpAddr>>,
+        ),
+    ) -> Selection {
         let entry = &*entry_mut;
-        let policy = &state.policy;
-        // Without an RD nothing is exported: no need to look the VRF up again.
-        let exports = policy.rd.is_some();
         let selected = entry.select(&policy.decision);
         let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
         for (key, route) in &entry.candidates {
-            let Some(view) = Self::bgp_view(
-                &mut self.map_stats,
-                &mut self.interned,
-                policy,
-                prefix,
-                key,
-                route,
-            ) else {
+            let Some(view) = Self::bgp_view(map_stats, interned, policy, prefix, key, route) else {
                 continue;
             };
             let better = match &bgp {
@@ -1569,45 +1694,27 @@ impl Rib {
             None => (NONE, None),
         };
         if bgp_changed {
-            state.bgp_changed.push(prefix);
+            bgp_marks.push(prefix);
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
-        // What the FIB holds for the prefix (`VrfState::installed`, without searching again).
+        // What the FIB holds for the prefix (in the entry, or beside the table if it left).
         let dropped = !is_host(&prefix)
             && match &entry.fib {
                 Some(action) => *action == FibAction::Drop,
-                None => {
-                    !state.hosts_fib.is_empty()
-                        && state.hosts_fib.get(&prefix) == Some(&FibAction::Drop)
-                }
+                None => !hosts_fib.is_empty() && hosts_fib.get(&prefix) == Some(&FibAction::Drop),
             };
-        if entry.candidates.is_empty() && entry.fib.is_none() {
-            // A table entry leaves here, after its FIB consequences are marked below, or, if
-            // the FIB holds something for it, when the FIB phase of this delta replaces that
-            // ([`VrfState::install`]).
-            state.table.remove(&prefix);
-        }
+        let remove = entry.candidates.is_empty() && entry.fib.is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
-        state.dirty_fib.push(prefix);
-        // Host entries derived from the old subnet route: whatever the FIB holds inside it
-        // (the neighbors they came from may already be gone). The FIB entry of a subnet route
-        // drops, so only such a prefix can have any; the FIB still holds what the last delta
-        // derived, however often the prefix is selected in this one.
-        if dropped {
-            let hosts = state.fib_hosts_within(prefix);
-            state.dirty_fib.extend(hosts);
-        }
+        dirty_fib.push(prefix);
         // Host entries the new subnet route brings: today's neighbors of its interface.
         if let Some(Forward::Attached { interface }) = new_forward {
-            if let Some(hosts) = self.neighbors_by_interface.get(&interface) {
+            if let Some(hosts) = neighbors_by_interface.get(&interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
-                    state.dirty_fib.push(host_prefix(*host));
+                    dirty_fib.push(host_prefix(*host));
                 }
             }
         }
-        if exports {
-            self.export(vrf, prefix);
-        }
+        Selection { remove, dropped }
     }
 
     /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
