@@ -633,6 +633,14 @@ const COMPACT_MIN: usize = if cfg!(test) { 8 } else { 4096 };
 /// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
 const RESOLVED_CACHED: usize = 8;
 
+/// What a selection uses of the RIB beyond the VRF: the route-map counters, the interned
+/// attributes and the neighbors by interface.
+type SelectionContext<'a> = (
+    &'a mut BTreeMap<String, RouteMapStats>,
+    &'a mut AttrInterner,
+    &'a BTreeMap<Arc<str>, BTreeSet<IpAddr>>,
+);
+
 /// What selecting one entry leaves to its caller ([`Rib::select_entry`]).
 struct Selection {
     /// The entry has no candidates and the FIB holds nothing for it: it leaves the table.
@@ -1635,11 +1643,7 @@ impl Rib {
         hosts_fib: &BTreeMap<IpNet, FibAction>,
         dirty_fib: &mut Vec<IpNet>,
         bgp_marks: &mut Vec<IpNet>,
-        (map_stats, interned, neighbors_by_interface): (
-            &mut BTreeMap<String, RouteMapStats>,
-            &mut AttrInterner,
-            &BTreeMap<Arc<str>, BTreeSet<IpAddr>>,
-        ),
+        (map_stats, interned, neighbors_by_interface): SelectionContext<'_>,
     ) -> Selection {
         let entry = &*entry_mut;
         let selected = entry.select(&policy.decision);
