@@ -121,6 +121,10 @@ pub struct PrefixEntry {
     /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
     /// that candidate's attributes or neighbor changed since (the next delta reports it).
     bgp: u32,
+    /// The FIB action the last delta installed for the prefix. Kept here rather than in a
+    /// second map beside the table, which cost a map entry (~80 bytes) and a B-tree insert per
+    /// route; [`Rib::fib`] reads it through [`Fib`].
+    fib: Option<FibAction>,
 }
 
 /// No candidate selected.
@@ -139,6 +143,7 @@ impl Default for PrefixEntry {
             bgp_attrs: None,
             best: NONE,
             bgp: NONE,
+            fib: None,
         }
     }
 }
@@ -287,9 +292,365 @@ struct VrfState {
     /// Shared, so the per-prefix work (selection, export) takes it without copying its sets.
     policy: Arc<VrfPolicy>,
     table: BTreeMap<IpNet, PrefixEntry>,
-    fib: BTreeMap<IpNet, FibAction>,
+    /// FIB actions of prefixes without a table entry: neighbors' host entries, and what the
+    /// last delta installed for a prefix whose entry has left since (until the next delta
+    /// replaces or removes it). A prefix's action is in its entry's `fib` or here, never both.
+    hosts_fib: BTreeMap<IpNet, FibAction>,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
+    /// Prefixes whose selection the next delta redoes, in the order they were marked and
+    /// possibly repeated (the delta sorts and deduplicates them). Per VRF, a mark is a push;
+    /// a set keyed by (VRF name, prefix) compared names on every step of every insert and pop,
+    /// which was most of the cost of taking in a full table.
+    dirty_best: Vec<IpNet>,
+    /// Prefixes whose FIB entry the next delta recomputes, likewise.
+    dirty_fib: Vec<IpNet>,
+    /// Prefixes whose BGP best path this delta changed, likewise.
+    bgp_changed: Vec<IpNet>,
+    /// The last few next hops resolved for CE routes ([`Rib::resolve_in_vrf`], shared), valid
+    /// while `resolved_epoch` is the RIB's `nh_epoch`: a full table from one CE resolves one
+    /// next hop a million times, and each resolution searched the neighbor and subnet maps
+    /// and built an adjacency list only to find its shared copy.
+    resolved: Vec<(IpAddr, Forward)>,
+    resolved_epoch: u64,
+    /// The table's size when it was last rebuilt ([`VrfState::compact_if_grown`]).
+    compacted_len: usize,
+}
+
+impl VrfState {
+    /// Records the FIB action a delta computed for a prefix; whether it changed.
+    fn install(&mut self, prefix: IpNet, action: &Option<FibAction>) -> bool {
+        match self.table.get_mut(&prefix) {
+            Some(entry) => {
+                let left = if self.hosts_fib.is_empty() {
+                    None
+                } else {
+                    self.hosts_fib.remove(&prefix)
+                };
+                let old = entry.fib.take().or(left);
+                if entry.candidates.is_empty() {
+                    // Left by the selection for this phase: the entry goes, a host entry may
+                    // take its place.
+                    self.table.remove(&prefix);
+                    if let Some(a) = action {
+                        self.hosts_fib.insert(prefix, a.clone());
+                    }
+                } else {
+                    entry.fib.clone_from(action);
+                }
+                old != *action
+            }
+            None => match action {
+                Some(a) => self.hosts_fib.insert(prefix, a.clone()).as_ref() != Some(a),
+                None => self.hosts_fib.remove(&prefix).is_some(),
+            },
+        }
+    }
+
+    /// [`VrfState::install`] for a prefix that is not a host prefix, whose FIB action is its
+    /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
+    /// search of the table. The new action, if it changed.
+    fn refresh_route_fib(&mut self, prefix: IpNet) -> Option<Option<FibAction>> {
+        let left = if self.hosts_fib.is_empty() {
+            None
+        } else {
+            self.hosts_fib.remove(&prefix)
+        };
+        let Some(entry) = self.table.get_mut(&prefix) else {
+            return left.map(|_| None);
+        };
+        let action = entry.best_route().and_then(route_fib_action);
+        let old = entry.fib.take().or(left);
+        if entry.candidates.is_empty() {
+            self.table.remove(&prefix);
+        } else {
+            entry.fib.clone_from(&action);
+        }
+        (old != action).then_some(action)
+    }
+
+    /// [`VrfState::refresh_route_fib`] for sorted, distinct non-host prefixes, pushing the
+    /// changes in order. Many of them at once (a full table arriving or leaving) are refreshed
+    /// in one walk over the table's range instead of a search each: with a million /24s a
+    /// search scans ~6 nodes of up to 11 prefixes, more than the walk spends per entry.
+    fn refresh_route_fibs(
+        &mut self,
+        prefixes: &[IpNet],
+        changes: &mut Vec<(IpNet, Option<FibAction>)>,
+    ) {
+        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
+            return;
+        };
+        let bulk = prefixes.len() >= BULK_FIB
+            && prefixes.len() * 4 >= self.table.len()
+            && self.hosts_fib.is_empty();
+        if !bulk {
+            for prefix in prefixes {
+                if let Some(action) = self.refresh_route_fib(*prefix) {
+                    changes.push((*prefix, action));
+                }
+            }
+            return;
+        }
+        // Without host entries a marked prefix without a table entry had no action and has
+        // none: only the table's entries can change.
+        let mut wanted = prefixes.iter().peekable();
+        let mut emptied = false;
+        for (prefix, entry) in self.table.range_mut(first..=last) {
+            while wanted.next_if(|p| *p < prefix).is_some() {}
+            if wanted.next_if(|p| *p == prefix).is_none() {
+                continue;
+            }
+            let action = entry.best_route().and_then(route_fib_action);
+            let old = entry.fib.take();
+            if entry.candidates.is_empty() {
+                emptied = true;
+            } else {
+                entry.fib.clone_from(&action);
+            }
+            if old != action {
+                changes.push((*prefix, action));
+            }
+        }
+        if emptied {
+            // Every emptied entry of a non-host prefix is among these (the selection marked it
+            // and left it for this phase); emptied host entries are `install`'s.
+            self.table
+                .retain(|prefix, entry| !entry.candidates.is_empty() || is_host(prefix));
+        }
+    }
+
+    /// Host (/32, /128) prefixes inside a subnet with a FIB action: range scans, as a subnet's
+    /// addresses are contiguous in prefix order.
+    fn fib_hosts_within(&self, subnet: IpNet) -> Vec<IpNet> {
+        let first = IpNet::new(subnet.network(), 0).expect("0 is a valid length");
+        let last = host_prefix(subnet.broadcast());
+        let within = move |p: &IpNet| is_host(p) && subnet.contains(p);
+        let mut hosts: Vec<IpNet> = self
+            .table
+            .range(first..=last)
+            .filter(|(p, e)| e.fib.is_some() && within(p))
+            .map(|(p, _)| *p)
+            .collect();
+        hosts.extend(
+            self.hosts_fib
+                .range(first..=last)
+                .map(|(p, _)| *p)
+                .filter(within),
+        );
+        hosts
+    }
+
+    /// Rebuilds the table once it has grown by half since the last rebuild (and is not tiny).
+    /// A B-tree filled by inserts in ascending order (a CE's table usually arrives sorted)
+    /// keeps its nodes 6/11 full, as each split leaves the left half behind; a tree built
+    /// from its sorted entries has them full, about 70 bytes per route less with the entry's
+    /// size. Geometric, so it costs O(1) per route over the table's growth.
+    fn compact_if_grown(&mut self) {
+        let len = self.table.len();
+        if len < self.compacted_len / 2 {
+            self.compacted_len = len;
+        } else if len >= COMPACT_MIN && len > self.compacted_len + self.compacted_len / 2 {
+            self.table = std::mem::take(&mut self.table).into_iter().collect();
+            self.compacted_len = len;
+        }
+    }
+
+    /// Marks a prefix for selection; true when it is the VRF's first mark since the last
+    /// delta (the caller then records the VRF in `Rib::dirty_vrfs`).
+    fn mark_best(&mut self, prefix: IpNet) -> bool {
+        let first = self.dirty_best.is_empty();
+        self.dirty_best.push(prefix);
+        first
+    }
+}
+
+/// The FIB action of a selected route.
+fn route_fib_action(route: &Route) -> Option<FibAction> {
+    match &route.forward {
+        Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
+        Forward::Receive { .. } => Some(FibAction::Punt),
+        Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
+        Forward::Unresolved(_) => None,
+    }
+}
+
+fn installed<'a>(
+    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    hosts: &'a BTreeMap<IpNet, FibAction>,
+    prefix: &IpNet,
+) -> Option<&'a FibAction> {
+    match table.get(prefix).and_then(|e| e.fib.as_ref()) {
+        Some(a) => Some(a),
+        None if hosts.is_empty() => None,
+        None => hosts.get(prefix),
+    }
+}
+
+/// A VRF's FIB as last computed by [`Rib::take_delta`], in prefix order: a view of the
+/// actions kept in the table's entries and of the VRF's host entries. Reads like the
+/// `BTreeMap<IpNet, FibAction>` it replaces (`get`, `contains_key`, `iter`, indexing); `len`
+/// counts, so it walks the table.
+#[derive(Clone, Copy)]
+pub struct Fib<'a> {
+    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    hosts: &'a BTreeMap<IpNet, FibAction>,
+}
+
+impl<'a> Fib<'a> {
+    pub fn get(&self, prefix: &IpNet) -> Option<&'a FibAction> {
+        installed(self.table, self.hosts, prefix)
+    }
+
+    pub fn contains_key(&self, prefix: &IpNet) -> bool {
+        self.get(prefix).is_some()
+    }
+
+    /// How many entries (a walk of the table).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// `(&prefix, &action)` in prefix order.
+    pub fn iter(&self) -> FibIter<'a> {
+        FibIter {
+            table: self.table.iter().peekable(),
+            hosts: self.hosts.iter().peekable(),
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &'a IpNet> + 'a {
+        self.iter().map(|(p, _)| p)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &'a FibAction> + 'a {
+        self.iter().map(|(_, a)| a)
+    }
+
+    /// A copy as a map.
+    pub fn to_map(&self) -> BTreeMap<IpNet, FibAction> {
+        self.iter().map(|(p, a)| (*p, a.clone())).collect()
+    }
+}
+
+/// Iterator over a [`Fib`]: the table's installed actions merged with the host entries.
+pub struct FibIter<'a> {
+    table: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, PrefixEntry>>,
+    hosts: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, FibAction>>,
+}
+
+impl<'a> Iterator for FibIter<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let own = loop {
+            match self.table.peek() {
+                None => break None,
+                Some(&(p, e)) => match &e.fib {
+                    Some(a) => break Some((p, a)),
+                    None => {
+                        self.table.next();
+                    }
+                },
+            }
+        };
+        let host = self.hosts.peek().copied();
+        match (own, host) {
+            (None, None) => None,
+            (Some(o), None) => {
+                self.table.next();
+                Some(o)
+            }
+            (None, Some(h)) => {
+                self.hosts.next();
+                Some(h)
+            }
+            (Some(o), Some(h)) => match o.0.cmp(h.0) {
+                Ordering::Greater => {
+                    self.hosts.next();
+                    Some(h)
+                }
+                Ordering::Less => {
+                    self.table.next();
+                    Some(o)
+                }
+                Ordering::Equal => {
+                    self.table.next();
+                    self.hosts.next();
+                    Some(o)
+                }
+            },
+        }
+    }
+}
+
+impl<'a> IntoIterator for Fib<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+    type IntoIter = FibIter<'a>;
+    fn into_iter(self) -> FibIter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &Fib<'a> {
+    type Item = (&'a IpNet, &'a FibAction);
+    type IntoIter = FibIter<'a>;
+    fn into_iter(self) -> FibIter<'a> {
+        self.iter()
+    }
+}
+
+impl std::ops::Index<&IpNet> for Fib<'_> {
+    type Output = FibAction;
+    fn index(&self, prefix: &IpNet) -> &FibAction {
+        self.get(prefix).expect("no FIB entry for the prefix")
+    }
+}
+
+impl PartialEq for Fib<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Fib<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// From how many marked prefixes the FIB phase walks the table rather than searching it
+/// ([`VrfState::refresh_route_fibs`]); small under test, so the property tests take both ways.
+const BULK_FIB: usize = if cfg!(test) { 4 } else { 64 };
+
+/// Tables smaller than this are never rebuilt ([`VrfState::compact_if_grown`]).
+const COMPACT_MIN: usize = if cfg!(test) { 8 } else { 4096 };
+
+/// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
+const RESOLVED_CACHED: usize = 8;
+
+/// What a selection uses of the RIB beyond the VRF: the route-map counters, the interned
+/// attributes and the neighbors by interface.
+type SelectionContext<'a> = (
+    &'a mut BTreeMap<String, RouteMapStats>,
+    &'a mut AttrInterner,
+    &'a BTreeMap<Arc<str>, BTreeSet<IpAddr>>,
+);
+
+/// What selecting one entry leaves to its caller ([`Rib::select_entry`]).
+struct Selection {
+    /// The entry has no candidates and the FIB holds nothing for it: it leaves the table.
+    remove: bool,
+    /// The FIB held a subnet route's drop for the prefix: the host entries derived from the old
+    /// subnet route, whatever the FIB holds inside it (the neighbors they came from may already
+    /// be gone), are marked for the FIB phase. The FIB entry of a subnet route drops, so only
+    /// such a prefix can have any; the FIB still holds what the last delta derived, however
+    /// often the prefix is selected in this one. A scan of the table, so the caller's.
+    dropped: bool,
 }
 
 /// One changed FIB entry: the action now in force, or `None` when the prefix is gone.
@@ -353,13 +714,15 @@ pub struct Rib {
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
-    dirty_best: BTreeSet<(VrfName, IpNet)>,
+    /// VRFs with prefixes marked for selection (their `dirty_best` is not empty).
+    dirty_vrfs: BTreeSet<VrfName>,
     dirty_vpn: BTreeSet<VpnKey>,
-    dirty_fib: BTreeSet<(VrfName, IpNet)>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
-    bgp_changed: BTreeSet<(VrfName, IpNet)>,
     vpn_changed: BTreeSet<VpnKey>,
+    /// Bumped by every change that can change how a CE's next hop resolves (a VRF's own
+    /// routes, neighbors): the VRFs' resolution caches older than this are stale.
+    nh_epoch: u64,
 }
 
 /// Why a change was refused; nothing was changed when one is returned.
@@ -505,6 +868,7 @@ impl Rib {
         if entry.candidates.get(&key) == Some(&route) {
             return Ok(());
         }
+        self.nh_epoch += 1;
         let mut subnet_changed = false;
         if let Some(Route {
             forward: Forward::Attached { interface },
@@ -526,7 +890,7 @@ impl Rib {
             subnet_changed = true;
         }
         entry.change_candidates(|c| c.insert(key, route));
-        self.dirty_best.insert((name, prefix));
+        self.mark_best(&name, prefix);
         if subnet_changed {
             self.reresolve_within(prefix);
         }
@@ -547,7 +911,8 @@ impl Rib {
             return Ok(());
         };
         if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
-            self.dirty_best.insert((name, prefix));
+            self.nh_epoch += 1;
+            self.mark_best(&name, prefix);
             if let Forward::Attached { interface } = &route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
                 self.reresolve_within(prefix);
@@ -574,8 +939,7 @@ impl Rib {
         let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
             Forward::Blackhole
         } else {
-            let forward = self.resolve_in_vrf(&name, next_hop);
-            self.share(forward)
+            self.resolve_cached(&name, next_hop)
         };
         let route = Route {
             protocol: Protocol::Bgp,
@@ -586,23 +950,24 @@ impl Rib {
             peer: Some(peer),
         };
         let key = CandidateKey::Peer(peer.addr);
-        let entry = self
-            .vrfs
-            .get_mut(&name)
-            .expect("known")
-            .table
-            .entry(prefix)
-            .or_default();
+        let state = self.vrfs.get_mut(&name).expect("known");
+        let entry = state.table.entry(prefix).or_default();
         let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
-        let user = NhUser::Vrf(name.clone(), peer.addr);
-        if let Some(old) = &old {
-            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
+        if state.mark_best(prefix) {
+            self.dirty_vrfs.insert(name.clone());
         }
-        self.nh_use(next_hop, user);
-        self.dirty_best.insert((name, prefix));
+        // The usual replacement keeps its next hop: its count is unchanged.
+        let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
+        if old_nh != Some(next_hop) {
+            let user = NhUser::Vrf(name, peer.addr);
+            if let Some(old_nh) = old_nh {
+                self.nh_unuse(old_nh, &user);
+            }
+            self.nh_use(next_hop, user);
+        }
         Ok(())
     }
 
@@ -620,9 +985,11 @@ impl Rib {
             return Ok(());
         };
         if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(name.clone());
+            }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vrf(name.clone(), peer));
-            self.dirty_best.insert((name, prefix));
+            self.nh_unuse(nh, &NhUser::Vrf(name, peer));
         }
         Ok(())
     }
@@ -759,6 +1126,7 @@ impl Rib {
                 .entry(address)
                 .or_default()
                 .insert(interface.clone());
+            self.nh_epoch += 1;
             self.mark_neighbor(&interface, address);
             self.reresolve(&[address].into());
         }
@@ -781,6 +1149,7 @@ impl Rib {
                 self.neighbors_by_address.remove(&address);
             }
         }
+        self.nh_epoch += 1;
         let interface: Arc<str> = Arc::from(interface);
         self.mark_neighbor(&interface, address);
         self.reresolve(&[address].into());
@@ -795,9 +1164,9 @@ impl Rib {
         if subnets.is_empty() {
             return;
         }
-        for (name, state) in &self.vrfs {
+        for state in self.vrfs.values_mut() {
             if subnets.iter().any(|s| state.table.contains_key(s)) {
-                self.dirty_fib.insert((name.clone(), host_prefix(address)));
+                state.dirty_fib.push(host_prefix(address));
             }
         }
     }
@@ -831,6 +1200,29 @@ impl Rib {
             }
         }
         Forward::Unresolved(nh)
+    }
+
+    /// [`Rib::resolve_in_vrf`], shared, through the VRF's cache of its last answers.
+    fn resolve_cached(&mut self, vrf: &VrfName, nh: IpAddr) -> Forward {
+        let epoch = self.nh_epoch;
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.resolved_epoch != epoch {
+                state.resolved.clear();
+                state.resolved_epoch = epoch;
+            }
+            if let Some((_, forward)) = state.resolved.iter().find(|(a, _)| *a == nh) {
+                return forward.clone();
+            }
+        }
+        let forward = self.resolve_in_vrf(vrf, nh);
+        let forward = self.share(forward);
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.resolved.len() >= RESOLVED_CACHED {
+                state.resolved.remove(0);
+            }
+            state.resolved.push((nh, forward.clone()));
+        }
+        forward
     }
 
     /// A remote PE: a neighbor on a core interface with a connected subnet holding it.
@@ -937,6 +1329,9 @@ impl Rib {
             let Some(state) = self.vrfs.get_mut(&vrf) else {
                 continue;
             };
+            if state.dirty_best.is_empty() {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
             for (prefix, entry) in state.table.iter_mut() {
                 for peer in &peers {
                     let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
@@ -948,7 +1343,7 @@ impl Rib {
                     };
                     if route.forward != Forward::Blackhole && route.forward != *forward {
                         route.forward = forward.clone();
-                        self.dirty_best.insert((vrf.clone(), *prefix));
+                        state.dirty_best.push(*prefix);
                     }
                 }
             }
@@ -1008,8 +1403,14 @@ impl Rib {
                 self.reimport_vrf(&vrf);
                 continue;
             }
-            if let Some((vrf, prefix)) = self.dirty_best.pop_first() {
-                self.select_best(&vrf, prefix);
+            if let Some(vrf) = self.dirty_vrfs.pop_first() {
+                let Some(state) = self.vrfs.get_mut(&vrf) else {
+                    continue;
+                };
+                let mut prefixes = std::mem::take(&mut state.dirty_best);
+                prefixes.sort_unstable();
+                prefixes.dedup();
+                self.select_many(&vrf, &prefixes);
                 continue;
             }
             if let Some(key) = self.dirty_vpn.pop_first() {
@@ -1020,27 +1421,59 @@ impl Rib {
             break;
         }
         let mut delta = FibDelta::default();
-        for (vrf, prefix) in std::mem::take(&mut self.dirty_fib) {
-            let action = self.compute_fib(&vrf, prefix);
-            let Some(state) = self.vrfs.get_mut(&vrf) else {
-                continue;
-            };
-            let changed = match &action {
-                Some(a) => state.fib.insert(prefix, a.clone()).as_ref() != Some(a),
-                None => state.fib.remove(&prefix).is_some(),
-            };
-            if changed {
-                delta.changes.push(FibChange {
+        // VRFs in name order, each one's prefixes in order: the delta comes out sorted.
+        let touched: Vec<VrfName> = self
+            .vrfs
+            .iter()
+            .filter(|(_, s)| !s.dirty_fib.is_empty() || !s.bgp_changed.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for vrf in touched {
+            let state = self.vrfs.get_mut(&vrf).expect("listed above");
+            let mut bgp_changed = std::mem::take(&mut state.bgp_changed);
+            bgp_changed.sort_unstable();
+            bgp_changed.dedup();
+            delta
+                .bgp_changed
+                .extend(bgp_changed.into_iter().map(|p| (vrf.clone(), p)));
+            let mut prefixes = std::mem::take(&mut state.dirty_fib);
+            prefixes.sort_unstable();
+            prefixes.dedup();
+            // Routes' prefixes first (their actions are their selected routes'), then host
+            // prefixes (which may take a neighbor's entry from a subnet route): independent,
+            // so only the order of the changes needs restoring.
+            let (hosts, routes): (Vec<IpNet>, Vec<IpNet>) = prefixes.into_iter().partition(is_host);
+            let mut changes: Vec<(IpNet, Option<FibAction>)> = Vec::new();
+            state.refresh_route_fibs(&routes, &mut changes);
+            for prefix in &hosts {
+                let action = Self::compute_fib(
+                    state,
+                    &self.neighbors_by_address,
+                    &self.attached,
+                    &mut self.adjacencies,
+                    *prefix,
+                );
+                if state.install(*prefix, &action) {
+                    changes.push((*prefix, action));
+                }
+            }
+            if !hosts.is_empty() && !routes.is_empty() {
+                changes.sort_unstable_by_key(|(prefix, _)| *prefix);
+            }
+            delta
+                .changes
+                .extend(changes.into_iter().map(|(prefix, action)| FibChange {
                     vrf: vrf.clone(),
                     prefix,
                     action,
-                });
-            }
+                }));
         }
-        delta.bgp_changed = std::mem::take(&mut self.bgp_changed).into_iter().collect();
         delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
+        for state in self.vrfs.values_mut() {
+            state.compact_if_grown();
+        }
         self.vrfs
-            .retain(|_, s| !(s.removing && s.table.is_empty() && s.fib.is_empty()));
+            .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
         self.interned.purge_if_grown();
         self.adjacencies.purge_if_grown();
         self.leaks.purge_if_grown();
@@ -1084,24 +1517,139 @@ impl Rib {
 
     /// Recomputes the best route of one prefix; on change, marks FIB keys and the export.
     fn select_best(&mut self, vrf: &VrfName, prefix: IpNet) {
-        let Some(state) = self.vrfs.get(vrf) else {
+        // One search of the VRFs and one of the table: the entry is read, then updated.
+        let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
-        let Some(entry) = state.table.get(&prefix) else {
+        // Without an RD nothing is exported: no need to look the VRF up again.
+        let exports = state.policy.rd.is_some();
+        let VrfState {
+            table,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            ..
+        } = &mut *state;
+        let Some(entry) = table.get_mut(&prefix) else {
             return;
         };
-        let policy = &state.policy;
+        let outcome = Self::select_entry(
+            entry,
+            prefix,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            (
+                &mut self.map_stats,
+                &mut self.interned,
+                &self.neighbors_by_interface,
+            ),
+        );
+        if outcome.remove {
+            // A table entry leaves here, after its FIB consequences were marked, or, if the
+            // FIB holds something for it, when the FIB phase of this delta replaces that
+            // ([`VrfState::install`]).
+            table.remove(&prefix);
+        }
+        if outcome.dropped {
+            let hosts = state.fib_hosts_within(prefix);
+            state.dirty_fib.extend(hosts);
+        }
+        if exports {
+            self.export(vrf, prefix);
+        }
+    }
+
+    /// [`Rib::select_best`] for sorted, distinct prefixes of one VRF. Many of them at once (a
+    /// full table arriving or leaving) are selected in one walk over the table's range instead
+    /// of a search each, as in the FIB phase ([`VrfState::refresh_route_fibs`]); what needs
+    /// the rest of the table or the RIB (leaving entries, host scans, exports) follows the walk.
+    /// Each prefix's selection reads and writes only its own entry, so the order is free.
+    fn select_many(&mut self, vrf: &VrfName, prefixes: &[IpNet]) {
+        let Some(state) = self.vrfs.get_mut(vrf) else {
+            return;
+        };
+        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
+            return;
+        };
+        if prefixes.len() < BULK_FIB || prefixes.len() * 4 < state.table.len() {
+            for prefix in prefixes {
+                self.select_best(vrf, *prefix);
+            }
+            return;
+        }
+        let exports = state.policy.rd.is_some();
+        let VrfState {
+            table,
+            policy,
+            hosts_fib,
+            dirty_fib,
+            bgp_changed,
+            ..
+        } = &mut *state;
+        let mut wanted = prefixes.iter().peekable();
+        let mut removed = false;
+        let mut dropped: Vec<IpNet> = Vec::new();
+        let mut selected: Vec<IpNet> = Vec::new();
+        for (prefix, entry) in table.range_mut(first..=last) {
+            while wanted.next_if(|p| *p < prefix).is_some() {}
+            if wanted.next_if(|p| *p == prefix).is_none() {
+                continue;
+            }
+            let outcome = Self::select_entry(
+                entry,
+                *prefix,
+                policy,
+                hosts_fib,
+                dirty_fib,
+                bgp_changed,
+                (
+                    &mut self.map_stats,
+                    &mut self.interned,
+                    &self.neighbors_by_interface,
+                ),
+            );
+            removed |= outcome.remove;
+            if outcome.dropped {
+                dropped.push(*prefix);
+            }
+            if exports {
+                selected.push(*prefix);
+            }
+        }
+        if removed {
+            // Every entry without candidates or an installed action is one of these: a change
+            // that empties an entry marks it, and all of the VRF's marks are here.
+            table.retain(|_, e| !(e.candidates.is_empty() && e.fib.is_none()));
+        }
+        for prefix in dropped {
+            let hosts = state.fib_hosts_within(prefix);
+            state.dirty_fib.extend(hosts);
+        }
+        for prefix in selected {
+            self.export(vrf, prefix);
+        }
+    }
+
+    /// Selects one entry's best route and BGP best path and marks the FIB keys that follows
+    /// from; the rest is the caller's ([`Selection`]). The last argument is the RIB's
+    /// route-map counters, interned attributes and neighbors.
+    fn select_entry(
+        entry_mut: &mut PrefixEntry,
+        prefix: IpNet,
+        policy: &VrfPolicy,
+        hosts_fib: &BTreeMap<IpNet, FibAction>,
+        dirty_fib: &mut Vec<IpNet>,
+        bgp_marks: &mut Vec<IpNet>,
+        (map_stats, interned, neighbors_by_interface): SelectionContext<'_>,
+    ) -> Selection {
+        let entry = &*entry_mut;
         let selected = entry.select(&policy.decision);
         let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
         for (key, route) in &entry.candidates {
-            let Some(view) = Self::bgp_view(
-                &mut self.map_stats,
-                &mut self.interned,
-                policy,
-                prefix,
-                key,
-                route,
-            ) else {
+            let Some(view) = Self::bgp_view(map_stats, interned, policy, prefix, key, route) else {
                 continue;
             };
             let better = match &bgp {
@@ -1140,8 +1688,7 @@ impl Rib {
                 }
                 _ => true,
             };
-        let state = self.vrfs.get_mut(vrf).expect("checked above");
-        let entry = state.table.get_mut(&prefix).expect("checked above");
+        let entry = entry_mut;
         (entry.best, entry.merged) = match selected {
             Some((index, merged)) => (index as u32, merged),
             None => (NONE, None),
@@ -1151,47 +1698,27 @@ impl Rib {
             None => (NONE, None),
         };
         if bgp_changed {
-            self.bgp_changed.insert((vrf.clone(), prefix));
+            bgp_marks.push(prefix);
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
-        if entry.candidates.is_empty() {
-            // The one place a table entry leaves: after its FIB consequences are marked below.
-            state.table.remove(&prefix);
-        }
+        // What the FIB holds for the prefix (in the entry, or beside the table if it left).
+        let dropped = !is_host(&prefix)
+            && match &entry.fib {
+                Some(action) => *action == FibAction::Drop,
+                None => !hosts_fib.is_empty() && hosts_fib.get(&prefix) == Some(&FibAction::Drop),
+            };
+        let remove = entry.candidates.is_empty() && entry.fib.is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
-        self.dirty_fib.insert((vrf.clone(), prefix));
-        // Host entries derived from the old subnet route: whatever the FIB holds inside it
-        // (the neighbors they came from may already be gone). The FIB entry of a subnet route
-        // drops, so only such a prefix can have any; the FIB still holds what the last delta
-        // derived, however often the prefix is selected in this one.
-        if !is_host(&prefix) && state.fib.get(&prefix) == Some(&FibAction::Drop) {
-            let hosts: Vec<IpNet> = Self::fib_hosts_within(&state.fib, prefix).collect();
-            for host in hosts {
-                self.dirty_fib.insert((vrf.clone(), host));
-            }
-        }
+        dirty_fib.push(prefix);
         // Host entries the new subnet route brings: today's neighbors of its interface.
         if let Some(Forward::Attached { interface }) = new_forward {
-            if let Some(hosts) = self.neighbors_by_interface.get(&interface) {
+            if let Some(hosts) = neighbors_by_interface.get(&interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
-                    self.dirty_fib.insert((vrf.clone(), host_prefix(*host)));
+                    dirty_fib.push(host_prefix(*host));
                 }
             }
         }
-        self.export(vrf, prefix);
-    }
-
-    /// Host (/32, /128) FIB prefixes inside a subnet: a range scan, as a subnet's addresses
-    /// are contiguous in prefix order.
-    fn fib_hosts_within(
-        fib: &BTreeMap<IpNet, FibAction>,
-        subnet: IpNet,
-    ) -> impl Iterator<Item = IpNet> + '_ {
-        let first = IpNet::new(subnet.network(), 0).expect("0 is a valid length");
-        let last = host_prefix(subnet.broadcast());
-        fib.range(first..=last)
-            .map(|(p, _)| *p)
-            .filter(move |p| is_host(p) && subnet.contains(p))
+        Selection { remove, dropped }
     }
 
     /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
@@ -1277,7 +1804,7 @@ impl Rib {
             .map(|s| s.table.keys().copied().collect())
             .unwrap_or_default();
         for prefix in prefixes {
-            self.dirty_best.insert((vrf.clone(), prefix));
+            self.mark_best(vrf, prefix);
         }
     }
 
@@ -1389,8 +1916,14 @@ impl Rib {
                     self.imported_into.remove(&key);
                 }
             }
-            self.dirty_best.insert((vrf.clone(), prefix));
-        } else if entry.candidates.is_empty() && entry.best == NONE && entry.bgp == NONE {
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
+        } else if entry.candidates.is_empty()
+            && entry.best == NONE
+            && entry.bgp == NONE
+            && entry.fib.is_none()
+        {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);
         }
@@ -1398,33 +1931,23 @@ impl Rib {
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
     /// of a neighbor whose connected subnet this VRF selects (the longest such subnet).
-    fn compute_fib(&mut self, vrf: &VrfName, prefix: IpNet) -> Option<FibAction> {
-        let state = self.vrfs.get(vrf)?;
+    fn compute_fib(
+        state: &VrfState,
+        neighbors_by_address: &BTreeMap<IpAddr, BTreeSet<Arc<str>>>,
+        attached: &BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
+        adjacencies: &mut Interner<[Adjacency]>,
+        prefix: IpNet,
+    ) -> Option<FibAction> {
         if let Some(route) = state.table.get(&prefix).and_then(|e| e.best_route()) {
-            return match &route.forward {
-                Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
-                Forward::Receive { .. } => Some(FibAction::Punt),
-                Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
-                Forward::Unresolved(_) => None,
-            };
+            return route_fib_action(route);
         }
         if !is_host(&prefix) {
             return None;
         }
         let address = prefix.addr();
         let mut found: Option<(u8, Arc<str>)> = None;
-        for interface in self
-            .neighbors_by_address
-            .get(&address)
-            .into_iter()
-            .flatten()
-        {
-            for subnet in self
-                .attached
-                .get(interface)
-                .into_iter()
-                .flat_map(|s| s.keys())
-            {
+        for interface in neighbors_by_address.get(&address).into_iter().flatten() {
+            for subnet in attached.get(interface).into_iter().flat_map(|s| s.keys()) {
                 if !subnet.contains(&address) {
                     continue;
                 }
@@ -1441,9 +1964,7 @@ impl Rib {
             }
         }
         let (_, interface) = found?;
-        let adjs = self
-            .adjacencies
-            .intern([Adjacency::new(interface, address)].into());
+        let adjs = adjacencies.intern([Adjacency::new(interface, address)].into());
         Some(FibAction::Forward(adjs))
     }
 
@@ -1470,8 +1991,11 @@ impl Rib {
     }
 
     /// A VRF's FIB as last computed by [`Rib::take_delta`].
-    pub fn fib(&self, vrf: &str) -> Option<&BTreeMap<IpNet, FibAction>> {
-        self.vrfs.get(vrf).map(|s| &s.fib)
+    pub fn fib(&self, vrf: &str) -> Option<Fib<'_>> {
+        self.vrfs.get(vrf).map(|s| Fib {
+            table: &s.table,
+            hosts: &s.hosts_fib,
+        })
     }
 
     /// The VPN table: RD:prefix → paths.
@@ -1503,6 +2027,15 @@ impl Rib {
     /// Hit counters of the route-maps the RIB ran, by route-map name.
     pub fn route_map_stats(&self) -> &BTreeMap<String, RouteMapStats> {
         &self.map_stats
+    }
+
+    /// Marks a prefix of a VRF for selection by the next delta.
+    fn mark_best(&mut self, vrf: &VrfName, prefix: IpNet) {
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            if state.mark_best(prefix) {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
+        }
     }
 
     fn known_vrf(&self, vrf: &str) -> Result<VrfName, RibError> {

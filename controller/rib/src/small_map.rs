@@ -3,27 +3,27 @@
 //! A prefix usually has one candidate route, a VPN key one path, and a VPN key is imported into
 //! a handful of VRFs. A `BTreeMap` or `BTreeSet` with one entry allocates a whole node (room for
 //! eleven), which for a million prefixes was most of the RIB's memory. [`SmallMap`] is a sorted
-//! vector with the map operations the RIB and its readers use; it grows one slot at a time while
-//! small and keeps the vector's doubling once it is not.
+//! slice with the map operations the RIB and its readers use, always exactly as long as its
+//! contents: a boxed slice (pointer and length, 16 bytes) rather than a `Vec` (24), as it sits
+//! in every table entry and a capacity word per prefix was spent on nothing. An insert or
+//! removal goes through a `Vec` for the moment of the change and reallocates; it moves the
+//! entries after the change point anyway, and maps are small.
 
 use std::borrow::Borrow;
 use std::fmt;
 
-/// An ordered map stored as a sorted vector: `O(log n)` lookups, `O(n)` inserts and removals,
+/// An ordered map stored as a sorted slice: `O(log n)` lookups, `O(n)` inserts and removals,
 /// which is what a handful of entries wants. Iterates in key order like a `BTreeMap`, and
 /// prints like one.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SmallMap<K, V> {
-    entries: Vec<(K, V)>,
+    entries: Box<[(K, V)]>,
 }
-
-/// Up to this many entries the vector is kept exactly as long as its contents.
-const EXACT: usize = 4;
 
 impl<K, V> Default for SmallMap<K, V> {
     fn default() -> Self {
         SmallMap {
-            entries: Vec::new(),
+            entries: Box::new([]),
         }
     }
 }
@@ -73,25 +73,16 @@ impl<K, V> SmallMap<K, V> {
 
     /// Keeps the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-        self.shrink();
+        self.change(|v| v.retain_mut(|(k, v)| keep(k, v)));
     }
 
-    fn grow(&mut self) {
-        if self.entries.len() == self.entries.capacity() {
-            if self.entries.len() < EXACT {
-                self.entries.reserve_exact(1);
-            } else {
-                self.entries.reserve(1);
-            }
-        }
-    }
-
-    fn shrink(&mut self) {
-        let (len, cap) = (self.entries.len(), self.entries.capacity());
-        if cap > len && (len <= EXACT || cap > 2 * len) {
-            self.entries.shrink_to_fit();
-        }
+    /// Changes the entries as a vector, then stores them exactly sized again.
+    fn change<R>(&mut self, f: impl FnOnce(&mut Vec<(K, V)>) -> R) -> R {
+        let mut v = std::mem::take(&mut self.entries).into_vec();
+        let r = f(&mut v);
+        // `into_boxed_slice` reallocates only when there is spare room.
+        self.entries = v.into_boxed_slice();
+        r
     }
 }
 
@@ -152,8 +143,10 @@ impl<K: Ord, V> SmallMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.grow();
-                self.entries.insert(i, (key, value));
+                self.change(|v| {
+                    v.reserve_exact(1);
+                    v.insert(i, (key, value));
+                });
                 None
             }
         }
@@ -165,8 +158,7 @@ impl<K: Ord, V> SmallMap<K, V> {
         Q: Ord + ?Sized,
     {
         let i = self.find(key).ok()?;
-        let (_, v) = self.entries.remove(i);
-        self.shrink();
+        let (_, v) = self.change(|v| v.remove(i));
         Some(v)
     }
 }
@@ -199,7 +191,7 @@ impl<K, V> IntoIterator for SmallMap<K, V> {
     type Item = (K, V);
     type IntoIter = std::vec::IntoIter<(K, V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        self.entries.into_vec().into_iter()
     }
 }
 
@@ -226,12 +218,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
-    fn behaves_like_a_btreemap_and_stays_exactly_sized_while_small() {
+    fn behaves_like_a_btreemap_and_stays_exactly_sized() {
         let mut m: SmallMap<u32, &str> = SmallMap::new();
         let mut b: BTreeMap<u32, &str> = BTreeMap::new();
         for (k, v) in [(5, "a"), (1, "b"), (9, "c"), (5, "d"), (3, "e")] {
             assert_eq!(m.insert(k, v), b.insert(k, v));
-            assert!(m.entries.len() >= EXACT || m.entries.capacity() == m.len());
         }
         assert_eq!(m.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
         assert_eq!(format!("{m:?}"), format!("{b:?}"));
@@ -243,7 +234,6 @@ mod tests {
         m.retain(|k, _| *k != 9);
         b.retain(|k, _| *k != 9);
         assert_eq!(m.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
-        assert_eq!(m.entries.capacity(), m.len());
         for k in 10..100 {
             m.insert(k, "x");
         }
@@ -251,6 +241,6 @@ mod tests {
             m.remove(&k);
         }
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![3, 5]);
-        assert_eq!(m.entries.capacity(), 2);
+        assert_eq!(m.entries.len(), 2);
     }
 }

@@ -666,7 +666,7 @@ fn cold_start(world: &World) -> Rib {
 
 fn all_fibs(rib: &Rib) -> BTreeMap<String, BTreeMap<IpNet, FibAction>> {
     rib.vrf_names()
-        .map(|v| (v.to_string(), rib.fib(v).unwrap().clone()))
+        .map(|v| (v.to_string(), rib.fib(v).unwrap().to_map()))
         .filter(|(_, f)| !f.is_empty())
         .collect()
 }
