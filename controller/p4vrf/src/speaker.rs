@@ -813,7 +813,7 @@ impl BgpInstance {
                     if !p.adj_in.soft_reconfig() {
                         let _ = writeln!(out, "% soft-reconfiguration inbound is off: received routes are not kept before policy; showing accepted keys");
                         for n in p.adj_in.iter_accepted() {
-                            let _ = writeln!(out, "  {}", nlri_text(n));
+                            let _ = writeln!(out, "  {}", nlri_text(&n));
                         }
                     } else {
                         for a in p.adj_in.iter_pre_policy() {
@@ -987,7 +987,7 @@ impl BgpInstance {
             "received-routes" => p
                 .adj_in
                 .iter_accepted()
-                .map(|n| serde_json::json!({ "prefix": nlri_text(n) }))
+                .map(|n| serde_json::json!({ "prefix": nlri_text(&n) }))
                 .collect(),
             other => {
                 return Err(format!(
