@@ -468,9 +468,14 @@ impl AdjRibIn {
     }
 
     /// Session down without graceful restart: forgets everything and returns the accepted
-    /// keys, in key order, for the caller to withdraw.
+    /// keys, for the caller to withdraw — in no particular order (withdrawals commute, and
+    /// sorting a full table's keys costs about a tenth of withdrawing them from the RIB).
     pub fn clear(&mut self) -> Vec<Nlri> {
-        let gone = self.sorted(None, |f| f & ACCEPTED != 0);
+        let accepted = |f: u8| f & ACCEPTED != 0;
+        let mut gone = Vec::with_capacity(self.accepted);
+        collect(&self.v4, None, accepted, &mut gone);
+        collect(&self.vpn4, None, accepted, &mut gone);
+        collect(&self.other, None, accepted, &mut gone);
         *self = AdjRibIn::new(self.soft_reconfig);
         gone
     }
