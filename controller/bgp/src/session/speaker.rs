@@ -740,15 +740,33 @@ impl NeighborTask {
                     }
                     _ => {}
                 }
-                let _ = self
-                    .events
-                    .send(NeighborEvent {
-                        peer: self.peer,
-                        event,
-                    })
-                    .await;
+                self.report(NeighborEvent {
+                    peer: self.peer,
+                    event,
+                })
+                .await;
             }
         }
+    }
+}
+
+impl NeighborTask {
+    /// Queues an event for the controller. When the queue is full (a peer sending faster
+    /// than the controller takes its UPDATEs in), this task waits for a quarter of the queue
+    /// to be free, not for one slot: waiting for one slot, every event the controller takes
+    /// would wake this task again (a cross-thread wake through the runtime, each about as
+    /// costly as the UPDATE's decoding) to queue one more. Events stay in order: only this
+    /// task queues this neighbor's.
+    async fn report(&mut self, ev: NeighborEvent) {
+        let ev = match self.events.try_send(ev) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+            Err(mpsc::error::TrySendError::Full(ev)) => ev,
+        };
+        let room = (self.events.max_capacity() / 4).max(1);
+        // The permits go back at once (dropped): they only tell this task the queue has
+        // room; the event then takes one like any other.
+        drop(self.events.reserve_many(room).await);
+        let _ = self.events.send(ev).await;
     }
 }
 
