@@ -286,7 +286,9 @@ fn main() {
         .map(|v| rib.fib(v).map_or(0, |f| f.len()))
         .sum();
     println!("cold start:            {cold:>8.3} s  (CPU {cold_cpu:.3} s)  {updates:>9} P4 updates  {fib_entries:>9} FIB entries");
-    println!("  of which the data plane's translation (and dropping its updates): CPU {dp_cpu:.3} s");
+    println!(
+        "  of which the data plane's translation (and dropping its updates): CPU {dp_cpu:.3} s"
+    );
     // The update list of the cold start is dropped by now; what remains is the RIB and the
     // data plane's state.
     let rss = status_kib("VmRSS:");
