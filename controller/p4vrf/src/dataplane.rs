@@ -816,7 +816,9 @@ impl Dataplane {
     /// Turns touched keys into updates: inserts and modifies in dependency order (route
     /// entries last), then deletes in reverse dependency order.
     fn updates(&self, touched: Touched) -> Vec<Update> {
-        let mut writes = Vec::new();
+        // At most one update per touched key: allocated once, at its final size (a grown
+        // list holds up to twice what it needs, and an update is ~100 bytes).
+        let mut writes = Vec::with_capacity(touched.entities.len() + touched.routes.len());
         let mut deletes = Vec::new();
         for (key, old) in touched.entities {
             match (old, self.desired.get(&key)) {
@@ -830,7 +832,6 @@ impl Dataplane {
         // In key order (stable: a key set twice keeps its first old value first). The changes
         // of a delta come in this order already, which the sort finds in one pass.
         routes.sort_by(|a, b| a.0.cmp(&b.0));
-        writes.reserve(routes.len());
         let mut route_deletes = Vec::new();
         let mut i = 0;
         while i < routes.len() {
@@ -932,11 +933,18 @@ fn route_entity((vrf_id, prefix): RouteKey, action: RouteAction) -> Entity {
             },
         });
     }
-    let call = match action {
-        RouteAction::Nexthop(id) => call(names::SET_NEXTHOP, vec![("nexthop_id", u16_bytes(id))]),
-        RouteAction::Group(id) => call(names::SET_ECMP_GROUP, vec![("group_id", u16_bytes(id))]),
-        RouteAction::Drop => call(names::DROP, vec![]),
-        RouteAction::Punt => call(names::PUNT, vec![]),
+    // Names as constants and each list built at its size: this runs once per route written.
+    const NEXTHOP_ID: Name = Name::from_static("nexthop_id");
+    const GROUP_ID: Name = Name::from_static("group_id");
+    let (action, params) = match action {
+        RouteAction::Nexthop(id) => (names::SET_NEXTHOP, vec![(NEXTHOP_ID, u16_bytes(id))]),
+        RouteAction::Group(id) => (names::SET_ECMP_GROUP, vec![(GROUP_ID, u16_bytes(id))]),
+        RouteAction::Drop => (names::DROP, Vec::new()),
+        RouteAction::Punt => (names::PUNT, Vec::new()),
+    };
+    let call = ActionCall {
+        action: Name::from_static(action),
+        params,
     };
     table_entry(table, matches, TableAction::Action(call))
 }

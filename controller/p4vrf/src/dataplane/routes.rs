@@ -60,7 +60,12 @@ struct VrfRoutes {
 impl VrfRoutes {
     fn get_v4(&self, net: &Ipv4Net) -> Option<u64> {
         let key = v4_key(net);
-        self.v4.range(key..=key | ACTION_MASK).next().copied()
+        // One descent: the first element from `key` on is this prefix's, if it has one.
+        self.v4
+            .range(key..)
+            .next()
+            .copied()
+            .filter(|b| b & !ACTION_MASK == key)
     }
 
     fn is_empty(&self) -> bool {
