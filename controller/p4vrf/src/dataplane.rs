@@ -831,7 +831,7 @@ impl Dataplane {
         let mut routes = touched.routes;
         // In key order (stable: a key set twice keeps its first old value first). The changes
         // of a delta come in this order already, which the sort finds in one pass.
-        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        routes.sort_by_key(|r| r.0);
         let mut route_deletes = Vec::new();
         let mut i = 0;
         while i < routes.len() {
