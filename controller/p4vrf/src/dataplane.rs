@@ -347,12 +347,27 @@ impl Dataplane {
     }
 
     /// Refuses a change that refers to things the topology does not have, before touching state.
+    ///
+    /// Per change, the VRF and adjacencies checked last are not looked up again: changes come
+    /// sorted by VRF, and runs of them share their adjacencies (one neighbor's routes).
     fn check(&self, topology: &Topology, delta: &FibDelta) -> Result<(), DataplaneError> {
+        let mut known_vrf: Option<&rib::VrfName> = None;
+        let mut known_adjs: Option<&Adjacencies> = None;
         for change in &delta.changes {
-            if !topology.vrfs.contains(&*change.vrf) && change.action.is_some() {
-                return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
+            if change.action.is_none() {
+                continue;
+            }
+            if known_vrf != Some(&change.vrf) {
+                if !topology.vrfs.contains(&*change.vrf) {
+                    return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
+                }
+                known_vrf = Some(&change.vrf);
             }
             if let Some(FibAction::Forward(adjs)) = &change.action {
+                if known_adjs == Some(adjs) {
+                    continue;
+                }
+                known_adjs = Some(adjs);
                 for adj in adjs.iter() {
                     if !topology.interfaces.contains_key(&*adj.interface) {
                         return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
