@@ -334,6 +334,29 @@ impl Dataplane {
         topology: &Topology,
         delta: &FibDelta,
     ) -> Result<Vec<Update>, DataplaneError> {
+        let touched = self.translate(topology, delta)?;
+        Ok(self.updates(touched))
+    }
+
+    /// [`Dataplane::apply`] of a delta that is not needed afterwards: it is dropped before the
+    /// updates are built, so a large delta (a full table from a new BGP session) and its
+    /// updates are not held at the same time.
+    pub fn apply_owned(
+        &mut self,
+        topology: &Topology,
+        delta: FibDelta,
+    ) -> Result<Vec<Update>, DataplaneError> {
+        let touched = self.translate(topology, &delta)?;
+        drop(delta);
+        Ok(self.updates(touched))
+    }
+
+    /// Brings the state to the new topology and delta; returns what changed.
+    fn translate(
+        &mut self,
+        topology: &Topology,
+        delta: &FibDelta,
+    ) -> Result<Touched, DataplaneError> {
         self.check(topology, delta)?;
         let mut touched = Touched::default();
         let result = self.apply_inner(topology, delta, &mut touched);
@@ -343,7 +366,7 @@ impl Dataplane {
         self.group_ids.end_batch();
         self.settled = result.is_ok();
         result?;
-        Ok(self.updates(touched))
+        Ok(touched)
     }
 
     /// Refuses a change that refers to things the topology does not have, before touching state.

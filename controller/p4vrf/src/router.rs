@@ -181,7 +181,7 @@ impl Router {
             &mut self.pending_vpn,
             std::mem::take(&mut delta.vpn_changed),
         );
-        self.dataplane.apply(&self.topology, &delta)
+        self.dataplane.apply_owned(&self.topology, delta)
     }
 
     /// The BGP-relevant changes since the last call.
