@@ -3,8 +3,8 @@
 //! (VRF ids, router interfaces, nexthops, ECMP groups).
 //!
 //! What the switch should hold is kept here, keyed by what each entity is: route entries as
-//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt: a few bytes each, with
-//! no copy of the FIB), everything else (interfaces, nexthops, members, groups: a few per
+//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt, packed: an IPv4 entry
+//! is one `u64`, see `dataplane/routes.rs`; no copy of the FIB), everything else (interfaces, nexthops, members, groups: a few per
 //! interface or neighbor) as entities. Entities of routes are built when they are written or
 //! read. A change touches some keys; the updates are the difference between each touched key's
 //! old and new value, written in dependency order: inserts and modifies from router interfaces
