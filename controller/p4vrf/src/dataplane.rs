@@ -4,8 +4,8 @@
 //!
 //! What the switch should hold is kept here, keyed by what each entity is: route entries as
 //! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt, packed: an IPv4 entry
-//! is one `u64`, see `dataplane/routes.rs`; no copy of the FIB), everything else (interfaces, nexthops, members, groups: a few per
-//! interface or neighbor) as entities. Entities of routes are built when they are written or
+//! is one `u64`, see `dataplane/routes.rs`; no copy of the FIB), everything else (interfaces,
+//! nexthops, members, groups: a few per interface or neighbor) as entities. Entities of routes are built when they are written or
 //! read. A change touches some keys; the updates are the difference between each touched key's
 //! old and new value, written in dependency order: inserts and modifies from router interfaces
 //! up to routes, then deletes from routes down to router interfaces, so the switch never holds
