@@ -3,9 +3,9 @@
 //! (VRF ids, router interfaces, nexthops, ECMP groups).
 //!
 //! What the switch should hold is kept here, keyed by what each entity is: route entries as
-//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt: a few bytes each, with
-//! no copy of the FIB), everything else (interfaces, nexthops, members, groups: a few per
-//! interface or neighbor) as entities. Entities of routes are built when they are written or
+//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt, packed: an IPv4 entry
+//! is one `u64`, see `dataplane/routes.rs`; no copy of the FIB), everything else (interfaces,
+//! nexthops, members, groups: a few per interface or neighbor) as entities. Entities of routes are built when they are written or
 //! read. A change touches some keys; the updates are the difference between each touched key's
 //! old and new value, written in dependency order: inserts and modifies from router interfaces
 //! up to routes, then deletes from routes down to router interfaces, so the switch never holds
@@ -24,6 +24,9 @@ use p4rt::entity::{
 use rib::{Adjacencies, Adjacency, FibAction, FibDelta};
 
 use crate::config::{Config, Mac};
+
+mod routes;
+use routes::Routes;
 
 /// P4Info names of the program's tables, actions and profiles (see `p4/p4vrf.p4`).
 pub mod names {
@@ -122,7 +125,10 @@ enum RouteAction {
 #[derive(Default)]
 struct Touched {
     entities: BTreeMap<Key, Option<Entity>>,
-    routes: BTreeMap<RouteKey, Option<RouteAction>>,
+    /// Route entries in the order they were set, each with its value before and after: a
+    /// list, not a map, as there is one per FIB change (most keys are set once; `updates`
+    /// sorts them and merges repeats).
+    routes: Vec<(RouteKey, Option<RouteAction>, Option<RouteAction>)>,
 }
 
 /// Why the data plane could not translate a change.
@@ -228,12 +234,19 @@ pub struct Dataplane {
     rif_ids: Ids<String>,
     nexthop_ids: Ids<Adjacency>,
     group_ids: Ids<Adjacencies>,
-    nexthop_refs: BTreeMap<Adjacency, usize>,
-    group_refs: BTreeMap<Adjacencies, usize>,
+    /// References (route entries and groups) on each nexthop, by nexthop id: an id is held
+    /// exactly while its count is above zero. By id, so a route's reference is counted
+    /// without looking its adjacency up.
+    nexthop_refs: Vec<u32>,
+    /// References (route entries) on each ECMP group, by group id.
+    group_refs: Vec<u32>,
     /// Every route entry, in ids: the RIB keeps the FIB, this is only what the switch holds.
-    routes: BTreeMap<RouteKey, RouteAction>,
+    routes: Routes,
     /// Every other entity.
     desired: BTreeMap<Key, Entity>,
+    /// Whether the last apply completed: only then does `topology` hold what the tables
+    /// were built from, so an unchanged topology can be skipped.
+    settled: bool,
 }
 
 impl Default for Dataplane {
@@ -286,10 +299,11 @@ impl Dataplane {
             rif_ids: Ids::new("router interface", u16::MAX as u32),
             nexthop_ids: Ids::new("nexthop", u16::MAX as u32),
             group_ids: Ids::new("ECMP group", u16::MAX as u32),
-            nexthop_refs: BTreeMap::new(),
-            group_refs: BTreeMap::new(),
-            routes: BTreeMap::new(),
+            nexthop_refs: Vec::new(),
+            group_refs: Vec::new(),
+            routes: Routes::default(),
             desired: BTreeMap::new(),
+            settled: false,
         }
     }
 
@@ -299,7 +313,7 @@ impl Dataplane {
         self.desired.values().cloned().chain(
             self.routes
                 .iter()
-                .map(|(key, action)| route_entity(*key, *action)),
+                .map(|(key, action)| route_entity(key, action)),
         )
     }
 
@@ -320,6 +334,29 @@ impl Dataplane {
         topology: &Topology,
         delta: &FibDelta,
     ) -> Result<Vec<Update>, DataplaneError> {
+        let touched = self.translate(topology, delta)?;
+        Ok(self.updates(touched))
+    }
+
+    /// [`Dataplane::apply`] of a delta that is not needed afterwards: it is dropped before the
+    /// updates are built, so a large delta (a full table from a new BGP session) and its
+    /// updates are not held at the same time.
+    pub fn apply_owned(
+        &mut self,
+        topology: &Topology,
+        delta: FibDelta,
+    ) -> Result<Vec<Update>, DataplaneError> {
+        let touched = self.translate(topology, &delta)?;
+        drop(delta);
+        Ok(self.updates(touched))
+    }
+
+    /// Brings the state to the new topology and delta; returns what changed.
+    fn translate(
+        &mut self,
+        topology: &Topology,
+        delta: &FibDelta,
+    ) -> Result<Touched, DataplaneError> {
         self.check(topology, delta)?;
         let mut touched = Touched::default();
         let result = self.apply_inner(topology, delta, &mut touched);
@@ -327,17 +364,33 @@ impl Dataplane {
         self.rif_ids.end_batch();
         self.nexthop_ids.end_batch();
         self.group_ids.end_batch();
+        self.settled = result.is_ok();
         result?;
-        Ok(self.updates(touched))
+        Ok(touched)
     }
 
     /// Refuses a change that refers to things the topology does not have, before touching state.
+    ///
+    /// Per change, the VRF and adjacencies checked last are not looked up again: changes come
+    /// sorted by VRF, and runs of them share their adjacencies (one neighbor's routes).
     fn check(&self, topology: &Topology, delta: &FibDelta) -> Result<(), DataplaneError> {
+        let mut known_vrf: Option<&rib::VrfName> = None;
+        let mut known_adjs: Option<&Adjacencies> = None;
         for change in &delta.changes {
-            if !topology.vrfs.contains(&*change.vrf) && change.action.is_some() {
-                return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
+            if change.action.is_none() {
+                continue;
+            }
+            if known_vrf != Some(&change.vrf) {
+                if !topology.vrfs.contains(&*change.vrf) {
+                    return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
+                }
+                known_vrf = Some(&change.vrf);
             }
             if let Some(FibAction::Forward(adjs)) = &change.action {
+                if known_adjs == Some(adjs) {
+                    continue;
+                }
+                known_adjs = Some(adjs);
                 for adj in adjs.iter() {
                     if !topology.interfaces.contains_key(&*adj.interface) {
                         return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
@@ -366,12 +419,16 @@ impl Dataplane {
         touched.entities.entry(key).or_insert(old);
     }
 
-    fn set_route(&mut self, touched: &mut Touched, key: RouteKey, action: Option<RouteAction>) {
-        let old = match action {
-            Some(a) => self.routes.insert(key, a),
-            None => self.routes.remove(&key),
-        };
-        touched.routes.entry(key).or_insert(old);
+    /// Changes a route entry from `old` (what it is) to `new`.
+    fn set_route(
+        &mut self,
+        touched: &mut Touched,
+        key: RouteKey,
+        old: Option<RouteAction>,
+        new: Option<RouteAction>,
+    ) {
+        self.routes.set(key, old, new);
+        touched.routes.push((key, old, new));
     }
 
     fn apply_inner(
@@ -380,6 +437,12 @@ impl Dataplane {
         delta: &FibDelta,
         touched: &mut Touched,
     ) -> Result<(), DataplaneError> {
+        if self.settled && self.topology == *topology {
+            // Nothing but route entries (and what they reference) can change when the
+            // topology did not; this runs per commit, on a busy BGP session many times a
+            // second, so the topology is neither cloned nor diffed then.
+            return self.apply_routes(delta, touched);
+        }
         let old_topology = std::mem::replace(&mut self.topology, topology.clone());
 
         // VRF ids for new VRFs, in name order (so a cold start numbers them alphabetically).
@@ -505,34 +568,18 @@ impl Dataplane {
         }
 
         // FIB changes: route entries and the references they hold on nexthops and groups.
-        for change in &delta.changes {
-            let Some(vrf_id) = self.vrf_ids.get(&*change.vrf) else {
-                continue; // the VRF is gone and so are its entries (below)
-            };
-            let key = (vrf_id as u16, change.prefix);
-            let old = self.routes.get(&key).copied();
-            if self.same(old, change.action.as_ref()) {
-                continue;
-            }
-            // The new references first, so what old and new share stays in place.
-            if let Some(a) = &change.action {
-                self.reference(touched, a, 1)?;
-            }
-            if let Some(old) = old {
-                self.unreference(touched, old)?;
-            }
-            let action = match &change.action {
-                Some(a) => Some(self.route_action(a)?),
-                None => None,
-            };
-            self.set_route(touched, key, action);
-        }
+        self.apply_routes(delta, touched)?;
 
         // Nexthops whose neighbor MAC or router interface changed.
-        let adjs: Vec<Adjacency> = self.nexthop_refs.keys().cloned().collect();
-        for adj in adjs {
+        let adjs: Vec<(Adjacency, u32)> = self
+            .nexthop_ids
+            .by_key
+            .iter()
+            .map(|(adj, id)| (adj.clone(), *id))
+            .collect();
+        for (adj, id) in adjs {
             let rif_now = self.rif_ids.get(&*adj.interface);
-            let key = Key::Nexthop(self.nexthop_ids.get(&adj).unwrap_or(0) as u16);
+            let key = Key::Nexthop(id as u16);
             let entity = self.nexthop_entity(&adj, rif_now);
             if self.desired.get(&key) != entity.as_ref() {
                 self.set(touched, key, entity);
@@ -543,17 +590,9 @@ impl Dataplane {
         // delta, so normally there are none left), then their ids.
         for vrf in old_topology.vrfs.difference(&topology.vrfs) {
             if let Some(id) = self.vrf_ids.get(vrf.as_str()) {
-                let id = id as u16;
-                let first = (id, IpNet::V4(Default::default()));
-                let left: Vec<(RouteKey, RouteAction)> = self
-                    .routes
-                    .range(first..)
-                    .take_while(|((v, _), _)| *v == id)
-                    .map(|(k, a)| (*k, *a))
-                    .collect();
-                for (key, action) in left {
-                    self.unreference(touched, action)?;
-                    self.set_route(touched, key, None);
+                for (key, action) in self.routes.of_vrf(id as u16) {
+                    self.release(touched, action)?;
+                    self.set_route(touched, key, Some(action), None);
                 }
             }
             self.vrf_ids.release(vrf.as_str());
@@ -561,135 +600,221 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Whether a route entry that does `old` already does `new`.
-    fn same(&self, old: Option<RouteAction>, new: Option<&FibAction>) -> bool {
-        match (old, new) {
-            (None, None) => true,
-            (Some(RouteAction::Drop), Some(FibAction::Drop))
-            | (Some(RouteAction::Punt), Some(FibAction::Punt)) => true,
-            (Some(RouteAction::Nexthop(id)), Some(FibAction::Forward(adjs))) if adjs.len() == 1 => {
-                self.nexthop_ids.get(&adjs[0]) == Some(u32::from(id))
+    /// The route entries of a FIB delta, and the references they take and drop.
+    ///
+    /// Per change this is a lookup of the entry's old action and a counter on its new one:
+    /// the ids of the last action seen are kept (`last`), as consecutive changes mostly
+    /// forward the same way (one BGP neighbor's routes), and then nothing is looked up by
+    /// adjacency at all.
+    fn apply_routes(
+        &mut self,
+        delta: &FibDelta,
+        touched: &mut Touched,
+    ) -> Result<(), DataplaneError> {
+        touched.routes.reserve(delta.changes.len());
+        // The VRF of the previous change and its id (changes come sorted by VRF).
+        let mut vrf: Option<(&rib::VrfName, Option<u32>)> = None;
+        let mut last: Option<(&Adjacencies, RouteAction)> = None;
+        for change in &delta.changes {
+            let vrf_id = match vrf {
+                Some((name, id)) if *name == change.vrf => id,
+                _ => {
+                    let id = self.vrf_ids.get(&*change.vrf);
+                    vrf = Some((&change.vrf, id));
+                    id
+                }
+            };
+            let Some(vrf_id) = vrf_id else {
+                continue; // the VRF is gone and so are its entries (below)
+            };
+            let key = (vrf_id as u16, change.prefix);
+            let old = self.routes.get(key);
+            let new = match &change.action {
+                None => None,
+                Some(FibAction::Drop) => Some(RouteAction::Drop),
+                Some(FibAction::Punt) => Some(RouteAction::Punt),
+                Some(FibAction::Forward(adjs)) => {
+                    let held = match last {
+                        Some((l, a)) if (Arc::ptr_eq(l, adjs) || l == adjs) && self.holds(a) => {
+                            Some(a)
+                        }
+                        _ => self.held_action(adjs),
+                    };
+                    if held.is_some() && held == old {
+                        continue;
+                    }
+                    // The new reference first, so what old and new share stays in place.
+                    let action = match held {
+                        Some(a) => {
+                            self.count(a, 1);
+                            a
+                        }
+                        None => self.acquire(touched, adjs)?,
+                    };
+                    last = Some((adjs, action));
+                    Some(action)
+                }
+            };
+            if new == old {
+                continue;
             }
-            (Some(RouteAction::Group(id)), Some(FibAction::Forward(adjs))) if adjs.len() > 1 => {
-                self.group_ids.get(adjs) == Some(u32::from(id))
+            if let Some(old) = old {
+                self.release(touched, old)?;
             }
-            _ => false,
+            self.set_route(touched, key, old, new);
+        }
+        Ok(())
+    }
+
+    /// Whether the ids of a route action are held (its count is above zero), so the action
+    /// found for an adjacency set earlier in a change is still what that set has.
+    fn holds(&self, action: RouteAction) -> bool {
+        let (refs, id) = match action {
+            RouteAction::Nexthop(id) => (&self.nexthop_refs, id),
+            RouteAction::Group(id) => (&self.group_refs, id),
+            RouteAction::Drop | RouteAction::Punt => return true,
+        };
+        refs.get(id as usize).is_some_and(|c| *c > 0)
+    }
+
+    /// The route action of adjacencies that have ids already.
+    fn held_action(&self, adjs: &Adjacencies) -> Option<RouteAction> {
+        if adjs.len() == 1 {
+            self.nexthop_ids
+                .get(&adjs[0])
+                .map(|id| RouteAction::Nexthop(id as u16))
+        } else {
+            self.group_ids
+                .get(adjs)
+                .map(|id| RouteAction::Group(id as u16))
         }
     }
 
-    /// Drops the references a route entry's action holds (see [`Dataplane::reference`]).
-    fn unreference(
+    /// Adds `by` to the count of a held action (which stays above zero).
+    fn count(&mut self, action: RouteAction, by: i32) {
+        let slot = match action {
+            RouteAction::Nexthop(id) => &mut self.nexthop_refs[id as usize],
+            RouteAction::Group(id) => &mut self.group_refs[id as usize],
+            RouteAction::Drop | RouteAction::Punt => return,
+        };
+        *slot = slot.wrapping_add_signed(by);
+    }
+
+    /// Takes a reference on the entries adjacencies forward to, creating them (nexthops,
+    /// members, group, ECMP entry) if they have none; returns the route action.
+    fn acquire(
+        &mut self,
+        touched: &mut Touched,
+        adjs: &Adjacencies,
+    ) -> Result<RouteAction, DataplaneError> {
+        if adjs.len() == 1 {
+            return Ok(RouteAction::Nexthop(
+                self.acquire_nexthop(touched, &adjs[0])? as u16,
+            ));
+        }
+        if let Some(group) = self.group_ids.get(adjs) {
+            self.group_refs[group as usize] += 1;
+            return Ok(RouteAction::Group(group as u16));
+        }
+        for adj in adjs.iter() {
+            self.acquire_nexthop(touched, adj)?;
+        }
+        let group = self.group_ids.get_or_alloc(adjs)?;
+        set_count(&mut self.group_refs, group, 1);
+        // Sorted by member id: the canonical form reads return.
+        let mut members: Vec<(u32, i32)> = adjs
+            .iter()
+            .map(|a| (self.nexthop_ids.get(a).unwrap_or(0), 1))
+            .collect();
+        members.sort_unstable();
+        let g = Entity::Group(ActionProfileGroup {
+            profile: Name::from_static(names::ECMP_SELECTOR),
+            group_id: group,
+            members,
+            max_size: 0,
+        });
+        self.set(touched, Key::Group(group), Some(g));
+        let e = table_entry(
+            names::ECMP_GROUP,
+            vec![exact("group_id", u16_bytes(group as u16))],
+            TableAction::Group(group),
+        );
+        self.set(touched, Key::EcmpEntry(group as u16), Some(e));
+        Ok(RouteAction::Group(group as u16))
+    }
+
+    /// Drops the reference a route entry's action holds, deleting the entries it pointed at
+    /// when it was the last.
+    fn release(
         &mut self,
         touched: &mut Touched,
         action: RouteAction,
     ) -> Result<(), DataplaneError> {
         match action {
-            RouteAction::Nexthop(id) => {
-                if let Some(adj) = self.nexthop_ids.key_of(u32::from(id)).cloned() {
-                    self.reference_nexthop(touched, &adj, -1)?;
-                }
-            }
+            RouteAction::Nexthop(id) => self.release_nexthop(touched, u32::from(id)),
             RouteAction::Group(id) => {
-                if let Some(adjs) = self.group_ids.key_of(u32::from(id)).cloned() {
-                    self.reference(touched, &FibAction::Forward(adjs), -1)?;
+                let count = &mut self.group_refs[id as usize];
+                *count -= 1;
+                if *count > 0 {
+                    return Ok(());
                 }
+                let Some(adjs) = self.group_ids.key_of(u32::from(id)).cloned() else {
+                    return Ok(());
+                };
+                self.group_ids.release(&adjs);
+                self.set(touched, Key::Group(u32::from(id)), None);
+                self.set(touched, Key::EcmpEntry(id), None);
+                for adj in adjs.iter() {
+                    if let Some(nh) = self.nexthop_ids.get(adj) {
+                        self.release_nexthop(touched, nh)?;
+                    }
+                }
+                Ok(())
             }
-            RouteAction::Drop | RouteAction::Punt => {}
+            RouteAction::Drop | RouteAction::Punt => Ok(()),
         }
-        Ok(())
     }
 
-    /// Adds (`+1`) or drops (`-1`) the references a FIB action holds, creating or deleting
-    /// nexthop, member, group and ECMP entries as their counts leave or reach zero.
-    fn reference(
-        &mut self,
-        touched: &mut Touched,
-        action: &FibAction,
-        by: isize,
-    ) -> Result<(), DataplaneError> {
-        let FibAction::Forward(adjs) = action else {
-            return Ok(());
-        };
-        if adjs.len() == 1 {
-            return self.reference_nexthop(touched, &adjs[0], by);
-        }
-        let count = self.group_refs.entry(adjs.clone()).or_insert(0);
-        let was = *count;
-        *count = (*count as isize + by) as usize;
-        let now = *count;
-        if now == 0 {
-            self.group_refs.remove(adjs);
-        }
-        if was == 0 && now > 0 {
-            for adj in adjs.iter() {
-                self.reference_nexthop(touched, adj, 1)?;
-            }
-            let group = self.group_ids.get_or_alloc(adjs)?;
-            // Sorted by member id: the canonical form reads return.
-            let mut members: Vec<(u32, i32)> = adjs
-                .iter()
-                .map(|a| (self.nexthop_ids.get(a).unwrap_or(0), 1))
-                .collect();
-            members.sort_unstable();
-            let g = Entity::Group(ActionProfileGroup {
-                profile: Name::from_static(names::ECMP_SELECTOR),
-                group_id: group,
-                members,
-                max_size: 0,
-            });
-            self.set(touched, Key::Group(group), Some(g));
-            let e = table_entry(
-                names::ECMP_GROUP,
-                vec![exact("group_id", u16_bytes(group as u16))],
-                TableAction::Group(group),
-            );
-            self.set(touched, Key::EcmpEntry(group as u16), Some(e));
-        } else if was > 0 && now == 0 {
-            if let Some(group) = self.group_ids.release(adjs) {
-                self.set(touched, Key::Group(group), None);
-                self.set(touched, Key::EcmpEntry(group as u16), None);
-            }
-            for adj in adjs.iter() {
-                self.reference_nexthop(touched, adj, -1)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn reference_nexthop(
+    /// Takes a reference on an adjacency's nexthop (and member), creating them on the first;
+    /// returns the nexthop id.
+    fn acquire_nexthop(
         &mut self,
         touched: &mut Touched,
         adj: &Adjacency,
-        by: isize,
-    ) -> Result<(), DataplaneError> {
-        let count = self.nexthop_refs.entry(adj.clone()).or_insert(0);
-        let was = *count;
-        *count = (*count as isize + by) as usize;
-        let now = *count;
-        if now == 0 {
-            self.nexthop_refs.remove(adj);
+    ) -> Result<u32, DataplaneError> {
+        if let Some(id) = self.nexthop_ids.get(adj) {
+            self.nexthop_refs[id as usize] += 1;
+            return Ok(id);
         }
-        if was == 0 && now > 0 {
-            let id = self.nexthop_ids.get_or_alloc(adj)?;
-            let rif = self.rif_ids.get(&*adj.interface);
-            let entity = self.nexthop_entity(adj, rif);
-            self.set(touched, Key::Nexthop(id as u16), entity);
-            // Every nexthop is also an ECMP member (member id = nexthop id), so groups can
-            // share members.
-            let m = Entity::Member(ActionProfileMember {
-                profile: Name::from_static(names::ECMP_SELECTOR),
-                member_id: id,
-                action: call(
-                    names::SET_NEXTHOP,
-                    vec![("nexthop_id", u16_bytes(id as u16))],
-                ),
-            });
-            self.set(touched, Key::Member(id), Some(m));
-        } else if was > 0 && now == 0 {
-            if let Some(id) = self.nexthop_ids.release(adj) {
-                self.set(touched, Key::Nexthop(id as u16), None);
-                self.set(touched, Key::Member(id), None);
-            }
+        let id = self.nexthop_ids.get_or_alloc(adj)?;
+        set_count(&mut self.nexthop_refs, id, 1);
+        let rif = self.rif_ids.get(&*adj.interface);
+        let entity = self.nexthop_entity(adj, rif);
+        self.set(touched, Key::Nexthop(id as u16), entity);
+        // Every nexthop is also an ECMP member (member id = nexthop id), so groups can
+        // share members.
+        let m = Entity::Member(ActionProfileMember {
+            profile: Name::from_static(names::ECMP_SELECTOR),
+            member_id: id,
+            action: call(
+                names::SET_NEXTHOP,
+                vec![("nexthop_id", u16_bytes(id as u16))],
+            ),
+        });
+        self.set(touched, Key::Member(id), Some(m));
+        Ok(id)
+    }
+
+    fn release_nexthop(&mut self, touched: &mut Touched, id: u32) -> Result<(), DataplaneError> {
+        let count = &mut self.nexthop_refs[id as usize];
+        *count -= 1;
+        if *count > 0 {
+            return Ok(());
+        }
+        if let Some(adj) = self.nexthop_ids.key_of(id).cloned() {
+            self.nexthop_ids.release(&adj);
+            self.set(touched, Key::Nexthop(id as u16), None);
+            self.set(touched, Key::Member(id), None);
         }
         Ok(())
     }
@@ -726,28 +851,12 @@ impl Dataplane {
         ))
     }
 
-    /// A FIB action in the ids of the entries it points at (referenced already).
-    fn route_action(&self, action: &FibAction) -> Result<RouteAction, DataplaneError> {
-        Ok(match action {
-            FibAction::Forward(adjs) if adjs.len() == 1 => RouteAction::Nexthop(
-                self.nexthop_ids
-                    .get(&adjs[0])
-                    .ok_or(DataplaneError::OutOfIds("nexthop"))? as u16,
-            ),
-            FibAction::Forward(adjs) => RouteAction::Group(
-                self.group_ids
-                    .get(adjs)
-                    .ok_or(DataplaneError::OutOfIds("ECMP group"))? as u16,
-            ),
-            FibAction::Drop => RouteAction::Drop,
-            FibAction::Punt => RouteAction::Punt,
-        })
-    }
-
     /// Turns touched keys into updates: inserts and modifies in dependency order (route
     /// entries last), then deletes in reverse dependency order.
     fn updates(&self, touched: Touched) -> Vec<Update> {
-        let mut writes = Vec::new();
+        // At most one update per touched key: allocated once, at its final size (a grown
+        // list holds up to twice what it needs, and an update is ~100 bytes).
+        let mut writes = Vec::with_capacity(touched.entities.len() + touched.routes.len());
         let mut deletes = Vec::new();
         for (key, old) in touched.entities {
             match (old, self.desired.get(&key)) {
@@ -757,12 +866,23 @@ impl Dataplane {
                 _ => {}
             }
         }
+        let mut routes = touched.routes;
+        // In key order (stable: a key set twice keeps its first old value first). The changes
+        // of a delta come in this order already, which the sort finds in one pass.
+        routes.sort_by_key(|r| r.0);
         let mut route_deletes = Vec::new();
-        for (key, old) in touched.routes {
-            match (old, self.routes.get(&key)) {
-                (None, Some(new)) => writes.push(Update::insert(route_entity(key, *new))),
-                (Some(old), Some(new)) if old != *new => {
-                    writes.push(Update::modify(route_entity(key, *new)))
+        let mut i = 0;
+        while i < routes.len() {
+            let (key, old, mut new) = routes[i];
+            i += 1;
+            while i < routes.len() && routes[i].0 == key {
+                new = routes[i].2;
+                i += 1;
+            }
+            match (old, new) {
+                (None, Some(new)) => writes.push(Update::insert(route_entity(key, new))),
+                (Some(old), Some(new)) if old != new => {
+                    writes.push(Update::modify(route_entity(key, new)))
                 }
                 (Some(old), None) => route_deletes.push(Update::delete(route_entity(key, old))),
                 _ => {}
@@ -851,14 +971,29 @@ fn route_entity((vrf_id, prefix): RouteKey, action: RouteAction) -> Entity {
             },
         });
     }
-    let call = match action {
-        RouteAction::Nexthop(id) => call(names::SET_NEXTHOP, vec![("nexthop_id", u16_bytes(id))]),
-        RouteAction::Group(id) => call(names::SET_ECMP_GROUP, vec![("group_id", u16_bytes(id))]),
-        RouteAction::Drop => call(names::DROP, vec![]),
-        RouteAction::Punt => call(names::PUNT, vec![]),
+    // Names as constants and each list built at its size: this runs once per route written.
+    const NEXTHOP_ID: Name = Name::from_static("nexthop_id");
+    const GROUP_ID: Name = Name::from_static("group_id");
+    let (action, params) = match action {
+        RouteAction::Nexthop(id) => (names::SET_NEXTHOP, vec![(NEXTHOP_ID, u16_bytes(id))]),
+        RouteAction::Group(id) => (names::SET_ECMP_GROUP, vec![(GROUP_ID, u16_bytes(id))]),
+        RouteAction::Drop => (names::DROP, Vec::new()),
+        RouteAction::Punt => (names::PUNT, Vec::new()),
+    };
+    let call = ActionCall {
+        action: Name::from_static(action),
+        params,
     };
     table_entry(table, matches, TableAction::Action(call))
 }
 
 #[cfg(test)]
 mod tests;
+
+/// Sets the count of a newly allocated id, growing the table as ids grow.
+fn set_count(refs: &mut Vec<u32>, id: u32, count: u32) {
+    if refs.len() <= id as usize {
+        refs.resize(id as usize + 1, 0);
+    }
+    refs[id as usize] = count;
+}

@@ -94,6 +94,22 @@ impl Wanted {
     }
 }
 
+/// Appends `more` to `to`, moving the list in whole when `to` is empty.
+fn append<T>(to: &mut Vec<T>, mut more: Vec<T>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.append(&mut more);
+    }
+}
+
+/// The distinct elements of a list in order, as a set would iterate them.
+fn sorted_set<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// The lowest VPN label we allocate (0-15 are reserved, RFC 3032).
 pub const FIRST_VPN_LABEL: u32 = 16;
 
@@ -107,9 +123,12 @@ pub struct Router {
     /// Our VPN label per VRF with an RD: configured, or allocated once and kept while the VRF
     /// exists (a label that moved would black-hole traffic until every PE re-learned it).
     vpn_labels: BTreeMap<String, u32>,
-    /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise.
-    pending_bgp: BTreeSet<(rib::VrfName, IpNet)>,
-    pending_vpn: BTreeSet<rib::VpnKey>,
+    /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise;
+    /// sorted and deduplicated when taken. Lists, not sets: they are the deltas' own lists
+    /// moved in (usually one delta's, as the speaker takes them after every write), so a
+    /// change costs no copy and no tree node.
+    pending_bgp: Vec<(rib::VrfName, IpNet)>,
+    pending_vpn: Vec<rib::VpnKey>,
 }
 
 /// What changed for BGP since it last looked: VRF prefixes whose best path changed (CE
@@ -135,8 +154,8 @@ impl Router {
             dataplane: Dataplane::new(),
             topology: Topology::default(),
             vpn_labels: BTreeMap::new(),
-            pending_bgp: BTreeSet::new(),
-            pending_vpn: BTreeSet::new(),
+            pending_bgp: Vec::new(),
+            pending_vpn: Vec::new(),
         }
     }
 
@@ -153,17 +172,23 @@ impl Router {
 
     /// Takes the RIB's delta and returns the switch updates it takes.
     pub fn commit(&mut self) -> Result<Vec<Update>, DataplaneError> {
-        let delta = self.rib.take_delta();
-        self.pending_bgp.extend(delta.bgp_changed.iter().cloned());
-        self.pending_vpn.extend(delta.vpn_changed.iter().copied());
-        self.dataplane.apply(&self.topology, &delta)
+        let mut delta = self.rib.take_delta();
+        append(
+            &mut self.pending_bgp,
+            std::mem::take(&mut delta.bgp_changed),
+        );
+        append(
+            &mut self.pending_vpn,
+            std::mem::take(&mut delta.vpn_changed),
+        );
+        self.dataplane.apply_owned(&self.topology, delta)
     }
 
     /// The BGP-relevant changes since the last call.
     pub fn take_bgp_changes(&mut self) -> BgpChanges {
         BgpChanges {
-            vrf: std::mem::take(&mut self.pending_bgp).into_iter().collect(),
-            vpn: std::mem::take(&mut self.pending_vpn).into_iter().collect(),
+            vrf: sorted_set(std::mem::take(&mut self.pending_bgp)),
+            vpn: sorted_set(std::mem::take(&mut self.pending_vpn)),
         }
     }
 

@@ -24,6 +24,16 @@ pub struct Tally {
 impl Tally {
     pub fn of(updates: &[Update]) -> Tally {
         let mut entries: BTreeMap<String, i64> = BTreeMap::new();
+        let mut add = |n: &str, delta: i64| match entries.get_mut(n) {
+            Some(c) => *c += delta,
+            None => {
+                entries.insert(n.to_string(), delta);
+            }
+        };
+        // Updates come in runs of one table (a FIB delta's routes, one after another), so a
+        // run is summed first and looked up once: names are interned, so one table's name is
+        // one pointer.
+        let mut run: Option<(&'static str, i64)> = None;
         for u in updates {
             let delta = match u.kind {
                 UpdateKind::Insert => 1,
@@ -31,12 +41,17 @@ impl Tally {
                 UpdateKind::Modify => continue,
             };
             let n = name(&u.entity);
-            match entries.get_mut(n) {
-                Some(c) => *c += delta,
-                None => {
-                    entries.insert(n.to_string(), delta);
+            match &mut run {
+                Some((r, c)) if std::ptr::eq(*r, n) => *c += delta,
+                _ => {
+                    if let Some((r, c)) = run.replace((n, delta)) {
+                        add(r, c);
+                    }
                 }
             }
+        }
+        if let Some((r, c)) = run {
+            add(r, c);
         }
         Tally {
             entries,
@@ -63,11 +78,11 @@ pub struct WriteStats {
     last_write: Option<(SystemTime, Duration, usize)>,
 }
 
-fn name(entity: &Entity) -> &str {
+fn name(entity: &Entity) -> &'static str {
     match entity {
-        Entity::Table(t) => t.table.as_ref(),
-        Entity::Member(m) => m.profile.as_ref(),
-        Entity::Group(g) => g.profile.as_ref(),
+        Entity::Table(t) => t.table.as_str(),
+        Entity::Member(m) => m.profile.as_str(),
+        Entity::Group(g) => g.profile.as_str(),
     }
 }
 

@@ -1,0 +1,282 @@
+//! The route entries the switch should hold, packed.
+//!
+//! There is one per FIB entry (a million on a full table), so each costs what its key and
+//! action need and no more: per VRF id, an IPv4 entry is one `u64` in a `BTreeSet` (address,
+//! prefix length and action packed, 8 bytes in the tree's node) instead of a
+//! `((u16, IpNet), RouteAction)` pair (24 bytes); IPv6 entries, rarer, are
+//! `(address, prefix length) → action`. Iteration order is the order of `(VRF id, IpNet)`:
+//! by VRF id, IPv4 before IPv6 (as `IpNet` orders its variants), then address, then prefix
+//! length (as `Ipv4Net` / `Ipv6Net` order), so what is built from it is unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use super::{RouteAction, RouteKey};
+
+/// Bits of a packed [`RouteAction`]: 2 of kind above 16 of id.
+const ACTION_BITS: u32 = 18;
+const ACTION_MASK: u64 = (1 << ACTION_BITS) - 1;
+
+fn pack_action(action: RouteAction) -> u32 {
+    match action {
+        RouteAction::Nexthop(id) => u32::from(id),
+        RouteAction::Group(id) => 1 << 16 | u32::from(id),
+        RouteAction::Drop => 2 << 16,
+        RouteAction::Punt => 3 << 16,
+    }
+}
+
+fn unpack_action(bits: u32) -> RouteAction {
+    let id = bits as u16;
+    match bits >> 16 {
+        0 => RouteAction::Nexthop(id),
+        1 => RouteAction::Group(id),
+        2 => RouteAction::Drop,
+        _ => RouteAction::Punt,
+    }
+}
+
+/// An IPv4 entry without its action: address in the top 32 bits, prefix length in the next
+/// 8 (ordered as `Ipv4Net` orders), the action in the low [`ACTION_BITS`].
+fn v4_key(net: &Ipv4Net) -> u64 {
+    u64::from(u32::from(net.addr())) << 32 | u64::from(net.prefix_len()) << 24
+}
+
+fn v4_net(bits: u64) -> Ipv4Net {
+    let addr = Ipv4Addr::from((bits >> 32) as u32);
+    // The length came from an `Ipv4Net`, so it is valid.
+    Ipv4Net::new(addr, (bits >> 24) as u8).unwrap_or_default()
+}
+
+/// The route entries of one VRF id.
+#[derive(Debug, Default)]
+struct VrfRoutes {
+    v4: BTreeSet<u64>,
+    v6: BTreeMap<(u128, u8), RouteAction>,
+}
+
+impl VrfRoutes {
+    fn get_v4(&self, net: &Ipv4Net) -> Option<u64> {
+        let key = v4_key(net);
+        // One descent: the first element from `key` on is this prefix's, if it has one.
+        self.v4
+            .range(key..)
+            .next()
+            .copied()
+            .filter(|b| b & !ACTION_MASK == key)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (IpNet, RouteAction)> + '_ {
+        let v4 = self.v4.iter().map(|b| {
+            (
+                IpNet::V4(v4_net(*b)),
+                unpack_action(*b as u32 & ACTION_MASK as u32),
+            )
+        });
+        let v6 = self.v6.iter().map(|((addr, len), a)| {
+            let net = Ipv6Net::new(Ipv6Addr::from(*addr), *len).unwrap_or_default();
+            (IpNet::V6(net), *a)
+        });
+        v4.chain(v6)
+    }
+}
+
+/// Every route entry, by (VRF id, prefix).
+#[derive(Debug, Default)]
+pub(super) struct Routes {
+    vrfs: BTreeMap<u16, VrfRoutes>,
+    len: usize,
+}
+
+impl Routes {
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn get(&self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
+        let routes = self.vrfs.get(&vrf)?;
+        match prefix {
+            IpNet::V4(net) => routes
+                .get_v4(&net)
+                .map(|b| unpack_action(b as u32 & ACTION_MASK as u32)),
+            IpNet::V6(net) => routes
+                .v6
+                .get(&(u128::from(net.addr()), net.prefix_len()))
+                .copied(),
+        }
+    }
+
+    /// Sets the entry of `key`; returns the one it had (the tests' reference operation).
+    #[cfg(test)]
+    fn insert(&mut self, (vrf, prefix): RouteKey, action: RouteAction) -> Option<RouteAction> {
+        let routes = self.vrfs.entry(vrf).or_default();
+        let old = match prefix {
+            IpNet::V4(net) => {
+                let old = routes.get_v4(&net);
+                if let Some(b) = old {
+                    routes.v4.remove(&b);
+                }
+                routes
+                    .v4
+                    .insert(v4_key(&net) | u64::from(pack_action(action)));
+                old.map(|b| unpack_action(b as u32 & ACTION_MASK as u32))
+            }
+            IpNet::V6(net) => routes
+                .v6
+                .insert((u128::from(net.addr()), net.prefix_len()), action),
+        };
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Changes the entry of `key` from `old`, what [`Routes::get`] says it is, to `new`:
+    /// without looking it up again.
+    pub(super) fn set(
+        &mut self,
+        (vrf, prefix): RouteKey,
+        old: Option<RouteAction>,
+        new: Option<RouteAction>,
+    ) {
+        let routes = self.vrfs.entry(vrf).or_default();
+        match prefix {
+            IpNet::V4(net) => {
+                let key = v4_key(&net);
+                if let Some(old) = old {
+                    routes.v4.remove(&(key | u64::from(pack_action(old))));
+                }
+                if let Some(new) = new {
+                    routes.v4.insert(key | u64::from(pack_action(new)));
+                }
+            }
+            IpNet::V6(net) => {
+                let key = (u128::from(net.addr()), net.prefix_len());
+                match new {
+                    Some(new) => routes.v6.insert(key, new),
+                    None => routes.v6.remove(&key),
+                };
+            }
+        }
+        match (old, new) {
+            (None, Some(_)) => self.len += 1,
+            (Some(_), None) => {
+                self.len -= 1;
+                if routes.is_empty() {
+                    self.vrfs.remove(&vrf);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes the entry of `key`; returns it.
+    #[cfg(test)]
+    fn remove(&mut self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
+        let routes = self.vrfs.get_mut(&vrf)?;
+        let old = match prefix {
+            IpNet::V4(net) => {
+                let old = routes.get_v4(&net)?;
+                routes.v4.remove(&old);
+                unpack_action(old as u32 & ACTION_MASK as u32)
+            }
+            IpNet::V6(net) => routes
+                .v6
+                .remove(&(u128::from(net.addr()), net.prefix_len()))?,
+        };
+        if routes.is_empty() {
+            self.vrfs.remove(&vrf);
+        }
+        self.len -= 1;
+        Some(old)
+    }
+
+    /// Every entry, in key order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RouteKey, RouteAction)> + '_ {
+        self.vrfs.iter().flat_map(|(vrf, routes)| {
+            routes
+                .iter()
+                .map(move |(prefix, action)| ((*vrf, prefix), action))
+        })
+    }
+
+    /// The entries of one VRF id, in key order.
+    pub(super) fn of_vrf(&self, vrf: u16) -> Vec<(RouteKey, RouteAction)> {
+        self.vrfs.get(&vrf).map_or_else(Vec::new, |routes| {
+            routes
+                .iter()
+                .map(|(prefix, action)| ((vrf, prefix), action))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterates_in_the_order_of_vrf_id_and_ipnet() {
+        let nets = [
+            "10.0.0.0/8",
+            "10.0.0.0/16",
+            "0.0.0.0/0",
+            "255.255.255.255/32",
+            "10.1.2.3/24",
+            "::/0",
+            "2001:db8::/32",
+            "2001:db8::1/128",
+            "ffff::/16",
+        ];
+        let actions = [
+            RouteAction::Nexthop(0),
+            RouteAction::Nexthop(u16::MAX),
+            RouteAction::Group(7),
+            RouteAction::Group(u16::MAX),
+            RouteAction::Drop,
+            RouteAction::Punt,
+        ];
+        let mut want = BTreeMap::new();
+        let mut routes = Routes::default();
+        for (i, n) in nets.iter().enumerate() {
+            for vrf in [3u16, 1, u16::MAX] {
+                let key = (vrf, n.parse::<IpNet>().unwrap());
+                let action = actions[(i + vrf as usize) % actions.len()];
+                assert_eq!(routes.insert(key, action), want.insert(key, action));
+                let again = actions[(i + 1) % actions.len()];
+                assert_eq!(routes.insert(key, again), want.insert(key, again));
+            }
+        }
+        assert_eq!(routes.len(), want.len());
+        let got: Vec<_> = routes.iter().collect();
+        let expected: Vec<_> = want.iter().map(|(k, a)| (*k, *a)).collect();
+        assert_eq!(got, expected);
+        assert_eq!(
+            routes.of_vrf(3),
+            expected
+                .iter()
+                .filter(|(k, _)| k.0 == 3)
+                .copied()
+                .collect::<Vec<_>>()
+        );
+        for (k, a) in &expected {
+            routes.set(*k, Some(*a), Some(RouteAction::Punt));
+            assert_eq!(routes.get(*k), Some(RouteAction::Punt));
+            routes.set(*k, Some(RouteAction::Punt), None);
+            assert_eq!(routes.get(*k), None);
+            routes.set(*k, None, Some(*a));
+            assert_eq!(routes.get(*k), Some(*a));
+            assert_eq!(routes.remove(*k), Some(*a));
+            assert_eq!(routes.get(*k), None);
+            assert_eq!(routes.remove(*k), None);
+        }
+        assert_eq!(routes.len(), 0);
+        assert!(routes.vrfs.is_empty());
+    }
+}
