@@ -18,6 +18,12 @@ use p4vrf::speaker::BgpInstance;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+/// mimalloc instead of glibc's malloc: ingest allocates and frees many small blocks on two
+/// threads (the main loop and the switch writer), where glibc's arenas spend their time in
+/// consolidation and keep more memory (docs/benchmarks.md, "BGP ingest").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "p4vrf",
