@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::ops::Range;
 
 fn rt(s: &str) -> RouteTarget {
     s.parse().unwrap()
@@ -423,11 +424,7 @@ fn op() -> impl Strategy<Value = Op> {
                 add
             }
         ),
-        (0..3usize, 1u8..4, any::<bool>()).prop_map(|(intf, host, add)| Op::Neighbor {
-            intf,
-            host,
-            add
-        }),
+        neighbor_op(0..3, 1..4),
         (0..3usize, 0u8..4, 1u8..3, 1u8..4, 0u8..3, any::<bool>()).prop_map(
             |(vrf, prefix, peer, host, pref, add)| Op::PeerRoute {
                 vrf,
@@ -438,57 +435,47 @@ fn op() -> impl Strategy<Value = Op> {
                 add
             }
         ),
-        (1u8..3, 0u8..4, 0u8..3, 1u8..6, 16u32..18, any::<bool>()).prop_map(
-            |(rd, prefix, rt, host, label, add)| Op::VpnPath {
-                rd,
-                prefix,
-                rt,
-                host,
-                label,
-                add
-            }
-        ),
+        vpn_path_op(0..3),
         proptest::collection::vec(0..3usize, 0..3).prop_map(Op::Core),
         (0..3usize, 1u8..3).prop_map(|(v, n)| Op::MaxPaths(v, n)),
-        proptest::collection::vec(
-            (
-                1u8..6,
-                0..3usize,
-                1u8..4,
-                prop_oneof![Just(3u32), 100u32..102]
-            ),
-            0..3
-        )
-        .prop_map(Op::Lsps),
+        lsps_op(0..3, 1..4),
     ]
+}
+
+/// A neighbor 10.0.0.host on interface `intfs`, added or removed.
+fn neighbor_op(intfs: Range<usize>, hosts: Range<u8>) -> impl Strategy<Value = Op> {
+    (intfs, hosts, any::<bool>()).prop_map(|(intf, host, add)| Op::Neighbor { intf, host, add })
+}
+
+/// A remote PE's path with a route target of `rts`, next hop 10.0.0.1 to .5 (4 and 5 are
+/// never neighbors: they resolve only through an LSP).
+fn vpn_path_op(rts: Range<u8>) -> impl Strategy<Value = Op> {
+    (1u8..3, 0u8..4, rts, 1u8..6, 16u32..18, any::<bool>()).prop_map(
+        |(rd, prefix, rt, host, label, add)| Op::VpnPath {
+            rd,
+            prefix,
+            rt,
+            host,
+            label,
+            add,
+        },
+    )
+}
+
+/// Up to two static LSPs towards PEs 10.0.0.1 to .5, on an interface of `intfs` through a
+/// first hop 10.0.0.via (`vias`), label implicit null (3) or a real one.
+fn lsps_op(intfs: Range<usize>, vias: Range<u8>) -> impl Strategy<Value = Op> {
+    let lsp = (1u8..6, intfs, vias, prop_oneof![Just(3u32), 100u32..102]);
+    proptest::collection::vec(lsp, 0..3).prop_map(Op::Lsps)
 }
 
 /// Ops for the core-link property: mostly remote PE paths, LSPs and the neighbors and core
 /// interfaces they resolve through, with some of everything else that touches them.
 fn core_op() -> impl Strategy<Value = Op> {
-    let lsp = (
-        1u8..6,
-        0..2usize,
-        1u8..3,
-        prop_oneof![Just(3u32), 100u32..102],
-    );
     prop_oneof![
-        5 => (1u8..3, 0u8..4, 0u8..2, 1u8..6, 16u32..18, any::<bool>()).prop_map(
-            |(rd, prefix, rt, host, label, add)| Op::VpnPath {
-                rd,
-                prefix,
-                rt,
-                host,
-                label,
-                add
-            }
-        ),
-        3 => proptest::collection::vec(lsp, 0..3).prop_map(Op::Lsps),
-        3 => (0..2usize, 1u8..3, any::<bool>()).prop_map(|(intf, host, add)| Op::Neighbor {
-            intf,
-            host,
-            add
-        }),
+        5 => vpn_path_op(0..2),
+        3 => lsps_op(0..2, 1..3),
+        3 => neighbor_op(0..2, 1..3),
         1 => proptest::collection::vec(0..2usize, 0..3).prop_map(Op::Core),
         1 => (0..2usize, any::<bool>()).prop_map(|(intf, add)| Op::Connected {
             vrf: 0,
