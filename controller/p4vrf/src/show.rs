@@ -340,16 +340,9 @@ pub fn bgp_vrf_unicast(rib: &Rib, vrf: &str, family: Family) -> Option<String> {
         .and_then(|p| p.rd)
         .map_or_else(|| "none".to_string(), |rd| rd.to_string());
     let _ = writeln!(out, "BGP table of vrf {vrf} (route distinguisher {rd})");
-    let _ = writeln!(
-        out,
-        "Status codes: * valid, > best, i internal, r redistributed, x imported"
-    );
-    let _ = writeln!(out, "Origin codes: i - IGP, e - EGP, ? - incomplete");
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "     {:<24} {:<24} Metric LocPrf Weight Path",
-        "Network", "Next Hop"
+    table_header(
+        &mut out,
+        "* valid, > best, i internal, r redistributed, x imported",
     );
     let mut paths = 0;
     for (prefix, rows) in &table {
@@ -424,6 +417,18 @@ fn communities_lines(out: &mut String, attrs: &Attrs) {
     }
 }
 
+/// The legend and column heads of a BGP table listing (one [`path_line`] per path follows).
+fn table_header(out: &mut String, status_codes: &str) {
+    let _ = writeln!(out, "Status codes: {status_codes}");
+    let _ = writeln!(out, "Origin codes: i - IGP, e - EGP, ? - incomplete");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "     {:<24} {:<24} Metric LocPrf Weight Path",
+        "Network", "Next Hop"
+    );
+}
+
 /// `show ip bgp vpnv4 all` (and `show bgp vpnv6 unicast all`), optionally with `detail`.
 pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
     let mut out = String::new();
@@ -434,14 +439,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
     let _ = writeln!(out, "p4vrf# {cmd}{}", if detail { " detail" } else { "" });
     let views = vpn_by_rd(rib, family);
     if !detail {
-        let _ = writeln!(out, "Status codes: * valid, > best");
-        let _ = writeln!(out, "Origin codes: i - IGP, e - EGP, ? - incomplete");
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "     {:<24} {:<24} Metric LocPrf Weight Path",
-            "Network", "Next Hop"
-        );
+        table_header(&mut out, "* valid, > best");
     }
     for (rd, vrf, rows) in views {
         match vrf {
