@@ -15,8 +15,6 @@
 //! Run: `cargo bench -p p4rt --bench embedded_write` (`ENTRIES=100000` for a quick one;
 //! `ONLY=target` or `ONLY=proto` runs one way, e.g. under a profiler).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use p4rt::entity::{ActionCall, MatchValue, TableAction, TableEntry, Update};
@@ -25,38 +23,13 @@ use p4runtime_proto::p4::config::v1::P4Info;
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
 
-struct Counting;
+#[path = "../../bench-support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::cpu_s;
 
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
+/// Live heap bytes now.
 fn heap() -> isize {
-    LIVE_BYTES.load(Relaxed)
-}
-
-/// CPU time of this thread so far, in seconds.
-fn cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
+    counting_alloc::heap().0
 }
 
 const BUILTIN_P4INFO: &[u8] = include_bytes!("../../../p4/build/p4vrf.p4info.binpb");

@@ -17,10 +17,8 @@
 //! Run: `cargo bench -p p4vrf --bench leak_scale` (VRFS, PER_VRF, SERVICES may be set in the
 //! environment).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,46 +29,9 @@ use p4vrf::dataplane::{Dataplane, Topology};
 use p4vrf::pipeline::Pipeline;
 use rib::{Adjacency, Forward, Protocol, Rib, Route, RouteTarget, VrfPolicy};
 
-/// The system allocator, counting live heap bytes (as requested) and live allocations.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
-/// The most live bytes seen while `TRACK_PEAK` is set.
-static PEAK_BYTES: AtomicIsize = AtomicIsize::new(0);
-static TRACK_PEAK: AtomicBool = AtomicBool::new(false);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed) + layout.size() as isize;
-        LIVE_ALLOCS.fetch_add(1, Relaxed);
-        if TRACK_PEAK.load(Relaxed) {
-            PEAK_BYTES.fetch_max(live, Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        LIVE_ALLOCS.fetch_sub(1, Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let grow = new_size as isize - layout.size() as isize;
-        let live = LIVE_BYTES.fetch_add(grow, Relaxed) + grow;
-        if TRACK_PEAK.load(Relaxed) {
-            PEAK_BYTES.fetch_max(live, Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Live heap (bytes, allocations) now.
-fn heap() -> (isize, isize) {
-    (LIVE_BYTES.load(Relaxed), LIVE_ALLOCS.load(Relaxed))
-}
+#[path = "../../bench-support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{cpu_s, heap, stop_peak, track_peak_from};
 
 /// What grew between two [`heap`] readings, per entry (FIB entry, or switch table entry).
 fn per_entry(what: &str, before: (isize, isize), after: (isize, isize), entries: usize) {
@@ -81,15 +42,6 @@ fn per_entry(what: &str, before: (isize, isize), after: (isize, isize), entries:
         (after.0 - before.0) as f64 / n,
         (after.1 - before.1) as f64 / n,
     );
-}
-
-/// CPU time of this thread so far, in seconds (`/proc/thread-self/schedstat`), so figures can
-/// be told apart from time spent waiting for a CPU shared with other work.
-fn cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
 }
 
 fn env(name: &str, default: usize) -> usize {
@@ -361,15 +313,13 @@ fn embedded_switch(dp: &Dataplane) {
         .expect("pipeline");
     let updates = dp.reconcile(&[]);
     let before = heap();
-    PEAK_BYTES.store(before.0, Relaxed);
-    TRACK_PEAK.store(true, Relaxed);
+    track_peak_from(before.0);
     let start = Instant::now();
     let cpu = cpu_s();
     runtime.block_on(target.write(&updates)).expect("write");
     let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_s() - cpu);
-    TRACK_PEAK.store(false, Relaxed);
+    let peak = stop_peak();
     let after = heap();
-    let peak = PEAK_BYTES.load(Relaxed);
     let entries = target.switch().lock().map(|s| s.entry_count()).unwrap_or(0);
     println!(
         "embedded switch: {} updates written in {wall:.3} s (CPU {cpu:.3} s), {entries} table entries",

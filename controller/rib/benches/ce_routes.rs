@@ -9,9 +9,7 @@
 //!
 //! Run: `cargo bench -p rib --bench ce_routes`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,34 +17,9 @@ use ipnet::{IpNet, Ipv4Net};
 use policy::{Attrs, NextHop, SourceProtocol};
 use rib::{Forward, PeerRef, Protocol, Rib, Route, VrfPolicy};
 
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
-        LIVE_ALLOCS.fetch_add(1, Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        LIVE_ALLOCS.fetch_sub(1, Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn heap() -> (isize, isize) {
-    (LIVE_BYTES.load(Relaxed), LIVE_ALLOCS.load(Relaxed))
-}
+#[path = "../../bench-support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{cpu_s, heap};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -57,14 +30,6 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-/// CPU time of this thread so far, in seconds.
-fn cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .map_or(0.0, |ns: u64| ns as f64 / 1e9)
 }
 
 fn main() {
