@@ -20,6 +20,7 @@ mod intern;
 mod policy_ref;
 mod route;
 pub mod small_map;
+mod table;
 
 pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
@@ -28,6 +29,7 @@ pub use route::{
     Route, VpnPath, VrfName,
 };
 pub use small_map::SmallMap;
+pub use table::{KeyedTable, PrefixTable};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::borrow::Cow;
@@ -100,7 +102,7 @@ pub struct BgpBest {
 /// All candidate routes of one prefix in one VRF, which one is best, and which one is the
 /// BGP table's best path.
 ///
-/// A table holds a million of these, inline in its B-tree nodes, so they are small: most
+/// A table holds a million of these, inline in its entry vector, so they are small: most
 /// prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the size
 /// of its routes); the selected route and the BGP best path are indexes into them, not copies;
 /// what only some prefixes have is boxed.
@@ -291,7 +293,7 @@ impl PrefixEntry {
 struct VrfState {
     /// Shared, so the per-prefix work (selection, export) takes it without copying its sets.
     policy: Arc<VrfPolicy>,
-    table: BTreeMap<IpNet, PrefixEntry>,
+    table: PrefixTable<PrefixEntry>,
     /// FIB actions of prefixes without a table entry: neighbors' host entries, and what the
     /// last delta installed for a prefix whose entry has left since (until the next delta
     /// replaces or removes it). A prefix's action is in its entry's `fib` or here, never both.
@@ -313,8 +315,6 @@ struct VrfState {
     /// and built an adjacency list only to find its shared copy.
     resolved: Vec<(IpAddr, Forward)>,
     resolved_epoch: u64,
-    /// The table's size when it was last rebuilt ([`VrfState::compact_if_grown`]).
-    compacted_len: usize,
 }
 
 impl VrfState {
@@ -370,67 +370,30 @@ impl VrfState {
     }
 
     /// [`VrfState::refresh_route_fib`] for sorted, distinct non-host prefixes, pushing the
-    /// changes in order. Many of them at once (a full table arriving or leaving) are refreshed
-    /// in one walk over the table's range instead of a search each: with a million /24s a
-    /// search scans ~6 nodes of up to 11 prefixes, more than the walk spends per entry.
+    /// changes in order.
     fn refresh_route_fibs(
         &mut self,
         prefixes: &[IpNet],
         changes: &mut Vec<(IpNet, Option<FibAction>)>,
     ) {
-        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
-            return;
-        };
-        let bulk = prefixes.len() >= BULK_FIB
-            && prefixes.len() * 4 >= self.table.len()
-            && self.hosts_fib.is_empty();
-        if !bulk {
-            for prefix in prefixes {
-                if let Some(action) = self.refresh_route_fib(*prefix) {
-                    changes.push((*prefix, action));
-                }
-            }
-            return;
-        }
-        // Without host entries a marked prefix without a table entry had no action and has
-        // none: only the table's entries can change.
-        let mut wanted = prefixes.iter().peekable();
-        let mut emptied = false;
-        for (prefix, entry) in self.table.range_mut(first..=last) {
-            while wanted.next_if(|p| *p < prefix).is_some() {}
-            if wanted.next_if(|p| *p == prefix).is_none() {
-                continue;
-            }
-            let action = entry.best_route().and_then(route_fib_action);
-            let old = entry.fib.take();
-            if entry.candidates.is_empty() {
-                emptied = true;
-            } else {
-                entry.fib.clone_from(&action);
-            }
-            if old != action {
+        for prefix in prefixes {
+            if let Some(action) = self.refresh_route_fib(*prefix) {
                 changes.push((*prefix, action));
             }
         }
-        if emptied {
-            // Every emptied entry of a non-host prefix is among these (the selection marked it
-            // and left it for this phase); emptied host entries are `install`'s.
-            self.table
-                .retain(|prefix, entry| !entry.candidates.is_empty() || is_host(prefix));
-        }
     }
 
-    /// Host (/32, /128) prefixes inside a subnet with a FIB action: range scans, as a subnet's
-    /// addresses are contiguous in prefix order.
+    /// Host (/32, /128) prefixes inside a subnet with a FIB action: range scans of the
+    /// table's hosts and of the host entries, as a subnet's addresses are contiguous in order.
     fn fib_hosts_within(&self, subnet: IpNet) -> Vec<IpNet> {
         let first = IpNet::new(subnet.network(), 0).expect("0 is a valid length");
         let last = host_prefix(subnet.broadcast());
         let within = move |p: &IpNet| is_host(p) && subnet.contains(p);
         let mut hosts: Vec<IpNet> = self
             .table
-            .range(first..=last)
-            .filter(|(p, e)| e.fib.is_some() && within(p))
-            .map(|(p, _)| *p)
+            .hosts_within(subnet)
+            .filter(|p| self.table.get(p).is_some_and(|e| e.fib.is_some()))
+            .copied()
             .collect();
         hosts.extend(
             self.hosts_fib
@@ -439,21 +402,6 @@ impl VrfState {
                 .filter(within),
         );
         hosts
-    }
-
-    /// Rebuilds the table once it has grown by half since the last rebuild (and is not tiny).
-    /// A B-tree filled by inserts in ascending order (a CE's table usually arrives sorted)
-    /// keeps its nodes 6/11 full, as each split leaves the left half behind; a tree built
-    /// from its sorted entries has them full, about 70 bytes per route less with the entry's
-    /// size. Geometric, so it costs O(1) per route over the table's growth.
-    fn compact_if_grown(&mut self) {
-        let len = self.table.len();
-        if len < self.compacted_len / 2 {
-            self.compacted_len = len;
-        } else if len >= COMPACT_MIN && len > self.compacted_len + self.compacted_len / 2 {
-            self.table = std::mem::take(&mut self.table).into_iter().collect();
-            self.compacted_len = len;
-        }
     }
 
     /// Marks a prefix for selection; true when it is the VRF's first mark since the last
@@ -476,7 +424,7 @@ fn route_fib_action(route: &Route) -> Option<FibAction> {
 }
 
 fn installed<'a>(
-    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    table: &'a PrefixTable<PrefixEntry>,
     hosts: &'a BTreeMap<IpNet, FibAction>,
     prefix: &IpNet,
 ) -> Option<&'a FibAction> {
@@ -490,10 +438,10 @@ fn installed<'a>(
 /// A VRF's FIB as last computed by [`Rib::take_delta`], in prefix order: a view of the
 /// actions kept in the table's entries and of the VRF's host entries. Reads like the
 /// `BTreeMap<IpNet, FibAction>` it replaces (`get`, `contains_key`, `iter`, indexing); `len`
-/// counts, so it walks the table.
+/// counts, so it walks the table; `iter` sorts the table's prefixes.
 #[derive(Clone, Copy)]
 pub struct Fib<'a> {
-    table: &'a BTreeMap<IpNet, PrefixEntry>,
+    table: &'a PrefixTable<PrefixEntry>,
     hosts: &'a BTreeMap<IpNet, FibAction>,
 }
 
@@ -539,7 +487,7 @@ impl<'a> Fib<'a> {
 
 /// Iterator over a [`Fib`]: the table's installed actions merged with the host entries.
 pub struct FibIter<'a> {
-    table: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, PrefixEntry>>,
+    table: std::iter::Peekable<std::vec::IntoIter<(&'a IpNet, &'a PrefixEntry)>>,
     hosts: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, FibAction>>,
 }
 
@@ -623,13 +571,6 @@ impl std::fmt::Debug for Fib<'_> {
     }
 }
 
-/// From how many marked prefixes the FIB phase walks the table rather than searching it
-/// ([`VrfState::refresh_route_fibs`]); small under test, so the property tests take both ways.
-const BULK_FIB: usize = if cfg!(test) { 4 } else { 64 };
-
-/// Tables smaller than this are never rebuilt ([`VrfState::compact_if_grown`]).
-const COMPACT_MIN: usize = if cfg!(test) { 8 } else { 4096 };
-
 /// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
 const RESOLVED_CACHED: usize = 8;
 
@@ -689,11 +630,11 @@ enum NhUser {
 #[derive(Debug, Default)]
 pub struct Rib {
     vrfs: BTreeMap<VrfName, VrfState>,
-    vpn: BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>>,
+    vpn: KeyedTable<VpnKey, SmallMap<PathSource, VpnPath>>,
     /// Which VRFs import each RT: the VRFs a changed VPN path may need to reach.
     importers: BTreeMap<RouteTarget, BTreeSet<VrfName>>,
     /// Which VRFs hold a candidate imported from each VPN key: where a withdrawal must reach.
-    imported_into: BTreeMap<VpnKey, SmallMap<VrfName, ()>>,
+    imported_into: KeyedTable<VpnKey, SmallMap<VrfName, ()>>,
     /// Connected subnets of each interface, for neighbor host entries; counted, because a
     /// VRF being removed and its successor may briefly both hold the interface's subnet.
     attached: BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
@@ -816,7 +757,7 @@ impl Rib {
         self.upsert_vrf(&name, VrfPolicy::default());
         let own: Vec<(IpNet, CandidateKey)> = self.vrfs[&name]
             .table
-            .iter()
+            .iter_unordered()
             .flat_map(|(p, e)| {
                 e.candidates
                     .keys()
@@ -862,8 +803,7 @@ impl Rib {
             .get_mut(&name)
             .expect("known")
             .table
-            .entry(prefix)
-            .or_default();
+            .get_or_default(prefix);
         let key = CandidateKey::Own(route.protocol);
         if entry.candidates.get(&key) == Some(&route) {
             return Ok(());
@@ -951,7 +891,7 @@ impl Rib {
         };
         let key = CandidateKey::Peer(peer.addr);
         let state = self.vrfs.get_mut(&name).expect("known");
-        let entry = state.table.entry(prefix).or_default();
+        let entry = state.table.get_or_default(prefix);
         let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
@@ -1016,7 +956,7 @@ impl Rib {
             label: Some(label),
             peer: Some(peer),
         };
-        let paths = self.vpn.entry(key).or_default();
+        let paths = self.vpn.get_or_default(key);
         let old = paths.insert(PathSource::Peer(peer.addr), path.clone());
         if old.as_ref() == Some(&path) {
             return;
@@ -1332,7 +1272,7 @@ impl Rib {
             if state.dirty_best.is_empty() {
                 self.dirty_vrfs.insert(vrf.clone());
             }
-            for (prefix, entry) in state.table.iter_mut() {
+            for (prefix, entry) in state.table.iter_unordered_mut() {
                 for peer in &peers {
                     let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
                         continue;
@@ -1469,9 +1409,6 @@ impl Rib {
                 }));
         }
         delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
-        for state in self.vrfs.values_mut() {
-            state.compact_if_grown();
-        }
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
         self.interned.purge_if_grown();
@@ -1515,71 +1452,16 @@ impl Rib {
         }
     }
 
-    /// Recomputes the best route of one prefix; on change, marks FIB keys and the export.
-    fn select_best(&mut self, vrf: &VrfName, prefix: IpNet) {
-        // One search of the VRFs and one of the table: the entry is read, then updated.
-        let Some(state) = self.vrfs.get_mut(vrf) else {
-            return;
-        };
-        // Without an RD nothing is exported: no need to look the VRF up again.
-        let exports = state.policy.rd.is_some();
-        let VrfState {
-            table,
-            policy,
-            hosts_fib,
-            dirty_fib,
-            bgp_changed,
-            ..
-        } = &mut *state;
-        let Some(entry) = table.get_mut(&prefix) else {
-            return;
-        };
-        let outcome = Self::select_entry(
-            entry,
-            prefix,
-            policy,
-            hosts_fib,
-            dirty_fib,
-            bgp_changed,
-            (
-                &mut self.map_stats,
-                &mut self.interned,
-                &self.neighbors_by_interface,
-            ),
-        );
-        if outcome.remove {
-            // A table entry leaves here, after its FIB consequences were marked, or, if the
-            // FIB holds something for it, when the FIB phase of this delta replaces that
-            // ([`VrfState::install`]).
-            table.remove(&prefix);
-        }
-        if outcome.dropped {
-            let hosts = state.fib_hosts_within(prefix);
-            state.dirty_fib.extend(hosts);
-        }
-        if exports {
-            self.export(vrf, prefix);
-        }
-    }
-
-    /// [`Rib::select_best`] for sorted, distinct prefixes of one VRF. Many of them at once (a
-    /// full table arriving or leaving) are selected in one walk over the table's range instead
-    /// of a search each, as in the FIB phase ([`VrfState::refresh_route_fibs`]); what needs
-    /// the rest of the table or the RIB (leaving entries, host scans, exports) follows the walk.
-    /// Each prefix's selection reads and writes only its own entry, so the order is free.
+    /// Selects the best route and BGP best path of distinct prefixes of one VRF (and exports
+    /// them). The VRF is looked up once, each
+    /// prefix's entry once; what needs the rest of the table or the RIB (host scans, exports)
+    /// follows the selections. Each prefix's selection reads and writes only its own entry,
+    /// so the order is free.
     fn select_many(&mut self, vrf: &VrfName, prefixes: &[IpNet]) {
         let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
-        let (Some(first), Some(last)) = (prefixes.first(), prefixes.last()) else {
-            return;
-        };
-        if prefixes.len() < BULK_FIB || prefixes.len() * 4 < state.table.len() {
-            for prefix in prefixes {
-                self.select_best(vrf, *prefix);
-            }
-            return;
-        }
+        // Without an RD nothing is exported.
         let exports = state.policy.rd.is_some();
         let VrfState {
             table,
@@ -1589,15 +1471,12 @@ impl Rib {
             bgp_changed,
             ..
         } = &mut *state;
-        let mut wanted = prefixes.iter().peekable();
-        let mut removed = false;
         let mut dropped: Vec<IpNet> = Vec::new();
         let mut selected: Vec<IpNet> = Vec::new();
-        for (prefix, entry) in table.range_mut(first..=last) {
-            while wanted.next_if(|p| *p < prefix).is_some() {}
-            if wanted.next_if(|p| *p == prefix).is_none() {
+        for prefix in prefixes {
+            let Some(entry) = table.get_mut(prefix) else {
                 continue;
-            }
+            };
             let outcome = Self::select_entry(
                 entry,
                 *prefix,
@@ -1611,18 +1490,18 @@ impl Rib {
                     &self.neighbors_by_interface,
                 ),
             );
-            removed |= outcome.remove;
+            if outcome.remove {
+                // A table entry leaves here, after its FIB consequences were marked, or, if
+                // the FIB holds something for it, when the FIB phase of this delta replaces
+                // that ([`VrfState::install`]).
+                table.remove(prefix);
+            }
             if outcome.dropped {
                 dropped.push(*prefix);
             }
             if exports {
                 selected.push(*prefix);
             }
-        }
-        if removed {
-            // Every entry without candidates or an installed action is one of these: a change
-            // that empties an entry marks it, and all of the VRF's marks are here.
-            table.retain(|_, e| !(e.candidates.is_empty() && e.fib.is_none()));
         }
         for prefix in dropped {
             let hosts = state.fib_hosts_within(prefix);
@@ -1766,14 +1645,23 @@ impl Rib {
         });
         let key = (rd, prefix);
         let source = PathSource::Vrf(vrf.clone());
-        let paths = self.vpn.entry(key).or_default();
+        // An imported best path exports nothing: no entry is made only to be removed.
         let changed = match path {
-            Some(p) => paths.insert(source, p.clone()).as_ref() != Some(&p),
-            None => paths.remove(&source).is_some(),
+            Some(p) => {
+                let paths = self.vpn.get_or_default(key);
+                paths.insert(source, p.clone()).as_ref() != Some(&p)
+            }
+            None => match self.vpn.get_mut(&key) {
+                None => false,
+                Some(paths) => {
+                    let removed = paths.remove(&source).is_some();
+                    if paths.is_empty() {
+                        self.vpn.remove(&key);
+                    }
+                    removed
+                }
+            },
         };
-        if paths.is_empty() {
-            self.vpn.remove(&key);
-        }
         if changed {
             self.dirty_vpn.insert(key);
         }
@@ -1785,7 +1673,7 @@ impl Rib {
         let source = PathSource::Vrf(vrf.clone());
         let stale: Vec<VpnKey> = self
             .vpn
-            .iter()
+            .iter_unordered()
             .filter(|(_, paths)| paths.contains_key(&source))
             .map(|(k, _)| *k)
             .collect();
@@ -1801,7 +1689,7 @@ impl Rib {
         let prefixes: Vec<IpNet> = self
             .vrfs
             .get(vrf)
-            .map(|s| s.table.keys().copied().collect())
+            .map(|s| s.table.keys_unordered().copied().collect())
             .unwrap_or_default();
         for prefix in prefixes {
             self.mark_best(vrf, prefix);
@@ -1810,10 +1698,10 @@ impl Rib {
 
     /// Re-evaluates every VPN key for one VRF (after its import RTs or import-map changed).
     fn reimport_vrf(&mut self, vrf: &VrfName) {
-        let mut keys: BTreeSet<VpnKey> = self.vpn.keys().copied().collect();
+        let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().copied().collect();
         keys.extend(
             self.imported_into
-                .iter()
+                .iter_unordered()
                 .filter(|(_, vrfs)| vrfs.contains_key(vrf))
                 .map(|(k, _)| *k),
         );
@@ -1892,7 +1780,7 @@ impl Rib {
             );
         }
         let state = self.vrfs.get_mut(vrf).expect("checked above");
-        let entry = state.table.entry(prefix).or_default();
+        let entry = state.table.get_or_default(prefix);
         let current: BTreeMap<CandidateKey, Route> = entry
             .candidates
             .iter()
@@ -1907,8 +1795,7 @@ impl Rib {
             });
             if holds {
                 self.imported_into
-                    .entry(key)
-                    .or_default()
+                    .get_or_default(key)
                     .insert(vrf.clone(), ());
             } else if let Some(set) = self.imported_into.get_mut(&key) {
                 set.remove(vrf);
@@ -1981,7 +1868,7 @@ impl Rib {
     }
 
     /// A VRF's routing table: every prefix with its candidates and selected route.
-    pub fn table(&self, vrf: &str) -> Option<&BTreeMap<IpNet, PrefixEntry>> {
+    pub fn table(&self, vrf: &str) -> Option<&PrefixTable<PrefixEntry>> {
         self.vrfs.get(vrf).map(|s| &s.table)
     }
 
@@ -1999,7 +1886,7 @@ impl Rib {
     }
 
     /// The VPN table: RD:prefix → paths.
-    pub fn vpn_table(&self) -> &BTreeMap<VpnKey, SmallMap<PathSource, VpnPath>> {
+    pub fn vpn_table(&self) -> &KeyedTable<VpnKey, SmallMap<PathSource, VpnPath>> {
         &self.vpn
     }
 
