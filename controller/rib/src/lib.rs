@@ -1368,6 +1368,16 @@ impl Rib {
             .filter(|(_, s)| !s.dirty_fib.is_empty() || !s.bgp_changed.is_empty())
             .map(|(name, _)| name.clone())
             .collect();
+        // Sized once: a commit of a full table changes hundreds of thousands of prefixes, and
+        // growing the vectors as they fill copied them into fresh memory several times.
+        let (mut fib_marks, mut bgp_marks) = (0, 0);
+        for vrf in &touched {
+            let state = &self.vrfs[vrf];
+            fib_marks += state.dirty_fib.len();
+            bgp_marks += state.bgp_changed.len();
+        }
+        delta.changes.reserve_exact(fib_marks);
+        delta.bgp_changed.reserve_exact(bgp_marks);
         for vrf in touched {
             let state = self.vrfs.get_mut(&vrf).expect("listed above");
             let mut bgp_changed = std::mem::take(&mut state.bgp_changed);
