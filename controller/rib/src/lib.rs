@@ -657,10 +657,12 @@ pub struct Rib {
 
     /// VRFs with prefixes marked for selection (their `dirty_best` is not empty).
     dirty_vrfs: BTreeSet<VrfName>,
-    dirty_vpn: BTreeSet<VpnKey>,
+    /// VPN keys to propagate to the importing VRFs, in the order marked and possibly repeated
+    /// (the delta sorts and deduplicates them): a push per path, not a B-tree insert.
+    dirty_vpn: Vec<VpnKey>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
-    vpn_changed: BTreeSet<VpnKey>,
+    vpn_changed: Vec<VpnKey>,
     /// Bumped by every change that can change how a CE's next hop resolves (a VRF's own
     /// routes, neighbors): the VRFs' resolution caches older than this are stale.
     nh_epoch: u64,
@@ -966,7 +968,7 @@ impl Rib {
             self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
         }
         self.nh_use(next_hop, user);
-        self.dirty_vpn.insert(key);
+        self.dirty_vpn.push(key);
     }
 
     /// Withdraws a remote PE's VPN path (no-op if absent).
@@ -981,7 +983,7 @@ impl Rib {
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
             self.nh_unuse(nh, &NhUser::Vpn(peer));
-            self.dirty_vpn.insert(key);
+            self.dirty_vpn.push(key);
         }
     }
 
@@ -1324,7 +1326,7 @@ impl Rib {
             {
                 if path.forward != forward {
                     path.forward = forward;
-                    self.dirty_vpn.insert(key);
+                    self.dirty_vpn.push(key);
                 }
             }
         }
@@ -1353,9 +1355,14 @@ impl Rib {
                 self.select_many(&vrf, &prefixes);
                 continue;
             }
-            if let Some(key) = self.dirty_vpn.pop_first() {
-                self.vpn_changed.insert(key);
-                self.propagate_vpn(key);
+            if !self.dirty_vpn.is_empty() {
+                let mut keys = std::mem::take(&mut self.dirty_vpn);
+                keys.sort_unstable();
+                keys.dedup();
+                for key in keys {
+                    self.propagate_vpn(key);
+                    self.vpn_changed.push(key);
+                }
                 continue;
             }
             break;
@@ -1418,7 +1425,10 @@ impl Rib {
                     action,
                 }));
         }
-        delta.vpn_changed = std::mem::take(&mut self.vpn_changed).into_iter().collect();
+        let mut vpn_changed = std::mem::take(&mut self.vpn_changed);
+        vpn_changed.sort_unstable();
+        vpn_changed.dedup();
+        delta.vpn_changed = vpn_changed;
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
         self.interned.purge_if_grown();
@@ -1673,7 +1683,7 @@ impl Rib {
             },
         };
         if changed {
-            self.dirty_vpn.insert(key);
+            self.dirty_vpn.push(key);
         }
     }
 
@@ -1694,7 +1704,7 @@ impl Rib {
                     self.vpn.remove(&key);
                 }
             }
-            self.dirty_vpn.insert(key);
+            self.dirty_vpn.push(key);
         }
         let prefixes: Vec<IpNet> = self
             .vrfs
@@ -1722,7 +1732,8 @@ impl Rib {
 
     /// Brings one changed VPN key to every VRF that imports it or held it.
     fn propagate_vpn(&mut self, key: VpnKey) {
-        let mut targets: BTreeSet<VrfName> = self
+        // Usually one or two VRFs: a vector sorted once, not a set built per key.
+        let mut targets: Vec<VrfName> = self
             .imported_into
             .get(&key)
             .map(|vrfs| vrfs.keys().cloned().collect())
@@ -1736,6 +1747,8 @@ impl Rib {
                 }
             }
         }
+        targets.sort_unstable();
+        targets.dedup();
         for vrf in targets {
             self.sync_import(&vrf, key);
         }
@@ -1763,7 +1776,8 @@ impl Rib {
                 }
             }
         }
-        let mut wanted: BTreeMap<CandidateKey, Route> = BTreeMap::new();
+        // In key order, as the paths are in source order and share the RD.
+        let mut wanted: Vec<(CandidateKey, Route)> = Vec::with_capacity(admitted.len());
         for (source, path) in admitted {
             let leaked = self.leaks.intern(Arc::new(LeakSource {
                 rd,
@@ -1777,8 +1791,8 @@ impl Rib {
                 },
                 None => path.attrs.clone(),
             };
-            wanted.insert(
-                CandidateKey::Imported(rd, source.clone()),
+            wanted.push((
+                CandidateKey::Imported(rd, source),
                 Route {
                     protocol: Protocol::Bgp,
                     distance: Protocol::Bgp.default_distance(),
@@ -1787,17 +1801,16 @@ impl Rib {
                     leaked: Some(leaked),
                     peer: path.peer,
                 },
-            );
+            ));
         }
         let state = self.vrfs.get_mut(vrf).expect("checked above");
         let entry = state.table.get_or_default(prefix);
-        let current: BTreeMap<CandidateKey, Route> = entry
+        let unchanged = entry
             .candidates
             .iter()
             .filter(|(k, _)| matches!(k, CandidateKey::Imported(r, _) if *r == rd))
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect();
-        if current != wanted {
+            .eq(wanted.iter().map(|(k, r)| (k, r)));
+        if !unchanged {
             let holds = !wanted.is_empty();
             entry.change_candidates(|c| {
                 c.retain(|k, _| !matches!(k, CandidateKey::Imported(r, _) if *r == rd));
