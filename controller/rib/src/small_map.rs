@@ -3,11 +3,11 @@
 //! A prefix usually has one candidate route, a VPN key one path, and a VPN key is imported into
 //! a handful of VRFs. A `BTreeMap` or `BTreeSet` with one entry allocates a whole node (room for
 //! eleven), which for a million prefixes was most of the RIB's memory. [`SmallMap`] is a sorted
-//! slice with the map operations the RIB and its readers use, always exactly as long as its
-//! contents: a boxed slice (pointer and length, 16 bytes) rather than a `Vec` (24), as it sits
-//! in every table entry and a capacity word per prefix was spent on nothing. An insert or
-//! removal goes through a `Vec` for the moment of the change and reallocates; it moves the
-//! entries after the change point anyway, and maps are small.
+//! slice with the map operations the RIB and its readers use. A single entry is kept inline
+//! (no allocation: reading a prefix's only candidate costs no second cache miss, and taking in
+//! a full table no malloc and free per route); two or more are a boxed slice exactly as long
+//! as its contents. An insert of a new key or a removal goes through a `Vec` for the moment of
+//! the change; it moves the entries after the change point anyway, and maps are small.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -15,16 +15,74 @@ use std::fmt;
 /// An ordered map stored as a sorted slice: `O(log n)` lookups, `O(n)` inserts and removals,
 /// which is what a handful of entries wants. Iterates in key order like a `BTreeMap`, and
 /// prints like one.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct SmallMap<K, V> {
-    entries: Box<[(K, V)]>,
+    entries: Entries<K, V>,
+}
+
+/// The entries: none, one inline, or two or more boxed (never fewer, so each content has
+/// one representation).
+#[derive(Clone)]
+enum Entries<K, V> {
+    Empty,
+    One((K, V)),
+    Many(Box<[(K, V)]>),
+}
+
+impl<K, V> Entries<K, V> {
+    fn as_slice(&self) -> &[(K, V)] {
+        match self {
+            Entries::Empty => &[],
+            Entries::One(entry) => std::slice::from_ref(entry),
+            Entries::Many(entries) => entries,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [(K, V)] {
+        match self {
+            Entries::Empty => &mut [],
+            Entries::One(entry) => std::slice::from_mut(entry),
+            Entries::Many(entries) => entries,
+        }
+    }
+
+    fn into_vec(self) -> Vec<(K, V)> {
+        match self {
+            Entries::Empty => Vec::new(),
+            Entries::One(entry) => vec![entry],
+            Entries::Many(entries) => entries.into_vec(),
+        }
+    }
+
+    fn from_vec(mut entries: Vec<(K, V)>) -> Self {
+        match entries.len() {
+            0 => Entries::Empty,
+            1 => Entries::One(entries.pop().expect("one")),
+            // `into_boxed_slice` reallocates only when there is spare room.
+            _ => Entries::Many(entries.into_boxed_slice()),
+        }
+    }
 }
 
 impl<K, V> Default for SmallMap<K, V> {
     fn default() -> Self {
         SmallMap {
-            entries: Box::new([]),
+            entries: Entries::Empty,
         }
+    }
+}
+
+impl<K: PartialEq, V: PartialEq> PartialEq for SmallMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.as_slice() == other.entries.as_slice()
+    }
+}
+
+impl<K: Eq, V: Eq> Eq for SmallMap<K, V> {}
+
+impl<K: std::hash::Hash, V: std::hash::Hash> std::hash::Hash for SmallMap<K, V> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.entries.as_slice().hash(state);
     }
 }
 
@@ -42,33 +100,36 @@ impl<K, V> SmallMap<K, V> {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.as_slice().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.as_slice().is_empty()
     }
 
     /// The entry at `index` in key order.
     pub fn get_index(&self, index: usize) -> Option<(&K, &V)> {
-        self.entries.get(index).map(pair)
+        self.entries.as_slice().get(index).map(pair)
     }
 
     /// `(&key, &value)` in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        self.entries.iter().map(pair as fn(&(K, V)) -> (&K, &V))
+        self.entries
+            .as_slice()
+            .iter()
+            .map(pair as fn(&(K, V)) -> (&K, &V))
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
-        self.entries.iter().map(|(k, _)| k)
+        self.entries.as_slice().iter().map(|(k, _)| k)
     }
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + '_ {
-        self.entries.iter().map(|(_, v)| v)
+        self.entries.as_slice().iter().map(|(_, v)| v)
     }
 
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
+        self.entries.as_mut_slice().iter_mut().map(|(_, v)| v)
     }
 
     /// Keeps the entries `keep` says yes to.
@@ -78,10 +139,9 @@ impl<K, V> SmallMap<K, V> {
 
     /// Changes the entries as a vector, then stores them exactly sized again.
     fn change<R>(&mut self, f: impl FnOnce(&mut Vec<(K, V)>) -> R) -> R {
-        let mut v = std::mem::take(&mut self.entries).into_vec();
+        let mut v = std::mem::take(self).entries.into_vec();
         let r = f(&mut v);
-        // `into_boxed_slice` reallocates only when there is spare room.
-        self.entries = v.into_boxed_slice();
+        self.entries = Entries::from_vec(v);
         r
     }
 }
@@ -92,7 +152,9 @@ impl<K: Ord, V> SmallMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
+        self.entries
+            .as_slice()
+            .binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
@@ -100,7 +162,7 @@ impl<K: Ord, V> SmallMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.find(key).ok().map(|i| &self.entries[i].1)
+        self.find(key).ok().map(|i| &self.entries.as_slice()[i].1)
     }
 
     pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
@@ -108,7 +170,9 @@ impl<K: Ord, V> SmallMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.find(key).ok().map(|i| &mut self.entries[i].1)
+        self.find(key)
+            .ok()
+            .map(|i| &mut self.entries.as_mut_slice()[i].1)
     }
 
     /// Where `key` is in key order.
@@ -127,7 +191,7 @@ impl<K: Ord, V> SmallMap<K, V> {
         Q: Ord + ?Sized,
     {
         let i = self.find(key).ok()?;
-        Some((i, &self.entries[i].1))
+        Some((i, &self.entries.as_slice()[i].1))
     }
 
     pub fn contains_key<Q>(&self, key: &Q) -> bool
@@ -140,8 +204,15 @@ impl<K: Ord, V> SmallMap<K, V> {
 
     /// Inserts or replaces; returns the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        if let Entries::Empty = self.entries {
+            self.entries = Entries::One((key, value));
+            return None;
+        }
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(std::mem::replace(
+                &mut self.entries.as_mut_slice()[i].1,
+                value,
+            )),
             Err(i) => {
                 self.change(|v| {
                     v.reserve_exact(1);
@@ -158,6 +229,12 @@ impl<K: Ord, V> SmallMap<K, V> {
         Q: Ord + ?Sized,
     {
         let i = self.find(key).ok()?;
+        if let Entries::One(_) = self.entries {
+            let Entries::One((_, v)) = std::mem::take(self).entries else {
+                unreachable!("matched above")
+            };
+            return Some(v);
+        }
         let (_, v) = self.change(|v| v.remove(i));
         Some(v)
     }
@@ -241,6 +318,6 @@ mod tests {
             m.remove(&k);
         }
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), vec![3, 5]);
-        assert_eq!(m.entries.len(), 2);
+        assert_eq!(m.entries.as_slice().len(), 2);
     }
 }
