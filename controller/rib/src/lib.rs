@@ -369,8 +369,8 @@ impl VrfState {
         (old != action).then_some(action)
     }
 
-    /// [`VrfState::refresh_route_fib`] for sorted, distinct non-host prefixes, pushing the
-    /// changes in order.
+    /// [`VrfState::refresh_route_fib`] for non-host prefixes, possibly repeated, pushing the
+    /// changes (one per prefix at most: a repeat finds its action unchanged).
     fn refresh_route_fibs(
         &mut self,
         prefixes: &[IpNet],
@@ -411,6 +411,16 @@ impl VrfState {
         self.dirty_best.push(prefix);
         first
     }
+}
+
+/// Removes repeated prefixes, keeping each one's first place.
+fn dedup_keeping_order(prefixes: &mut Vec<IpNet>) {
+    if prefixes.len() < 2 {
+        return;
+    }
+    let mut seen: hashbrown::HashSet<IpNet, foldhash::fast::RandomState> =
+        hashbrown::HashSet::with_capacity_and_hasher(prefixes.len(), Default::default());
+    prefixes.retain(|prefix| seen.insert(*prefix));
 }
 
 /// The FIB action of a selected route.
@@ -1349,9 +1359,12 @@ impl Rib {
                 let Some(state) = self.vrfs.get_mut(&vrf) else {
                     continue;
                 };
+                // In the order marked, which for routes just learned is the order of their
+                // entries in the table: the walk reads memory in sequence instead of taking a
+                // cache miss per prefix, as it did in prefix order. Distinct, as a selection
+                // runs the redistribution route-maps (and counts their hits).
                 let mut prefixes = std::mem::take(&mut state.dirty_best);
-                prefixes.sort_unstable();
-                prefixes.dedup();
+                dedup_keeping_order(&mut prefixes);
                 self.select_many(&vrf, &prefixes);
                 continue;
             }
@@ -1393,13 +1406,16 @@ impl Rib {
             delta
                 .bgp_changed
                 .extend(bgp_changed.into_iter().map(|p| (vrf.clone(), p)));
-            let mut prefixes = std::mem::take(&mut state.dirty_fib);
-            prefixes.sort_unstable();
-            prefixes.dedup();
+            let prefixes = std::mem::take(&mut state.dirty_fib);
             // Routes' prefixes first (their actions are their selected routes'), then host
             // prefixes (which may take a neighbor's entry from a subnet route): independent,
-            // so only the order of the changes needs restoring.
-            let (hosts, routes): (Vec<IpNet>, Vec<IpNet>) = prefixes.into_iter().partition(is_host);
+            // so only the order of the changes needs restoring. Routes' prefixes in the order
+            // marked (as in the selection above; a repeat finds its action unchanged), hosts
+            // sorted and distinct.
+            let (mut hosts, routes): (Vec<IpNet>, Vec<IpNet>) =
+                prefixes.into_iter().partition(is_host);
+            hosts.sort_unstable();
+            hosts.dedup();
             let mut changes: Vec<(IpNet, Option<FibAction>)> = Vec::new();
             state.refresh_route_fibs(&routes, &mut changes);
             for prefix in &hosts {
@@ -1414,9 +1430,7 @@ impl Rib {
                     changes.push((*prefix, action));
                 }
             }
-            if !hosts.is_empty() && !routes.is_empty() {
-                changes.sort_unstable_by_key(|(prefix, _)| *prefix);
-            }
+            changes.sort_unstable_by_key(|(prefix, _)| *prefix);
             delta
                 .changes
                 .extend(changes.into_iter().map(|(prefix, action)| FibChange {
