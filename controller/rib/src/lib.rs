@@ -413,14 +413,14 @@ impl VrfState {
     }
 }
 
-/// Removes repeated prefixes, keeping each one's first place.
-fn dedup_keeping_order(prefixes: &mut Vec<IpNet>) {
-    if prefixes.len() < 2 {
+/// Removes repeated keys, keeping each one's first place.
+fn dedup_keeping_order<K: Copy + Eq + std::hash::Hash>(keys: &mut Vec<K>) {
+    if keys.len() < 2 {
         return;
     }
-    let mut seen: hashbrown::HashSet<IpNet, foldhash::fast::RandomState> =
-        hashbrown::HashSet::with_capacity_and_hasher(prefixes.len(), Default::default());
-    prefixes.retain(|prefix| seen.insert(*prefix));
+    let mut seen: hashbrown::HashSet<K, foldhash::fast::RandomState> =
+        hashbrown::HashSet::with_capacity_and_hasher(keys.len(), Default::default());
+    keys.retain(|key| seen.insert(*key));
 }
 
 /// The FIB action of a selected route.
@@ -1369,9 +1369,10 @@ impl Rib {
                 continue;
             }
             if !self.dirty_vpn.is_empty() {
+                // In the order marked: for paths just learned, the order of their entries in
+                // the VPN table (see the VRFs' marks above).
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
-                keys.sort_unstable();
-                keys.dedup();
+                dedup_keeping_order(&mut keys);
                 for key in keys {
                     self.propagate_vpn(key);
                     self.vpn_changed.push(key);
