@@ -636,15 +636,110 @@ enum NhUser {
     Vpn(IpAddr),
 }
 
+/// What the VPN table holds for one RD:prefix.
+#[derive(Debug, Default)]
+struct VpnEntry {
+    /// The paths, by where they came from.
+    paths: SmallMap<PathSource, VpnPath>,
+    /// The VRFs holding a candidate imported from this key: where a withdrawal must reach
+    /// (the paths may be gone by then).
+    imported_into: SmallMap<VrfName, ()>,
+}
+
+impl VpnEntry {
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.imported_into.is_empty()
+    }
+}
+
+/// The VPN table as its readers see it: RD:prefix → paths, for the keys that have paths.
+/// Reads like the map it was (`get`, indexing, `iter` and `keys` in key order, `len`).
+#[derive(Clone, Copy)]
+pub struct VpnTable<'a> {
+    entries: &'a KeyedTable<VpnKey, VpnEntry>,
+}
+
+impl<'a> VpnTable<'a> {
+    pub fn get(&self, key: &VpnKey) -> Option<&'a SmallMap<PathSource, VpnPath>> {
+        self.entries
+            .get(key)
+            .map(|e| &e.paths)
+            .filter(|paths| !paths.is_empty())
+    }
+
+    pub fn contains_key(&self, key: &VpnKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// `(&key, &paths)` in key order (sorts).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a VpnKey, &'a SmallMap<PathSource, VpnPath>)> {
+        let entries: &'a KeyedTable<VpnKey, VpnEntry> = self.entries;
+        entries
+            .iter()
+            .filter(|(_, e)| !e.paths.is_empty())
+            .map(|(k, e)| (k, &e.paths))
+    }
+
+    /// The keys in order (sorts).
+    pub fn keys(&self) -> impl Iterator<Item = &'a VpnKey> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The paths in key order (sorts).
+    pub fn values(&self) -> impl Iterator<Item = &'a SmallMap<PathSource, VpnPath>> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// How many keys have paths (a walk).
+    pub fn len(&self) -> usize {
+        self.entries
+            .iter_unordered()
+            .filter(|(_, e)| !e.paths.is_empty())
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> IntoIterator for VpnTable<'a> {
+    type Item = (&'a VpnKey, &'a SmallMap<PathSource, VpnPath>);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter().collect::<Vec<_>>().into_iter()
+    }
+}
+
+impl std::ops::Index<&VpnKey> for VpnTable<'_> {
+    type Output = SmallMap<PathSource, VpnPath>;
+    fn index(&self, key: &VpnKey) -> &Self::Output {
+        self.get(key).expect("no VPN table entry for the key")
+    }
+}
+
+impl PartialEq for VpnTable<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for VpnTable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 /// The routing state of the router: every VRF, the VPN table and the FIB.
 #[derive(Debug, Default)]
 pub struct Rib {
     vrfs: BTreeMap<VrfName, VrfState>,
-    vpn: KeyedTable<VpnKey, SmallMap<PathSource, VpnPath>>,
+    /// The VPN table: each RD:prefix's paths, and which VRFs hold a candidate imported from
+    /// it. One table for both, so a path's import costs one search, not two of two
+    /// million-entry tables; an entry stays while either has something.
+    vpn: KeyedTable<VpnKey, VpnEntry>,
     /// Which VRFs import each RT: the VRFs a changed VPN path may need to reach.
     importers: BTreeMap<RouteTarget, BTreeSet<VrfName>>,
-    /// Which VRFs hold a candidate imported from each VPN key: where a withdrawal must reach.
-    imported_into: KeyedTable<VpnKey, SmallMap<VrfName, ()>>,
     /// Connected subnets of each interface, for neighbor host entries; counted, because a
     /// VRF being removed and its successor may briefly both hold the interface's subnet.
     attached: BTreeMap<Arc<str>, BTreeMap<IpNet, usize>>,
@@ -968,7 +1063,7 @@ impl Rib {
             label: Some(label),
             peer: Some(peer),
         };
-        let paths = self.vpn.get_or_default(key);
+        let paths = &mut self.vpn.get_or_default(key).paths;
         let old = paths.insert(PathSource::Peer(peer.addr), path.clone());
         if old.as_ref() == Some(&path) {
             return;
@@ -984,11 +1079,11 @@ impl Rib {
     /// Withdraws a remote PE's VPN path (no-op if absent).
     pub fn withdraw_vpn_path(&mut self, rd: RouteDistinguisher, prefix: IpNet, peer: IpAddr) {
         let key = (rd, prefix.trunc());
-        let Some(paths) = self.vpn.get_mut(&key) else {
+        let Some(entry) = self.vpn.get_mut(&key) else {
             return;
         };
-        if let Some(old) = paths.remove(&PathSource::Peer(peer)) {
-            if paths.is_empty() {
+        if let Some(old) = entry.paths.remove(&PathSource::Peer(peer)) {
+            if entry.is_empty() {
                 self.vpn.remove(&key);
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
@@ -1305,8 +1400,8 @@ impl Rib {
         }
         // (VPN key, PE, next hop, label) of every path through the next hops.
         let mut paths: Vec<(VpnKey, IpAddr, IpAddr, u32)> = Vec::new();
-        for (key, by_source) in &self.vpn {
-            for (source, path) in by_source {
+        for (key, entry) in self.vpn.iter_unordered() {
+            for (source, path) in &entry.paths {
                 let PathSource::Peer(peer) = source else {
                     continue;
                 };
@@ -1332,7 +1427,7 @@ impl Rib {
             if let Some(path) = self
                 .vpn
                 .get_mut(&key)
-                .and_then(|p| p.get_mut(&PathSource::Peer(peer)))
+                .and_then(|p| p.paths.get_mut(&PathSource::Peer(peer)))
             {
                 if path.forward != forward {
                     path.forward = forward;
@@ -1683,14 +1778,14 @@ impl Rib {
         // An imported best path exports nothing: no entry is made only to be removed.
         let changed = match path {
             Some(p) => {
-                let paths = self.vpn.get_or_default(key);
+                let paths = &mut self.vpn.get_or_default(key).paths;
                 paths.insert(source, p.clone()).as_ref() != Some(&p)
             }
             None => match self.vpn.get_mut(&key) {
                 None => false,
-                Some(paths) => {
-                    let removed = paths.remove(&source).is_some();
-                    if paths.is_empty() {
+                Some(entry) => {
+                    let removed = entry.paths.remove(&source).is_some();
+                    if entry.is_empty() {
                         self.vpn.remove(&key);
                     }
                     removed
@@ -1709,13 +1804,13 @@ impl Rib {
         let stale: Vec<VpnKey> = self
             .vpn
             .iter_unordered()
-            .filter(|(_, paths)| paths.contains_key(&source))
+            .filter(|(_, entry)| entry.paths.contains_key(&source))
             .map(|(k, _)| *k)
             .collect();
         for key in stale {
-            if let Some(paths) = self.vpn.get_mut(&key) {
-                paths.remove(&source);
-                if paths.is_empty() {
+            if let Some(entry) = self.vpn.get_mut(&key) {
+                entry.paths.remove(&source);
+                if entry.is_empty() {
                     self.vpn.remove(&key);
                 }
             }
@@ -1733,13 +1828,12 @@ impl Rib {
 
     /// Re-evaluates every VPN key for one VRF (after its import RTs or import-map changed).
     fn reimport_vrf(&mut self, vrf: &VrfName) {
-        let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().copied().collect();
-        keys.extend(
-            self.imported_into
-                .iter_unordered()
-                .filter(|(_, vrfs)| vrfs.contains_key(vrf))
-                .map(|(k, _)| *k),
-        );
+        let keys: BTreeSet<VpnKey> = self
+            .vpn
+            .iter_unordered()
+            .filter(|(_, entry)| !entry.paths.is_empty() || entry.imported_into.contains_key(vrf))
+            .map(|(k, _)| *k)
+            .collect();
         for key in keys {
             self.sync_import(vrf, key);
         }
@@ -1748,13 +1842,10 @@ impl Rib {
     /// Brings one changed VPN key to every VRF that imports it or held it.
     fn propagate_vpn(&mut self, key: VpnKey) {
         // Usually one or two VRFs: a vector sorted once, not a set built per key.
-        let mut targets: Vec<VrfName> = self
-            .imported_into
-            .get(&key)
-            .map(|vrfs| vrfs.keys().cloned().collect())
-            .unwrap_or_default();
-        if let Some(paths) = self.vpn.get(&key) {
-            for path in paths.values() {
+        let mut targets: Vec<VrfName> = Vec::new();
+        if let Some(entry) = self.vpn.get(&key) {
+            targets.extend(entry.imported_into.keys().cloned());
+            for path in entry.paths.values() {
                 for rt in path.route_targets() {
                     if let Some(vrfs) = self.importers.get(&rt) {
                         targets.extend(vrfs.iter().cloned());
@@ -1778,8 +1869,8 @@ impl Rib {
         };
         let import_map = state.policy.import_map.clone();
         let mut admitted: Vec<(PathSource, VpnPath)> = Vec::new();
-        if let Some(paths) = self.vpn.get(&key) {
-            for (source, path) in paths {
+        if let Some(entry) = self.vpn.get(&key) {
+            for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
                 }
@@ -1832,13 +1923,14 @@ impl Rib {
                 c.extend(wanted);
             });
             if holds {
-                self.imported_into
+                self.vpn
                     .get_or_default(key)
+                    .imported_into
                     .insert(vrf.clone(), ());
-            } else if let Some(set) = self.imported_into.get_mut(&key) {
-                set.remove(vrf);
-                if set.is_empty() {
-                    self.imported_into.remove(&key);
+            } else if let Some(vpn_entry) = self.vpn.get_mut(&key) {
+                vpn_entry.imported_into.remove(vrf);
+                if vpn_entry.is_empty() {
+                    self.vpn.remove(&key);
                 }
             }
             if state.mark_best(prefix) {
@@ -1924,8 +2016,8 @@ impl Rib {
     }
 
     /// The VPN table: RD:prefix → paths.
-    pub fn vpn_table(&self) -> &KeyedTable<VpnKey, SmallMap<PathSource, VpnPath>> {
-        &self.vpn
+    pub fn vpn_table(&self) -> VpnTable<'_> {
+        VpnTable { entries: &self.vpn }
     }
 
     /// The best VPN path of an RD:prefix by the decision process (what VPN neighbors are
@@ -1934,6 +2026,7 @@ impl Rib {
         let o = DecisionOptions::default();
         self.vpn
             .get(key)?
+            .paths
             .iter()
             .filter(|(_, p)| !matches!(p.forward, Forward::Unresolved(_)))
             .min_by(|(sa, a), (sb, b)| {
