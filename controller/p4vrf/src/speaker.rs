@@ -804,6 +804,8 @@ impl BgpInstance {
     /// one cache miss per key, on the leaf that holds it.)
     pub async fn advertise(&mut self, router: &mut Router) {
         let changes = router.take_bgp_changes();
+        // A VRF's changes are found by binary search (below).
+        debug_assert!(changes.vrf.is_sorted() && changes.vpn.is_sorted());
         let router: &Router = router;
         let addrs: Vec<IpAddr> = self
             .peers
