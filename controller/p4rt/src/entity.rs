@@ -21,7 +21,9 @@
 
 use crate::codec::{self, CodecError};
 pub use crate::name::Name;
-use crate::p4info::{ActionScope, MatchFieldInfo, MatchKind, P4InfoError, P4InfoIndex, TableInfo};
+use crate::p4info::{
+    ActionScope, Lookups, MatchFieldInfo, MatchKind, P4InfoError, P4InfoIndex, TableInfo,
+};
 pub use crate::value::Value;
 use p4runtime_proto::p4::v1 as p4;
 use std::fmt;
@@ -520,17 +522,17 @@ fn match_to_proto(
 /// The P4Runtime action for a call: names resolved, every parameter present
 /// once, values canonical, params in P4Info order.
 pub fn action_to_proto(index: &P4InfoIndex, call: &ActionCall) -> Result<p4::Action, EntityError> {
-    encode_action(index, call, true)
+    encode_action(&mut Lookups::new(index), call, true)
 }
 
 /// [`action_to_proto`]; with `build` false only checks, and the action has no parameters
 /// (only its id is used then).
 fn encode_action(
-    index: &P4InfoIndex,
+    lookups: &mut Lookups<'_>,
     call: &ActionCall,
     build: bool,
 ) -> Result<p4::Action, EntityError> {
-    let action = index.action(&call.action)?;
+    let action = lookups.action(&call.action)?;
     // Checking alone builds nothing: it runs for every entity a target is given.
     let mut params: Vec<p4::action::Param> =
         Vec::with_capacity(if build { call.params.len() } else { 0 });
@@ -612,19 +614,24 @@ impl Positions {
 impl TableEntry {
     /// The P4Runtime table entry (see the module docs for what is checked).
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::TableEntry, EntityError> {
-        self.encode(index, true)
+        self.encode(&mut Lookups::new(index), true)
     }
 
     /// Whether [`TableEntry::to_proto`] would succeed (the same error if not), without
     /// building the message.
     pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
-        self.encode(index, false).map(|_| ())
+        self.encode(&mut Lookups::new(index), false).map(|_| ())
     }
 
     /// With `build` false, the checks alone: the entry returned is empty.
-    fn encode(&self, index: &P4InfoIndex, build: bool) -> Result<p4::TableEntry, EntityError> {
+    fn encode(
+        &self,
+        lookups: &mut Lookups<'_>,
+        build: bool,
+    ) -> Result<p4::TableEntry, EntityError> {
         use p4::table_action::Type as A;
-        let table = index.table(&self.table)?;
+        let index = lookups.index();
+        let table = lookups.table(&self.table)?;
         let mut matches: Vec<p4::FieldMatch> =
             Vec::with_capacity(if build { self.matches.len() } else { 0 });
         let mut given = Positions::default();
@@ -683,7 +690,7 @@ impl TableEntry {
                 })
             }
             (TableAction::Action(call), None) => {
-                let a = encode_action(index, call, build)?;
+                let a = encode_action(lookups, call, build)?;
                 match table.action_scope(a.action_id) {
                     None => {
                         return Err(EntityError::ActionNotAllowed {
@@ -731,16 +738,17 @@ impl TableEntry {
 impl ActionProfileMember {
     /// The P4Runtime member.
     pub fn to_proto(&self, index: &P4InfoIndex) -> Result<p4::ActionProfileMember, EntityError> {
-        self.encode(index, true)
+        self.encode(&mut Lookups::new(index), true)
     }
 
     fn encode(
         &self,
-        index: &P4InfoIndex,
+        lookups: &mut Lookups<'_>,
         build: bool,
     ) -> Result<p4::ActionProfileMember, EntityError> {
+        let index = lookups.index();
         let profile = index.action_profile(&self.profile)?;
-        let action = encode_action(index, &self.action, build)?;
+        let action = encode_action(lookups, &self.action, build)?;
         if !index.profile_allows_action(profile, action.action_id) {
             return Err(EntityError::ActionNotInProfile {
                 profile: profile.name.clone(),
@@ -956,11 +964,16 @@ impl Entity {
     /// Whether [`Entity::to_proto`] would succeed (the same error if not), without building
     /// the message: what a write checks of every update before it sends any.
     pub fn check(&self, index: &P4InfoIndex) -> Result<(), EntityError> {
+        self.check_with(&mut Lookups::new(index))
+    }
+
+    /// [`Entity::check`] with look-ups shared across the entities of a write.
+    pub fn check_with(&self, lookups: &mut Lookups<'_>) -> Result<(), EntityError> {
         match self {
-            Entity::Table(t) => t.check(index),
-            Entity::Member(m) => m.encode(index, false).map(|_| ()),
+            Entity::Table(t) => t.encode(lookups, false).map(|_| ()),
+            Entity::Member(m) => m.encode(lookups, false).map(|_| ()),
             // A group's message holds nothing but ids: building it is the check.
-            Entity::Group(g) => g.to_proto(index).map(|_| ()),
+            Entity::Group(g) => g.to_proto(lookups.index()).map(|_| ()),
         }
     }
 

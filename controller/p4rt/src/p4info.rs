@@ -702,6 +702,54 @@ impl P4InfoIndex {
 }
 
 /// The test P4Info, shared with the integration tests (`tests/fixture/`).
+/// Table and action look-ups by name that remember the last of each: the entities of a write
+/// come in runs of one table and one action (a FIB delta's routes), so a run costs one hash
+/// look-up of each, and then a comparison of the name, instead of one look-up per entity.
+#[derive(Clone, Copy)]
+pub struct Lookups<'a> {
+    index: &'a P4InfoIndex,
+    table: Option<&'a TableInfo>,
+    action: Option<&'a ActionInfo>,
+}
+
+impl<'a> Lookups<'a> {
+    pub fn new(index: &'a P4InfoIndex) -> Self {
+        Self {
+            index,
+            table: None,
+            action: None,
+        }
+    }
+
+    pub fn index(&self) -> &'a P4InfoIndex {
+        self.index
+    }
+
+    /// [`P4InfoIndex::table`].
+    pub fn table(&mut self, name: &str) -> Result<&'a TableInfo, P4InfoError> {
+        match self.table {
+            Some(t) if t.name == name => Ok(t),
+            _ => {
+                let t = self.index.table(name)?;
+                self.table = Some(t);
+                Ok(t)
+            }
+        }
+    }
+
+    /// [`P4InfoIndex::action`].
+    pub fn action(&mut self, name: &str) -> Result<&'a ActionInfo, P4InfoError> {
+        match self.action {
+            Some(a) if a.name == name => Ok(a),
+            _ => {
+                let a = self.index.action(name)?;
+                self.action = Some(a);
+                Ok(a)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "../tests/fixture/router_p4info.rs"]
 mod router_fixture;
@@ -713,6 +761,32 @@ pub(crate) mod tests {
 
     pub fn router_index() -> P4InfoIndex {
         P4InfoIndex::from_binary(&router_p4info().encode_to_vec()).expect("test P4Info loads")
+    }
+
+    #[test]
+    fn remembered_lookups_answer_as_the_index() {
+        let idx = router_index();
+        let mut lookups = Lookups::new(&idx);
+        let tables: Vec<&str> = idx.tables().map(|t| t.name.as_str()).collect();
+        let actions: Vec<&str> = idx.actions().map(|a| a.name.as_str()).collect();
+        for round in 0..3 {
+            for (i, name) in tables.iter().chain(&["no.such"]).enumerate() {
+                for _ in 0..=(i + round) % 2 {
+                    assert_eq!(
+                        lookups.table(name).map(|t| t.id),
+                        idx.table(name).map(|t| t.id)
+                    );
+                }
+            }
+            for (i, name) in actions.iter().chain(&["no.such"]).enumerate() {
+                for _ in 0..=(i + round) % 2 {
+                    assert_eq!(
+                        lookups.action(name).map(|a| a.id),
+                        idx.action(name).map(|a| a.id)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -335,17 +335,17 @@ impl Dataplane {
         delta: &FibDelta,
     ) -> Result<Vec<Update>, DataplaneError> {
         let touched = self.translate(topology, delta)?;
-        Ok(self.updates(touched))
+        Ok(self.updates(touched).into_vec())
     }
 
-    /// [`Dataplane::apply`] of a delta that is not needed afterwards: it is dropped before the
-    /// updates are built, so a large delta (a full table from a new BGP session) and its
-    /// updates are not held at the same time.
+    /// [`Dataplane::apply`] of a delta that is not needed afterwards, with the updates left
+    /// as [`Updates`]: the route entries' updates are built as they are written (on the
+    /// write's thread, a chunk at a time), not here. The state is the new one on return.
     pub fn apply_owned(
         &mut self,
         topology: &Topology,
         delta: FibDelta,
-    ) -> Result<Vec<Update>, DataplaneError> {
+    ) -> Result<Updates, DataplaneError> {
         let touched = self.translate(topology, &delta)?;
         drop(delta);
         Ok(self.updates(touched))
@@ -852,11 +852,10 @@ impl Dataplane {
     }
 
     /// Turns touched keys into updates: inserts and modifies in dependency order (route
-    /// entries last), then deletes in reverse dependency order.
-    fn updates(&self, touched: Touched) -> Vec<Update> {
-        // At most one update per touched key: allocated once, at its final size (a grown
-        // list holds up to twice what it needs, and an update is ~100 bytes).
-        let mut writes = Vec::with_capacity(touched.entities.len() + touched.routes.len());
+    /// entries last), then deletes in reverse dependency order. The route entries' updates
+    /// are left in ids (see [`Updates`]).
+    fn updates(&self, touched: Touched) -> Updates {
+        let mut writes = Vec::new();
         let mut deletes = Vec::new();
         for (key, old) in touched.entities {
             match (old, self.desired.get(&key)) {
@@ -866,33 +865,14 @@ impl Dataplane {
                 _ => {}
             }
         }
-        let mut routes = touched.routes;
-        // In key order (stable: a key set twice keeps its first old value first). The changes
-        // of a delta come in this order already, which the sort finds in one pass.
-        routes.sort_by_key(|r| r.0);
-        let mut route_deletes = Vec::new();
-        let mut i = 0;
-        while i < routes.len() {
-            let (key, old, mut new) = routes[i];
-            i += 1;
-            while i < routes.len() && routes[i].0 == key {
-                new = routes[i].2;
-                i += 1;
-            }
-            match (old, new) {
-                (None, Some(new)) => writes.push(Update::insert(route_entity(key, new))),
-                (Some(old), Some(new)) if old != new => {
-                    writes.push(Update::modify(route_entity(key, new)))
-                }
-                (Some(old), None) => route_deletes.push(Update::delete(route_entity(key, old))),
-                _ => {}
-            }
-        }
-        route_deletes.reverse();
         deletes.reverse();
-        writes.extend(route_deletes);
-        writes.extend(deletes);
-        writes
+        Updates {
+            writes,
+            routes: touched.routes,
+            sorted: false,
+            deletes,
+            pos: 0,
+        }
     }
 
     /// The updates that make a switch holding `actual` hold exactly what this data plane wants
@@ -950,6 +930,108 @@ impl Dataplane {
         writes.sort_by_key(|(r, _)| *r);
         deletes.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
         writes.into_iter().chain(deletes).map(|(_, u)| u).collect()
+    }
+}
+
+/// The updates of one change, in write order: `writes` (inserts and modifies of entities other
+/// than route entries, in dependency order), the route entries' (inserts and modifies in key
+/// order, then deletes in reverse key order), then `deletes` (reverse dependency order).
+///
+/// Route entries are one per FIB change (a million from a new BGP session), so their updates
+/// stay as the translation left them, 28 bytes each in ids, and are built into entities only
+/// as they are written, a chunk at a time ([`Updates::next_chunk`]), on the thread that
+/// writes: the whole list built at once took ~250 bytes of fresh memory per route, and
+/// building it was half of the translation's time on the thread that runs the RIB.
+#[derive(Debug, Default)]
+pub struct Updates {
+    writes: Vec<Update>,
+    /// Route entries as they were set, (key, before, after); once `sorted`, one per key that
+    /// changed, in write order.
+    routes: Vec<(RouteKey, Option<RouteAction>, Option<RouteAction>)>,
+    sorted: bool,
+    deletes: Vec<Update>,
+    /// How many updates [`Updates::next_chunk`] has handed out.
+    pos: usize,
+}
+
+impl Updates {
+    /// Whether there is nothing to write. Conservative: route entries set and set back within
+    /// one change count as something, and then make no update.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.routes.is_empty() && self.deletes.is_empty()
+    }
+
+    /// Updates not handed out yet.
+    pub fn remaining(&mut self) -> usize {
+        self.sort();
+        self.writes.len() + self.routes.len() + self.deletes.len() - self.pos
+    }
+
+    /// Orders the route entries' changes for writing (once): by key (stable: a key set twice
+    /// keeps its first old value first; a delta's changes come in this order already, which
+    /// the sort finds in one pass), repeats of a key merged, unchanged ones left out, deletes
+    /// moved to the end in reverse key order.
+    fn sort(&mut self) {
+        if self.sorted {
+            return;
+        }
+        self.sorted = true;
+        let routes = &mut self.routes;
+        routes.sort_by_key(|r| r.0);
+        let mut deletes = Vec::new();
+        let (mut i, mut kept) = (0, 0);
+        while i < routes.len() {
+            let (key, old, mut new) = routes[i];
+            i += 1;
+            while i < routes.len() && routes[i].0 == key {
+                new = routes[i].2;
+                i += 1;
+            }
+            match (old, new) {
+                (Some(_), None) => deletes.push((key, old, None)),
+                (_, Some(_)) if old != new => {
+                    routes[kept] = (key, old, new);
+                    kept += 1;
+                }
+                _ => {}
+            }
+        }
+        routes.truncate(kept);
+        routes.extend(deletes.into_iter().rev());
+    }
+
+    /// Replaces what `out` holds with the next at most `max` updates; false when none are
+    /// left. `out` is meant to be reused, so a write of any size needs one chunk of memory.
+    pub fn next_chunk(&mut self, max: usize, out: &mut Vec<Update>) -> bool {
+        self.sort();
+        out.clear();
+        let (w, r) = (self.writes.len(), self.routes.len());
+        let total = w + r + self.deletes.len();
+        while out.len() < max && self.pos < total {
+            let p = self.pos;
+            self.pos += 1;
+            if p < w {
+                out.push(self.writes[p].clone());
+            } else if p < w + r {
+                let update = match self.routes[p - w] {
+                    (key, None, Some(new)) => Update::insert(route_entity(key, new)),
+                    (key, Some(_), Some(new)) => Update::modify(route_entity(key, new)),
+                    (key, Some(old), None) => Update::delete(route_entity(key, old)),
+                    (_, None, None) => continue, // left out by `sort`
+                };
+                out.push(update);
+            } else {
+                out.push(self.deletes[p - w - r].clone());
+            }
+        }
+        !out.is_empty()
+    }
+
+    /// Every update, built at once.
+    pub fn into_vec(mut self) -> Vec<Update> {
+        let mut out = Vec::with_capacity(self.remaining());
+        self.next_chunk(usize::MAX, &mut out);
+        out
     }
 }
 

@@ -341,18 +341,21 @@ async fn repair(
 /// always finished before the next write of any kind starts, so the switch sees the writes in
 /// order; the neighbors hear of a change only once its write is done ([`settle`]).
 struct InFlight {
-    /// The write's outcome and when it returned.
-    task: tokio::task::JoinHandle<(Result<(), p4rt::target::WriteError>, SystemTime)>,
-    tally: Tally,
+    /// The write's outcome, what it wrote and when it returned.
+    task: tokio::task::JoinHandle<(Result<(), p4rt::target::WriteError>, Tally, SystemTime)>,
     started: SystemTime,
 }
 
 type WriteOutcome =
-    Result<(Result<(), p4rt::target::WriteError>, SystemTime), tokio::task::JoinError>;
+    Result<(Result<(), p4rt::target::WriteError>, Tally, SystemTime), tokio::task::JoinError>;
+
+/// Updates built and written at a time by a write in flight: the route entries' updates are
+/// built on the worker ([`Updates::next_chunk`]) into one buffer of this many, reused.
+const WRITE_CHUNK: usize = 8 * p4rt::target::DEFAULT_BATCH_SIZE;
 
 /// Commits the routing change and starts writing it; `None` when it changes no entry.
 fn start_write(target: &Arc<AnyTarget>, router: &mut Router) -> Option<InFlight> {
-    let updates = match router.commit() {
+    let mut updates = match router.commit_updates() {
         Ok(u) if !u.is_empty() => u,
         Ok(_) => return None,
         Err(e) => {
@@ -360,19 +363,43 @@ fn start_write(target: &Arc<AnyTarget>, router: &mut Router) -> Option<InFlight>
             return None;
         }
     };
-    let tally = Tally::of(&updates);
     let target = target.clone();
     let started = SystemTime::now();
     // The updates are dropped on the worker too (after the time is taken).
     let task = tokio::spawn(async move {
-        let result = target.write(&updates).await;
-        (result, SystemTime::now())
+        let mut tally = Tally::default();
+        let mut chunk = Vec::with_capacity(WRITE_CHUNK);
+        let mut written = 0;
+        let result = loop {
+            if !updates.next_chunk(WRITE_CHUNK, &mut chunk) {
+                break Ok(());
+            }
+            if let Err(e) = target.write(&chunk).await {
+                break Err(offset_error(e, written, updates.remaining()));
+            }
+            tally.add(&chunk);
+            written += chunk.len();
+        };
+        (result, tally, SystemTime::now())
     });
-    Some(InFlight {
-        task,
-        tally,
-        started,
-    })
+    Some(InFlight { task, started })
+}
+
+/// The error of a write of one chunk, in the indices of the whole write: `before` updates were
+/// written before the chunk, `after` follow it.
+fn offset_error(
+    mut e: p4rt::target::WriteError,
+    before: usize,
+    after: usize,
+) -> p4rt::target::WriteError {
+    for f in &mut e.failures {
+        f.index += before;
+    }
+    e.batch = e.batch.start + before..e.batch.end + before;
+    e.not_attempted += after;
+    // Refused before sending: this chunk was, but not what was written before it.
+    e.rejected_locally &= before == 0;
+    e
 }
 
 /// The outcome of the write in flight, once it is done (never, when there is none).
@@ -392,12 +419,14 @@ async fn conclude(
     stats: &mut WriteStats,
 ) {
     let failure = match outcome {
-        Ok((Ok(()), returned)) => {
-            info!(updates = w.tally.updates(), "switch programmed");
-            stats.record_tally(w.tally, w.started, returned);
+        Ok((Ok(()), tally, returned)) => {
+            if tally.updates() > 0 {
+                info!(updates = tally.updates(), "switch programmed");
+                stats.record_tally(tally, w.started, returned);
+            }
             return;
         }
-        Ok((Err(e), _)) => e.to_string(),
+        Ok((Err(e), _, _)) => e.to_string(),
         Err(e) => format!("the write task failed: {e}"),
     };
     if let Err(e) = repair(target, router, stats, &failure).await {

@@ -14,7 +14,7 @@ use p4rt::entity::Update;
 use rib::{Adjacency, Forward, Protocol, Rib, Route, VrfPolicy};
 
 use crate::config::{Config, StaticTarget};
-use crate::dataplane::{Dataplane, DataplaneError, Topology};
+use crate::dataplane::{Dataplane, DataplaneError, Topology, Updates};
 
 /// Everything a configuration asks of the RIB, in a form that can be diffed.
 #[derive(Default, PartialEq, Eq, Debug)]
@@ -172,6 +172,12 @@ impl Router {
 
     /// Takes the RIB's delta and returns the switch updates it takes.
     pub fn commit(&mut self) -> Result<Vec<Update>, DataplaneError> {
+        self.commit_updates().map(Updates::into_vec)
+    }
+
+    /// [`Router::commit`] with the route entries' updates left to be built as they are
+    /// written (see [`Updates`]); the data plane holds the new state on return.
+    pub fn commit_updates(&mut self) -> Result<Updates, DataplaneError> {
         let mut delta = self.rib.take_delta();
         append(
             &mut self.pending_bgp,

@@ -23,7 +23,14 @@ pub struct Tally {
 
 impl Tally {
     pub fn of(updates: &[Update]) -> Tally {
-        let mut entries: BTreeMap<String, i64> = BTreeMap::new();
+        let mut tally = Tally::default();
+        tally.add(updates);
+        tally
+    }
+
+    /// Counts `updates` too (a write made in several parts).
+    pub fn add(&mut self, updates: &[Update]) {
+        let entries = &mut self.entries;
         let mut add = |n: &str, delta: i64| match entries.get_mut(n) {
             Some(c) => *c += delta,
             None => {
@@ -53,10 +60,7 @@ impl Tally {
         if let Some((r, c)) = run {
             add(r, c);
         }
-        Tally {
-            entries,
-            updates: updates.len(),
-        }
+        self.updates += updates.len();
     }
 
     /// Updates in the write.

@@ -406,11 +406,12 @@ pub(crate) fn check_updates(
     updates: &[Update],
 ) -> Result<(), WriteError> {
     let mut failures = Vec::new();
+    let mut lookups = index.map(crate::p4info::Lookups::new);
     for (i, u) in updates.iter().enumerate() {
-        let result = match index {
-            Some(idx) => u
+        let result = match &mut lookups {
+            Some(lookups) => u
                 .entity
-                .check(idx)
+                .check_with(lookups)
                 .map_err(|e| (Code::InvalidArgument, e.to_string())),
             None => Err((
                 Code::FailedPrecondition,

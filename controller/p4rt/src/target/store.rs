@@ -4,8 +4,8 @@
 //! much as what it costs in the RIB. Every entry of a table is kept as one fixed-width record
 //! of bytes: the canonical key packed at full width (the layout follows from the P4Info, so
 //! it is the same for every entry of the table) followed by the action packed the same way.
-//! Records live back to back in one `Vec<u8>`; a hash table of record numbers (4 bytes each,
-//! hashed on the key bytes) finds them. An IPv4 route (`vrf_id`, `dst_addr`/len,
+//! Records live back to back in pages of ~64 KiB (see [`Pages`]); a hash table of record
+//! numbers (4 bytes each, hashed on the key bytes) finds them. An IPv4 route (`vrf_id`, `dst_addr`/len,
 //! `set_nexthop(nexthop_id)`) is a 14-byte record, where a `BTreeMap` of boxed key fields
 //! and a separate action took ~200 bytes of heap.
 //!
@@ -153,12 +153,70 @@ pub(super) enum Insert {
     Full,
 }
 
+/// Bytes a page of records takes at most.
+const PAGE_BYTES: usize = 64 * 1024;
+
+/// Fixed-width records in pages of a power of two of them, allocated as they fill: a table
+/// grows a page at a time, with at most one page not full, where one `Vec` of records grew by
+/// doubling (up to half of it unused, and each growth a copy of the whole table into fresh
+/// memory).
+#[derive(Debug)]
+struct Pages {
+    record: usize,
+    /// log2 of records per page.
+    shift: u32,
+    pages: Vec<Box<[u8]>>,
+    /// Records handed out.
+    len: u32,
+}
+
+impl Pages {
+    fn new(record: usize) -> Self {
+        let per_page = (PAGE_BYTES / record.max(1)).max(1);
+        Self {
+            record,
+            shift: per_page.ilog2(),
+            pages: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn at(&self, r: u32) -> (usize, usize) {
+        let page = (r >> self.shift) as usize;
+        let slot = (r & ((1 << self.shift) - 1)) as usize;
+        (page, slot * self.record)
+    }
+
+    fn get(&self, r: u32) -> &[u8] {
+        let (page, at) = self.at(r);
+        &self.pages[page][at..at + self.record]
+    }
+
+    fn get_mut(&mut self, r: u32) -> &mut [u8] {
+        let (page, at) = self.at(r);
+        &mut self.pages[page][at..at + self.record]
+    }
+
+    /// A new record holding `record`; returns its number.
+    fn push(&mut self, record: &[u8]) -> u32 {
+        let r = self.len;
+        let (page, _) = self.at(r);
+        if page == self.pages.len() {
+            self.pages
+                .push(vec![0u8; self.record << self.shift].into_boxed_slice());
+        }
+        self.len += 1;
+        self.get_mut(r).copy_from_slice(record);
+        r
+    }
+}
+
 /// The entries of one table, packed (see the module docs).
 #[derive(Debug)]
 pub(super) struct TableStore {
     pub layout: Layout,
     /// Records, `layout.record` bytes each; the free ones are listed in `free`.
-    records: Vec<u8>,
+    records: Pages,
     free: Vec<u32>,
     /// Record numbers of the entries, hashed on their key bytes.
     map: HashTable<u32>,
@@ -170,8 +228,8 @@ pub(super) struct TableStore {
 impl TableStore {
     pub fn new(layout: Layout) -> Self {
         Self {
+            records: Pages::new(layout.record),
             layout,
-            records: Vec::new(),
             free: Vec::new(),
             map: HashTable::new(),
             hasher: RandomState::default(),
@@ -185,26 +243,21 @@ impl TableStore {
 
     /// The record of an entry with this packed key, if any.
     pub fn find(&self, key: &[u8]) -> Option<u32> {
-        let (rec, kl) = (self.layout.record, self.layout.key_len);
+        let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
         self.map
-            .find(hash, |&r| {
-                let at = r as usize * rec;
-                &records[at..at + kl] == key
-            })
+            .find(hash, |&r| &records.get(r)[..kl] == key)
             .copied()
     }
 
     pub fn record(&self, r: u32) -> &[u8] {
-        let at = r as usize * self.layout.record;
-        &self.records[at..at + self.layout.record]
+        self.records.get(r)
     }
 
     /// The action part of record `r`, to overwrite (MODIFY).
     pub fn action_mut(&mut self, r: u32) -> &mut [u8] {
-        let at = r as usize * self.layout.record;
-        &mut self.records[at + self.layout.key_len..at + self.layout.record]
+        &mut self.records.get_mut(r)[self.layout.key_len..]
     }
 
     /// Adds a record (`layout.record` bytes) unless its key is there already or, for a new
@@ -223,14 +276,8 @@ impl TableStore {
         let hash = hasher.hash_one(key);
         let entry = map.entry(
             hash,
-            |&r| {
-                let at = r as usize * rec;
-                &records[at..at + kl] == key
-            },
-            |&r| {
-                let at = r as usize * rec;
-                hasher.hash_one(&records[at..at + kl])
-            },
+            |&r| &records.get(r)[..kl] == key,
+            |&r| hasher.hash_one(&records.get(r)[..kl]),
         );
         let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
             return Insert::Exists;
@@ -240,15 +287,10 @@ impl TableStore {
         }
         let r = match free.pop() {
             Some(r) => {
-                let at = r as usize * rec;
-                records[at..at + rec].copy_from_slice(record);
+                records.get_mut(r).copy_from_slice(record);
                 r
             }
-            None => {
-                let r = (records.len() / rec.max(1)) as u32;
-                records.extend_from_slice(record);
-                r
-            }
+            None => records.push(record),
         };
         vacant.insert(r);
         Insert::Done(r)
@@ -256,15 +298,12 @@ impl TableStore {
 
     /// Removes the entry with this packed key; returns its action head (tag, id).
     pub fn remove(&mut self, key: &[u8]) -> Option<(u8, u32)> {
-        let (rec, kl) = (self.layout.record, self.layout.key_len);
+        let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
         let entry = self
             .map
-            .find_entry(hash, |&r| {
-                let at = r as usize * rec;
-                &records[at..at + kl] == key
-            })
+            .find_entry(hash, |&r| &records.get(r)[..kl] == key)
             .ok()?;
         let (r, _) = entry.remove();
         let head = action_head(&self.record(r)[kl..]);
@@ -272,7 +311,7 @@ impl TableStore {
         self.metadata.remove(&r);
         if self.map.is_empty() {
             // Nothing left: give the memory back rather than keep a free list of it.
-            self.records = Vec::new();
+            self.records = Pages::new(self.layout.record);
             self.free = Vec::new();
         }
         Some(head)
@@ -301,4 +340,32 @@ pub(super) fn action_head(action: &[u8]) -> (u8, u32) {
     let mut id = [0u8; 4];
     id.copy_from_slice(&action[1..ACTION_HEAD]);
     (action[0], u32::from_le_bytes(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pages;
+
+    #[test]
+    fn records_keep_their_bytes_across_pages() {
+        // 1, 2 and 4,096 records per page.
+        for record in [40_000, 20_000, 14] {
+            let mut pages = Pages::new(record);
+            let fill = |i: u32| {
+                let mut v = vec![i as u8; record];
+                v[..4].copy_from_slice(&i.to_le_bytes());
+                v
+            };
+            let n = 3 << pages.shift;
+            for i in 0..n {
+                assert_eq!(pages.push(&fill(i)), i);
+            }
+            assert_eq!(pages.pages.len(), 3);
+            pages.get_mut(1).copy_from_slice(&fill(7));
+            for i in 0..n {
+                let want = if i == 1 { fill(7) } else { fill(i) };
+                assert_eq!(pages.get(i), &want[..], "record {i} of {record} bytes");
+            }
+        }
+    }
 }

@@ -39,7 +39,7 @@ use super::store::{
 use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
-use crate::p4info::{ActionProfileInfo, ActionScope, MatchKind, P4InfoIndex, TableInfo};
+use crate::p4info::{ActionProfileInfo, ActionScope, Lookups, MatchKind, P4InfoIndex, TableInfo};
 use crate::value::Value;
 use foldhash::fast::FixedState;
 use p4runtime_proto::google::rpc::{Code, Status};
@@ -322,9 +322,13 @@ impl EmbeddedSwitch {
         }
         let mut failures = Vec::new();
         let mut record = Vec::new();
+        let installed_index = installed.index.clone();
+        let mut lookups = Lookups::new(&installed_index);
         for (i, u) in updates.iter().enumerate() {
             let direct = match &u.entity {
-                Entity::Table(te) => installed.direct_table_write(u.kind, te, &mut record),
+                Entity::Table(te) => {
+                    installed.direct_table_write(&mut lookups, u.kind, te, &mut record)
+                }
                 _ => None,
             };
             let result = direct.unwrap_or_else(|| match u.to_proto(index) {
@@ -1189,15 +1193,17 @@ impl Installed {
 
     /// A checked name-level table update applied without its P4Runtime message, when its
     /// table allows ([`Layout::direct_fast`]); `None` when it must take the P4Runtime way.
-    /// `record` is scratch space reused across a batch.
+    /// `record` is scratch space reused across a batch, as are the `lookups` (of the installed
+    /// P4Info).
     fn direct_table_write(
         &mut self,
+        lookups: &mut Lookups<'_>,
         kind: UpdateKind,
         te: &crate::entity::TableEntry,
         record: &mut Vec<u8>,
     ) -> Option<Result<(), Fail>> {
-        let index = &*self.index;
-        let table = index.table(&te.table).ok()?;
+        let index = lookups.index();
+        let table = lookups.table(&te.table).ok()?;
         let TableAction::Action(call) = &te.action else {
             return None;
         };
@@ -1244,7 +1250,7 @@ impl Installed {
                 ),
             });
         }
-        let action = index.action(&call.action).ok()?;
+        let action = lookups.action(&call.action).ok()?;
         record[kl] = TAG_DIRECT;
         record[kl + 1..kl + ACTION_HEAD].copy_from_slice(&action.id.to_le_bytes());
         for (name, value) in &call.params {

@@ -267,3 +267,52 @@ fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
     assert_eq!(dp.entity_count(), 1, "only my_station is left");
     assert_eq!(dp.vrf_id("a"), None);
 }
+
+#[test]
+fn updates_come_in_write_order_whole_or_in_chunks() {
+    let key = |vrf: u16, net: &str| (vrf, net.parse::<IpNet>().unwrap());
+    let entity = |id: u16| {
+        table_entry(
+            names::NEXTHOP,
+            vec![exact("nexthop_id", u16_bytes(id))],
+            TableAction::Action(call(names::DROP, vec![])),
+        )
+    };
+    let (nh, group) = (RouteAction::Nexthop(1), RouteAction::Group(2));
+    let make = || Updates {
+        writes: vec![Update::insert(entity(1))],
+        // As a change sets them: out of order, a key set twice, one set and set back.
+        routes: vec![
+            (key(2, "10.0.0.0/8"), None, Some(nh)),
+            (key(1, "10.0.0.0/8"), Some(nh), None),
+            (key(1, "10.1.0.0/16"), Some(nh), Some(group)),
+            (key(2, "10.0.0.0/8"), Some(nh), Some(group)),
+            (key(3, "10.0.0.0/8"), None, Some(nh)),
+            (key(3, "10.0.0.0/8"), Some(nh), None),
+            (key(1, "10.2.0.0/16"), Some(group), None),
+        ],
+        deletes: vec![Update::delete(entity(2))],
+        ..Default::default()
+    };
+    let want = vec![
+        Update::insert(entity(1)),
+        Update::modify(route_entity(key(1, "10.1.0.0/16"), group)),
+        Update::insert(route_entity(key(2, "10.0.0.0/8"), group)),
+        Update::delete(route_entity(key(1, "10.2.0.0/16"), group)),
+        Update::delete(route_entity(key(1, "10.0.0.0/8"), nh)),
+        Update::delete(entity(2)),
+    ];
+    assert_eq!(make().into_vec(), want);
+    for max in 1..=want.len() + 1 {
+        let mut updates = make();
+        assert!(!updates.is_empty());
+        assert_eq!(updates.remaining(), want.len());
+        let (mut got, mut chunk) = (Vec::new(), Vec::new());
+        while updates.next_chunk(max, &mut chunk) {
+            assert!(chunk.len() <= max);
+            got.append(&mut chunk);
+        }
+        assert_eq!(got, want, "chunks of {max}");
+        assert_eq!(updates.remaining(), 0);
+    }
+}
