@@ -16,7 +16,6 @@
 //! * [`export`] — [`prepare`]: what one best path becomes towards one neighbor, or why not.
 //! * [`adj_rib_out`] — [`AdjRibOut`]: advertised routes and the pending difference.
 //! * [`adj_rib_in`] — [`AdjRibIn`]: received routes, soft reconfiguration, graceful restart.
-//! * [`intern`] — [`AttrInterner`]: one `Arc<Attrs>` per distinct attribute set.
 //!
 //! See `docs/bgp-rib.md`.
 
@@ -26,7 +25,6 @@ pub mod adj_rib_in;
 pub mod adj_rib_out;
 pub mod export;
 pub mod inbound;
-pub mod intern;
 pub mod nlri;
 pub mod outbound;
 
@@ -36,9 +34,9 @@ pub use export::{
     as_path_loop, prepare, prepare_counted, reflection_loop, ExportNeighbor, Learned, Suppressed,
 };
 pub use inbound::{decode_update, Inbound, PeerInfo, Reach};
-pub use intern::AttrInterner;
 pub use nlri::Nlri;
 pub use outbound::{pack, PackContext, PackError, Packed};
+pub use policy::AttrInterner;
 
 /// One route with its path: key, VPN label (20 bits, `None` for unicast) and attributes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,20 +2,38 @@
 //!
 //! A full table is a million routes but only a few thousand distinct attribute sets (one per
 //! neighbor × AS path × communities combination). Interning makes equal sets one allocation,
-//! and lets later stages compare sets by pointer first.
+//! and lets later stages compare sets by pointer first. Used by the RIB for its own sets and
+//! by the speaker for received and exported ones.
+//!
+//! A set is hashed once per call, with a seeded fast hasher (a `HashSet` looked a set up and,
+//! when it was new — most sets of a full table are — hashed it again to insert it, both times
+//! with SipHash over every attribute).
 
-use std::collections::HashSet;
+use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::route::Attrs;
+use hashbrown::hash_table::{Entry, HashTable};
 
-/// A set of shared [`Attrs`]: equal values come back as the same `Arc`.
-#[derive(Default, Debug)]
+/// One shared `Arc` per distinct attribute set.
+#[derive(Default)]
 pub struct AttrInterner {
-    set: HashSet<Arc<Attrs>>,
-    /// Size after the last [`AttrInterner::purge`]: [`AttrInterner::purge_if_grown`] waits for
-    /// the set to double before scanning it again.
+    table: HashTable<Arc<Attrs>>,
+    /// Seeded per process (foldhash's random state), so a neighbor cannot choose sets that
+    /// collide in every router.
+    hasher: foldhash::fast::RandomState,
+    /// Sets kept by the last purge.
     kept: usize,
+}
+
+impl fmt::Debug for AttrInterner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttrInterner")
+            .field("len", &self.table.len())
+            .field("kept", &self.kept)
+            .finish()
+    }
 }
 
 impl AttrInterner {
@@ -23,53 +41,53 @@ impl AttrInterner {
         Self::default()
     }
 
-    /// The shared copy of `attrs` (stored if new).
+    /// The shared copy of `attrs`.
     pub fn intern(&mut self, attrs: Attrs) -> Arc<Attrs> {
-        if let Some(a) = self.set.get(&attrs) {
-            return a.clone();
-        }
-        let a = Arc::new(attrs);
-        self.set.insert(a.clone());
-        a
+        self.intern_arc(Arc::new(attrs))
     }
 
-    /// Like [`intern`](Self::intern) for a value already behind an `Arc` (as
-    /// a decoded UPDATE hands them out): returns the stored equal one, or keeps this
-    /// one without copying it.
+    /// The shared copy of `attrs`: the one already held, or `attrs` itself, now held.
     pub fn intern_arc(&mut self, attrs: Arc<Attrs>) -> Arc<Attrs> {
-        if let Some(a) = self.set.get(&*attrs) {
-            return a.clone();
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(&*attrs);
+        let entry = self.table.entry(
+            hash,
+            |a| Arc::ptr_eq(a, &attrs) || **a == *attrs,
+            |a| hasher.hash_one(&**a),
+        );
+        match entry {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => {
+                e.insert(attrs.clone());
+                attrs
+            }
         }
-        self.set.insert(attrs.clone());
-        attrs
     }
 
-    /// Drops the sets nobody but the interner holds any more; returns how many went.
+    /// Drops the sets nothing but the interner holds; returns how many.
     pub fn purge(&mut self) -> usize {
-        let before = self.set.len();
-        self.set.retain(|a| Arc::strong_count(a) > 1);
-        self.kept = self.set.len();
-        before - self.set.len()
+        let before = self.table.len();
+        self.table.retain(|a| Arc::strong_count(a) > 1);
+        self.kept = self.table.len();
+        before - self.table.len()
     }
 
-    /// [`purge`](Self::purge), but only once the set has doubled since the last one (and holds
-    /// more than a few thousand sets), so a long-running holder stays bounded without scanning
-    /// the set on every change.
+    /// [`purge`](Self::purge) once the set has doubled since the last one (and holds more
+    /// than a few thousand sets): cheap enough to call after every UPDATE.
     pub fn purge_if_grown(&mut self) -> usize {
-        if self.set.len() > 4096 && self.set.len() > 2 * self.kept {
+        if self.table.len() > 4096 && self.table.len() > 2 * self.kept {
             self.purge()
         } else {
             0
         }
     }
 
-    /// Distinct sets held.
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.table.is_empty()
     }
 }
 
@@ -77,6 +95,13 @@ impl AttrInterner {
 mod tests {
     use super::*;
     use crate::route::SourceProtocol;
+    use proptest::prelude::*;
+
+    fn med(m: u32) -> Attrs {
+        let mut a = Attrs::new(SourceProtocol::Bgp);
+        a.med = Some(m);
+        a
+    }
 
     #[test]
     fn equal_values_share_one_arc_and_purge_drops_unused_ones() {
@@ -84,11 +109,11 @@ mod tests {
         let a = i.intern(Attrs::new(SourceProtocol::Bgp));
         let b = i.intern(Attrs::new(SourceProtocol::Bgp));
         assert!(Arc::ptr_eq(&a, &b));
-        let mut other = Attrs::new(SourceProtocol::Bgp);
-        other.med = Some(5);
-        let c = i.intern_arc(Arc::new(other.clone()));
-        let d = i.intern_arc(Arc::new(other));
+        let c = i.intern_arc(Arc::new(med(5)));
+        let d = i.intern_arc(Arc::new(med(5)));
         assert!(Arc::ptr_eq(&c, &d));
+        // The held copy itself comes back as is.
+        assert!(Arc::ptr_eq(&i.intern_arc(c.clone()), &c));
         assert_eq!(i.len(), 2);
         drop((c, d));
         assert_eq!(i.purge(), 1);
@@ -102,23 +127,35 @@ mod tests {
     fn purge_if_grown_waits_for_the_set_to_double() {
         let mut i = AttrInterner::new();
         let mut held = Vec::new();
-        for med in 0..5000u32 {
-            let mut a = Attrs::new(SourceProtocol::Bgp);
-            a.med = Some(med);
-            let a = i.intern(a);
-            if med % 2 == 0 {
+        for m in 0..5000u32 {
+            let a = i.intern(med(m));
+            if m % 2 == 0 {
                 held.push(a);
             }
         }
         assert_eq!(i.purge_if_grown(), 2500);
         assert_eq!(i.len(), 2500);
-        // Below twice the kept size: no scan, nothing dropped.
-        for med in 5000..6000u32 {
-            let mut a = Attrs::new(SourceProtocol::Bgp);
-            a.med = Some(med);
-            i.intern(a);
+        for m in 5000..6000u32 {
+            i.intern(med(m));
         }
         assert_eq!(i.purge_if_grown(), 0);
         assert_eq!(i.len(), 3500);
+    }
+
+    proptest! {
+        /// Whatever the order, values equal exactly when their interned copies are one `Arc`,
+        /// and the interner holds one set per distinct value (through the table's growth).
+        #[test]
+        fn one_arc_per_value(meds in proptest::collection::vec(0u32..300, 0..600)) {
+            let mut i = AttrInterner::new();
+            let got: Vec<Arc<Attrs>> = meds.iter().map(|&m| i.intern(med(m))).collect();
+            for (x, a) in meds.iter().zip(&got) {
+                for (y, b) in meds.iter().zip(&got) {
+                    prop_assert_eq!(x == y, Arc::ptr_eq(a, b));
+                }
+            }
+            let distinct: std::collections::BTreeSet<u32> = meds.iter().copied().collect();
+            prop_assert_eq!(i.len(), distinct.len());
+        }
     }
 }
