@@ -301,13 +301,16 @@ struct VrfState {
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
     /// Prefixes whose selection the next delta redoes, in the order they were marked and
-    /// possibly repeated (the delta sorts and deduplicates them). Per VRF, a mark is a push;
+    /// possibly repeated (the delta deduplicates them, keeping that order). Per VRF, a mark
+    /// is a push;
     /// a set keyed by (VRF name, prefix) compared names on every step of every insert and pop,
     /// which was most of the cost of taking in a full table.
     dirty_best: Vec<IpNet>,
-    /// Prefixes whose FIB entry the next delta recomputes, likewise.
+    /// Prefixes whose FIB entry the next delta recomputes, in the order marked, possibly
+    /// repeated (a repeat finds its action unchanged).
     dirty_fib: Vec<IpNet>,
-    /// Prefixes whose BGP best path this delta changed, likewise.
+    /// Prefixes whose BGP best path this delta changed, possibly repeated (the delta sorts
+    /// and deduplicates them).
     bgp_changed: Vec<IpNet>,
     /// The last few next hops resolved for CE routes ([`Rib::resolve_in_vrf`], shared), valid
     /// while `resolved_epoch` is the RIB's `nh_epoch`: a full table from one CE resolves one
@@ -763,7 +766,8 @@ pub struct Rib {
     /// VRFs with prefixes marked for selection (their `dirty_best` is not empty).
     dirty_vrfs: BTreeSet<VrfName>,
     /// VPN keys to propagate to the importing VRFs, in the order marked and possibly repeated
-    /// (the delta sorts and deduplicates them): a push per path, not a B-tree insert.
+    /// (the delta deduplicates them, keeping that order): a push per path, not a B-tree
+    /// insert.
     dirty_vpn: Vec<VpnKey>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,

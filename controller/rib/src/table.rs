@@ -9,9 +9,9 @@
 //! maps a key's hash to its position. Removal moves the last entry into the hole and repoints
 //! its index slot, so there are no holes and a walk touches only entries. Chunks, not one
 //! vector: a growing vector of a million entries is copied into fresh memory at each growth
-//! (and holds both copies meanwhile), which was a tenth of the time of taking in a VPN table. Readers that want key
-//! order (the `show` commands, the FIB view) ask for it ([`KeyedTable::iter`] sorts); the RIB's
-//! own passes use [`KeyedTable::iter_unordered`].
+//! (and holds both copies meanwhile), which was a tenth of the time of taking in a VPN table.
+//! Readers that want key order (the `show` commands, the FIB view) ask for it
+//! ([`KeyedTable::iter`] sorts); the RIB's own passes use [`KeyedTable::iter_unordered`].
 //!
 //! The hash is seeded per process ([`foldhash::fast::RandomState`]): the keys are prefixes
 //! chosen by BGP neighbors, who must not be able to pick colliding ones.
@@ -493,14 +493,10 @@ impl<V> PrefixTable<V> {
 
     /// The host prefixes of the table inside `subnet`, in order.
     pub fn hosts_within(&self, subnet: IpNet) -> impl Iterator<Item = &IpNet> + '_ {
-        let first = host_of(subnet.network());
-        let last = host_of(subnet.broadcast());
+        let first = IpNet::from(subnet.network());
+        let last = IpNet::from(subnet.broadcast());
         self.hosts.range(first..=last)
     }
-}
-
-fn host_of(addr: std::net::IpAddr) -> IpNet {
-    IpNet::from(addr)
 }
 
 impl<V> std::ops::Deref for PrefixTable<V> {
