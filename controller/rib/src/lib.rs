@@ -352,8 +352,14 @@ impl VrfState {
 
     /// [`VrfState::install`] for a prefix that is not a host prefix, whose FIB action is its
     /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
-    /// search of the table. The new action, if it changed.
-    fn refresh_route_fib(&mut self, prefix: IpNet) -> Option<Option<FibAction>> {
+    /// search of the table. The new action, if it changed. With `keep_emptied`, an entry left
+    /// without candidates stays in the table (its action cleared) for the caller to remove in
+    /// bulk.
+    fn refresh_route_fib(
+        &mut self,
+        prefix: IpNet,
+        keep_emptied: bool,
+    ) -> Option<Option<FibAction>> {
         let left = if self.hosts_fib.is_empty() {
             None
         } else {
@@ -365,7 +371,9 @@ impl VrfState {
         let action = entry.best_route().and_then(route_fib_action);
         let old = entry.fib.take().or(left);
         if entry.candidates.is_empty() {
-            self.table.remove(&prefix);
+            if !keep_emptied {
+                self.table.remove(&prefix);
+            }
         } else {
             entry.fib.clone_from(&action);
         }
@@ -374,15 +382,26 @@ impl VrfState {
 
     /// [`VrfState::refresh_route_fib`] for non-host prefixes, possibly repeated, pushing the
     /// changes (one per prefix at most: a repeat finds its action unchanged).
+    ///
+    /// When they are a large part of the table (a full table withdrawn), the entries they
+    /// empty are removed in one pass over the table afterwards: a removal one by one moves the
+    /// table's last entry into the hole and repoints its index slot, two more cache misses a
+    /// route. Every emptied entry of a non-host prefix is among these (the selection marked
+    /// it and left it for this phase); emptied host entries are [`VrfState::install`]'s.
     fn refresh_route_fibs(
         &mut self,
         prefixes: &[IpNet],
         changes: &mut Vec<(IpNet, Option<FibAction>)>,
     ) {
+        let bulk = prefixes.len() >= BULK_REMOVAL && prefixes.len() * 8 >= self.table.len();
         for prefix in prefixes {
-            if let Some(action) = self.refresh_route_fib(*prefix) {
+            if let Some(action) = self.refresh_route_fib(*prefix, bulk) {
                 changes.push((*prefix, action));
             }
+        }
+        if bulk {
+            self.table
+                .retain(|prefix, entry| !entry.candidates.is_empty() || is_host(prefix));
         }
     }
 
@@ -583,6 +602,11 @@ impl std::fmt::Debug for Fib<'_> {
         f.debug_map().entries(self.iter()).finish()
     }
 }
+
+/// From how many prefixes the FIB phase removes the entries it empties in one pass over the
+/// table ([`VrfState::refresh_route_fibs`]); small under test, so the property tests take
+/// both ways.
+const BULK_REMOVAL: usize = if cfg!(test) { 4 } else { 64 };
 
 /// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
 const RESOLVED_CACHED: usize = 8;

@@ -224,7 +224,8 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// Gives memory back once a table has lost three quarters of its entries (a neighbor's full
     /// table withdrawn).
     fn shrink_if_sparse(&mut self) {
-        if self.slots.shrink_if_sparse() {
+        self.slots.shrink_if_sparse();
+        if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
             let (slots, hasher) = (&self.slots, &self.hasher);
             self.index
                 .shrink_to(slots.len(), |&j| slots[j as usize].0.hash_key(hasher));
@@ -402,14 +403,12 @@ impl<T> Slots<T> {
     }
 
     /// Gives a lone first chunk's memory back once it is three quarters empty (chunks after
-    /// it are freed as they empty); whether it shrank.
-    fn shrink_if_sparse(&mut self) -> bool {
-        match self.chunks.as_mut_slice() {
-            [only] if only.capacity() > 64 && only.len() < only.capacity() / 4 => {
+    /// it are freed as they empty).
+    fn shrink_if_sparse(&mut self) {
+        if let [only] = self.chunks.as_mut_slice() {
+            if only.capacity() > 64 && only.len() < only.capacity() / 4 {
                 only.shrink_to(only.len() * 2);
-                true
             }
-            _ => false,
         }
     }
 }
@@ -622,5 +621,14 @@ mod tests {
             table.slots.capacity()
         );
         assert!((9_990..10_000).all(|k| table.contains_key(&k)));
+        assert!(table.index.capacity() < 100, "{}", table.index.capacity());
+        // Emptied at once, by a bulk removal.
+        for k in 0..10_000 {
+            table.insert(k, 0);
+        }
+        table.retain(|_, _| false);
+        assert!(table.is_empty());
+        assert_eq!(table.slots.capacity(), 0);
+        assert!(table.index.capacity() < 100, "{}", table.index.capacity());
     }
 }

@@ -732,6 +732,18 @@ fn all_fibs(rib: &Rib) -> BTreeMap<String, BTreeMap<IpNet, FibAction>> {
         .collect()
 }
 
+fn all_table_keys(rib: &Rib) -> BTreeMap<String, Vec<IpNet>> {
+    rib.vrf_names()
+        .map(|v| {
+            (
+                v.to_string(),
+                rib.table(v).unwrap().keys().copied().collect(),
+            )
+        })
+        .filter(|(_, keys): &(String, Vec<IpNet>)| !keys.is_empty())
+        .collect()
+}
+
 /// Applies `ops` (taking a delta after every `every`-th), then checks the delta path against
 /// a cold start of the final state.
 fn check_delta_equals_cold_start(ops: &[Op], every: usize) -> Result<(), TestCaseError> {
@@ -749,6 +761,8 @@ fn check_delta_equals_cold_start(ops: &[Op], every: usize) -> Result<(), TestCas
     replayed.take(&mut rib);
     let cold = cold_start(&world);
     prop_assert_eq!(all_fibs(&rib), all_fibs(&cold));
+    // No entry lingers (say, one a withdrawal emptied) that a cold start would not have.
+    prop_assert_eq!(all_table_keys(&rib), all_table_keys(&cold));
     let flat: BTreeMap<(String, IpNet), FibAction> = all_fibs(&cold)
         .into_iter()
         .flat_map(|(v, f)| f.into_iter().map(move |(p, a)| ((v.clone(), p), a)))
