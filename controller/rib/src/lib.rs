@@ -354,11 +354,12 @@ impl VrfState {
     /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
     /// search of the table. The new action, if it changed. With `keep_emptied`, an entry left
     /// without candidates stays in the table (its action cleared) for the caller to remove in
-    /// bulk.
+    /// bulk, and `emptied` is set.
     fn refresh_route_fib(
         &mut self,
         prefix: IpNet,
         keep_emptied: bool,
+        emptied: &mut bool,
     ) -> Option<Option<FibAction>> {
         let left = if self.hosts_fib.is_empty() {
             None
@@ -371,7 +372,9 @@ impl VrfState {
         let action = entry.best_route().and_then(route_fib_action);
         let old = entry.fib.take().or(left);
         if entry.candidates.is_empty() {
-            if !keep_emptied {
+            if keep_emptied {
+                *emptied = true;
+            } else {
                 self.table.remove(&prefix);
             }
         } else {
@@ -394,12 +397,13 @@ impl VrfState {
         changes: &mut Vec<(IpNet, Option<FibAction>)>,
     ) {
         let bulk = prefixes.len() >= BULK_REMOVAL && prefixes.len() * 8 >= self.table.len();
+        let mut emptied = false;
         for prefix in prefixes {
-            if let Some(action) = self.refresh_route_fib(*prefix, bulk) {
+            if let Some(action) = self.refresh_route_fib(*prefix, bulk, &mut emptied) {
                 changes.push((*prefix, action));
             }
         }
-        if bulk {
+        if emptied {
             self.table
                 .retain(|prefix, entry| !entry.candidates.is_empty() || is_host(prefix));
         }

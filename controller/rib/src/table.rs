@@ -377,14 +377,32 @@ impl<T> Slots<T> {
         }
     }
 
+    /// Keeps the entries `keep` says yes to, in their order, in place: the kept ones move
+    /// down over the holes, the rest end up at the tail and are dropped from there.
     fn retain_mut(&mut self, mut keep: impl FnMut(&mut T) -> bool) {
-        let old = std::mem::take(self);
-        for chunk in old.chunks {
-            for mut value in chunk {
-                if keep(&mut value) {
-                    self.push(value);
+        let mut kept = 0;
+        for i in 0..self.len {
+            if keep(&mut self[i]) {
+                if i != kept {
+                    self.swap(kept, i);
                 }
+                kept += 1;
             }
+        }
+        while self.len > kept {
+            self.pop();
+        }
+    }
+
+    /// Swaps the entries at `a` < `b`.
+    fn swap(&mut self, a: usize, b: usize) {
+        let (ca, cb) = (a >> CHUNK_BITS, b >> CHUNK_BITS);
+        let (ia, ib) = (a & (CHUNK - 1), b & (CHUNK - 1));
+        if ca == cb {
+            self.chunks[ca].swap(ia, ib);
+        } else {
+            let (low, high) = self.chunks.split_at_mut(cb);
+            std::mem::swap(&mut low[ca][ia], &mut high[0][ib]);
         }
     }
 
