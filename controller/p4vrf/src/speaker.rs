@@ -841,7 +841,7 @@ impl BgpInstance {
                     let nothing = own_or_none(
                         &changes.vpn,
                         |key| table.get(key),
-                        |paths| Some(paths).filter(|p| !p.is_empty()),
+                        Some,
                         |paths| {
                             paths
                                 .keys()

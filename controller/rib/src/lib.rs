@@ -703,12 +703,15 @@ impl<'a> VpnTable<'a> {
     }
 
     /// `(&key, &paths)` in key order (sorts).
-    pub fn iter(&self) -> impl Iterator<Item = (&'a VpnKey, &'a SmallMap<PathSource, VpnPath>)> {
+    pub fn iter(&self) -> std::vec::IntoIter<(&'a VpnKey, &'a SmallMap<PathSource, VpnPath>)> {
         let entries: &'a KeyedTable<VpnKey, VpnEntry> = self.entries;
-        entries
-            .iter()
+        let mut listed: Vec<_> = entries
+            .iter_unordered()
             .filter(|(_, e)| !e.paths.is_empty())
             .map(|(k, e)| (k, &e.paths))
+            .collect();
+        listed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        listed.into_iter()
     }
 
     /// The keys in order (sorts).
@@ -730,7 +733,9 @@ impl<'a> VpnTable<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries
+            .iter_unordered()
+            .all(|(_, e)| e.paths.is_empty())
     }
 }
 
@@ -738,7 +743,7 @@ impl<'a> IntoIterator for VpnTable<'a> {
     type Item = (&'a VpnKey, &'a SmallMap<PathSource, VpnPath>);
     type IntoIter = std::vec::IntoIter<Self::Item>;
     fn into_iter(self) -> Self::IntoIter {
-        self.iter().collect::<Vec<_>>().into_iter()
+        self.iter()
     }
 }
 

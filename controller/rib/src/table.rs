@@ -120,13 +120,6 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         self.position(key).map(|i| &self.slots[i].1)
     }
 
-    pub fn get_key_value(&self, key: &K) -> Option<(&K, &V)> {
-        self.position(key).map(|i| {
-            let (k, v) = &self.slots[i];
-            (k, v)
-        })
-    }
-
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.position(key).map(|i| &mut self.slots[i].1)
     }
@@ -264,14 +257,6 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     {
         self.iter().map(|(k, _)| k)
     }
-
-    /// The values in key order (sorts).
-    pub fn values(&self) -> impl Iterator<Item = &V> + '_
-    where
-        K: Ord,
-    {
-        self.iter().map(|(_, v)| v)
-    }
 }
 
 impl<K: TableKey, V> std::ops::Index<&K> for KeyedTable<K, V> {
@@ -293,15 +278,6 @@ impl<'a, K: TableKey + Ord, V> IntoIterator for &'a KeyedTable<K, V> {
 impl<K: TableKey + Ord + fmt::Debug, V: fmt::Debug> fmt::Debug for KeyedTable<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl<K: TableKey, V: PartialEq> PartialEq for KeyedTable<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self
-                .iter_unordered()
-                .all(|(k, v)| other.get(k).is_some_and(|w| w == v))
     }
 }
 
