@@ -305,10 +305,10 @@ struct VrfState {
     /// is a push;
     /// a set keyed by (VRF name, prefix) compared names on every step of every insert and pop,
     /// which was most of the cost of taking in a full table.
-    dirty_best: Vec<IpNet>,
+    dirty_best: Vec<Mark>,
     /// Prefixes whose FIB entry the next delta recomputes, in the order marked, possibly
     /// repeated (a repeat finds its action unchanged).
-    dirty_fib: Vec<IpNet>,
+    dirty_fib: Vec<Mark>,
     /// Prefixes whose BGP best path this delta changed, possibly repeated (the delta sorts
     /// and deduplicates them).
     bgp_changed: Vec<IpNet>,
@@ -357,7 +357,7 @@ impl VrfState {
     /// bulk, and `emptied` is set.
     fn refresh_route_fib(
         &mut self,
-        prefix: IpNet,
+        Mark { prefix, at }: Mark,
         keep_emptied: bool,
         emptied: &mut bool,
     ) -> Option<Option<FibAction>> {
@@ -366,7 +366,7 @@ impl VrfState {
         } else {
             self.hosts_fib.remove(&prefix)
         };
-        let Some(entry) = self.table.get_mut(&prefix) else {
+        let Some((_, entry)) = self.table.get_mut_hinted(&prefix, at) else {
             return left.map(|_| None);
         };
         let action = entry.best_route().and_then(route_fib_action);
@@ -393,14 +393,14 @@ impl VrfState {
     /// it and left it for this phase); emptied host entries are [`VrfState::install`]'s.
     fn refresh_route_fibs(
         &mut self,
-        prefixes: &[IpNet],
+        marks: &[Mark],
         changes: &mut Vec<(IpNet, Option<FibAction>)>,
     ) {
-        let bulk = prefixes.len() >= BULK_REMOVAL && prefixes.len() * 8 >= self.table.len();
+        let bulk = marks.len() >= BULK_REMOVAL && marks.len() * 8 >= self.table.len();
         let mut emptied = false;
-        for prefix in prefixes {
-            if let Some(action) = self.refresh_route_fib(*prefix, bulk, &mut emptied) {
-                changes.push((*prefix, action));
+        for mark in marks {
+            if let Some(action) = self.refresh_route_fib(*mark, bulk, &mut emptied) {
+                changes.push((mark.prefix, action));
             }
         }
         if emptied {
@@ -432,21 +432,45 @@ impl VrfState {
 
     /// Marks a prefix for selection; true when it is the VRF's first mark since the last
     /// delta (the caller then records the VRF in `Rib::dirty_vrfs`).
-    fn mark_best(&mut self, prefix: IpNet) -> bool {
+    fn mark_best(&mut self, mark: Mark) -> bool {
         let first = self.dirty_best.is_empty();
-        self.dirty_best.push(prefix);
+        self.dirty_best.push(mark);
         first
     }
 }
 
-/// Removes repeated keys, keeping each one's first place.
-fn dedup_keeping_order<K: Copy + Eq + std::hash::Hash>(keys: &mut Vec<K>) {
-    if keys.len() < 2 {
+/// A prefix marked for the next delta, with where its table entry was when it was marked.
+/// The position is a hint ([`PrefixTable::get_mut_hinted`]): the delta's passes find an entry
+/// without a hash and an index probe, a cache miss a route at a million prefixes, and an entry
+/// moved since (a removal moves the table's last entry) is looked up by prefix.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    prefix: IpNet,
+    at: u32,
+}
+
+impl Mark {
+    /// A prefix whose position is not known (it is looked up).
+    fn prefix(prefix: IpNet) -> Self {
+        Mark {
+            prefix,
+            at: u32::MAX,
+        }
+    }
+
+    fn at(prefix: IpNet, at: u32) -> Self {
+        Mark { prefix, at }
+    }
+}
+
+/// Removes items with a repeated key, keeping each key's first place.
+fn dedup_keeping_order<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    if items.len() < 2 {
         return;
     }
     let mut seen: hashbrown::HashSet<K, foldhash::fast::RandomState> =
-        hashbrown::HashSet::with_capacity_and_hasher(keys.len(), Default::default());
-    keys.retain(|key| seen.insert(*key));
+        hashbrown::HashSet::with_capacity_and_hasher(items.len(), Default::default());
+    items.retain(|item| seen.insert(key(item)));
 }
 
 /// The FIB action of a selected route.
@@ -1035,12 +1059,12 @@ impl Rib {
         };
         let key = CandidateKey::Peer(peer.addr);
         let state = self.vrfs.get_mut(&name).expect("known");
-        let entry = state.table.get_or_default(prefix);
+        let (at, entry) = state.table.get_or_default_at(prefix);
         let old = entry.change_candidates(|c| c.insert(key, route.clone()));
         if old.as_ref() == Some(&route) {
             return Ok(());
         }
-        if state.mark_best(prefix) {
+        if state.mark_best(Mark::at(prefix, at)) {
             self.dirty_vrfs.insert(name.clone());
         }
         // The usual replacement keeps its next hop: its count is unchanged.
@@ -1065,11 +1089,11 @@ impl Rib {
         let name = self.known_vrf(vrf)?;
         let prefix = prefix.trunc();
         let state = self.vrfs.get_mut(&name).expect("known");
-        let Some(entry) = state.table.get_mut(&prefix) else {
+        let Some((at, entry)) = state.table.get_mut_hinted(&prefix, u32::MAX) else {
             return Ok(());
         };
         if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
-            if state.mark_best(prefix) {
+            if state.mark_best(Mark::at(prefix, at)) {
                 self.dirty_vrfs.insert(name.clone());
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
@@ -1250,7 +1274,7 @@ impl Rib {
         }
         for state in self.vrfs.values_mut() {
             if subnets.iter().any(|s| state.table.contains_key(s)) {
-                state.dirty_fib.push(host_prefix(address));
+                state.dirty_fib.push(Mark::prefix(host_prefix(address)));
             }
         }
     }
@@ -1427,7 +1451,7 @@ impl Rib {
                     };
                     if route.forward != Forward::Blackhole && route.forward != *forward {
                         route.forward = forward.clone();
-                        state.dirty_best.push(*prefix);
+                        state.dirty_best.push(Mark::prefix(*prefix));
                     }
                 }
             }
@@ -1495,16 +1519,16 @@ impl Rib {
                 // entries in the table: the walk reads memory in sequence instead of taking a
                 // cache miss per prefix, as it did in prefix order. Distinct, as a selection
                 // runs the redistribution route-maps (and counts their hits).
-                let mut prefixes = std::mem::take(&mut state.dirty_best);
-                dedup_keeping_order(&mut prefixes);
-                self.select_many(&vrf, &prefixes);
+                let mut marks = std::mem::take(&mut state.dirty_best);
+                dedup_keeping_order(&mut marks, |m| m.prefix);
+                self.select_many(&vrf, &marks);
                 continue;
             }
             if !self.dirty_vpn.is_empty() {
                 // In the order marked: for paths just learned, the order of their entries in
                 // the VPN table (see the VRFs' marks above).
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
-                dedup_keeping_order(&mut keys);
+                dedup_keeping_order(&mut keys, |k| *k);
                 for key in keys {
                     self.propagate_vpn(key);
                     self.vpn_changed.push(key);
@@ -1545,8 +1569,9 @@ impl Rib {
             // so only the order of the changes needs restoring. Routes' prefixes in the order
             // marked (as in the selection above; a repeat finds its action unchanged), hosts
             // sorted and distinct.
-            let (mut hosts, routes): (Vec<IpNet>, Vec<IpNet>) =
-                prefixes.into_iter().partition(is_host);
+            let (hosts, routes): (Vec<Mark>, Vec<Mark>) =
+                prefixes.into_iter().partition(|m| is_host(&m.prefix));
+            let mut hosts: Vec<IpNet> = hosts.into_iter().map(|m| m.prefix).collect();
             hosts.sort_unstable();
             hosts.dedup();
             let mut changes: Vec<(IpNet, Option<FibAction>)> = Vec::new();
@@ -1624,7 +1649,7 @@ impl Rib {
     /// prefix's entry once; what needs the rest of the table or the RIB (host scans, exports)
     /// follows the selections. Each prefix's selection reads and writes only its own entry,
     /// so the order is free.
-    fn select_many(&mut self, vrf: &VrfName, prefixes: &[IpNet]) {
+    fn select_many(&mut self, vrf: &VrfName, marks: &[Mark]) {
         let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
@@ -1640,13 +1665,13 @@ impl Rib {
         } = &mut *state;
         let mut dropped: Vec<IpNet> = Vec::new();
         let mut selected: Vec<IpNet> = Vec::new();
-        for prefix in prefixes {
-            let Some(entry) = table.get_mut(prefix) else {
+        for &Mark { prefix, at } in marks {
+            let Some((at, entry)) = table.get_mut_hinted(&prefix, at) else {
                 continue;
             };
             let outcome = Self::select_entry(
                 entry,
-                *prefix,
+                Mark::at(prefix, at),
                 policy,
                 hosts_fib,
                 dirty_fib,
@@ -1661,18 +1686,18 @@ impl Rib {
                 // A table entry leaves here, after its FIB consequences were marked, or, if
                 // the FIB holds something for it, when the FIB phase of this delta replaces
                 // that ([`VrfState::install`]).
-                table.remove(prefix);
+                table.remove(&prefix);
             }
             if outcome.dropped {
-                dropped.push(*prefix);
+                dropped.push(prefix);
             }
             if exports {
-                selected.push(*prefix);
+                selected.push(prefix);
             }
         }
         for prefix in dropped {
             let hosts = state.fib_hosts_within(prefix);
-            state.dirty_fib.extend(hosts);
+            state.dirty_fib.extend(hosts.into_iter().map(Mark::prefix));
         }
         for prefix in selected {
             self.export(vrf, prefix);
@@ -1684,13 +1709,14 @@ impl Rib {
     /// route-map counters, interned attributes and neighbors.
     fn select_entry(
         entry_mut: &mut PrefixEntry,
-        prefix: IpNet,
+        mark: Mark,
         policy: &VrfPolicy,
         hosts_fib: &BTreeMap<IpNet, FibAction>,
-        dirty_fib: &mut Vec<IpNet>,
+        dirty_fib: &mut Vec<Mark>,
         bgp_marks: &mut Vec<IpNet>,
         (map_stats, interned, neighbors_by_interface): SelectionContext<'_>,
     ) -> Selection {
+        let prefix = mark.prefix;
         let entry = &*entry_mut;
         let selected = entry.select(&policy.decision);
         let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
@@ -1755,12 +1781,12 @@ impl Rib {
             };
         let remove = entry.candidates.is_empty() && entry.fib.is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
-        dirty_fib.push(prefix);
+        dirty_fib.push(mark);
         // Host entries the new subnet route brings: today's neighbors of its interface.
         if let Some(Forward::Attached { interface }) = new_forward {
             if let Some(hosts) = neighbors_by_interface.get(&interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
-                    dirty_fib.push(host_prefix(*host));
+                    dirty_fib.push(Mark::prefix(host_prefix(*host)));
                 }
             }
         }
@@ -1947,7 +1973,7 @@ impl Rib {
             ));
         }
         let state = self.vrfs.get_mut(vrf).expect("checked above");
-        let entry = state.table.get_or_default(prefix);
+        let (at, entry) = state.table.get_or_default_at(prefix);
         let unchanged = entry
             .candidates
             .iter()
@@ -1970,7 +1996,7 @@ impl Rib {
                     self.vpn.remove(&key);
                 }
             }
-            if state.mark_best(prefix) {
+            if state.mark_best(Mark::at(prefix, at)) {
                 self.dirty_vrfs.insert(vrf.clone());
             }
         } else if entry.candidates.is_empty()
@@ -2087,7 +2113,7 @@ impl Rib {
     /// Marks a prefix of a VRF for selection by the next delta.
     fn mark_best(&mut self, vrf: &VrfName, prefix: IpNet) {
         if let Some(state) = self.vrfs.get_mut(vrf) {
-            if state.mark_best(prefix) {
+            if state.mark_best(Mark::prefix(prefix)) {
                 self.dirty_vrfs.insert(vrf.clone());
             }
         }
