@@ -38,7 +38,7 @@ fn via(route: &Route) -> String {
             PathSource::Peer(p) => format!(" (from {p})"),
         })
         .unwrap_or_default();
-    match &route.forward {
+    match &*route.forward {
         Forward::Attached { interface } | Forward::Receive { interface } => {
             format!("is directly connected{origin}, {interface}")
         }
@@ -485,6 +485,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                     let from = p
                         .path
                         .peer
+                        .as_ref()
                         .map(|x| format!("{} ({})", x.addr, x.router_id))
                         .unwrap_or_else(|| unspecified(family));
                     let _ = writeln!(
@@ -503,7 +504,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                         a.med.unwrap_or(0),
                         a.local_pref.unwrap_or(100),
                         a.weight,
-                        match (p.imported_from.is_some(), p.path.peer) {
+                        match (p.imported_from.is_some(), p.path.peer.as_deref()) {
                             (true, _) => "imported",
                             (false, Some(peer)) if peer.ebgp => "external",
                             (false, Some(_)) => "internal",
@@ -518,14 +519,14 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                     if let Some(label) = p.path.label {
                         let _ = writeln!(out, "      mpls labels in/out nolabel/{label}");
                     }
-                    if let Forward::Unresolved(nh) = &p.path.forward {
+                    if let Forward::Unresolved(nh) = &*p.path.forward {
                         let _ = writeln!(out, "      Next hop {nh} inaccessible");
                     }
                 }
             } else {
                 for (i, p) in paths.iter().enumerate() {
                     let a = p.attrs;
-                    let valid = !matches!(p.path.forward, Forward::Unresolved(_));
+                    let valid = !matches!(*p.path.forward, Forward::Unresolved(_));
                     let network = (i == 0).then_some(prefix);
                     let nh = next_hop(a, &p.path.forward, family);
                     let status = format!(" {}", status_code(valid, p.best));

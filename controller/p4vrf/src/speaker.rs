@@ -663,7 +663,7 @@ impl BgpInstance {
                         Some(router.vpn_label(vrf)?),
                     ),
                     PathSource::Peer(_) => {
-                        let peer = path.peer?;
+                        let peer = *path.peer.as_deref()?;
                         (
                             path.attrs.clone(),
                             Learned::Ibgp {

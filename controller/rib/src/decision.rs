@@ -85,7 +85,7 @@ fn compare_to_igp_cost(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering
             }
         })
         .then_with(|| {
-            let ebgp = |r: &Route| r.peer.is_some_and(|p| p.ebgp);
+            let ebgp = |r: &Route| r.peer.as_ref().is_some_and(|p| p.ebgp);
             ebgp(b).cmp(&ebgp(a))
         })
 }
@@ -94,7 +94,7 @@ fn compare_to_igp_cost(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering
 fn identifier(r: &Route) -> Ipv4Addr {
     r.attrs
         .originator_id
-        .or(r.peer.map(|p| p.router_id))
+        .or(r.peer.as_ref().map(|p| p.router_id))
         .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
@@ -103,7 +103,10 @@ pub fn compare(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering {
     compare_to_igp_cost(a, b, opts)
         .then_with(|| identifier(a).cmp(&identifier(b)))
         .then_with(|| a.attrs.cluster_list.len().cmp(&b.attrs.cluster_list.len()))
-        .then_with(|| a.peer.map(|p| p.addr).cmp(&b.peer.map(|p| p.addr)))
+        .then_with(|| {
+            let addr = |r: &Route| r.peer.as_ref().map(|p| p.addr);
+            addr(a).cmp(&addr(b))
+        })
 }
 
 /// Whether `candidate` may share forwarding with `best` under maximum-paths: equal through
@@ -139,10 +142,10 @@ mod tests {
         Route {
             protocol: Protocol::Bgp,
             distance: 20,
-            forward: Forward::Blackhole,
+            forward: Arc::new(Forward::Blackhole),
             attrs: Arc::new(attrs),
             leaked: None,
-            peer: p,
+            peer: p.map(Arc::new),
         }
     }
 

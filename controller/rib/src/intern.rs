@@ -3,12 +3,15 @@
 
 use std::collections::HashSet;
 use std::hash::Hash;
+
+use foldhash::fast::RandomState;
 use std::sync::Arc;
 
 /// A set of shared values: equal values come back as the same `Arc`.
 #[derive(Debug)]
 pub(crate) struct Interner<T: ?Sized> {
-    set: HashSet<Arc<T>>,
+    /// Seeded: some of the values (attribute-derived forwardings, neighbors) come from peers.
+    set: HashSet<Arc<T>, RandomState>,
     /// Size after the last purge; the set is scanned again once it has doubled.
     kept: usize,
 }
@@ -16,7 +19,7 @@ pub(crate) struct Interner<T: ?Sized> {
 impl<T: ?Sized> Default for Interner<T> {
     fn default() -> Self {
         Interner {
-            set: HashSet::new(),
+            set: HashSet::default(),
             kept: 0,
         }
     }
@@ -30,6 +33,27 @@ impl<T: ?Sized + Hash + Eq> Interner<T> {
         }
         self.set.insert(value.clone());
         value
+    }
+
+    /// The shared copy of a value, copied into a new `Arc` only when it is new: for values
+    /// that arrive by reference, most of them already held.
+    pub(crate) fn intern_ref(&mut self, value: &T) -> Arc<T>
+    where
+        T: Clone,
+    {
+        if let Some(v) = self.set.get(value) {
+            return v.clone();
+        }
+        let shared = Arc::new(value.clone());
+        self.set.insert(shared.clone());
+        shared
+    }
+
+    /// Whether this very `Arc` is the shared copy of its value.
+    pub(crate) fn holds(&self, value: &Arc<T>) -> bool {
+        self.set
+            .get(&**value)
+            .is_some_and(|v| Arc::ptr_eq(v, value))
     }
 
     /// Drops the values nobody else holds, once the set has doubled since the last time (and

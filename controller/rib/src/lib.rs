@@ -34,7 +34,7 @@ pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -111,12 +111,8 @@ pub struct PrefixEntry {
     /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
     /// candidates they point at.
     pub candidates: SmallMap<CandidateKey, Route>,
-    /// With multipath, the selected route with its forwarding merged with the equal paths'
-    /// (rare, hence boxed); `None` when the candidate's own route is the selection.
-    merged: Option<Box<Route>>,
-    /// When the BGP best path is a redistributed own route: its attributes as BGP sees them
-    /// (after the redistribution route-map). A BGP route's are its own.
-    bgp_attrs: Option<Arc<Attrs>>,
+    /// What few prefixes have (multipath, redistribution), boxed together: `None` for most.
+    rare: Option<Box<RareSelection>>,
     /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
     /// was, [`GONE`] if it has left since.
     best: u32,
@@ -125,8 +121,27 @@ pub struct PrefixEntry {
     bgp: u32,
     /// The FIB action the last delta installed for the prefix. Kept here rather than in a
     /// second map beside the table, which cost a map entry (~80 bytes) and a B-tree insert per
-    /// route; [`Rib::fib`] reads it through [`Fib`].
-    fib: Option<FibAction>,
+    /// route; [`Rib::fib`] reads it through [`Fib`]. Shared ([`SharedActions`]).
+    fib: Option<Arc<FibAction>>,
+}
+
+/// The parts of a [`PrefixEntry`]'s selection only some prefixes have.
+#[derive(Clone, Debug, Default)]
+struct RareSelection {
+    /// With multipath, the selected route with its forwarding merged with the equal paths';
+    /// `None` when the candidate's own route is the selection.
+    merged: Option<Route>,
+    /// When the BGP best path is a redistributed own route: its attributes as BGP sees them
+    /// (after the redistribution route-map). A BGP route's are its own.
+    bgp_attrs: Option<Arc<Attrs>>,
+}
+
+impl RareSelection {
+    /// Boxed when there is something to keep.
+    fn boxed(merged: Option<Route>, bgp_attrs: Option<Arc<Attrs>>) -> Option<Box<Self>> {
+        (merged.is_some() || bgp_attrs.is_some())
+            .then(|| Box::new(RareSelection { merged, bgp_attrs }))
+    }
 }
 
 /// No candidate selected.
@@ -141,8 +156,7 @@ impl Default for PrefixEntry {
     fn default() -> Self {
         PrefixEntry {
             candidates: SmallMap::new(),
-            merged: None,
-            bgp_attrs: None,
+            rare: None,
             best: NONE,
             bgp: NONE,
             fib: None,
@@ -155,7 +169,15 @@ impl PrefixEntry {
     /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
         let (_, route) = self.candidates.get_index(self.best as usize)?;
-        Some(self.merged.as_deref().unwrap_or(route))
+        Some(self.merged().unwrap_or(route))
+    }
+
+    fn merged(&self) -> Option<&Route> {
+        self.rare.as_ref()?.merged.as_ref()
+    }
+
+    fn bgp_attrs(&self) -> Option<&Arc<Attrs>> {
+        self.rare.as_ref()?.bgp_attrs.as_ref()
     }
 
     /// Which candidate the last delta selected.
@@ -179,11 +201,8 @@ impl PrefixEntry {
         let (key, route) = self.candidates.get_index(self.bgp_index()?)?;
         Some(BgpBest {
             key: key.clone(),
-            attrs: self
-                .bgp_attrs
-                .clone()
-                .unwrap_or_else(|| route.attrs.clone()),
-            peer: route.peer,
+            attrs: self.bgp_attrs().unwrap_or(&route.attrs).clone(),
+            peer: route.peer.as_deref().copied(),
         })
     }
 
@@ -208,13 +227,15 @@ impl PrefixEntry {
         let best = self.best_key().cloned();
         let bgp = self.bgp_index().and_then(|i| {
             let (key, route) = self.candidates.get_index(i)?;
-            Some((key.clone(), route.attrs.clone(), route.peer))
+            Some((key.clone(), route.attrs.clone(), route.peer.clone()))
         });
         let result = change(&mut self.candidates);
         if let Some(key) = best {
             self.best = self.candidates.index_of(&key).map_or(GONE, |i| i as u32);
             if self.best == GONE {
-                self.merged = None;
+                if let Some(rare) = &mut self.rare {
+                    rare.merged = None;
+                }
             }
         }
         if let Some((key, attrs, peer)) = bgp {
@@ -223,7 +244,7 @@ impl PrefixEntry {
                 Some((i, route)) => {
                     // A redistributed route's BGP attributes are kept, and compared when the
                     // next delta derives them again; a BGP route's are the route's.
-                    let same = self.bgp_attrs.is_some()
+                    let same = self.bgp_attrs().is_some()
                         || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
                             && route.peer == peer);
                     i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
@@ -251,7 +272,7 @@ impl PrefixEntry {
 
     /// The selected candidate (its index) and, with multipath, its route with the forwarding
     /// merged with the equal paths'.
-    fn select(&self, o: &DecisionOptions) -> Option<(usize, Option<Box<Route>>)> {
+    fn select(&self, o: &DecisionOptions) -> Option<(usize, Option<Route>)> {
         let (key, best) = self
             .candidates
             .iter()
@@ -273,7 +294,7 @@ impl PrefixEntry {
             equal.sort_by(|a, b| decision::compare(a, b, o));
             let mut adjs: Vec<Adjacency> = Vec::new();
             for r in equal.iter().take(o.maximum_paths as usize) {
-                if let Forward::Nexthops(a) = &r.forward {
+                if let Forward::Nexthops(a) = &*r.forward {
                     adjs.extend(a.iter().cloned());
                 }
             }
@@ -281,8 +302,8 @@ impl PrefixEntry {
             adjs.dedup();
             if adjs.len() > 1 {
                 let mut route = best.clone();
-                route.forward = Forward::Nexthops(adjs.into());
-                merged = Some(Box::new(route));
+                route.forward = Arc::new(Forward::Nexthops(adjs.into()));
+                merged = Some(route);
             }
         }
         Some((index, merged))
@@ -316,13 +337,18 @@ struct VrfState {
     /// while `resolved_epoch` is the RIB's `nh_epoch`: a full table from one CE resolves one
     /// next hop a million times, and each resolution searched the neighbor and subnet maps
     /// and built an adjacency list only to find its shared copy.
-    resolved: Vec<(IpAddr, Forward)>,
+    resolved: Vec<(IpAddr, Arc<Forward>)>,
     resolved_epoch: u64,
 }
 
 impl VrfState {
     /// Records the FIB action a delta computed for a prefix; whether it changed.
-    fn install(&mut self, prefix: IpNet, action: &Option<FibAction>) -> bool {
+    fn install(
+        &mut self,
+        prefix: IpNet,
+        action: &Option<FibAction>,
+        shared: &mut SharedActions,
+    ) -> bool {
         match self.table.get_mut(&prefix) {
             Some(entry) => {
                 let left = if self.hosts_fib.is_empty() {
@@ -330,7 +356,8 @@ impl VrfState {
                 } else {
                     self.hosts_fib.remove(&prefix)
                 };
-                let old = entry.fib.take().or(left);
+                let old = entry.fib.take();
+                let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
                 if entry.candidates.is_empty() {
                     // Left by the selection for this phase: the entry goes, a host entry may
                     // take its place.
@@ -339,9 +366,9 @@ impl VrfState {
                         self.hosts_fib.insert(prefix, a.clone());
                     }
                 } else {
-                    entry.fib.clone_from(action);
+                    entry.fib = action.as_ref().map(|a| shared.share(a));
                 }
-                old != *action
+                changed
             }
             None => match action {
                 Some(a) => self.hosts_fib.insert(prefix, a.clone()).as_ref() != Some(a),
@@ -358,6 +385,7 @@ impl VrfState {
     fn refresh_route_fib(
         &mut self,
         Mark { prefix, at }: Mark,
+        shared: &mut SharedActions,
         keep_emptied: bool,
         emptied: &mut bool,
     ) -> Option<Option<FibAction>> {
@@ -370,7 +398,8 @@ impl VrfState {
             return left.map(|_| None);
         };
         let action = entry.best_route().and_then(route_fib_action);
-        let old = entry.fib.take().or(left);
+        let old = entry.fib.take();
+        let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
         if entry.candidates.is_empty() {
             if keep_emptied {
                 *emptied = true;
@@ -378,9 +407,12 @@ impl VrfState {
                 self.table.remove(&prefix);
             }
         } else {
-            entry.fib.clone_from(&action);
+            entry.fib = match (old, &action) {
+                (Some(old), Some(new)) if *old == *new => Some(old),
+                _ => action.as_ref().map(|a| shared.share(a)),
+            };
         }
-        (old != action).then_some(action)
+        changed.then_some(action)
     }
 
     /// [`VrfState::refresh_route_fib`] for non-host prefixes, possibly repeated, pushing the
@@ -394,12 +426,13 @@ impl VrfState {
     fn refresh_route_fibs(
         &mut self,
         marks: &[Mark],
+        shared: &mut SharedActions,
         changes: &mut Vec<(IpNet, Option<FibAction>)>,
     ) {
         let bulk = marks.len() >= BULK_REMOVAL && marks.len() * 8 >= self.table.len();
         let mut emptied = false;
         for mark in marks {
-            if let Some(action) = self.refresh_route_fib(*mark, bulk, &mut emptied) {
+            if let Some(action) = self.refresh_route_fib(*mark, shared, bulk, &mut emptied) {
                 changes.push((mark.prefix, action));
             }
         }
@@ -439,6 +472,34 @@ impl VrfState {
     }
 }
 
+/// One shared copy of each FIB action the tables' entries hold (8 bytes an entry where the
+/// action inline took 24), and the last one handed out: a full table from one neighbor
+/// installs one action a million times, and comparing with it (the adjacency lists are shared,
+/// so it compares pointers) costs less than hashing.
+#[derive(Debug, Default)]
+struct SharedActions {
+    set: Interner<FibAction>,
+    last: Option<Arc<FibAction>>,
+}
+
+impl SharedActions {
+    fn share(&mut self, action: &FibAction) -> Arc<FibAction> {
+        if let Some(last) = &self.last {
+            if **last == *action {
+                return last.clone();
+            }
+        }
+        let shared = self.set.intern_ref(action);
+        self.last = Some(shared.clone());
+        shared
+    }
+
+    fn purge_if_grown(&mut self) {
+        self.last = None;
+        self.set.purge_if_grown();
+    }
+}
+
 /// A prefix marked for the next delta, with where its table entry was when it was marked.
 /// The position is a hint ([`PrefixTable::get_mut_hinted`]): the delta's passes find an entry
 /// without a hash and an index probe, a cache miss a route at a million prefixes, and an entry
@@ -475,7 +536,7 @@ fn dedup_keeping_order<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl
 
 /// The FIB action of a selected route.
 fn route_fib_action(route: &Route) -> Option<FibAction> {
-    match &route.forward {
+    match &*route.forward {
         Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
         Forward::Receive { .. } => Some(FibAction::Punt),
         Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
@@ -488,7 +549,7 @@ fn installed<'a>(
     hosts: &'a BTreeMap<IpNet, FibAction>,
     prefix: &IpNet,
 ) -> Option<&'a FibAction> {
-    match table.get(prefix).and_then(|e| e.fib.as_ref()) {
+    match table.get(prefix).and_then(|e| e.fib.as_deref()) {
         Some(a) => Some(a),
         None if hosts.is_empty() => None,
         None => hosts.get(prefix),
@@ -559,7 +620,7 @@ impl<'a> Iterator for FibIter<'a> {
             match self.table.peek() {
                 None => break None,
                 Some(&(p, e)) => match &e.fib {
-                    Some(a) => break Some((p, a)),
+                    Some(a) => break Some((p, &**a)),
                     None => {
                         self.table.next();
                     }
@@ -638,6 +699,10 @@ const BULK_REMOVAL: usize = if cfg!(test) { 4 } else { 64 };
 
 /// How many next hops a VRF's resolution cache keeps (a CE session has one or two).
 const RESOLVED_CACHED: usize = 8;
+
+/// How many (PE, label) pairs the core resolution cache holds before it starts over: a PE
+/// labels per VRF (a few thousand at most); one labelling per prefix only refills it.
+const CORE_RESOLVED_CACHED: usize = 4096;
 
 /// What a selection uses of the RIB beyond the VRF: the route-map counters, the interned
 /// attributes and the neighbors by interface.
@@ -817,6 +882,12 @@ pub struct Rib {
     adjacencies: Interner<[Adjacency]>,
     /// One shared copy of each distinct leak source (RD, source, protocol).
     leaks: Interner<LeakSource>,
+    /// One shared copy of each distinct forwarding routes and paths have.
+    forwards: Interner<Forward>,
+    /// One shared copy of each BGP neighbor routes and paths were learned from.
+    peers: Interner<PeerRef>,
+    /// One shared copy of each FIB action the tables' entries hold.
+    fib_actions: SharedActions,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -829,9 +900,11 @@ pub struct Rib {
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
     vpn_changed: Vec<VpnKey>,
-    /// Bumped by every change that can change how a CE's next hop resolves (a VRF's own
-    /// routes, neighbors): the VRFs' resolution caches older than this are stale.
+    /// Bumped by every change that can change how a next hop resolves (a VRF's own routes,
+    /// neighbors, core interfaces, LSPs): the resolution caches older than this are stale.
     nh_epoch: u64,
+    /// Remote PEs' next hops (with the VPN label) as resolved while `nh_epoch` was the first.
+    core_resolved: (u64, HashMap<(IpAddr, u32), Arc<Forward>>),
 }
 
 /// Why a change was refused; nothing was changed when one is returned.
@@ -964,7 +1037,7 @@ impl Rib {
         // Thousands of static routes share a handful of attribute sets (protocol and tag) and
         // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
-        route.forward = self.share(route.forward);
+        route.forward = self.share_arc(route.forward);
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -978,16 +1051,14 @@ impl Rib {
         }
         self.nh_epoch += 1;
         let mut subnet_changed = false;
-        if let Some(Route {
-            forward: Forward::Attached { interface },
-            ..
-        }) = entry.candidates.get(&key)
+        if let Some(Forward::Attached { interface }) =
+            entry.candidates.get(&key).map(|r| &*r.forward)
         {
             Self::unattach(&mut self.attached, interface, prefix);
             subnet_changed = true;
         }
         if let (Protocol::Connected, Forward::Attached { interface }) =
-            (route.protocol, &route.forward)
+            (route.protocol, &*route.forward)
         {
             *self
                 .attached
@@ -1021,7 +1092,7 @@ impl Rib {
         if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
             self.nh_epoch += 1;
             self.mark_best(&name, prefix);
-            if let Forward::Attached { interface } = &route.forward {
+            if let Forward::Attached { interface } = &*route.forward {
                 Self::unattach(&mut self.attached, interface, prefix);
                 self.reresolve_within(prefix);
             }
@@ -1045,7 +1116,7 @@ impl Rib {
         // RFC 7999: an accepted BLACKHOLE route (the speaker checked the neighbor may send
         // one) drops its traffic.
         let forward = if attrs.communities.contains(&policy::Community::BLACKHOLE) {
-            Forward::Blackhole
+            self.share(Forward::Blackhole)
         } else {
             self.resolve_cached(&name, next_hop)
         };
@@ -1055,7 +1126,7 @@ impl Rib {
             forward,
             attrs,
             leaked: None,
-            peer: Some(peer),
+            peer: Some(self.peers.intern_ref(&peer)),
         };
         let key = CandidateKey::Peer(peer.addr);
         let state = self.vrfs.get_mut(&name).expect("known");
@@ -1116,13 +1187,12 @@ impl Rib {
         let prefix = prefix.trunc();
         let key = (rd, prefix);
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
-        let forward = self.resolve_in_core(next_hop, label);
         let path = VpnPath {
             protocol: Protocol::Bgp,
-            forward: self.share(forward),
+            forward: self.resolve_in_core_cached(next_hop, label),
             attrs,
             label: Some(label),
-            peer: Some(peer),
+            peer: Some(self.peers.intern_ref(&peer)),
         };
         let paths = &mut self.vpn.get_or_default(key).paths;
         let old = paths.insert(PathSource::Peer(peer.addr), path.clone());
@@ -1168,12 +1238,14 @@ impl Rib {
             .copied()
             .collect();
         self.lsps = lsps;
+        self.nh_epoch += 1;
         self.reresolve(&changed);
     }
 
     pub fn set_core_interfaces(&mut self, interfaces: BTreeSet<Arc<str>>) {
         if self.core_interfaces != interfaces {
             self.core_interfaces = interfaces;
+            self.nh_epoch += 1;
             let all: BTreeSet<IpAddr> = self.nh_users.keys().copied().collect();
             self.reresolve(&all);
         }
@@ -1300,7 +1372,7 @@ impl Rib {
                             .get(subnet)
                             .and_then(|e| e.candidates.get(&CandidateKey::Own(Protocol::Connected)))
                             .is_some_and(|r| {
-                                matches!(&r.forward, Forward::Attached { interface: i } if i == interface)
+                                matches!(&*r.forward, Forward::Attached { interface: i } if i == interface)
                             })
                 });
             if on_subnet {
@@ -1311,7 +1383,7 @@ impl Rib {
     }
 
     /// [`Rib::resolve_in_vrf`], shared, through the VRF's cache of its last answers.
-    fn resolve_cached(&mut self, vrf: &VrfName, nh: IpAddr) -> Forward {
+    fn resolve_cached(&mut self, vrf: &VrfName, nh: IpAddr) -> Arc<Forward> {
         let epoch = self.nh_epoch;
         if let Some(state) = self.vrfs.get_mut(vrf) {
             if state.resolved_epoch != epoch {
@@ -1330,6 +1402,25 @@ impl Rib {
             }
             state.resolved.push((nh, forward.clone()));
         }
+        forward
+    }
+
+    /// [`Rib::resolve_in_core`], shared, through the cache of its answers: a PE's full table
+    /// resolves one next hop with one label per VRF a million times, and each resolution
+    /// searched the neighbor, subnet and LSP maps, built an adjacency list and hashed it twice
+    /// only to find its shared copy.
+    fn resolve_in_core_cached(&mut self, nh: IpAddr, label: u32) -> Arc<Forward> {
+        let (epoch, cache) = &mut self.core_resolved;
+        if *epoch != self.nh_epoch || cache.len() >= CORE_RESOLVED_CACHED {
+            cache.clear();
+            *epoch = self.nh_epoch;
+        }
+        if let Some(forward) = cache.get(&(nh, label)) {
+            return forward.clone();
+        }
+        let forward = self.resolve_in_core(nh, label);
+        let forward = self.share(forward);
+        self.core_resolved.1.insert((nh, label), forward.clone());
         forward
     }
 
@@ -1381,10 +1472,21 @@ impl Rib {
     }
 
     /// The shared copy of a forwarding's adjacency list.
-    fn share(&mut self, forward: Forward) -> Forward {
-        match forward {
+    fn share(&mut self, forward: Forward) -> Arc<Forward> {
+        let forward = match forward {
             Forward::Nexthops(adjs) => Forward::Nexthops(self.adjacencies.intern(adjs)),
             other => other,
+        };
+        self.forwards.intern_ref(&forward)
+    }
+
+    /// [`Rib::share`] for a forwarding already in an `Arc`.
+    fn share_arc(&mut self, forward: Arc<Forward>) -> Arc<Forward> {
+        match &*forward {
+            Forward::Nexthops(adjs) if !self.adjacencies.holds(adjs) => {
+                self.share(Forward::clone(&forward))
+            }
+            _ => self.forwards.intern(forward),
         }
     }
 
@@ -1429,7 +1531,7 @@ impl Rib {
             }
         }
         for (vrf, peers) in vrf_peers {
-            let mut resolved: BTreeMap<IpAddr, Forward> = BTreeMap::new();
+            let mut resolved: BTreeMap<IpAddr, Arc<Forward>> = BTreeMap::new();
             for nh in nhs {
                 let forward = self.resolve_in_vrf(&vrf, *nh);
                 resolved.insert(*nh, self.share(forward));
@@ -1449,7 +1551,7 @@ impl Rib {
                     let Some(forward) = resolved.get(&nh) else {
                         continue;
                     };
-                    if route.forward != Forward::Blackhole && route.forward != *forward {
+                    if *route.forward != Forward::Blackhole && route.forward != *forward {
                         route.forward = forward.clone();
                         state.dirty_best.push(Mark::prefix(*prefix));
                     }
@@ -1474,7 +1576,7 @@ impl Rib {
                 }
             }
         }
-        let mut resolved: BTreeMap<(IpAddr, u32), Forward> = BTreeMap::new();
+        let mut resolved: BTreeMap<(IpAddr, u32), Arc<Forward>> = BTreeMap::new();
         for (key, peer, nh, label) in paths {
             let forward = match resolved.get(&(nh, label)) {
                 Some(f) => f.clone(),
@@ -1575,7 +1677,7 @@ impl Rib {
             hosts.sort_unstable();
             hosts.dedup();
             let mut changes: Vec<(IpNet, Option<FibAction>)> = Vec::new();
-            state.refresh_route_fibs(&routes, &mut changes);
+            state.refresh_route_fibs(&routes, &mut self.fib_actions, &mut changes);
             for prefix in &hosts {
                 let action = Self::compute_fib(
                     state,
@@ -1584,7 +1686,7 @@ impl Rib {
                     &mut self.adjacencies,
                     *prefix,
                 );
-                if state.install(*prefix, &action) {
+                if state.install(*prefix, &action, &mut self.fib_actions) {
                     changes.push((*prefix, action));
                 }
             }
@@ -1606,6 +1708,9 @@ impl Rib {
         self.interned.purge_if_grown();
         self.adjacencies.purge_if_grown();
         self.leaks.purge_if_grown();
+        self.forwards.purge_if_grown();
+        self.peers.purge_if_grown();
+        self.fib_actions.purge_if_grown();
         delta
     }
 
@@ -1752,7 +1857,7 @@ impl Rib {
                 (None, None) => false,
                 (Some(old), Some((new, attrs))) => {
                     old != *new
-                        || match (&entry.bgp_attrs, attrs) {
+                        || match (entry.bgp_attrs(), attrs) {
                             (None, None) => false,
                             (Some(a), Some(b)) => !(Arc::ptr_eq(a, b) || a == b),
                             _ => true,
@@ -1761,14 +1866,16 @@ impl Rib {
                 _ => true,
             };
         let entry = entry_mut;
-        (entry.best, entry.merged) = match selected {
+        let (best, merged) = match selected {
             Some((index, merged)) => (index as u32, merged),
             None => (NONE, None),
         };
-        (entry.bgp, entry.bgp_attrs) = match bgp {
+        let (bgp, bgp_attrs) = match bgp {
             Some((index, attrs)) => (index as u32, attrs),
             None => (NONE, None),
         };
+        (entry.best, entry.bgp) = (best, bgp);
+        entry.rare = RareSelection::boxed(merged, bgp_attrs);
         if bgp_changed {
             bgp_marks.push(prefix);
         }
@@ -1776,15 +1883,15 @@ impl Rib {
         // What the FIB holds for the prefix (in the entry, or beside the table if it left).
         let dropped = !is_host(&prefix)
             && match &entry.fib {
-                Some(action) => *action == FibAction::Drop,
+                Some(action) => **action == FibAction::Drop,
                 None => !hosts_fib.is_empty() && hosts_fib.get(&prefix) == Some(&FibAction::Drop),
             };
         let remove = entry.candidates.is_empty() && entry.fib.is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
         dirty_fib.push(mark);
         // Host entries the new subnet route brings: today's neighbors of its interface.
-        if let Some(Forward::Attached { interface }) = new_forward {
-            if let Some(hosts) = neighbors_by_interface.get(&interface) {
+        if let Some(Forward::Attached { interface }) = new_forward.as_deref() {
+            if let Some(hosts) = neighbors_by_interface.get(interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
                     dirty_fib.push(Mark::prefix(host_prefix(*host)));
                 }
@@ -1812,8 +1919,13 @@ impl Rib {
                 CandidateKey::Imported(..) => return None,
             };
             // Selected this very delta from the current candidates, so the key is there.
-            let forward = e.candidates.get(&b.key)?.forward.clone();
-            Some((protocol, forward, b.attrs.clone(), b.peer))
+            let route = e.candidates.get(&b.key)?;
+            Some((
+                protocol,
+                route.forward.clone(),
+                b.attrs.clone(),
+                route.peer.clone(),
+            ))
         });
         let path = candidate.and_then(|(protocol, forward, attrs, peer)| {
             let mut attrs = (*attrs).clone();
@@ -2032,7 +2144,7 @@ impl Rib {
                     continue;
                 }
                 let selects = state.table.get(subnet).and_then(|e| e.best_route()).is_some_and(
-                    |r| matches!(&r.forward, Forward::Attached { interface: i } if i == interface),
+                    |r| matches!(&*r.forward, Forward::Attached { interface: i } if i == interface),
                 );
                 if selects
                     && found
@@ -2091,7 +2203,7 @@ impl Rib {
             .get(key)?
             .paths
             .iter()
-            .filter(|(_, p)| !matches!(p.forward, Forward::Unresolved(_)))
+            .filter(|(_, p)| !matches!(*p.forward, Forward::Unresolved(_)))
             .min_by(|(sa, a), (sb, b)| {
                 decision::compare(&a.as_route(), &b.as_route(), &o).then_with(|| sa.cmp(sb))
             })

@@ -129,18 +129,25 @@ pub struct PeerRef {
 }
 
 /// A route as it sits in one VRF's table.
+///
+/// A table holds a million of these, so every field is at most a pointer: what many routes
+/// have in common (forwarding, attributes, leak source, neighbor) is shared, one copy per
+/// distinct value (the RIB interns them). 40 bytes, where a `Forward` and a `PeerRef` inline
+/// made it 72.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Route {
     pub protocol: Protocol,
     pub distance: u8,
-    pub forward: Forward,
+    /// How it forwards; shared by the routes that forward alike.
+    pub forward: Arc<Forward>,
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
     /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
     /// Shared by every route imported from the same RD and source.
     pub leaked: Option<Arc<LeakSource>>,
-    /// The BGP neighbor the route was learned from (directly, or through the VPN table).
-    pub peer: Option<PeerRef>,
+    /// The BGP neighbor the route was learned from (directly, or through the VPN table);
+    /// shared by its routes.
+    pub peer: Option<Arc<PeerRef>>,
 }
 
 impl Route {
@@ -151,7 +158,7 @@ impl Route {
         Route {
             protocol,
             distance: protocol.default_distance(),
-            forward,
+            forward: Arc::new(forward),
             attrs: Arc::new(attrs),
             leaked: None,
             peer: None,
@@ -165,7 +172,7 @@ impl Route {
 
     /// Whether the route can be selected: a BGP next hop that nothing reaches cannot.
     pub fn is_usable(&self) -> bool {
-        !matches!(self.forward, Forward::Unresolved(_))
+        !matches!(*self.forward, Forward::Unresolved(_))
     }
 }
 
@@ -202,14 +209,14 @@ impl fmt::Display for PathSource {
 pub struct VpnPath {
     pub protocol: Protocol,
     /// For a local VRF's export, that VRF's forwarding; for a remote PE's path, the adjacency
-    /// towards the PE with the PE's VPN label, or `Unresolved`.
-    pub forward: Forward,
+    /// towards the PE with the PE's VPN label, or `Unresolved`. Shared, as in [`Route`].
+    pub forward: Arc<Forward>,
     /// Attributes as exported (after the export-map), route targets among the extended
     /// communities.
     pub attrs: Arc<Attrs>,
     /// The VPN label a remote PE advertised; `None` for local exports.
     pub label: Option<u32>,
-    pub peer: Option<PeerRef>,
+    pub peer: Option<Arc<PeerRef>>,
 }
 
 impl VpnPath {
@@ -229,7 +236,7 @@ impl VpnPath {
             forward: self.forward.clone(),
             attrs: self.attrs.clone(),
             leaked: None,
-            peer: self.peer,
+            peer: self.peer.clone(),
         }
     }
 }

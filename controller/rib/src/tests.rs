@@ -1331,7 +1331,7 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
         a.ext_communities =
             policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
     });
-    rib.upsert_vpn_path(rd, prefix, pe, 3001, attrs);
+    rib.upsert_vpn_path(rd, prefix, pe, 3001, attrs.clone());
     rib.take_delta();
     assert!(
         !rib.fib("VRF-A").unwrap().contains_key(&prefix),
@@ -1367,10 +1367,23 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
         rib.fib("VRF-A").unwrap().get(&prefix),
         Some(&via(Some(7001)))
     );
+    let second = net("198.51.101.0/24");
+    rib.upsert_vpn_path(rd, second, pe, 3001, attrs.clone());
+    rib.take_delta();
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&second),
+        Some(&via(Some(7001)))
+    );
     // Implicit null: only the VPN label.
     rib.set_lsps([(ip("10.255.9.9"), lsp(3))].into());
     rib.take_delta();
     assert_eq!(rib.fib("VRF-A").unwrap().get(&prefix), Some(&via(None)));
+    assert_eq!(rib.fib("VRF-A").unwrap().get(&second), Some(&via(None)));
+    // A path learned after the change resolves as things now are, not as a cache had them.
+    let third = net("198.51.102.0/24");
+    rib.upsert_vpn_path(rd, third, pe, 3001, attrs);
+    rib.take_delta();
+    assert_eq!(rib.fib("VRF-A").unwrap().get(&third), Some(&via(None)));
     // The LSP goes: inaccessible again.
     rib.set_lsps(BTreeMap::new());
     rib.take_delta();
@@ -1385,4 +1398,15 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
     rib.remove_neighbor("Core1", ip("192.168.0.2"));
     rib.take_delta();
     assert!(!rib.fib("VRF-A").unwrap().contains_key(&prefix));
+}
+
+/// A table holds a million of these: their sizes are a budget (`docs/benchmarks.md`, "BGP
+/// ingest"). A field that grows one breaks this test rather than the benchmark quietly.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn table_entries_stay_small() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Route>(), 40);
+    assert_eq!(size_of::<VpnPath>(), 40);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 120);
 }

@@ -167,8 +167,8 @@ fn route_json(prefix: &IpNet, route: &Route) -> RouteJson {
             source: (&l.source).into(),
             protocol: protocol_name(l.protocol),
         }),
-        peer: route.peer.as_ref().map(Into::into),
-        forward: (&route.forward).into(),
+        peer: route.peer.as_deref().map(Into::into),
+        forward: (&*route.forward).into(),
     }
 }
 
@@ -308,7 +308,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
     let a: &Attrs = row.attrs;
     VpnPathJson {
         best: row.best,
-        valid: !matches!(row.path.forward, Forward::Unresolved(_)),
+        valid: !matches!(*row.path.forward, Forward::Unresolved(_)),
         source: row.source.into(),
         imported_from: row.imported_from.map(|(rd, src)| ImportedFromJson {
             rd: rd.to_string(),
@@ -322,7 +322,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
             .map(|rt| rt.0.to_string())
             .collect(),
         label: row.path.label,
-        peer: row.path.peer.as_ref().map(Into::into),
+        peer: row.path.peer.as_deref().map(Into::into),
     }
 }
 
