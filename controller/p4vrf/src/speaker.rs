@@ -527,23 +527,36 @@ impl BgpInstance {
         };
         let peer = p.peer_ref(local_as);
         let rib = router.rib_mut();
-        for &(nlri, label) in routes {
-            match (nlri, &p.cfg.vrf) {
-                (Nlri::Unicast(prefix), Some(vrf)) => {
-                    if rib
-                        .upsert_peer_route(vrf, prefix, peer, attrs.clone())
-                        .is_err()
-                    {
-                        continue;
-                    }
+        // The RIB takes the set's routes at once; a route of a family this neighbor does not
+        // carry (or a VPN route without a label) is left out and not marked accepted.
+        let taken = |&(nlri, label): &(Nlri, Option<u32>)| match (nlri, &p.cfg.vrf) {
+            (Nlri::Unicast(_), Some(_)) => true,
+            (Nlri::Vpn { .. }, None) => label.is_some(),
+            _ => false,
+        };
+        match &p.cfg.vrf {
+            Some(vrf) => {
+                let prefixes = routes.iter().filter_map(|(nlri, _)| match nlri {
+                    Nlri::Unicast(prefix) => Some(*prefix),
+                    Nlri::Vpn { .. } => None,
+                });
+                if rib
+                    .upsert_peer_routes(vrf, peer, attrs.clone(), prefixes)
+                    .is_err()
+                {
+                    return;
                 }
-                (Nlri::Vpn { rd, prefix }, None) => {
-                    let Some(label) = label else { continue };
-                    rib.upsert_vpn_path(rd, prefix, peer, label, attrs.clone());
-                }
-                _ => continue, // a family this neighbor does not carry
             }
-            p.adj_in.set_accepted(&nlri, true);
+            None => {
+                let paths = routes.iter().filter_map(|&(nlri, label)| match nlri {
+                    Nlri::Vpn { rd, prefix } => Some((rd, prefix, label?)),
+                    Nlri::Unicast(_) => None,
+                });
+                rib.upsert_vpn_paths(peer, attrs.clone(), paths);
+            }
+        }
+        for route in routes.iter().filter(|r| taken(r)) {
+            p.adj_in.set_accepted(&route.0, true);
         }
     }
 

@@ -1110,8 +1110,20 @@ impl Rib {
         peer: PeerRef,
         attrs: Arc<Attrs>,
     ) -> Result<(), RibError> {
+        self.upsert_peer_routes(vrf, peer, attrs, [prefix])
+    }
+
+    /// [`Rib::upsert_peer_route`] for the prefixes of one UPDATE's attribute set: the VRF,
+    /// the next hop's resolution, the shared neighbor and the route are worked out once, and
+    /// the next hop's users counted once, where per prefix they were a third of the cost.
+    pub fn upsert_peer_routes(
+        &mut self,
+        vrf: &str,
+        peer: PeerRef,
+        attrs: Arc<Attrs>,
+        prefixes: impl IntoIterator<Item = IpNet>,
+    ) -> Result<(), RibError> {
         let name = self.known_vrf(vrf)?;
-        let prefix = prefix.trunc();
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
         // RFC 7999: an accepted BLACKHOLE route (the speaker checked the neighbor may send
         // one) drops its traffic.
@@ -1130,22 +1142,34 @@ impl Rib {
         };
         let key = CandidateKey::Peer(peer.addr);
         let state = self.vrfs.get_mut(&name).expect("known");
-        let (at, entry) = state.table.get_or_default_at(prefix);
-        let old = entry.change_candidates(|c| c.insert(key, route.clone()));
-        if old.as_ref() == Some(&route) {
-            return Ok(());
+        let mut first_mark = false;
+        // Routes now counted under `next_hop` that were not, and the next hops of the
+        // routes they replaced (the usual replacement keeps its next hop: no change).
+        let mut gained = 0;
+        let mut released: Vec<IpAddr> = Vec::new();
+        for prefix in prefixes {
+            let prefix = prefix.trunc();
+            let (at, entry) = state.table.get_or_default_at(prefix);
+            let old = entry.change_candidates(|c| c.insert(key.clone(), route.clone()));
+            if old.as_ref() == Some(&route) {
+                continue;
+            }
+            first_mark |= state.mark_best(Mark::at(prefix, at));
+            let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
+            if old_nh != Some(next_hop) {
+                gained += 1;
+                released.extend(old_nh);
+            }
         }
-        if state.mark_best(Mark::at(prefix, at)) {
+        if first_mark {
             self.dirty_vrfs.insert(name.clone());
         }
-        // The usual replacement keeps its next hop: its count is unchanged.
-        let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
-        if old_nh != Some(next_hop) {
-            let user = NhUser::Vrf(name, peer.addr);
-            if let Some(old_nh) = old_nh {
-                self.nh_unuse(old_nh, &user);
-            }
-            self.nh_use(next_hop, user);
+        let user = NhUser::Vrf(name, peer.addr);
+        for old_nh in released {
+            self.nh_unuse(old_nh, &user);
+        }
+        if gained > 0 {
+            self.nh_use(next_hop, user, gained);
         }
         Ok(())
     }
@@ -1184,27 +1208,60 @@ impl Rib {
         label: u32,
         attrs: Arc<Attrs>,
     ) {
-        let prefix = prefix.trunc();
-        let key = (rd, prefix);
+        self.upsert_vpn_paths(peer, attrs, [(rd, prefix, label)]);
+    }
+
+    /// [`Rib::upsert_vpn_path`] for the paths of one UPDATE's attribute set, each with its RD
+    /// and label: the shared neighbor is found once, the PE's resolution once per label in a
+    /// row, its users counted once.
+    pub fn upsert_vpn_paths(
+        &mut self,
+        peer: PeerRef,
+        attrs: Arc<Attrs>,
+        paths: impl IntoIterator<Item = (RouteDistinguisher, IpNet, u32)>,
+    ) {
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
-        let path = VpnPath {
-            protocol: Protocol::Bgp,
-            forward: self.resolve_in_core_cached(next_hop, label),
-            attrs,
-            label: Some(label),
-            peer: Some(self.peers.intern_ref(&peer)),
-        };
-        let paths = &mut self.vpn.get_or_default(key).paths;
-        let old = paths.insert(PathSource::Peer(peer.addr), path.clone());
-        if old.as_ref() == Some(&path) {
-            return;
+        let shared_peer = Some(self.peers.intern_ref(&peer));
+        let source = PathSource::Peer(peer.addr);
+        let mut resolved: Option<(u32, Arc<Forward>)> = None;
+        let mut gained = 0;
+        let mut released: Vec<IpAddr> = Vec::new();
+        for (rd, prefix, label) in paths {
+            let key = (rd, prefix.trunc());
+            let forward = match &resolved {
+                Some((l, forward)) if *l == label => forward.clone(),
+                _ => {
+                    let forward = self.resolve_in_core_cached(next_hop, label);
+                    resolved = Some((label, forward.clone()));
+                    forward
+                }
+            };
+            let path = VpnPath {
+                protocol: Protocol::Bgp,
+                forward,
+                attrs: attrs.clone(),
+                label: Some(label),
+                peer: shared_peer.clone(),
+            };
+            let paths = &mut self.vpn.get_or_default(key).paths;
+            let old = paths.insert(source.clone(), path.clone());
+            if old.as_ref() == Some(&path) {
+                continue;
+            }
+            let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
+            if old_nh != Some(next_hop) {
+                gained += 1;
+                released.extend(old_nh);
+            }
+            self.dirty_vpn.push(key);
         }
         let user = NhUser::Vpn(peer.addr);
-        if let Some(old) = &old {
-            self.nh_unuse(old.attrs.next_hop.addr().unwrap_or(peer.addr), &user);
+        for old_nh in released {
+            self.nh_unuse(old_nh, &user);
         }
-        self.nh_use(next_hop, user);
-        self.dirty_vpn.push(key);
+        if gained > 0 {
+            self.nh_use(next_hop, user, gained);
+        }
     }
 
     /// Withdraws a remote PE's VPN path (no-op if absent).
@@ -1251,13 +1308,14 @@ impl Rib {
         }
     }
 
-    fn nh_use(&mut self, nh: IpAddr, user: NhUser) {
+    /// Counts `n` more routes or paths of `user` through `nh`.
+    fn nh_use(&mut self, nh: IpAddr, user: NhUser, n: usize) {
         *self
             .nh_users
             .entry(nh)
             .or_default()
             .entry(user)
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     fn nh_unuse(&mut self, nh: IpAddr, user: &NhUser) {

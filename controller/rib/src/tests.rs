@@ -368,6 +368,22 @@ enum Op {
         pref: u8,
         add: bool,
     },
+    /// Several CE routes of one attribute set at once (`Rib::upsert_peer_routes`), as one
+    /// UPDATE brings them; a prefix may repeat.
+    PeerRoutes {
+        vrf: usize,
+        prefixes: Vec<u8>,
+        peer: u8,
+        host: u8,
+        pref: u8,
+    },
+    /// Several VPN paths of one attribute set at once (`Rib::upsert_vpn_paths`), each with
+    /// its RD, prefix and label.
+    VpnPaths {
+        paths: Vec<(u8, u8, u32)>,
+        rt: u8,
+        host: u8,
+    },
     /// A remote PE's VPN path with one RT, next hop 10.0.0.host.
     VpnPath {
         rd: u8,
@@ -435,6 +451,26 @@ fn op() -> impl Strategy<Value = Op> {
                 add
             }
         ),
+        (
+            0..3usize,
+            proptest::collection::vec(0u8..4, 1..4),
+            1u8..3,
+            1u8..4,
+            0u8..3
+        )
+            .prop_map(|(vrf, prefixes, peer, host, pref)| Op::PeerRoutes {
+                vrf,
+                prefixes,
+                peer,
+                host,
+                pref
+            }),
+        (
+            proptest::collection::vec((1u8..3, 0u8..4, 16u32..18), 1..4),
+            0u8..3,
+            1u8..6
+        )
+            .prop_map(|(paths, rt, host)| Op::VpnPaths { paths, rt, host }),
         vpn_path_op(0..3),
         proptest::collection::vec(0..3usize, 0..3).prop_map(Op::Core),
         (0..3usize, 1u8..3).prop_map(|(v, n)| Op::MaxPaths(v, n)),
@@ -653,6 +689,58 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                 rib.withdraw_peer_route(VRFS[*vrf], prefix, peer_ref(*peer).addr)
                     .unwrap();
                 world.peer_routes.remove(&(*vrf, prefix, *peer));
+            }
+        }
+        Op::PeerRoutes {
+            vrf,
+            prefixes,
+            peer,
+            host,
+            pref,
+        } => {
+            if !world.vrfs.contains_key(vrf) {
+                return;
+            }
+            let prefixes: Vec<IpNet> = prefixes
+                .iter()
+                .map(|p| net(&format!("10.{p}.0.0/16")))
+                .collect();
+            let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[65000 + *peer as u32], |a| {
+                a.local_pref = Some(100 + *pref as u32)
+            });
+            rib.upsert_peer_routes(
+                VRFS[*vrf],
+                peer_ref(*peer),
+                attrs.clone(),
+                prefixes.iter().copied(),
+            )
+            .unwrap();
+            for prefix in prefixes {
+                world
+                    .peer_routes
+                    .insert((*vrf, prefix, *peer), attrs.clone());
+            }
+        }
+        Op::VpnPaths { paths, rt: r, host } => {
+            let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[], |a| {
+                a.ext_communities =
+                    policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt(&format!(
+                        "2:{r}"
+                    )))])
+            });
+            let paths: Vec<(u8, IpNet, u32)> = paths
+                .iter()
+                .map(|(rd, p, label)| (*rd, net(&format!("10.{p}.0.0/16")), *label))
+                .collect();
+            rib.upsert_vpn_paths(
+                pe_ref(),
+                attrs.clone(),
+                paths.iter().map(|(rd, prefix, label)| {
+                    (format!("7:{rd}").parse().unwrap(), *prefix, *label)
+                }),
+            );
+            for (rd, prefix, label) in paths {
+                world.vpn_paths.insert((rd, prefix), (label, attrs.clone()));
             }
         }
         Op::VpnPath {
