@@ -127,7 +127,7 @@ pub struct Router {
     /// sorted and deduplicated when taken. Lists, not sets: they are the deltas' own lists
     /// moved in (usually one delta's, as the speaker takes them after every write), so a
     /// change costs no copy and no tree node.
-    pending_bgp: Vec<(rib::VrfName, IpNet)>,
+    pending_bgp: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
     pending_vpn: Vec<rib::VpnKey>,
 }
 
@@ -135,7 +135,9 @@ pub struct Router {
 /// advertisements) and VPN keys whose paths changed (VPN advertisements).
 #[derive(Debug, Default)]
 pub struct BgpChanges {
-    pub vrf: Vec<(rib::VrfName, IpNet)>,
+    /// Sorted by VRF and prefix, each with where its best path now comes from (the latest
+    /// delta's word).
+    pub vrf: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
     pub vpn: Vec<rib::VpnKey>,
 }
 
@@ -179,9 +181,10 @@ impl Router {
     /// written (see [`Updates`]); the data plane holds the new state on return.
     pub fn commit_updates(&mut self) -> Result<Updates, DataplaneError> {
         let mut delta = self.rib.take_delta();
-        append(
-            &mut self.pending_bgp,
-            std::mem::take(&mut delta.bgp_changed),
+        self.pending_bgp.extend(
+            std::mem::take(&mut delta.bgp_changed)
+                .into_iter()
+                .map(|(vrf, prefix, from)| ((vrf, prefix), from)),
         );
         append(
             &mut self.pending_vpn,
@@ -193,7 +196,11 @@ impl Router {
     /// The BGP-relevant changes since the last call.
     pub fn take_bgp_changes(&mut self) -> BgpChanges {
         BgpChanges {
-            vrf: sorted_set(std::mem::take(&mut self.pending_bgp)),
+            vrf: {
+                let mut vrf = std::mem::take(&mut self.pending_bgp);
+                rib::sort_keeping_last(&mut vrf);
+                vrf
+            },
             vpn: sorted_set(std::mem::take(&mut self.pending_vpn)),
         }
     }

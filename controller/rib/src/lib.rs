@@ -330,9 +330,9 @@ struct VrfState {
     /// Prefixes whose FIB entry the next delta recomputes, in the order marked, possibly
     /// repeated (a repeat finds its action unchanged).
     dirty_fib: Vec<Mark>,
-    /// Prefixes whose BGP best path this delta changed, possibly repeated (the delta sorts
-    /// and deduplicates them).
-    bgp_changed: Vec<IpNet>,
+    /// Prefixes whose BGP best path this delta changed, with where the new one came from,
+    /// possibly repeated (the delta sorts them and keeps each prefix's last).
+    bgp_changed: Vec<(IpNet, BestFrom)>,
     /// The last few next hops resolved for CE routes ([`Rib::resolve_in_vrf`], shared), valid
     /// while `resolved_epoch` is the RIB's `nh_epoch`: a full table from one CE resolves one
     /// next hop a million times, and each resolution searched the neighbor and subnet maps
@@ -732,13 +732,40 @@ pub struct FibChange {
     pub action: Option<FibAction>,
 }
 
+/// Where a prefix's BGP best path came from, as the delta that changed it chose: what a CE
+/// neighbor's advertisement needs to know first (split horizon: a path the neighbor sent
+/// itself goes back to no one), without reading the table again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BestFrom {
+    /// BGP has no best path for the prefix any more.
+    Nothing,
+    /// Learned from this CE neighbor of the VRF.
+    Neighbor(IpAddr),
+    /// A redistributed route of the VRF's own or one imported from the VPN table.
+    Elsewhere,
+}
+
+/// Sorts `(key, value)` pairs by key and keeps the last pair of each key (marks of one thing
+/// taken several times, the later one true).
+pub fn sort_keeping_last<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>) {
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = later.1.clone();
+        }
+        same
+    });
+}
+
 /// What one [`Rib::take_delta`] changed: FIB entries for the switch (sorted by VRF and
 /// prefix), and the BGP table entries and VPN keys whose advertisements may need updating.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FibDelta {
     pub changes: Vec<FibChange>,
-    /// VRF prefixes whose [`BgpBest`] changed (CE advertisements).
-    pub bgp_changed: Vec<(VrfName, IpNet)>,
+    /// VRF prefixes whose [`BgpBest`] changed (CE advertisements), with where the new one
+    /// came from.
+    pub bgp_changed: Vec<(VrfName, IpNet, BestFrom)>,
     /// VPN keys whose paths changed (VPNv4/VPNv6 advertisements).
     pub vpn_changed: Vec<VpnKey>,
 }
@@ -1718,11 +1745,12 @@ impl Rib {
         for vrf in touched {
             let state = self.vrfs.get_mut(&vrf).expect("listed above");
             let mut bgp_changed = std::mem::take(&mut state.bgp_changed);
-            bgp_changed.sort_unstable();
-            bgp_changed.dedup();
-            delta
-                .bgp_changed
-                .extend(bgp_changed.into_iter().map(|p| (vrf.clone(), p)));
+            sort_keeping_last(&mut bgp_changed);
+            delta.bgp_changed.extend(
+                bgp_changed
+                    .into_iter()
+                    .map(|(prefix, from)| (vrf.clone(), prefix, from)),
+            );
             let prefixes = std::mem::take(&mut state.dirty_fib);
             // Routes' prefixes first (their actions are their selected routes'), then host
             // prefixes (which may take a neighbor's entry from a subnet route): independent,
@@ -1876,7 +1904,7 @@ impl Rib {
         policy: &VrfPolicy,
         hosts_fib: &BTreeMap<IpNet, FibAction>,
         dirty_fib: &mut Vec<Mark>,
-        bgp_marks: &mut Vec<IpNet>,
+        bgp_marks: &mut Vec<(IpNet, BestFrom)>,
         (map_stats, interned, neighbors_by_interface): SelectionContext<'_>,
     ) -> Selection {
         let prefix = mark.prefix;
@@ -1935,7 +1963,12 @@ impl Rib {
         (entry.best, entry.bgp) = (best, bgp);
         entry.rare = RareSelection::boxed(merged, bgp_attrs);
         if bgp_changed {
-            bgp_marks.push(prefix);
+            let from = match entry.bgp_best_key() {
+                None => BestFrom::Nothing,
+                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(*addr),
+                Some(CandidateKey::Own(_) | CandidateKey::Imported(..)) => BestFrom::Elsewhere,
+            };
+            bgp_marks.push((prefix, from));
         }
         let new_forward = entry.best_route().map(|r| r.forward.clone());
         // What the FIB holds for the prefix (in the entry, or beside the table if it left).

@@ -936,8 +936,16 @@ impl Replayed {
                 }
             }
         }
-        for (vrf, prefix) in delta.bgp_changed {
-            match rib.bgp_best(&vrf, &prefix) {
+        for (vrf, prefix, from) in delta.bgp_changed {
+            let best = rib.bgp_best(&vrf, &prefix);
+            // The delta's word on where the best path came from is the table's.
+            let expected = match best.as_ref().map(|b| &b.key) {
+                None => BestFrom::Nothing,
+                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(*addr),
+                Some(_) => BestFrom::Elsewhere,
+            };
+            assert_eq!(from, expected, "{vrf} {prefix}");
+            match best {
                 Some(b) => {
                     self.bgp.insert((vrf.to_string(), prefix), b);
                 }
@@ -1062,9 +1070,11 @@ fn seed_000_redistribute_static_route_map_matches_tag_and_sets_no_export() {
     assert!(rib.bgp_best("CUST", &net("10.9.9.0/24")).is_none());
     // Both are in the FIB (the route-map filters BGP, not forwarding).
     assert_eq!(rib.fib("CUST").unwrap().len(), 2);
-    assert!(delta
-        .bgp_changed
-        .contains(&(Arc::from("CUST"), net("10.1.2.0/24"))));
+    assert!(delta.bgp_changed.contains(&(
+        Arc::from("CUST"),
+        net("10.1.2.0/24"),
+        BestFrom::Elsewhere
+    )));
     // Only the tagged one reaches the VPN table, with NO_EXPORT and the export RT.
     let vpn = rib.vpn_table();
     assert_eq!(vpn.len(), 1);
