@@ -922,8 +922,8 @@ pub struct Rib {
     dirty_vrfs: BTreeSet<VrfName>,
     /// VPN keys to propagate to the importing VRFs, in the order marked and possibly repeated
     /// (the delta deduplicates them, keeping that order): a push per path, not a B-tree
-    /// insert.
-    dirty_vpn: Vec<VpnKey>,
+    /// insert. Each with where its entry was (a hint, as [`Mark`]'s).
+    dirty_vpn: Vec<(VpnKey, u32)>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
     vpn_changed: Vec<VpnKey>,
@@ -1270,8 +1270,8 @@ impl Rib {
                 label: Some(label),
                 peer: shared_peer.clone(),
             };
-            let paths = &mut self.vpn.get_or_default(key).paths;
-            let old = paths.insert(source.clone(), path.clone());
+            let (at, entry, _) = self.vpn.get_or_insert_at(key, VpnEntry::default);
+            let old = entry.paths.insert(source.clone(), path.clone());
             if old.as_ref() == Some(&path) {
                 continue;
             }
@@ -1280,7 +1280,7 @@ impl Rib {
                 gained += 1;
                 released.extend(old_nh);
             }
-            self.dirty_vpn.push(key);
+            self.dirty_vpn.push((key, at));
         }
         let user = NhUser::Vpn(peer.addr);
         for old_nh in released {
@@ -1303,7 +1303,7 @@ impl Rib {
             }
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
             self.nh_unuse(nh, &NhUser::Vpn(peer));
-            self.dirty_vpn.push(key);
+            self.dirty_vpn.push((key, u32::MAX));
         }
     }
 
@@ -1679,7 +1679,7 @@ impl Rib {
             {
                 if path.forward != forward {
                     path.forward = forward;
-                    self.dirty_vpn.push(key);
+                    self.dirty_vpn.push((key, u32::MAX));
                 }
             }
         }
@@ -1715,9 +1715,9 @@ impl Rib {
                 // In the order marked: for paths just learned, the order of their entries in
                 // the VPN table (see the VRFs' marks above).
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
-                dedup_keeping_order(&mut keys, |k| *k);
-                for key in keys {
-                    self.propagate_vpn(key);
+                dedup_keeping_order(&mut keys, |(k, _)| *k);
+                for (key, at) in keys {
+                    self.propagate_vpn(key, at);
                     self.vpn_changed.push(key);
                 }
                 continue;
@@ -2059,7 +2059,7 @@ impl Rib {
             },
         };
         if changed {
-            self.dirty_vpn.push(key);
+            self.dirty_vpn.push((key, u32::MAX));
         }
     }
 
@@ -2080,7 +2080,7 @@ impl Rib {
                     self.vpn.remove(&key);
                 }
             }
-            self.dirty_vpn.push(key);
+            self.dirty_vpn.push((key, u32::MAX));
         }
         let prefixes: Vec<IpNet> = self
             .vrfs
@@ -2101,15 +2101,17 @@ impl Rib {
             .map(|(k, _)| *k)
             .collect();
         for key in keys {
-            self.sync_import(vrf, key);
+            self.sync_import(vrf, key, u32::MAX);
         }
     }
 
     /// Brings one changed VPN key to every VRF that imports it or held it.
-    fn propagate_vpn(&mut self, key: VpnKey) {
+    fn propagate_vpn(&mut self, key: VpnKey, at: u32) {
         // Usually one or two VRFs: a vector sorted once, not a set built per key.
         let mut targets: Vec<VrfName> = Vec::new();
-        if let Some(entry) = self.vpn.get(&key) {
+        let mut at = at;
+        if let Some((found, entry)) = self.vpn.get_hinted(&key, at) {
+            at = found;
             targets.extend(entry.imported_into.keys().cloned());
             for path in entry.paths.values() {
                 for rt in path.route_targets() {
@@ -2122,20 +2124,21 @@ impl Rib {
         targets.sort_unstable();
         targets.dedup();
         for vrf in targets {
-            self.sync_import(&vrf, key);
+            self.sync_import(&vrf, key, at);
         }
     }
 
     /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs
     /// and its import-map.
-    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey) {
+    /// `at`: where the key's VPN entry is, a hint ([`KeyedTable::get_hinted`]).
+    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey, at: u32) {
         let (rd, prefix) = key;
         let Some(state) = self.vrfs.get(vrf) else {
             return;
         };
         let import_map = state.policy.import_map.clone();
         let mut admitted: Vec<(PathSource, VpnPath)> = Vec::new();
-        if let Some(entry) = self.vpn.get(&key) {
+        if let Some((_, entry)) = self.vpn.get_hinted(&key, at) {
             for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
@@ -2151,11 +2154,11 @@ impl Rib {
         // In key order, as the paths are in source order and share the RD.
         let mut wanted: Vec<(CandidateKey, Route)> = Vec::with_capacity(admitted.len());
         for (source, path) in admitted {
-            let leaked = self.leaks.intern(Arc::new(LeakSource {
+            let leaked = self.leaks.intern_ref(&LeakSource {
                 rd,
                 source: source.clone(),
                 protocol: path.protocol,
-            }));
+            });
             let attrs = match &import_map {
                 Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
                     Some(a) => self.intern(a),
@@ -2189,11 +2192,11 @@ impl Rib {
                 c.extend(wanted);
             });
             if holds {
-                self.vpn
-                    .get_or_default(key)
-                    .imported_into
-                    .insert(vrf.clone(), ());
-            } else if let Some(vpn_entry) = self.vpn.get_mut(&key) {
+                // The paths admitted are there, so the entry is.
+                if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, at) {
+                    vpn_entry.imported_into.insert(vrf.clone(), ());
+                }
+            } else if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, at) {
                 vpn_entry.imported_into.remove(vrf);
                 if vpn_entry.is_empty() {
                     self.vpn.remove(&key);

@@ -142,6 +142,17 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         Some((i as u32, &mut self.slots[i].1))
     }
 
+    /// [`KeyedTable::get_mut_hinted`], reading.
+    pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
+        let at = hint as usize;
+        let i = if at < self.slots.len() && self.slots[at].0 == *key {
+            at
+        } else {
+            self.position(key)?
+        };
+        Some((i as u32, &self.slots[i].1))
+    }
+
     /// The entry of `key`, and whether it was just created (with `make`).
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> (&mut V, bool) {
         let (_, entry, new) = self.get_or_insert_at(key, make);
