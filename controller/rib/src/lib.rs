@@ -2130,15 +2130,15 @@ impl Rib {
 
     /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs
     /// and its import-map.
-    /// `at`: where the key's VPN entry is, a hint ([`KeyedTable::get_hinted`]).
-    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey, at: u32) {
+    /// `vpn_at`: where the key's VPN entry is, a hint ([`KeyedTable::get_hinted`]).
+    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey, vpn_at: u32) {
         let (rd, prefix) = key;
         let Some(state) = self.vrfs.get(vrf) else {
             return;
         };
         let import_map = state.policy.import_map.clone();
         let mut admitted: Vec<(PathSource, VpnPath)> = Vec::new();
-        if let Some((_, entry)) = self.vpn.get_hinted(&key, at) {
+        if let Some((_, entry)) = self.vpn.get_hinted(&key, vpn_at) {
             for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
@@ -2193,10 +2193,10 @@ impl Rib {
             });
             if holds {
                 // The paths admitted are there, so the entry is.
-                if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, at) {
+                if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, vpn_at) {
                     vpn_entry.imported_into.insert(vrf.clone(), ());
                 }
-            } else if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, at) {
+            } else if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, vpn_at) {
                 vpn_entry.imported_into.remove(vrf);
                 if vpn_entry.is_empty() {
                     self.vpn.remove(&key);

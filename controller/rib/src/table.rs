@@ -84,6 +84,9 @@ pub struct KeyedTable<K, V> {
     index: HashTable<u32>,
     slots: Slots<(K, V)>,
     hasher: RandomState,
+    /// Hinted lookups whose hint was stale (tests check the RIB's hints hold).
+    #[cfg(test)]
+    pub(crate) hint_misses: std::cell::Cell<usize>,
 }
 
 impl<K, V> Default for KeyedTable<K, V> {
@@ -92,6 +95,8 @@ impl<K, V> Default for KeyedTable<K, V> {
             index: HashTable::new(),
             slots: Slots::default(),
             hasher: RandomState::default(),
+            #[cfg(test)]
+            hint_misses: std::cell::Cell::new(0),
         }
     }
 }
@@ -116,6 +121,18 @@ impl<K: TableKey, V> KeyedTable<K, V> {
             .map(|&i| i as usize)
     }
 
+    fn hinted_position(&self, key: &K, hint: u32) -> Option<usize> {
+        let at = hint as usize;
+        if at < self.slots.len() && self.slots[at].0 == *key {
+            return Some(at);
+        }
+        #[cfg(test)]
+        if hint != u32::MAX {
+            self.hint_misses.set(self.hint_misses.get() + 1);
+        }
+        self.position(key)
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         self.position(key).map(|i| &self.slots[i].1)
     }
@@ -133,23 +150,13 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// when it is still there. A removal moves the last entry, so a stale hint only costs the
     /// ordinary lookup; any `u32` is a valid hint.
     pub fn get_mut_hinted(&mut self, key: &K, hint: u32) -> Option<(u32, &mut V)> {
-        let at = hint as usize;
-        let i = if at < self.slots.len() && self.slots[at].0 == *key {
-            at
-        } else {
-            self.position(key)?
-        };
+        let i = self.hinted_position(key, hint)?;
         Some((i as u32, &mut self.slots[i].1))
     }
 
     /// [`KeyedTable::get_mut_hinted`], reading.
     pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
-        let at = hint as usize;
-        let i = if at < self.slots.len() && self.slots[at].0 == *key {
-            at
-        } else {
-            self.position(key)?
-        };
+        let i = self.hinted_position(key, hint)?;
         Some((i as u32, &self.slots[i].1))
     }
 

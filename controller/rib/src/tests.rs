@@ -1508,3 +1508,40 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<VpnPath>(), 40);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 120);
 }
+
+/// The delta's marks remember where their entries are: taking in a batch of CE routes and
+/// one of VPN paths looks each entry up by hash once, and every later pass (selection, FIB,
+/// import, the importing VRFs' record) finds it by its hint.
+#[test]
+fn marks_find_their_entries_without_looking_them_up_again() {
+    let mut rib = seed_lab();
+    rib.upsert_vrf("core", VrfPolicy::default());
+    connected(&mut rib, "core", "Core1", "192.168.0.0/30");
+    rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
+    rib.add_neighbor("Core1", ip("192.168.0.2"));
+    rib.take_delta();
+    let pe = PeerRef {
+        addr: ip("192.168.0.2"),
+        router_id: "9.9.9.9".parse().unwrap(),
+        ebgp: false,
+        rr_client: false,
+    };
+    let rd: RouteDistinguisher = "65000:100".parse().unwrap();
+    let attrs = bgp_attrs("192.168.0.2", &[], |a| {
+        a.ext_communities =
+            policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
+    });
+    let prefixes: Vec<IpNet> = (0..100).map(|i| net(&format!("198.51.{i}.0/24"))).collect();
+    rib.upsert_vpn_paths(pe, attrs, prefixes.iter().map(|p| (rd, *p, 3001)));
+    let ce = bgp_attrs("10.1.1.2", &[65010], |_| {});
+    let ce_prefixes = (0..100).map(|i| net(&format!("203.0.{i}.0/24")));
+    rib.upsert_peer_routes("VRF-A", peer_ref(1), ce, ce_prefixes)
+        .unwrap();
+    rib.take_delta();
+    let fib = rib.fib("VRF-A").unwrap();
+    assert!(prefixes.iter().all(|p| fib.contains_key(p)), "imported");
+    assert_eq!(rib.vpn.hint_misses.get(), 0, "VPN table");
+    for (name, state) in &rib.vrfs {
+        assert_eq!(state.table.hint_misses.get(), 0, "VRF {name}");
+    }
+}
