@@ -321,6 +321,8 @@ struct VrfState {
     hosts_fib: BTreeMap<IpNet, FibAction>,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
+    /// How many paths the VRF has exported into the VPN table ([`Rib::export`]).
+    exported: usize,
     /// Prefixes whose selection the next delta redoes, in the order they were marked and
     /// possibly repeated (the delta deduplicates them, keeping that order). Per VRF, a mark
     /// is a push;
@@ -1855,7 +1857,8 @@ impl Rib {
             ..
         } = &mut *state;
         let mut dropped: Vec<IpNet> = Vec::new();
-        let mut selected: Vec<IpNet> = Vec::new();
+        // (prefix, where its entry is, whether its BGP best path is one the VRF exports).
+        let mut selected: Vec<(IpNet, u32, bool)> = Vec::new();
         for &Mark { prefix, at } in marks {
             let Some((at, entry)) = table.get_mut_hinted(&prefix, at) else {
                 continue;
@@ -1873,6 +1876,13 @@ impl Rib {
                     &self.neighbors_by_interface,
                 ),
             );
+            if exports {
+                let exportable = matches!(
+                    entry.bgp_best_key(),
+                    Some(CandidateKey::Own(_) | CandidateKey::Peer(_))
+                );
+                selected.push((prefix, at, exportable));
+            }
             if outcome.remove {
                 // A table entry leaves here, after its FIB consequences were marked, or, if
                 // the FIB holds something for it, when the FIB phase of this delta replaces
@@ -1882,16 +1892,13 @@ impl Rib {
             if outcome.dropped {
                 dropped.push(prefix);
             }
-            if exports {
-                selected.push(prefix);
-            }
         }
         for prefix in dropped {
             let hosts = state.fib_hosts_within(prefix);
             state.dirty_fib.extend(hosts.into_iter().map(Mark::prefix));
         }
-        for prefix in selected {
-            self.export(vrf, prefix);
+        for (prefix, at, exportable) in selected {
+            self.export(vrf, prefix, at, exportable);
         }
     }
 
@@ -1994,15 +2001,23 @@ impl Rib {
     /// Puts the VRF's BGP best path for a prefix into the VPN table, or takes it out: its own
     /// redistributed routes and CE-learned routes leave (never what it imported), with the
     /// export route targets and then the export-map.
-    fn export(&mut self, vrf: &VrfName, prefix: IpNet) {
+    ///
+    /// `at` is where the prefix's entry is (a hint); `exportable` says whether its BGP best
+    /// path is one the VRF exports (its own or a CE's): when it is not and the VRF has no
+    /// path in the VPN table, there is nothing to take out either, and the tables are not
+    /// searched (a VRF that only imports, a full VPN table's worth of routes).
+    fn export(&mut self, vrf: &VrfName, prefix: IpNet, at: u32, exportable: bool) {
         let Some(state) = self.vrfs.get(vrf) else {
             return;
         };
         let Some(rd) = state.policy.rd else {
             return;
         };
+        if !exportable && state.exported == 0 {
+            return;
+        }
         let policy = state.policy.clone();
-        let candidate = state.table.get(&prefix).and_then(|e| {
+        let candidate = state.table.get_hinted(&prefix, at).and_then(|(_, e)| {
             let b = e.bgp_best()?;
             let protocol = match b.key {
                 CandidateKey::Own(p) => p,
@@ -2042,22 +2057,28 @@ impl Rib {
         let key = (rd, prefix);
         let source = PathSource::Vrf(vrf.clone());
         // An imported best path exports nothing: no entry is made only to be removed.
-        let changed = match path {
+        let (changed, count) = match path {
             Some(p) => {
                 let paths = &mut self.vpn.get_or_default(key).paths;
-                paths.insert(source, p.clone()).as_ref() != Some(&p)
+                let old = paths.insert(source, p.clone());
+                (old.as_ref() != Some(&p), isize::from(old.is_none()))
             }
             None => match self.vpn.get_mut(&key) {
-                None => false,
+                None => (false, 0),
                 Some(entry) => {
                     let removed = entry.paths.remove(&source).is_some();
                     if entry.is_empty() {
                         self.vpn.remove(&key);
                     }
-                    removed
+                    (removed, -isize::from(removed))
                 }
             },
         };
+        if count != 0 {
+            if let Some(state) = self.vrfs.get_mut(vrf) {
+                state.exported = state.exported.saturating_add_signed(count);
+            }
+        }
         if changed {
             self.dirty_vpn.push((key, u32::MAX));
         }
@@ -2073,6 +2094,9 @@ impl Rib {
             .filter(|(_, entry)| entry.paths.contains_key(&source))
             .map(|(k, _)| *k)
             .collect();
+        if let Some(state) = self.vrfs.get_mut(vrf) {
+            state.exported = 0;
+        }
         for key in stale {
             if let Some(entry) = self.vpn.get_mut(&key) {
                 entry.paths.remove(&source);
