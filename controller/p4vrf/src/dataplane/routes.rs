@@ -102,7 +102,10 @@ impl VrfRoutes {
 /// Every route entry, by (VRF id, prefix).
 #[derive(Debug, Default)]
 pub(super) struct Routes {
-    vrfs: BTreeMap<u16, VrfRoutes>,
+    /// Indexed by VRF id: ids are handed out lowest first, so this is as long as there are
+    /// VRFs, and finding a change's VRF is an index, not a search (three per FIB change). An
+    /// id without entries holds no memory; trailing ones are dropped.
+    vrfs: Vec<VrfRoutes>,
     len: usize,
 }
 
@@ -112,7 +115,7 @@ impl Routes {
     }
 
     pub(super) fn get(&self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
-        let routes = self.vrfs.get(&vrf)?;
+        let routes = self.vrfs.get(usize::from(vrf))?;
         match prefix {
             IpNet::V4(net) => routes
                 .get_v4(&net)
@@ -126,7 +129,7 @@ impl Routes {
 
     /// Starts loading where [`Routes::get`] of `key` will look (see [`V4Table::prefetch`]).
     pub(super) fn prefetch(&self, (vrf, prefix): RouteKey) {
-        if let (Some(routes), IpNet::V4(net)) = (self.vrfs.get(&vrf), prefix) {
+        if let (Some(routes), IpNet::V4(net)) = (self.vrfs.get(usize::from(vrf)), prefix) {
             routes.v4.prefetch(v4_key(&net));
         }
     }
@@ -134,7 +137,7 @@ impl Routes {
     /// Sets the entry of `key`; returns the one it had (the tests' reference operation).
     #[cfg(test)]
     fn insert(&mut self, (vrf, prefix): RouteKey, action: RouteAction) -> Option<RouteAction> {
-        let routes = self.vrfs.entry(vrf).or_default();
+        let routes = self.vrf_mut(vrf);
         let old = match prefix {
             IpNet::V4(net) => {
                 let old = routes.get_v4(&net);
@@ -160,7 +163,7 @@ impl Routes {
         old: Option<RouteAction>,
         new: Option<RouteAction>,
     ) {
-        let routes = self.vrfs.entry(vrf).or_default();
+        let routes = self.vrf_mut(vrf);
         match prefix {
             IpNet::V4(net) => {
                 let key = v4_key(&net);
@@ -182,19 +185,36 @@ impl Routes {
         match (old, new) {
             (None, Some(_)) => self.len += 1,
             (Some(_), None) => {
+                let emptied = routes.is_empty();
                 self.len -= 1;
-                if routes.is_empty() {
-                    self.vrfs.remove(&vrf);
+                if emptied {
+                    self.trim();
                 }
             }
             _ => {}
         }
     }
 
+    /// The entries of VRF id `vrf`, made if it has none.
+    fn vrf_mut(&mut self, vrf: u16) -> &mut VrfRoutes {
+        let i = usize::from(vrf);
+        if self.vrfs.len() <= i {
+            self.vrfs.resize_with(i + 1, VrfRoutes::default);
+        }
+        &mut self.vrfs[i]
+    }
+
+    /// Drops the trailing VRF ids without entries.
+    fn trim(&mut self) {
+        while self.vrfs.last().is_some_and(VrfRoutes::is_empty) {
+            self.vrfs.pop();
+        }
+    }
+
     /// Removes the entry of `key`; returns it.
     #[cfg(test)]
     fn remove(&mut self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
-        let routes = self.vrfs.get_mut(&vrf)?;
+        let routes = self.vrfs.get_mut(usize::from(vrf))?;
         let old = match prefix {
             IpNet::V4(net) => {
                 let old = routes.v4.remove(v4_key(&net))?;
@@ -205,7 +225,7 @@ impl Routes {
                 .remove(&(u128::from(net.addr()), net.prefix_len()))?,
         };
         if routes.is_empty() {
-            self.vrfs.remove(&vrf);
+            self.trim();
         }
         self.len -= 1;
         Some(old)
@@ -213,21 +233,23 @@ impl Routes {
 
     /// Every entry, in key order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (RouteKey, RouteAction)> + '_ {
-        self.vrfs.iter().flat_map(|(vrf, routes)| {
+        self.vrfs.iter().enumerate().flat_map(|(vrf, routes)| {
             routes
                 .iter()
-                .map(move |(prefix, action)| ((*vrf, prefix), action))
+                .map(move |(prefix, action)| ((vrf as u16, prefix), action))
         })
     }
 
     /// The entries of one VRF id, in key order.
     pub(super) fn of_vrf(&self, vrf: u16) -> Vec<(RouteKey, RouteAction)> {
-        self.vrfs.get(&vrf).map_or_else(Vec::new, |routes| {
-            routes
-                .iter()
-                .map(|(prefix, action)| ((vrf, prefix), action))
-                .collect()
-        })
+        self.vrfs
+            .get(usize::from(vrf))
+            .map_or_else(Vec::new, |routes| {
+                routes
+                    .iter()
+                    .map(|(prefix, action)| ((vrf, prefix), action))
+                    .collect()
+            })
     }
 }
 

@@ -237,6 +237,10 @@ impl V4Table {
         let entry = shard.slots[i];
         shard.remove_at(i, |e| hasher.hash_one(e & mask));
         self.len -= 1;
+        if self.len == 0 {
+            (self.shards, self.depth) = (Vec::new(), 0);
+            return Some(entry);
+        }
         // Shrinks under 1/4 load, to 2/3 (nothing left: no slots).
         let (len, slots) = (self.shards[s].len as usize, self.shards[s].slots.len());
         if len == 0 {
@@ -355,6 +359,7 @@ mod tests {
         }
         check(&table, &want);
         assert_eq!(table.slot_bytes(), 0);
+        assert!(table.shards.is_empty());
     }
 
     /// At a million entries the table holds under 14 bytes per entry (the B-tree ~16).
