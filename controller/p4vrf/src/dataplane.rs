@@ -112,6 +112,9 @@ enum Key {
 /// A route entry: (VRF id, prefix).
 type RouteKey = (u16, IpNet);
 
+/// How many FIB changes ahead of the one being applied its route entry is prefetched.
+const PREFETCH_AHEAD: usize = 16;
+
 /// What a route entry does, in the ids of the entries it points at.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum RouteAction {
@@ -615,7 +618,16 @@ impl Dataplane {
         // The VRF of the previous change and its id (changes come sorted by VRF).
         let mut vrf: Option<(&rib::VrfName, Option<u32>)> = None;
         let mut last: Option<(&Adjacencies, RouteAction)> = None;
-        for change in &delta.changes {
+        for (i, change) in delta.changes.iter().enumerate() {
+            // The entry a later change of this VRF reads is loaded meanwhile: entries are
+            // hashed, so each read is otherwise a wait for memory.
+            if let (Some((name, Some(id))), Some(ahead)) =
+                (vrf, delta.changes.get(i + PREFETCH_AHEAD))
+            {
+                if *name == ahead.vrf {
+                    self.routes.prefetch((id as u16, ahead.prefix));
+                }
+            }
             let vrf_id = match vrf {
                 Some((name, id)) if *name == change.vrf => id,
                 _ => {
