@@ -103,13 +103,6 @@ fn append<T>(to: &mut Vec<T>, mut more: Vec<T>) {
     }
 }
 
-/// The distinct elements of a list in order, as a set would iterate them.
-fn sorted_set<T: Ord>(mut v: Vec<T>) -> Vec<T> {
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
 /// The lowest VPN label we allocate (0-15 are reserved, RFC 3032).
 pub const FIRST_VPN_LABEL: u32 = 16;
 
@@ -123,12 +116,15 @@ pub struct Router {
     /// Our VPN label per VRF with an RD: configured, or allocated once and kept while the VRF
     /// exists (a label that moved would black-hole traffic until every PE re-learned it).
     vpn_labels: BTreeMap<String, u32>,
-    /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise;
-    /// sorted and deduplicated when taken. Lists, not sets: they are the deltas' own lists
-    /// moved in (usually one delta's, as the speaker takes them after every write), so a
-    /// change costs no copy and no tree node.
+    /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise,
+    /// each with where its paths came from; sorted and deduplicated when taken (the latest
+    /// word kept). Lists, not sets: they are the deltas' own lists moved in (usually one
+    /// delta's, as the speaker takes them after every write, and a delta's are sorted and
+    /// distinct already), so a change costs no copy and no tree node.
     pending_bgp: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
-    pending_vpn: Vec<rib::VpnKey>,
+    pending_vpn: Vec<(rib::VpnKey, rib::BestFrom)>,
+    /// How many deltas' lists the pending ones hold: more than one need sorting.
+    pending_deltas: usize,
 }
 
 /// What changed for BGP since it last looked: VRF prefixes whose best path changed (CE
@@ -138,7 +134,8 @@ pub struct BgpChanges {
     /// Sorted by VRF and prefix, each with where its best path now comes from (the latest
     /// delta's word).
     pub vrf: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
-    pub vpn: Vec<rib::VpnKey>,
+    /// Sorted, each with where its paths now come from.
+    pub vpn: Vec<(rib::VpnKey, rib::BestFrom)>,
 }
 
 impl Default for Router {
@@ -158,6 +155,7 @@ impl Router {
             vpn_labels: BTreeMap::new(),
             pending_bgp: Vec::new(),
             pending_vpn: Vec::new(),
+            pending_deltas: 0,
         }
     }
 
@@ -181,10 +179,10 @@ impl Router {
     /// written (see [`Updates`]); the data plane holds the new state on return.
     pub fn commit_updates(&mut self) -> Result<Updates, DataplaneError> {
         let mut delta = self.rib.take_delta();
-        self.pending_bgp.extend(
-            std::mem::take(&mut delta.bgp_changed)
-                .into_iter()
-                .map(|(vrf, prefix, from)| ((vrf, prefix), from)),
+        self.pending_deltas += 1;
+        append(
+            &mut self.pending_bgp,
+            std::mem::take(&mut delta.bgp_changed),
         );
         append(
             &mut self.pending_vpn,
@@ -195,14 +193,15 @@ impl Router {
 
     /// The BGP-relevant changes since the last call.
     pub fn take_bgp_changes(&mut self) -> BgpChanges {
-        BgpChanges {
-            vrf: {
-                let mut vrf = std::mem::take(&mut self.pending_bgp);
-                rib::sort_keeping_last(&mut vrf);
-                vrf
-            },
-            vpn: sorted_set(std::mem::take(&mut self.pending_vpn)),
+        let mut changes = BgpChanges {
+            vrf: std::mem::take(&mut self.pending_bgp),
+            vpn: std::mem::take(&mut self.pending_vpn),
+        };
+        if std::mem::take(&mut self.pending_deltas) > 1 {
+            rib::sort_keeping_last(&mut changes.vrf);
+            rib::sort_keeping_last(&mut changes.vpn);
         }
+        changes
     }
 
     /// Keeps labels of VRFs that still have an RD, takes configured ones, allocates the rest

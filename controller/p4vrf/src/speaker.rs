@@ -28,7 +28,7 @@ use bgp_rib::{
 };
 use ipnet::IpNet;
 use policy::{Attrs, NeighborOptions, PeerType, RouteMapStats};
-use rib::{BestFrom, CandidateKey, PathSource, PeerRef};
+use rib::{CandidateKey, PathSource, PeerRef};
 use tracing::{info, warn};
 
 use crate::config::{BgpConfig, BgpNeighbor, Config};
@@ -128,24 +128,6 @@ fn family_of(nlri: &Nlri) -> Family {
         } => Family::Vpnv4,
         Nlri::Vpn { .. } => Family::Vpnv6,
     }
-}
-
-/// For each key, whether the neighbor should hold nothing for it: the RIB has no entry for
-/// the key (`get`), the entry has no path that counts (`path`: `None`), or `own` says the path
-/// leaves nothing for this neighbor.
-///
-/// Three passes, each a short loop with no dependency between keys, so the cache misses of
-/// many keys (the table's node, the entry, the path the entry points at) are waited for at
-/// once: one loop doing it all plus the Adj-RIB-Out's work waited for them one by one.
-fn own_or_none<'a, K, E: 'a, P: 'a + ?Sized>(
-    keys: &[K],
-    get: impl Fn(&K) -> Option<&'a E>,
-    path: impl Fn(&'a E) -> Option<&'a P>,
-    own: impl Fn(&P) -> bool,
-) -> Vec<bool> {
-    let entries: Vec<Option<&E>> = keys.iter().map(get).collect();
-    let paths: Vec<Option<&P>> = entries.into_iter().map(|e| e.and_then(&path)).collect();
-    paths.into_iter().map(|p| p.is_none_or(&own)).collect()
 }
 
 fn session_config(b: &BgpConfig, n: &BgpNeighbor) -> NeighborConfig {
@@ -809,15 +791,15 @@ impl BgpInstance {
     /// being copied out of the RIB and run through export — and when the Adj-RIB-Out holds
     /// nothing for the key either, not even that ([`Self::set_out`]).
     ///
-    /// Which keys those are: for a VRF's prefixes the delta says where each best path came
-    /// from ([`rib::BestFrom`]), so the table is not read again (that was a cache miss or two
-    /// a key at a million keys, 5 % of taking in a full table); for VPN keys it is read from
-    /// the RIB in passes over the changed keys ([`own_or_none`]), not one key at a time
-    /// between the Adj-RIB-Out's work, so the processor waits for many misses at once.
+    /// Which keys those are, the delta says ([`rib::BestFrom`]: where a VRF prefix's best path
+    /// or a VPN key's paths came from), so the RIB is not read again for them: that was a
+    /// cache miss or two a key at a million keys, about 5 % of taking in a full table.
     pub async fn advertise(&mut self, router: &mut Router) {
         let changes = router.take_bgp_changes();
         // A VRF's changes are found by binary search (below).
-        debug_assert!(changes.vrf.is_sorted_by_key(|(k, _)| k) && changes.vpn.is_sorted());
+        debug_assert!(
+            changes.vrf.is_sorted_by_key(|(k, _)| k) && changes.vpn.is_sorted_by_key(|(k, _)| k)
+        );
         let router: &Router = router;
         let addrs: Vec<IpAddr> = self
             .peers
@@ -835,27 +817,13 @@ impl BgpInstance {
                     let n = changes.vrf[lo..].partition_point(|((v, _), _)| **v == *vrf);
                     // The delta said where each best path came from: no table reads here.
                     for ((_, prefix), from) in &changes.vrf[lo..lo + n] {
-                        let nothing = match from {
-                            BestFrom::Nothing => true,
-                            BestFrom::Neighbor(a) => *a == addr,
-                            BestFrom::Elsewhere => false,
-                        };
+                        let nothing = from.leaves_nothing_for(addr);
                         self.set_out(addr, &x, Nlri::Unicast(*prefix), router, nothing);
                     }
                 }
                 None => {
-                    let table = router.rib().vpn_table();
-                    let nothing = own_or_none(
-                        &changes.vpn,
-                        |key| table.get(key),
-                        Some,
-                        |paths| {
-                            paths
-                                .keys()
-                                .all(|s| matches!(s, PathSource::Peer(a) if *a == addr))
-                        },
-                    );
-                    for (&(rd, prefix), nothing) in changes.vpn.iter().zip(nothing) {
+                    for &((rd, prefix), from) in &changes.vpn {
+                        let nothing = from.leaves_nothing_for(addr);
                         self.set_out(addr, &x, Nlri::Vpn { rd, prefix }, router, nothing);
                     }
                 }

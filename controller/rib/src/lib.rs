@@ -734,17 +734,43 @@ pub struct FibChange {
     pub action: Option<FibAction>,
 }
 
-/// Where a prefix's BGP best path came from, as the delta that changed it chose: what a CE
-/// neighbor's advertisement needs to know first (split horizon: a path the neighbor sent
-/// itself goes back to no one), without reading the table again.
+/// Where a prefix's BGP best path came from, or a VPN key's paths, as the delta that changed
+/// it saw: what a neighbor's advertisement needs to know first (split horizon: what the
+/// neighbor sent itself goes back to no one), without reading the tables again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BestFrom {
-    /// BGP has no best path for the prefix any more.
+    /// BGP has no best path for the prefix any more; the VPN key has no paths.
     Nothing,
-    /// Learned from this CE neighbor of the VRF.
+    /// Learned from this neighbor (a VRF's CE; for a VPN key, every path).
     Neighbor(IpAddr),
-    /// A redistributed route of the VRF's own or one imported from the VPN table.
+    /// A redistributed route of the VRF's own or one imported from the VPN table; for a VPN
+    /// key, paths of a VRF here or of several neighbors.
     Elsewhere,
+}
+
+impl BestFrom {
+    /// Whether a neighbor is to hold nothing for the prefix or key: there is no path, or it
+    /// came from the neighbor itself (split horizon).
+    pub fn leaves_nothing_for(self, neighbor: IpAddr) -> bool {
+        match self {
+            BestFrom::Nothing => true,
+            BestFrom::Neighbor(a) => a == neighbor,
+            BestFrom::Elsewhere => false,
+        }
+    }
+
+    /// Of a VPN key's paths, by their sources.
+    fn of_paths<'a>(mut sources: impl Iterator<Item = &'a PathSource>) -> BestFrom {
+        let Some(first) = sources.next() else {
+            return BestFrom::Nothing;
+        };
+        match first {
+            PathSource::Peer(a) if sources.all(|s| *s == PathSource::Peer(*a)) => {
+                BestFrom::Neighbor(*a)
+            }
+            _ => BestFrom::Elsewhere,
+        }
+    }
 }
 
 /// Sorts `(key, value)` pairs by key and keeps the last pair of each key (marks of one thing
@@ -767,9 +793,10 @@ pub struct FibDelta {
     pub changes: Vec<FibChange>,
     /// VRF prefixes whose [`BgpBest`] changed (CE advertisements), with where the new one
     /// came from.
-    pub bgp_changed: Vec<(VrfName, IpNet, BestFrom)>,
-    /// VPN keys whose paths changed (VPNv4/VPNv6 advertisements).
-    pub vpn_changed: Vec<VpnKey>,
+    pub bgp_changed: Vec<((VrfName, IpNet), BestFrom)>,
+    /// VPN keys whose paths changed (VPNv4/VPNv6 advertisements), with where their paths
+    /// came from.
+    pub vpn_changed: Vec<(VpnKey, BestFrom)>,
 }
 
 pub type VpnKey = (RouteDistinguisher, IpNet);
@@ -928,7 +955,7 @@ pub struct Rib {
     dirty_vpn: Vec<(VpnKey, u32)>,
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
-    vpn_changed: Vec<VpnKey>,
+    vpn_changed: Vec<(VpnKey, BestFrom)>,
     /// Bumped by every change that can change how a next hop resolves (a VRF's own routes,
     /// neighbors, core interfaces, LSPs): the resolution caches older than this are stale.
     nh_epoch: u64,
@@ -1719,8 +1746,8 @@ impl Rib {
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
                 dedup_keeping_order(&mut keys, |(k, _)| *k);
                 for (key, at) in keys {
-                    self.propagate_vpn(key, at);
-                    self.vpn_changed.push(key);
+                    let from = self.propagate_vpn(key, at);
+                    self.vpn_changed.push((key, from));
                 }
                 continue;
             }
@@ -1751,7 +1778,7 @@ impl Rib {
             delta.bgp_changed.extend(
                 bgp_changed
                     .into_iter()
-                    .map(|(prefix, from)| (vrf.clone(), prefix, from)),
+                    .map(|(prefix, from)| ((vrf.clone(), prefix), from)),
             );
             let prefixes = std::mem::take(&mut state.dirty_fib);
             // Routes' prefixes first (their actions are their selected routes'), then host
@@ -1788,8 +1815,7 @@ impl Rib {
                 }));
         }
         let mut vpn_changed = std::mem::take(&mut self.vpn_changed);
-        vpn_changed.sort_unstable();
-        vpn_changed.dedup();
+        sort_keeping_last(&mut vpn_changed);
         delta.vpn_changed = vpn_changed;
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
@@ -2130,12 +2156,15 @@ impl Rib {
     }
 
     /// Brings one changed VPN key to every VRF that imports it or held it.
-    fn propagate_vpn(&mut self, key: VpnKey, at: u32) {
+    /// Where the key's paths now come from.
+    fn propagate_vpn(&mut self, key: VpnKey, at: u32) -> BestFrom {
         // Usually one or two VRFs: a vector sorted once, not a set built per key.
         let mut targets: Vec<VrfName> = Vec::new();
         let mut at = at;
+        let mut from = BestFrom::Nothing;
         if let Some((found, entry)) = self.vpn.get_hinted(&key, at) {
             at = found;
+            from = BestFrom::of_paths(entry.paths.keys());
             targets.extend(entry.imported_into.keys().cloned());
             for path in entry.paths.values() {
                 for rt in path.route_targets() {
@@ -2150,6 +2179,7 @@ impl Rib {
         for vrf in targets {
             self.sync_import(&vrf, key, at);
         }
+        from
     }
 
     /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs

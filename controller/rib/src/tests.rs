@@ -936,7 +936,26 @@ impl Replayed {
                 }
             }
         }
-        for (vrf, prefix, from) in delta.bgp_changed {
+        for (key, from) in delta.vpn_changed {
+            let sources = rib.vpn_table().get(&key).map(|paths| {
+                paths
+                    .keys()
+                    .map(|s| match s {
+                        PathSource::Peer(a) => Some(*a),
+                        PathSource::Vrf(_) => None,
+                    })
+                    .collect::<BTreeSet<_>>()
+            });
+            let expected = match sources {
+                None => BestFrom::Nothing,
+                Some(s) if s.len() == 1 && s.first() != Some(&None) => {
+                    BestFrom::Neighbor(s.first().copied().flatten().expect("one neighbor"))
+                }
+                Some(_) => BestFrom::Elsewhere,
+            };
+            assert_eq!(from, expected, "{key:?}");
+        }
+        for ((vrf, prefix), from) in delta.bgp_changed {
             let best = rib.bgp_best(&vrf, &prefix);
             // The delta's word on where the best path came from is the table's.
             let expected = match best.as_ref().map(|b| &b.key) {
@@ -1070,11 +1089,9 @@ fn seed_000_redistribute_static_route_map_matches_tag_and_sets_no_export() {
     assert!(rib.bgp_best("CUST", &net("10.9.9.0/24")).is_none());
     // Both are in the FIB (the route-map filters BGP, not forwarding).
     assert_eq!(rib.fib("CUST").unwrap().len(), 2);
-    assert!(delta.bgp_changed.contains(&(
-        Arc::from("CUST"),
-        net("10.1.2.0/24"),
-        BestFrom::Elsewhere
-    )));
+    assert!(delta
+        .bgp_changed
+        .contains(&((Arc::from("CUST"), net("10.1.2.0/24")), BestFrom::Elsewhere)));
     // Only the tagged one reaches the VPN table, with NO_EXPORT and the export RT.
     let vpn = rib.vpn_table();
     assert_eq!(vpn.len(), 1);
@@ -1400,7 +1417,10 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         .fib("VRF-C")
         .unwrap()
         .contains_key(&net("198.51.100.0/24")));
-    assert!(delta.vpn_changed.contains(&(rd, net("198.51.100.0/24"))));
+    assert!(delta
+        .vpn_changed
+        .iter()
+        .any(|(key, _)| *key == (rd, net("198.51.100.0/24"))));
     rib.withdraw_vpn_path(rd, net("198.51.100.0/24"), ip("192.168.0.2"));
     rib.take_delta();
     assert!(!rib
