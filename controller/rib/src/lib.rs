@@ -323,6 +323,8 @@ struct VrfState {
     removing: bool,
     /// How many paths the VRF has exported into the VPN table ([`Rib::export`]).
     exported: usize,
+    /// Selection passes over the VRF's marks in the delta being taken.
+    selection_passes: u32,
     /// Prefixes whose selection the next delta redoes, in the order they were marked and
     /// possibly repeated (the delta deduplicates them, keeping that order). Per VRF, a mark
     /// is a push;
@@ -786,6 +788,17 @@ pub fn sort_keeping_last<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>) {
     });
 }
 
+/// Sorts a delta's marks by key; when a key may repeat (marked in several passes), keeps its
+/// last mark ([`sort_keeping_last`], a stable sort), else sorts without keeping order, which
+/// costs less.
+fn sort_marks<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>, may_repeat: bool) {
+    if may_repeat {
+        sort_keeping_last(items);
+    } else {
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+}
+
 /// What one [`Rib::take_delta`] changed: FIB entries for the switch (sorted by VRF and
 /// prefix), and the BGP table entries and VPN keys whose advertisements may need updating.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -956,6 +969,8 @@ pub struct Rib {
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
     vpn_changed: Vec<(VpnKey, BestFrom)>,
+    /// Propagation passes over VPN marks in the delta being taken.
+    vpn_passes: u32,
     /// Bumped by every change that can change how a next hop resolves (a VRF's own routes,
     /// neighbors, core interfaces, LSPs): the resolution caches older than this are stale.
     nh_epoch: u64,
@@ -1737,6 +1752,7 @@ impl Rib {
                 // runs the redistribution route-maps (and counts their hits).
                 let mut marks = std::mem::take(&mut state.dirty_best);
                 dedup_keeping_order(&mut marks, |m| m.prefix);
+                state.selection_passes += 1;
                 self.select_many(&vrf, &marks);
                 continue;
             }
@@ -1745,6 +1761,7 @@ impl Rib {
                 // the VPN table (see the VRFs' marks above).
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
                 dedup_keeping_order(&mut keys, |(k, _)| *k);
+                self.vpn_passes += 1;
                 for (key, at) in keys {
                     let from = self.propagate_vpn(key, at);
                     self.vpn_changed.push((key, from));
@@ -1774,7 +1791,9 @@ impl Rib {
         for vrf in touched {
             let state = self.vrfs.get_mut(&vrf).expect("listed above");
             let mut bgp_changed = std::mem::take(&mut state.bgp_changed);
-            sort_keeping_last(&mut bgp_changed);
+            // One selection pass marks each prefix once: then no prefix repeats.
+            sort_marks(&mut bgp_changed, state.selection_passes > 1);
+            state.selection_passes = 0;
             delta.bgp_changed.extend(
                 bgp_changed
                     .into_iter()
@@ -1815,7 +1834,7 @@ impl Rib {
                 }));
         }
         let mut vpn_changed = std::mem::take(&mut self.vpn_changed);
-        sort_keeping_last(&mut vpn_changed);
+        sort_marks(&mut vpn_changed, std::mem::take(&mut self.vpn_passes) > 1);
         delta.vpn_changed = vpn_changed;
         self.vrfs
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
