@@ -6,8 +6,9 @@
 //! it is the same for every entry of the table) followed by the action packed the same way.
 //! Records live back to back in pages of ~64 KiB (see [`Pages`]); a hash table of record
 //! numbers (4 bytes each, hashed on the key bytes) finds them. An IPv4 route (`vrf_id`, `dst_addr`/len,
-//! `set_nexthop(nexthop_id)`) is a 14-byte record, where a `BTreeMap` of boxed key fields
-//! and a separate action took ~200 bytes of heap.
+//! `set_nexthop(nexthop_id)`) is a 10-byte record (7 of key, a byte naming the action, 2 of
+//! next hop id), where a `BTreeMap` of boxed key fields and a separate action took ~200 bytes
+//! of heap.
 //!
 //! A hash table has no order, so reads decode the records and sort them by the canonical key
 //! (see `switch.rs`): reads return what they returned when the tables were ordered maps.
@@ -19,9 +20,12 @@ use hashbrown::HashTable;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-/// Bytes of the action head: a tag ([`TAG_DIRECT`], [`TAG_MEMBER`], [`TAG_GROUP`]) and a
-/// little-endian `u32` (action id, or member / group id).
-pub(super) const ACTION_HEAD: usize = 5;
+/// Bytes of the wide action head: a tag ([`TAG_DIRECT`], [`TAG_MEMBER`], [`TAG_GROUP`]) and a
+/// little-endian `u32` (action id, or member / group id). A table without an action profile
+/// and at most 256 actions (a route table) has a one-byte head instead: the action's position
+/// in the table's action list, since its entries can only hold one of those (see
+/// [`Layout::head`]).
+const WIDE_HEAD: usize = 5;
 pub(super) const TAG_DIRECT: u8 = 0;
 pub(super) const TAG_MEMBER: u8 = 1;
 pub(super) const TAG_GROUP: u8 = 2;
@@ -78,8 +82,12 @@ pub(super) struct Layout {
     pub priority: bool,
     /// Bytes of the packed key; the action follows.
     pub key_len: usize,
+    /// Bytes of the action head (1 or [`WIDE_HEAD`]); the parameters follow it.
+    pub head: usize,
     /// Bytes of a record: key, action head, the widest parameter list of the table's actions.
     pub record: usize,
+    /// With a one-byte head, the table's action ids by position (what the head holds).
+    actions: Box<[u32]>,
     /// The key with every field left out (what a packed key starts from).
     pub empty_key: Vec<u8>,
     /// Whether entries can be packed straight from name-level entities: exact and LPM fields
@@ -127,6 +135,14 @@ impl Layout {
                 }
             }
         }
+        // One byte names any of up to 256 actions of a direct table.
+        let actions: Box<[u32]> = if table.implementation_id.is_none() && table.actions.len() <= 256
+        {
+            table.action_ids().collect()
+        } else {
+            Box::default()
+        };
+        let head = if actions.is_empty() { WIDE_HEAD } else { 1 };
         let direct_fast = table.implementation_id.is_none()
             && table
                 .match_fields
@@ -136,9 +152,40 @@ impl Layout {
             fields,
             priority,
             key_len,
-            record: key_len + ACTION_HEAD + params,
+            head,
+            record: key_len + head + params,
+            actions,
             empty_key,
             direct_fast,
+        }
+    }
+
+    /// Writes the head of a packed action (`tag`, and the action, member or group `id`) at the
+    /// start of `action`; false if the table cannot hold it (an action not of the table).
+    pub fn put_head(&self, action: &mut [u8], tag: u8, id: u32) -> bool {
+        if self.head == WIDE_HEAD {
+            action[0] = tag;
+            action[1..WIDE_HEAD].copy_from_slice(&id.to_le_bytes());
+            return true;
+        }
+        match self.actions.iter().position(|a| *a == id) {
+            Some(pos) if tag == TAG_DIRECT => {
+                action[0] = pos as u8;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The (tag, id) at the start of a packed action.
+    pub fn head(&self, action: &[u8]) -> (u8, u32) {
+        if self.head == WIDE_HEAD {
+            let mut id = [0u8; 4];
+            id.copy_from_slice(&action[1..WIDE_HEAD]);
+            (action[0], u32::from_le_bytes(id))
+        } else {
+            // A head is only written by `put_head`, so the position is in range.
+            (TAG_DIRECT, self.actions[usize::from(action[0])])
         }
     }
 }
@@ -306,7 +353,7 @@ impl TableStore {
             .find_entry(hash, |&r| &records.get(r)[..kl] == key)
             .ok()?;
         let (r, _) = entry.remove();
-        let head = action_head(&self.record(r)[kl..]);
+        let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
         self.metadata.remove(&r);
         if self.map.is_empty() {
@@ -335,16 +382,44 @@ impl TableStore {
     }
 }
 
-/// The (tag, id) at the start of a packed action.
-pub(super) fn action_head(action: &[u8]) -> (u8, u32) {
-    let mut id = [0u8; 4];
-    id.copy_from_slice(&action[1..ACTION_HEAD]);
-    (action[0], u32::from_le_bytes(id))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::Pages;
+    use super::{Layout, Pages, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, WIDE_HEAD};
+    use crate::p4info::tests::router_index;
+
+    #[test]
+    fn action_heads_round_trip() {
+        let index = router_index();
+        for table in index.tables() {
+            let layout = Layout::new(&index, table);
+            let mut head = [0u8; WIDE_HEAD];
+            if table.implementation_id.is_some() {
+                assert_eq!(layout.head, WIDE_HEAD, "{}", table.name);
+                for (tag, id) in [(TAG_MEMBER, 7), (TAG_GROUP, u32::MAX)] {
+                    assert!(layout.put_head(&mut head, tag, id));
+                    assert_eq!(layout.head(&head), (tag, id));
+                }
+                continue;
+            }
+            assert_eq!(layout.head, 1, "{}", table.name);
+            for id in table.action_ids() {
+                assert!(layout.put_head(&mut head, TAG_DIRECT, id));
+                assert_eq!(layout.head(&head), (TAG_DIRECT, id), "{}", table.name);
+            }
+            let other = index
+                .actions()
+                .map(|a| a.id)
+                .find(|id| !table.action_ids().any(|t| t == *id));
+            if let Some(other) = other {
+                assert!(
+                    !layout.put_head(&mut head, TAG_DIRECT, other),
+                    "{}",
+                    table.name
+                );
+            }
+            assert!(!layout.put_head(&mut head, TAG_MEMBER, 1), "{}", table.name);
+        }
+    }
 
     #[test]
     fn records_keep_their_bytes_across_pages() {

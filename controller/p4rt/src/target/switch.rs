@@ -32,10 +32,7 @@
 //! | DELETE of a member in a group or used by an entry, of a group used by an entry | FAILED_PRECONDITION (spec; bmv2 refuses with UNKNOWN) |
 //! | default entries, one-shot action sets, meters, counters, registers, ... | UNIMPLEMENTED |
 
-use super::store::{
-    action_head, FieldLayout, Insert, Layout, TableStore, ACTION_HEAD, TAG_DIRECT, TAG_GROUP,
-    TAG_MEMBER,
-};
+use super::store::{FieldLayout, Insert, Layout, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER};
 use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
@@ -764,8 +761,14 @@ fn unpack_key(layout: &Layout, key: &[u8]) -> Key {
     }
 }
 
-/// Packs a checked, canonical action (params in P4Info order, all present) into `out`.
-fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) -> Result<(), Fail> {
+/// Packs a checked, canonical action (params in P4Info order, all present) into `out`, the
+/// action part of a record of `layout`.
+fn pack_action(
+    index: &P4InfoIndex,
+    layout: &Layout,
+    action: &p4::TableAction,
+    out: &mut [u8],
+) -> Result<(), Fail> {
     use p4::table_action::Type as A;
     out.fill(0);
     let (tag, id) = match action.r#type.as_ref() {
@@ -773,7 +776,7 @@ fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) ->
             let Ok(info) = index.action_by_id(a.action_id) else {
                 return fail(Code::Internal, "checked action is unknown");
             };
-            let mut at = ACTION_HEAD;
+            let mut at = layout.head;
             for (p, given) in info.params.iter().zip(&a.params) {
                 let n = codec::byte_len(p.bitwidth);
                 put(&mut out[at..at + n], &given.value);
@@ -787,20 +790,21 @@ fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) ->
             return fail(Code::Internal, "checked action without a type")
         }
     };
-    out[0] = tag;
-    out[1..ACTION_HEAD].copy_from_slice(&id.to_le_bytes());
+    if !layout.put_head(out, tag, id) {
+        return fail(Code::Internal, "checked action is not of its table");
+    }
     Ok(())
 }
 
-/// The canonical action of a packed one, as a read returns it.
-fn unpack_action(index: &P4InfoIndex, action: &[u8]) -> p4::TableAction {
+/// The canonical action of a packed one (of a record of `layout`), as a read returns it.
+fn unpack_action(index: &P4InfoIndex, layout: &Layout, action: &[u8]) -> p4::TableAction {
     use p4::table_action::Type as A;
-    let (tag, id) = action_head(action);
+    let (tag, id) = layout.head(action);
     let t = match tag {
         TAG_MEMBER => A::ActionProfileMemberId(id),
         TAG_GROUP => A::ActionProfileGroupId(id),
         _ => {
-            let mut at = ACTION_HEAD;
+            let mut at = layout.head;
             let params = index.action_by_id(id).map_or_else(
                 |_| Vec::new(),
                 |info| {
@@ -874,7 +878,7 @@ fn put_record(
                 format!("table `{}` has no such entry", table.name),
             );
         };
-        let old = ref_of(action_head(&store.record(r)[kl..]));
+        let old = ref_of(store.layout.head(&store.record(r)[kl..]));
         store.action_mut(r).copy_from_slice(&record[kl..]);
         store.set_metadata(r, metadata);
         Ok(old)
@@ -893,7 +897,11 @@ fn entry_proto(
     p4::TableEntry {
         table_id,
         r#match: key.to_proto(),
-        action: Some(unpack_action(index, &record[store.layout.key_len..])),
+        action: Some(unpack_action(
+            index,
+            &store.layout,
+            &record[store.layout.key_len..],
+        )),
         priority: key.priority,
         metadata: store.metadata(r).map(<[u8]>::to_vec).unwrap_or_default(),
         ..Default::default()
@@ -1114,7 +1122,7 @@ impl Installed {
                 let mut record = vec![0u8; layout.record];
                 pack_key(layout, &key, &mut record[..layout.key_len]);
                 let kl = layout.key_len;
-                pack_action(&index, &action, &mut record[kl..])?;
+                pack_action(&index, layout, &action, &mut record[kl..])?;
                 let kind = if kind == Type::Insert {
                     UpdateKind::Insert
                 } else {
@@ -1251,10 +1259,11 @@ impl Installed {
             });
         }
         let action = lookups.action(&call.action).ok()?;
-        record[kl] = TAG_DIRECT;
-        record[kl + 1..kl + ACTION_HEAD].copy_from_slice(&action.id.to_le_bytes());
+        if !layout.put_head(&mut record[kl..], TAG_DIRECT, action.id) {
+            return None;
+        }
         for (name, value) in &call.params {
-            let mut at = kl + ACTION_HEAD;
+            let mut at = kl + layout.head;
             let mut found = None;
             for p in &action.params {
                 let n = codec::byte_len(p.bitwidth);
