@@ -36,7 +36,10 @@ use super::store::{FieldLayout, Insert, Layout, TableStore, TAG_DIRECT, TAG_GROU
 use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
-use crate::p4info::{ActionProfileInfo, ActionScope, Lookups, MatchKind, P4InfoIndex, TableInfo};
+use crate::name::Name;
+use crate::p4info::{
+    ActionProfileInfo, ActionScope, Lookups, MatchKind, P4InfoIndex, ParamInfo, TableInfo,
+};
 use crate::value::Value;
 use foldhash::fast::FixedState;
 use p4runtime_proto::google::rpc::{Code, Status};
@@ -60,6 +63,37 @@ pub(crate) struct Packed {
 
 impl Packed {
     const NONE: (u32, u32) = (0, u32::MAX);
+}
+
+/// Positions of key fields and action parameters by name, remembered by the [`Name`] itself
+/// ([`Name::is`]): the entities of a write name them with the same few `Name`s, so a look-up
+/// is a comparison of addresses instead of one of strings per name and entity.
+#[derive(Default)]
+struct NameMemo {
+    /// (the table or action, the name, its position), the latest few.
+    seen: Vec<(*const (), Name, usize)>,
+}
+
+impl NameMemo {
+    /// The position of `name` among the fields of a table or the parameters of an action
+    /// (`owner`, alive as long as the memo is used), from `find` the first time.
+    fn position<T>(
+        &mut self,
+        owner: &T,
+        name: Name,
+        find: impl FnOnce() -> Option<usize>,
+    ) -> Option<usize> {
+        let owner = (owner as *const T).cast::<()>();
+        if let Some((_, _, pos)) = self.seen.iter().find(|(o, n, _)| *o == owner && n.is(name)) {
+            return Some(*pos);
+        }
+        let pos = find()?;
+        if self.seen.len() == 16 {
+            self.seen.clear();
+        }
+        self.seen.push((owner, name, pos));
+        Some(pos)
+    }
 }
 
 /// An embedded switch shared between a target, a gRPC server and tests.
@@ -350,6 +384,7 @@ impl EmbeddedSwitch {
         let installed_index = installed.index.clone();
         let mut lookups = Lookups::new(&installed_index);
         let mut last_table: Option<&TableInfo> = None;
+        let mut memo = NameMemo::default();
         for (i, u) in updates.iter().enumerate() {
             let pre = packed
                 .map(|(p, start)| (p, p.items[start + i]))
@@ -364,7 +399,7 @@ impl EmbeddedSwitch {
                     table.map(|t| installed.put_packed(u.kind, t, &p.records[at as usize..]))
                 }
                 (None, Entity::Table(te)) => {
-                    installed.direct_table_write(&mut lookups, u.kind, te, &mut record)
+                    installed.direct_table_write(&mut lookups, &mut memo, u.kind, te, &mut record)
                 }
                 _ => None,
             };
@@ -400,6 +435,7 @@ impl EmbeddedSwitch {
         }
         let installed_index = installed.index.clone();
         let mut lookups = Lookups::new(&installed_index);
+        let mut memo = NameMemo::default();
         let mut packed = Packed {
             pipeline: installed.id,
             items: Vec::with_capacity(updates.len()),
@@ -408,7 +444,9 @@ impl EmbeddedSwitch {
         for u in updates {
             let at = u32::try_from(packed.records.len()).ok()?;
             let table = match &u.entity {
-                Entity::Table(te) => installed.pack_direct(&mut lookups, te, &mut packed.records),
+                Entity::Table(te) => {
+                    installed.pack_direct(&mut lookups, &mut memo, te, &mut packed.records)
+                }
                 _ => None,
             };
             match table {
@@ -1286,12 +1324,13 @@ impl Installed {
     fn direct_table_write(
         &mut self,
         lookups: &mut Lookups<'_>,
+        memo: &mut NameMemo,
         kind: UpdateKind,
         te: &crate::entity::TableEntry,
         record: &mut Vec<u8>,
     ) -> Option<Result<(), Fail>> {
         record.clear();
-        let table = self.pack_direct(lookups, te, record)?;
+        let table = self.pack_direct(lookups, memo, te, record)?;
         Some(self.put_packed(kind, table, record))
     }
 
@@ -1303,11 +1342,12 @@ impl Installed {
     fn pack_direct<'i>(
         &mut self,
         lookups: &mut Lookups<'i>,
+        memo: &mut NameMemo,
         te: &crate::entity::TableEntry,
         out: &mut Vec<u8>,
     ) -> Option<&'i TableInfo> {
         let start = out.len();
-        let packed = self.pack_direct_into(lookups, te, out);
+        let packed = self.pack_direct_into(lookups, memo, te, out);
         if packed.is_none() {
             out.truncate(start);
         }
@@ -1317,11 +1357,12 @@ impl Installed {
     fn pack_direct_into<'i>(
         &mut self,
         lookups: &mut Lookups<'i>,
+        memo: &mut NameMemo,
         te: &crate::entity::TableEntry,
         out: &mut Vec<u8>,
     ) -> Option<&'i TableInfo> {
         let index = lookups.index();
-        let table = lookups.table(&te.table).ok()?;
+        let table = lookups.table(te.table).ok()?;
         let TableAction::Action(call) = &te.action else {
             return None;
         };
@@ -1342,7 +1383,9 @@ impl Installed {
         let mut given = 0u64;
         for m in &te.matches {
             // The layout's fields are the table's, in the same order.
-            let pos = table.match_fields.iter().position(|f| f.name == *m.field)?;
+            let pos = memo.position(table, m.field, || {
+                table.match_fields.iter().position(|f| f.name == *m.field)
+            })?;
             if given & (1 << pos) != 0 {
                 return None; // given twice
             }
@@ -1377,7 +1420,7 @@ impl Installed {
             return None;
         }
         // The action, checked for DELETE too (as the check does), packed for all.
-        let action = lookups.action(&call.action).ok()?;
+        let action = lookups.action(call.action).ok()?;
         if !matches!(
             table.action_scope(action.id),
             Some(ActionScope::TableAndDefault | ActionScope::TableOnly)
@@ -1391,23 +1434,18 @@ impl Installed {
         }
         let mut params = 0u64;
         for (name, value) in &call.params {
-            let mut at = kl + layout.head;
-            let mut found = None;
-            for (pos, p) in action.params.iter().enumerate() {
-                let n = codec::byte_len(p.bitwidth);
-                if p.name == **name {
-                    found = Some((pos, n, p.bitwidth));
-                    break;
-                }
-                at += n;
-            }
-            let (pos, n, bitwidth) = found?;
+            let pos = memo.position(action, *name, || {
+                action.params.iter().position(|p| p.name == **name)
+            })?;
             if params & (1 << pos) != 0 {
                 return None; // given twice
             }
             params |= 1 << pos;
-            codec::check_width(value, bitwidth).ok()?;
-            put(record.get_mut(at..at + n)?, value);
+            let widths = |p: &ParamInfo| codec::byte_len(p.bitwidth);
+            let at = kl + layout.head + action.params[..pos].iter().map(widths).sum::<usize>();
+            let p = &action.params[pos];
+            codec::check_width(value, p.bitwidth).ok()?;
+            put(record.get_mut(at..at + widths(p))?, value);
         }
         if params.count_ones() as usize != action.params.len() {
             return None; // a parameter missing
