@@ -5,7 +5,8 @@
 //! of bytes: the canonical key packed at full width (the layout follows from the P4Info, so
 //! it is the same for every entry of the table) followed by the action packed the same way.
 //! Records live back to back in pages of ~64 KiB (see [`Pages`]); a hash table of record
-//! numbers (4 bytes each, hashed on the key bytes) finds them. An IPv4 route (`vrf_id`, `dst_addr`/len,
+//! numbers (3 bytes each when the table's size allows, else 4; hashed on the key bytes) finds
+//! them ([`Index`]). An IPv4 route (`vrf_id`, `dst_addr`/len,
 //! `set_nexthop(nexthop_id)`) is a 10-byte record (7 of key, a byte naming the action, 2 of
 //! next hop id), where a `BTreeMap` of boxed key fields and a separate action took ~200 bytes
 //! of heap.
@@ -88,6 +89,9 @@ pub(super) struct Layout {
     pub record: usize,
     /// With a one-byte head, the table's action ids by position (what the head holds).
     actions: Box<[u32]>,
+    /// Whether the table's size bounds its record numbers below 2^24, so that its hash index
+    /// holds them in 3 bytes instead of 4 (see [`Index`]).
+    pub narrow: bool,
     /// The key with every field left out (what a packed key starts from).
     pub empty_key: Vec<u8>,
     /// Whether entries can be packed straight from name-level entities: exact and LPM fields
@@ -155,6 +159,7 @@ impl Layout {
             head,
             record: key_len + head + params,
             actions,
+            narrow: table.size > 0 && table.size <= 1 << 24,
             empty_key,
             direct_fast,
         }
@@ -258,6 +263,67 @@ impl Pages {
     }
 }
 
+/// A record number in a hash index slot.
+trait Slot: Copy {
+    /// Record numbers a slot holds are below this.
+    const LIMIT: u32;
+    fn new(r: u32) -> Self;
+    fn get(self) -> u32;
+}
+
+impl Slot for u32 {
+    const LIMIT: u32 = u32::MAX;
+    fn new(r: u32) -> Self {
+        r
+    }
+    fn get(self) -> u32 {
+        self
+    }
+}
+
+/// A record number below 2^24 in 3 bytes.
+#[derive(Clone, Copy)]
+struct U24([u8; 3]);
+
+impl Slot for U24 {
+    const LIMIT: u32 = 1 << 24;
+    fn new(r: u32) -> Self {
+        debug_assert!(r < 1 << 24);
+        let [a, b, c, _] = r.to_le_bytes();
+        U24([a, b, c])
+    }
+    fn get(self) -> u32 {
+        let [a, b, c] = self.0;
+        u32::from_le_bytes([a, b, c, 0])
+    }
+}
+
+/// Record numbers of a table's entries, hashed on their key bytes. A slot of the index costs
+/// its record number and a control byte, at a load of 7/16 to 7/8: a table whose size keeps
+/// its record numbers below 2^24 (any route table of a real switch) stores them in 3 bytes,
+/// 4 bytes a slot instead of 5.
+#[derive(Debug)]
+enum Index {
+    Narrow(HashTable<U24>),
+    Wide(HashTable<u32>),
+}
+
+impl std::fmt::Debug for U24 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// Runs `$body` with `$t` the hash table of `$index`, whichever slot it has.
+macro_rules! with_index {
+    ($index:expr, $t:ident => $body:expr) => {
+        match $index {
+            Index::Narrow($t) => $body,
+            Index::Wide($t) => $body,
+        }
+    };
+}
+
 /// The entries of one table, packed (see the module docs).
 #[derive(Debug)]
 pub(super) struct TableStore {
@@ -266,7 +332,7 @@ pub(super) struct TableStore {
     records: Pages,
     free: Vec<u32>,
     /// Record numbers of the entries, hashed on their key bytes.
-    map: HashTable<u32>,
+    map: Index,
     hasher: RandomState,
     /// Controller metadata of the entries that have any (rare), by record number.
     metadata: HashMap<u32, Box<[u8]>>,
@@ -276,16 +342,24 @@ impl TableStore {
     pub fn new(layout: Layout) -> Self {
         Self {
             records: Pages::new(layout.record),
+            map: Self::index(&layout),
             layout,
             free: Vec::new(),
-            map: HashTable::new(),
             hasher: RandomState::default(),
             metadata: HashMap::new(),
         }
     }
 
+    fn index(layout: &Layout) -> Index {
+        if layout.narrow {
+            Index::Narrow(HashTable::new())
+        } else {
+            Index::Wide(HashTable::new())
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.map.len()
+        with_index!(&self.map, t => t.len())
     }
 
     /// The record of an entry with this packed key, if any.
@@ -293,9 +367,9 @@ impl TableStore {
         let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
-        self.map
-            .find(hash, |&r| &records.get(r)[..kl] == key)
-            .copied()
+        with_index!(&self.map, t => t
+            .find(hash, |s| &records.get(s.get())[..kl] == key)
+            .map(|s| s.get()))
     }
 
     pub fn record(&self, r: u32) -> &[u8] {
@@ -310,37 +384,15 @@ impl TableStore {
     /// Adds a record (`layout.record` bytes) unless its key is there already or, for a new
     /// key, the table is `full`; one hash of the key for the look-up and the insert.
     pub fn insert(&mut self, record: &[u8], full: bool) -> Insert {
-        let (rec, kl) = (self.layout.record, self.layout.key_len);
-        debug_assert_eq!(record.len(), rec);
-        let key = &record[..kl];
         let Self {
+            layout,
             records,
             free,
             map,
             hasher,
             ..
         } = self;
-        let hash = hasher.hash_one(key);
-        let entry = map.entry(
-            hash,
-            |&r| &records.get(r)[..kl] == key,
-            |&r| hasher.hash_one(&records.get(r)[..kl]),
-        );
-        let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
-            return Insert::Exists;
-        };
-        if full {
-            return Insert::Full;
-        }
-        let r = match free.pop() {
-            Some(r) => {
-                records.get_mut(r).copy_from_slice(record);
-                r
-            }
-            None => records.push(record),
-        };
-        vacant.insert(r);
-        Insert::Done(r)
+        with_index!(map, t => insert_into(t, layout, records, free, hasher, record, full))
     }
 
     /// Removes the entry with this packed key; returns its action head (tag, id).
@@ -348,25 +400,31 @@ impl TableStore {
         let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
-        let entry = self
-            .map
-            .find_entry(hash, |&r| &records.get(r)[..kl] == key)
-            .ok()?;
-        let (r, _) = entry.remove();
+        let (r, empty) = with_index!(&mut self.map, t => {
+            let entry = t
+                .find_entry(hash, |s| &records.get(s.get())[..kl] == key)
+                .ok()?;
+            let (s, rest) = entry.remove();
+            (s.get(), rest.into_table().is_empty())
+        });
         let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
         self.metadata.remove(&r);
-        if self.map.is_empty() {
+        if empty {
             // Nothing left: give the memory back rather than keep a free list of it.
             self.records = Pages::new(self.layout.record);
             self.free = Vec::new();
+            self.map = Self::index(&self.layout);
         }
         Some(head)
     }
 
     /// Every record number in the table, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = u32> + '_ {
-        self.map.iter().copied()
+    pub fn entries(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match &self.map {
+            Index::Narrow(t) => Box::new(t.iter().map(|s| s.get())),
+            Index::Wide(t) => Box::new(t.iter().copied()),
+        }
     }
 
     pub fn metadata(&self, r: u32) -> Option<&[u8]> {
@@ -382,10 +440,94 @@ impl TableStore {
     }
 }
 
+/// [`TableStore::insert`] into an index of either slot.
+fn insert_into<S: Slot>(
+    t: &mut HashTable<S>,
+    layout: &Layout,
+    records: &mut Pages,
+    free: &mut Vec<u32>,
+    hasher: &RandomState,
+    record: &[u8],
+    full: bool,
+) -> Insert {
+    let kl = layout.key_len;
+    debug_assert_eq!(record.len(), layout.record);
+    let key = &record[..kl];
+    let hash = hasher.hash_one(key);
+    let entry = t.entry(
+        hash,
+        |s| &records.get(s.get())[..kl] == key,
+        |s| hasher.hash_one(&records.get(s.get())[..kl]),
+    );
+    let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
+        return Insert::Exists;
+    };
+    if full || (free.is_empty() && records.len >= S::LIMIT) {
+        return Insert::Full;
+    }
+    let r = match free.pop() {
+        Some(r) => {
+            records.get_mut(r).copy_from_slice(record);
+            r
+        }
+        None => records.push(record),
+    };
+    vacant.insert(S::new(r));
+    Insert::Done(r)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Layout, Pages, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, WIDE_HEAD};
+    use super::{
+        Insert, Layout, Pages, Slot, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, U24, WIDE_HEAD,
+    };
     use crate::p4info::tests::router_index;
+
+    #[test]
+    fn narrow_slots_hold_24_bits() {
+        for r in [0, 1, 0xff, 0x1234, 0xab_cdef, (1 << 24) - 1] {
+            assert_eq!(U24::new(r).get(), r);
+        }
+    }
+
+    /// Both kinds of index find, refuse and remove the same entries.
+    #[test]
+    fn narrow_and_wide_indexes_agree() {
+        let index = router_index();
+        let table = index.table("ingress.vrf_lpm").expect("table");
+        for narrow in [true, false] {
+            let mut layout = Layout::new(&index, table);
+            layout.narrow = narrow;
+            let mut store = TableStore::new(layout);
+            let (kl, len) = (store.layout.key_len, store.layout.record);
+            let record = |i: u32| {
+                let mut r = vec![0u8; len];
+                r[..4].copy_from_slice(&i.to_be_bytes());
+                r[kl] = 1;
+                r
+            };
+            let n = 5_000;
+            for i in 0..n {
+                assert!(matches!(store.insert(&record(i), false), Insert::Done(r) if r == i));
+            }
+            assert!(matches!(store.insert(&record(7), false), Insert::Exists));
+            assert!(matches!(store.insert(&record(n), true), Insert::Full));
+            assert_eq!(store.len(), n as usize);
+            for i in (0..n).step_by(2) {
+                assert!(store.remove(&record(i)[..kl]).is_some());
+            }
+            assert!(store.remove(&record(0)[..kl]).is_none());
+            for i in 0..n {
+                let found = store.find(&record(i)[..kl]);
+                assert_eq!(found.is_some(), i % 2 == 1, "{i} (narrow {narrow})");
+            }
+            let mut all: Vec<u32> = store.entries().collect();
+            all.sort_unstable();
+            assert_eq!(all, (1..n).step_by(2).collect::<Vec<_>>());
+            // Freed records are reused.
+            assert!(matches!(store.insert(&record(n + 1), false), Insert::Done(r) if r % 2 == 0));
+        }
+    }
 
     #[test]
     fn action_heads_round_trip() {
