@@ -333,6 +333,9 @@ pub(super) struct TableStore {
     free: Vec<u32>,
     /// Record numbers of the entries, hashed on their key bytes.
     map: Index,
+    /// How many entries `map` held room for when [`grow`] last built it (0 before), which a
+    /// hash table does not tell: see [`grow`].
+    map_room: usize,
     hasher: RandomState,
     /// Controller metadata of the entries that have any (rare), by record number.
     metadata: HashMap<u32, Box<[u8]>>,
@@ -343,6 +346,7 @@ impl TableStore {
         Self {
             records: Pages::new(layout.record),
             map: Self::index(&layout),
+            map_room: 0,
             layout,
             free: Vec::new(),
             hasher: RandomState::default(),
@@ -389,10 +393,14 @@ impl TableStore {
             records,
             free,
             map,
+            map_room,
             hasher,
             ..
         } = self;
-        with_index!(map, t => insert_into(t, layout, records, free, hasher, record, full))
+        with_index!(map, t => {
+            grow(t, map_room, layout.key_len, records, free, hasher);
+            insert_into(t, layout, records, free, hasher, record, full)
+        })
     }
 
     /// Removes the entry with this packed key; returns its action head (tag, id).
@@ -415,6 +423,7 @@ impl TableStore {
             self.records = Pages::new(self.layout.record);
             self.free = Vec::new();
             self.map = Self::index(&self.layout);
+            self.map_room = 0;
         }
         Some(head)
     }
@@ -438,6 +447,49 @@ impl TableStore {
             self.metadata.insert(r, metadata.into());
         }
     }
+}
+
+/// Before an insert: when the index `t` is full, builds it anew with twice the room, from the
+/// records in the order they lie in memory, where the hash table's own growth re-hashed its
+/// entries in its own order, each reading its record's key from wherever it lies (a cache miss
+/// per entry, as many entries again as the table holds at every doubling). `room` is what it
+/// held room for when last built here. An index full of removed entries' marks rather than
+/// entries (at most half of `room` in use) is left to the hash table, which cleans them up in
+/// place without growing.
+fn grow<S: Slot>(
+    t: &mut HashTable<S>,
+    room: &mut usize,
+    kl: usize,
+    records: &Pages,
+    free: &[u32],
+    hasher: &RandomState,
+) {
+    if t.len() < t.capacity() || (!t.is_empty() && t.len() <= *room / 2) {
+        return;
+    }
+    let mut new = HashTable::with_capacity((*room + 1).max(3));
+    // The records in use: all handed out but the free ones.
+    let mut is_free = vec![
+        false;
+        if free.is_empty() {
+            0
+        } else {
+            records.len as usize
+        }
+    ];
+    for r in free {
+        is_free[*r as usize] = true;
+    }
+    let rehash = |s: &S| hasher.hash_one(&records.get(s.get())[..kl]);
+    for r in 0..records.len {
+        if !is_free.get(r as usize).copied().unwrap_or(false) {
+            let hash = hasher.hash_one(&records.get(r)[..kl]);
+            new.insert_unique(hash, S::new(r), rehash);
+        }
+    }
+    debug_assert_eq!(new.len(), t.len());
+    *room = new.capacity();
+    *t = new;
 }
 
 /// [`TableStore::insert`] into an index of either slot.
@@ -487,6 +539,62 @@ mod tests {
     fn narrow_slots_hold_24_bits() {
         for r in [0, 1, 0xff, 0x1234, 0xab_cdef, (1 << 24) - 1] {
             assert_eq!(U24::new(r).get(), r);
+        }
+    }
+
+    /// Mixed inserts and removes (the index growing, cleaned up in place and emptied) leave a
+    /// store holding what a set of keys holds.
+    #[test]
+    fn stores_agree_with_a_set_through_churn() {
+        use std::collections::HashSet;
+        let index = router_index();
+        let table = index.table("ingress.vrf_lpm").expect("table");
+        for narrow in [true, false] {
+            let mut layout = Layout::new(&index, table);
+            layout.narrow = narrow;
+            let mut store = TableStore::new(layout);
+            let (kl, len) = (store.layout.key_len, store.layout.record);
+            let record = |i: u32| {
+                let mut r = vec![0u8; len];
+                r[..4].copy_from_slice(&i.to_be_bytes());
+                r
+            };
+            let mut model = HashSet::new();
+            let mut x: u32 = 12345;
+            for step in 0..60_000u32 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                // Keys from a range that widens then narrows: growth, then removals.
+                let span = if step < 30_000 {
+                    1 + step / 2
+                } else {
+                    60_000 - step
+                };
+                let key = (x >> 8) % span.max(1);
+                if x.is_multiple_of(3) {
+                    assert_eq!(
+                        store.remove(&record(key)[..kl]).is_some(),
+                        model.remove(&key),
+                        "remove {key} at {step}"
+                    );
+                } else {
+                    let done = matches!(store.insert(&record(key), false), Insert::Done(_));
+                    assert_eq!(done, model.insert(key), "insert {key} at {step}");
+                }
+                if step % 5_000 == 0 {
+                    assert_eq!(store.len(), model.len());
+                    let all: HashSet<u32> = store
+                        .entries()
+                        .map(|r| u32::from_be_bytes(store.record(r)[..4].try_into().unwrap()))
+                        .collect();
+                    assert_eq!(all, model, "at {step} (narrow {narrow})");
+                }
+            }
+            for key in 0..30_000 {
+                assert_eq!(
+                    store.find(&record(key)[..kl]).is_some(),
+                    model.contains(&key)
+                );
+            }
         }
     }
 
