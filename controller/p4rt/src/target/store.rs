@@ -417,7 +417,7 @@ impl TableStore {
         });
         let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
-        self.metadata.remove(&r);
+        self.forget_metadata(r);
         if empty {
             // Nothing left: give the memory back rather than keep a free list of it.
             self.records = Pages::new(self.layout.record);
@@ -440,9 +440,17 @@ impl TableStore {
         self.metadata.get(&r).map(|m| &m[..])
     }
 
+    /// Drops record `r`'s metadata; hashes `r` only when some entry has metadata (a remove from
+    /// an empty `HashMap` hashes its key all the same, and this runs for every MODIFY and DELETE).
+    fn forget_metadata(&mut self, r: u32) {
+        if !self.metadata.is_empty() {
+            self.metadata.remove(&r);
+        }
+    }
+
     pub fn set_metadata(&mut self, r: u32, metadata: &[u8]) {
         if metadata.is_empty() {
-            self.metadata.remove(&r);
+            self.forget_metadata(r);
         } else {
             self.metadata.insert(r, metadata.into());
         }
