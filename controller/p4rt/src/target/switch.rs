@@ -762,6 +762,14 @@ fn put(dst: &mut [u8], value: &[u8]) {
     dst[n - significant.len()..].copy_from_slice(significant);
 }
 
+/// [`put`] into bytes that are zero already.
+#[inline]
+fn put_zeroed(dst: &mut [u8], value: &[u8]) {
+    let n = dst.len();
+    let significant = &value[value.len().saturating_sub(n)..];
+    dst[n - significant.len()..].copy_from_slice(significant);
+}
+
 /// Zeroes the bits after the prefix of a full-width (`ceil(W / 8)` bytes) LPM value.
 fn clear_host_bits(value: &mut [u8], prefix_len: u32, bitwidth: u32) {
     // Bits kept from the left: the padding above W and the prefix.
@@ -1377,7 +1385,10 @@ impl Installed {
             return None;
         }
         let start = out.len();
-        out.extend_from_slice(&layout.empty_key);
+        // Exact and LPM fields left out are zeros (only a range's is not), and so is an
+        // action before it is packed: the record starts as zeros, and values are copied in
+        // without clearing their bytes first (`put_zeroed`).
+        debug_assert!(layout.empty_key.iter().all(|b| *b == 0));
         out.resize(start + layout.record, 0);
         let record = &mut out[start..];
         let mut given = 0u64;
@@ -1395,7 +1406,7 @@ impl Installed {
             match (&f.kind, &m.value) {
                 (MatchKind::Exact, MatchValue::Exact(v)) => {
                     codec::check_width(v, f.bitwidth).ok()?;
-                    put(&mut record[at..at + f.n], v);
+                    put_zeroed(&mut record[at..at + f.n], v);
                 }
                 (MatchKind::Lpm, MatchValue::Lpm { value, prefix_len }) => {
                     codec::check_width(value, f.bitwidth).ok()?;
@@ -1404,7 +1415,7 @@ impl Installed {
                         continue; // a don't-care: left out, as in its P4Runtime message
                     }
                     let v = &mut record[at..at + f.n];
-                    put(v, value);
+                    put_zeroed(v, value);
                     clear_host_bits(v, *prefix_len, f.bitwidth);
                     put_plen(f, &mut record[at + f.n..], *prefix_len);
                 }
@@ -1445,7 +1456,7 @@ impl Installed {
             let at = kl + layout.head + action.params[..pos].iter().map(widths).sum::<usize>();
             let p = &action.params[pos];
             codec::check_width(value, p.bitwidth).ok()?;
-            put(record.get_mut(at..at + widths(p))?, value);
+            put_zeroed(record.get_mut(at..at + widths(p))?, value);
         }
         if params.count_ones() as usize != action.params.len() {
             return None; // a parameter missing
