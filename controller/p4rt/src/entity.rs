@@ -532,7 +532,7 @@ fn encode_action(
     call: &ActionCall,
     build: bool,
 ) -> Result<p4::Action, EntityError> {
-    let action = lookups.action(&call.action)?;
+    let action = lookups.action(call.action)?;
     // Checking alone builds nothing: it runs for every entity a target is given.
     let mut params: Vec<p4::action::Param> =
         Vec::with_capacity(if build { call.params.len() } else { 0 });
@@ -631,7 +631,7 @@ impl TableEntry {
     ) -> Result<p4::TableEntry, EntityError> {
         use p4::table_action::Type as A;
         let index = lookups.index();
-        let table = lookups.table(&self.table)?;
+        let table = lookups.table(self.table)?;
         let mut matches: Vec<p4::FieldMatch> =
             Vec::with_capacity(if build { self.matches.len() } else { 0 });
         let mut given = Positions::default();

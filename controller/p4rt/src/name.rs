@@ -46,6 +46,14 @@ impl Name {
     pub fn as_str(&self) -> &'static str {
         self.0
     }
+
+    /// Whether `other` is this very name: the same string at the same address, so equal
+    /// without comparing the strings (a name's string is never freed, so its address is not
+    /// reused). Equal names made apart (a literal and a stored name) are not `is`.
+    #[inline]
+    pub fn is(self, other: Name) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
 }
 
 impl Deref for Name {
@@ -144,6 +152,9 @@ mod tests {
         let b = Name::from(String::from("ingress.t"));
         assert!(std::ptr::eq(a.as_str(), b.as_str()), "stored once");
         assert_eq!(a, Name::from_static("ingress.t"));
+        assert!(a.is(b));
+        assert!(!a.is(Name::from_static("ingress.t")), "a literal elsewhere");
+        assert!(!a.is(Name::from_static("a")));
         assert_eq!(a, "ingress.t");
         assert!(Name::from("a") < Name::from("b"));
         assert_eq!(format!("{a} {a:?}"), "ingress.t \"ingress.t\"");

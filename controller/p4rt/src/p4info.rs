@@ -5,6 +5,7 @@
 //! Everything that converts between the two goes through this index, which
 //! also keeps the raw P4Info (the pipeline push needs it).
 
+use crate::name::Name;
 use foldhash::fast::FixedState;
 use p4runtime_proto::p4::config::v1 as cfg;
 use prost::Message;
@@ -704,12 +705,14 @@ impl P4InfoIndex {
 /// The test P4Info, shared with the integration tests (`tests/fixture/`).
 /// Table and action look-ups by name that remember the last of each: the entities of a write
 /// come in runs of one table and one action (a FIB delta's routes), so a run costs one hash
-/// look-up of each, and then a comparison of the name, instead of one look-up per entity.
+/// look-up of each, and then a comparison of the name, instead of one look-up per entity. The
+/// comparison is of the names' addresses first ([`Name::is`]): a run names its table with the
+/// same `Name` every time.
 #[derive(Clone, Copy)]
 pub struct Lookups<'a> {
     index: &'a P4InfoIndex,
-    table: Option<&'a TableInfo>,
-    action: Option<&'a ActionInfo>,
+    table: Option<(Name, &'a TableInfo)>,
+    action: Option<(Name, &'a ActionInfo)>,
 }
 
 impl<'a> Lookups<'a> {
@@ -726,24 +729,32 @@ impl<'a> Lookups<'a> {
     }
 
     /// [`P4InfoIndex::table`].
-    pub fn table(&mut self, name: &str) -> Result<&'a TableInfo, P4InfoError> {
+    pub fn table(&mut self, name: Name) -> Result<&'a TableInfo, P4InfoError> {
         match self.table {
-            Some(t) if t.name == name => Ok(t),
+            Some((n, t)) if n.is(name) => Ok(t),
+            Some((_, t)) if t.name == *name => {
+                self.table = Some((name, t));
+                Ok(t)
+            }
             _ => {
-                let t = self.index.table(name)?;
-                self.table = Some(t);
+                let t = self.index.table(&name)?;
+                self.table = Some((name, t));
                 Ok(t)
             }
         }
     }
 
     /// [`P4InfoIndex::action`].
-    pub fn action(&mut self, name: &str) -> Result<&'a ActionInfo, P4InfoError> {
+    pub fn action(&mut self, name: Name) -> Result<&'a ActionInfo, P4InfoError> {
         match self.action {
-            Some(a) if a.name == name => Ok(a),
+            Some((n, a)) if n.is(name) => Ok(a),
+            Some((_, a)) if a.name == *name => {
+                self.action = Some((name, a));
+                Ok(a)
+            }
             _ => {
-                let a = self.index.action(name)?;
-                self.action = Some(a);
+                let a = self.index.action(&name)?;
+                self.action = Some((name, a));
                 Ok(a)
             }
         }
@@ -767,21 +778,33 @@ pub(crate) mod tests {
     fn remembered_lookups_answer_as_the_index() {
         let idx = router_index();
         let mut lookups = Lookups::new(&idx);
-        let tables: Vec<&str> = idx.tables().map(|t| t.name.as_str()).collect();
-        let actions: Vec<&str> = idx.actions().map(|a| a.name.as_str()).collect();
+        // Each name twice: stored, and as a copy at another address.
+        let names = |all: Vec<&str>| -> Vec<Name> {
+            all.into_iter()
+                .chain(["no.such"])
+                .flat_map(|n| {
+                    [
+                        Name::new(n),
+                        Name::from(Box::leak(n.into()) as &'static str),
+                    ]
+                })
+                .collect()
+        };
+        let tables = names(idx.tables().map(|t| t.name.as_str()).collect());
+        let actions = names(idx.actions().map(|a| a.name.as_str()).collect());
         for round in 0..3 {
-            for (i, name) in tables.iter().chain(&["no.such"]).enumerate() {
+            for (i, name) in tables.iter().enumerate() {
                 for _ in 0..=(i + round) % 2 {
                     assert_eq!(
-                        lookups.table(name).map(|t| t.id),
+                        lookups.table(*name).map(|t| t.id),
                         idx.table(name).map(|t| t.id)
                     );
                 }
             }
-            for (i, name) in actions.iter().chain(&["no.such"]).enumerate() {
+            for (i, name) in actions.iter().enumerate() {
                 for _ in 0..=(i + round) % 2 {
                     assert_eq!(
-                        lookups.action(name).map(|a| a.id),
+                        lookups.action(*name).map(|a| a.id),
                         idx.action(name).map(|a| a.id)
                     );
                 }

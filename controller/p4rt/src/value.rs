@@ -26,6 +26,7 @@ impl Value {
     /// How many bytes are kept without an allocation.
     pub const INLINE: usize = 22;
 
+    #[inline]
     pub fn new(bytes: &[u8]) -> Self {
         if bytes.len() <= Self::INLINE {
             let mut inline = [0; Self::INLINE];
@@ -39,6 +40,7 @@ impl Value {
         }
     }
 
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..*len as usize],
@@ -55,24 +57,28 @@ impl Default for Value {
 
 impl Deref for Value {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.as_slice()
     }
 }
 
 impl AsRef<[u8]> for Value {
+    #[inline]
     fn as_ref(&self) -> &[u8] {
         self.as_slice()
     }
 }
 
 impl Borrow<[u8]> for Value {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         self.as_slice()
     }
 }
 
 impl From<&[u8]> for Value {
+    #[inline]
     fn from(bytes: &[u8]) -> Self {
         Value::new(bytes)
     }
@@ -95,12 +101,14 @@ impl From<&Vec<u8>> for Value {
 }
 
 impl<const N: usize> From<[u8; N]> for Value {
+    #[inline]
     fn from(bytes: [u8; N]) -> Self {
         Value::new(&bytes)
     }
 }
 
 impl<const N: usize> From<&[u8; N]> for Value {
+    #[inline]
     fn from(bytes: &[u8; N]) -> Self {
         Value::new(bytes)
     }

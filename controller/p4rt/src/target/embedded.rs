@@ -4,6 +4,9 @@
 //! the checked entities themselves (`EmbeddedSwitch::write_updates`): the
 //! P4Runtime messages a switch would get are built only where the outcome
 //! needs them, since building and re-parsing them was most of a write's cost.
+//! Route entries are checked and packed into their records in one pass
+//! (`EmbeddedSwitch::pack_updates`) before any is written, so a write still
+//! writes nothing when an update fails its check.
 
 use super::switch::{EmbeddedSwitch, SharedSwitch};
 use super::{
@@ -148,13 +151,21 @@ impl Target for EmbeddedTarget {
 
     async fn write(&self, updates: &[Update]) -> Result<(), WriteError> {
         let index = self.index.get();
-        check_updates(index.as_deref(), updates)?;
+        // The check and the packing of route entries in one pass; when that finds a problem
+        // (or cannot run), the check proper reports it.
+        let packed = index
+            .as_ref()
+            .and_then(|index| self.lock().pack_updates(index, updates));
+        if packed.is_none() {
+            check_updates(index.as_deref(), updates)?;
+        }
         let Some(index) = index else {
             return Ok(()); // nothing to write: the check refuses any update without a P4Info
         };
         let describe = |i: usize| (updates[i].kind, updates[i].entity.to_string());
         write_batches(updates.len(), self.batch_size, &describe, Ok, |range| {
-            std::future::ready(self.lock().write_updates(&index, &updates[range]))
+            let packed = packed.as_ref().map(|p| (p, range.start));
+            std::future::ready(self.lock().write_updates(&index, &updates[range], packed))
         })
         .await
     }

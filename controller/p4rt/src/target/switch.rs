@@ -32,21 +32,69 @@
 //! | DELETE of a member in a group or used by an entry, of a group used by an entry | FAILED_PRECONDITION (spec; bmv2 refuses with UNKNOWN) |
 //! | default entries, one-shot action sets, meters, counters, registers, ... | UNIMPLEMENTED |
 
-use super::store::{
-    action_head, FieldLayout, Insert, Layout, TableStore, ACTION_HEAD, TAG_DIRECT, TAG_GROUP,
-    TAG_MEMBER,
-};
+use super::store::{FieldLayout, Insert, Layout, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER};
 use super::{encode_batch, EMBEDDED_ERROR_SPACE, P4_ERROR_TYPE_URL};
 use crate::codec::{self, CodecError};
 use crate::entity::{Entity, MatchValue, TableAction, Update, UpdateKind};
-use crate::p4info::{ActionProfileInfo, ActionScope, Lookups, MatchKind, P4InfoIndex, TableInfo};
+use crate::name::Name;
+use crate::p4info::{
+    ActionProfileInfo, ActionScope, Lookups, MatchKind, P4InfoIndex, ParamInfo, TableInfo,
+};
 use crate::value::Value;
 use foldhash::fast::FixedState;
 use p4runtime_proto::google::rpc::{Code, Status};
 use p4runtime_proto::p4::v1 as p4;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Name-level updates checked and packed in one pass ([`EmbeddedSwitch::pack_updates`]), for
+/// [`EmbeddedSwitch::write_updates`] to apply without checking and packing them again.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    /// The [`Installed::id`] the records were packed for.
+    pipeline: u64,
+    /// Per update, its table and where its record starts in `records`; [`Packed::NONE`] for an
+    /// update that takes the usual way.
+    items: Vec<(u32, u32)>,
+    records: Vec<u8>,
+}
+
+impl Packed {
+    const NONE: (u32, u32) = (0, u32::MAX);
+}
+
+/// Positions of key fields and action parameters by name, remembered by the [`Name`] itself
+/// ([`Name::is`]): the entities of a write name them with the same few `Name`s, so a look-up
+/// is a comparison of addresses instead of one of strings per name and entity.
+#[derive(Default)]
+struct NameMemo {
+    /// (the table or action, the name, its position), the latest few.
+    seen: Vec<(*const (), Name, usize)>,
+}
+
+impl NameMemo {
+    /// The position of `name` among the fields of a table or the parameters of an action
+    /// (`owner`, alive as long as the memo is used), from `find` the first time.
+    fn position<T>(
+        &mut self,
+        owner: &T,
+        name: Name,
+        find: impl FnOnce() -> Option<usize>,
+    ) -> Option<usize> {
+        let owner = (owner as *const T).cast::<()>();
+        if let Some((_, _, pos)) = self.seen.iter().find(|(o, n, _)| *o == owner && n.is(name)) {
+            return Some(*pos);
+        }
+        let pos = find()?;
+        if self.seen.len() == 16 {
+            self.seen.clear();
+        }
+        self.seen.push((owner, name, pos));
+        Some(pos)
+    }
+}
 
 /// An embedded switch shared between a target, a gRPC server and tests.
 pub type SharedSwitch = Arc<Mutex<EmbeddedSwitch>>;
@@ -60,6 +108,9 @@ pub struct EmbeddedSwitch {
 
 #[derive(Debug)]
 struct Installed {
+    /// Which commit of a pipeline this is (unique in the process), so that records packed
+    /// for it ([`Packed`]) are never applied to another.
+    id: u64,
     index: Arc<P4InfoIndex>,
     config: p4::ForwardingPipelineConfig,
     /// Entries by table id, packed ([`super::store`]).
@@ -218,7 +269,9 @@ impl EmbeddedSwitch {
                         cookie = config.cookie.as_ref().map(|c| c.cookie),
                         "embedded switch: pipeline committed"
                     );
+                    static COMMITS: AtomicU64 = AtomicU64::new(0);
                     self.pipeline = Some(Installed {
+                        id: COMMITS.fetch_add(1, Ordering::Relaxed),
                         index: Arc::new(index),
                         config: config.clone(),
                         tables: HashMap::default(),
@@ -292,7 +345,8 @@ impl EmbeddedSwitch {
         write_status(req.updates.len(), failures)
     }
 
-    /// Write of name-level updates that [`super::check_updates`] accepted against `index`,
+    /// Write of name-level updates that [`super::check_updates`] (or
+    /// [`EmbeddedSwitch::pack_updates`]) accepted against `index`,
     /// with the outcome [`EmbeddedSwitch::write`] gives for their P4Runtime messages (the
     /// same codes, messages and per-update details), but without building and re-parsing
     /// those messages: a route entry goes from the entity straight into its packed record.
@@ -305,14 +359,19 @@ impl EmbeddedSwitch {
     /// in a key and action of such a table (names, kinds, widths, prefix lengths, fields and
     /// parameters present once, action allowed, priority), so what is left to decide here is
     /// what depends on the state: ALREADY_EXISTS, NOT_FOUND and RESOURCE_EXHAUSTED.
+    ///
+    /// `packed` is what [`EmbeddedSwitch::pack_updates`] made of a write these updates start
+    /// at `.1` of: its records are applied as they are (unless the pipeline changed since).
     pub(crate) fn write_updates(
         &mut self,
         index: &Arc<P4InfoIndex>,
         updates: &[Update],
+        packed: Option<(&Packed, usize)>,
     ) -> Result<(), Status> {
         let Some(installed) = self.pipeline.as_mut() else {
             return Err(no_pipeline());
         };
+        let packed = packed.filter(|(p, _)| p.pipeline == installed.id);
         if !installed.holds(index) {
             let req = p4::WriteRequest {
                 updates: encode_batch(index, updates)?,
@@ -324,10 +383,23 @@ impl EmbeddedSwitch {
         let mut record = Vec::new();
         let installed_index = installed.index.clone();
         let mut lookups = Lookups::new(&installed_index);
+        let mut last_table: Option<&TableInfo> = None;
+        let mut memo = NameMemo::default();
         for (i, u) in updates.iter().enumerate() {
-            let direct = match &u.entity {
-                Entity::Table(te) => {
-                    installed.direct_table_write(&mut lookups, u.kind, te, &mut record)
+            let pre = packed
+                .map(|(p, start)| (p, p.items[start + i]))
+                .filter(|(_, item)| *item != Packed::NONE);
+            let direct = match (pre, &u.entity) {
+                (Some((p, (table_id, at))), _) => {
+                    let table = match last_table {
+                        Some(t) if t.id == table_id => Some(t),
+                        _ => installed_index.table_by_id(table_id).ok(),
+                    };
+                    last_table = table;
+                    table.map(|t| installed.put_packed(u.kind, t, &p.records[at as usize..]))
+                }
+                (None, Entity::Table(te)) => {
+                    installed.direct_table_write(&mut lookups, &mut memo, u.kind, te, &mut record)
                 }
                 _ => None,
             };
@@ -343,6 +415,49 @@ impl EmbeddedSwitch {
             }
         }
         write_status(updates.len(), failures)
+    }
+
+    /// The check of a write of name-level updates ([`super::check_updates`]) and the packing of
+    /// its route entries in one pass, where checking every entity first and packing it later
+    /// read and validated each one twice. `None` when an update fails its check (the caller
+    /// then runs the check for the report; nothing is written), or when `index` does not hold
+    /// the switch's P4Info. Updates that cannot be packed straight from their entity (see
+    /// [`EmbeddedSwitch::write_updates`]) are checked here with [`Entity::check_with`] and
+    /// take the usual way when written.
+    pub(crate) fn pack_updates(
+        &mut self,
+        index: &Arc<P4InfoIndex>,
+        updates: &[Update],
+    ) -> Option<Packed> {
+        let installed = self.pipeline.as_mut()?;
+        if !installed.holds(index) {
+            return None;
+        }
+        let installed_index = installed.index.clone();
+        let mut lookups = Lookups::new(&installed_index);
+        let mut memo = NameMemo::default();
+        let mut packed = Packed {
+            pipeline: installed.id,
+            items: Vec::with_capacity(updates.len()),
+            records: Vec::new(),
+        };
+        for u in updates {
+            let at = u32::try_from(packed.records.len()).ok()?;
+            let table = match &u.entity {
+                Entity::Table(te) => {
+                    installed.pack_direct(&mut lookups, &mut memo, te, &mut packed.records)
+                }
+                _ => None,
+            };
+            match table {
+                Some(t) => packed.items.push((t.id, at)),
+                None => {
+                    u.entity.check_with(&mut lookups).ok()?;
+                    packed.items.push(Packed::NONE);
+                }
+            }
+        }
+        Some(packed)
     }
 
     /// Read: every entity asked for; zero ids are wildcards.
@@ -647,6 +762,14 @@ fn put(dst: &mut [u8], value: &[u8]) {
     dst[n - significant.len()..].copy_from_slice(significant);
 }
 
+/// [`put`] into bytes that are zero already.
+#[inline]
+fn put_zeroed(dst: &mut [u8], value: &[u8]) {
+    let n = dst.len();
+    let significant = &value[value.len().saturating_sub(n)..];
+    dst[n - significant.len()..].copy_from_slice(significant);
+}
+
 /// Zeroes the bits after the prefix of a full-width (`ceil(W / 8)` bytes) LPM value.
 fn clear_host_bits(value: &mut [u8], prefix_len: u32, bitwidth: u32) {
     // Bits kept from the left: the padding above W and the prefix.
@@ -764,8 +887,14 @@ fn unpack_key(layout: &Layout, key: &[u8]) -> Key {
     }
 }
 
-/// Packs a checked, canonical action (params in P4Info order, all present) into `out`.
-fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) -> Result<(), Fail> {
+/// Packs a checked, canonical action (params in P4Info order, all present) into `out`, the
+/// action part of a record of `layout`.
+fn pack_action(
+    index: &P4InfoIndex,
+    layout: &Layout,
+    action: &p4::TableAction,
+    out: &mut [u8],
+) -> Result<(), Fail> {
     use p4::table_action::Type as A;
     out.fill(0);
     let (tag, id) = match action.r#type.as_ref() {
@@ -773,7 +902,7 @@ fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) ->
             let Ok(info) = index.action_by_id(a.action_id) else {
                 return fail(Code::Internal, "checked action is unknown");
             };
-            let mut at = ACTION_HEAD;
+            let mut at = layout.head;
             for (p, given) in info.params.iter().zip(&a.params) {
                 let n = codec::byte_len(p.bitwidth);
                 put(&mut out[at..at + n], &given.value);
@@ -787,20 +916,21 @@ fn pack_action(index: &P4InfoIndex, action: &p4::TableAction, out: &mut [u8]) ->
             return fail(Code::Internal, "checked action without a type")
         }
     };
-    out[0] = tag;
-    out[1..ACTION_HEAD].copy_from_slice(&id.to_le_bytes());
+    if !layout.put_head(out, tag, id) {
+        return fail(Code::Internal, "checked action is not of its table");
+    }
     Ok(())
 }
 
-/// The canonical action of a packed one, as a read returns it.
-fn unpack_action(index: &P4InfoIndex, action: &[u8]) -> p4::TableAction {
+/// The canonical action of a packed one (of a record of `layout`), as a read returns it.
+fn unpack_action(index: &P4InfoIndex, layout: &Layout, action: &[u8]) -> p4::TableAction {
     use p4::table_action::Type as A;
-    let (tag, id) = action_head(action);
+    let (tag, id) = layout.head(action);
     let t = match tag {
         TAG_MEMBER => A::ActionProfileMemberId(id),
         TAG_GROUP => A::ActionProfileGroupId(id),
         _ => {
-            let mut at = ACTION_HEAD;
+            let mut at = layout.head;
             let params = index.action_by_id(id).map_or_else(
                 |_| Vec::new(),
                 |info| {
@@ -874,7 +1004,7 @@ fn put_record(
                 format!("table `{}` has no such entry", table.name),
             );
         };
-        let old = ref_of(action_head(&store.record(r)[kl..]));
+        let old = ref_of(store.layout.head(&store.record(r)[kl..]));
         store.action_mut(r).copy_from_slice(&record[kl..]);
         store.set_metadata(r, metadata);
         Ok(old)
@@ -893,7 +1023,11 @@ fn entry_proto(
     p4::TableEntry {
         table_id,
         r#match: key.to_proto(),
-        action: Some(unpack_action(index, &record[store.layout.key_len..])),
+        action: Some(unpack_action(
+            index,
+            &store.layout,
+            &record[store.layout.key_len..],
+        )),
         priority: key.priority,
         metadata: store.metadata(r).map(<[u8]>::to_vec).unwrap_or_default(),
         ..Default::default()
@@ -1114,7 +1248,7 @@ impl Installed {
                 let mut record = vec![0u8; layout.record];
                 pack_key(layout, &key, &mut record[..layout.key_len]);
                 let kl = layout.key_len;
-                pack_action(&index, &action, &mut record[kl..])?;
+                pack_action(&index, layout, &action, &mut record[kl..])?;
                 let kind = if kind == Type::Insert {
                     UpdateKind::Insert
                 } else {
@@ -1198,12 +1332,45 @@ impl Installed {
     fn direct_table_write(
         &mut self,
         lookups: &mut Lookups<'_>,
+        memo: &mut NameMemo,
         kind: UpdateKind,
         te: &crate::entity::TableEntry,
         record: &mut Vec<u8>,
     ) -> Option<Result<(), Fail>> {
+        record.clear();
+        let table = self.pack_direct(lookups, memo, te, record)?;
+        Some(self.put_packed(kind, table, record))
+    }
+
+    /// Appends the record of a table entry to `out` and returns its table, when the table
+    /// takes entries straight from name-level entities ([`Layout::direct_fast`]) and the entry
+    /// meets every rule [`Entity::check_with`] checks (so this pass can stand in for it);
+    /// `None`, with `out` as it was, otherwise: the entry then takes the P4Runtime way, and
+    /// the check decides whether it is valid.
+    fn pack_direct<'i>(
+        &mut self,
+        lookups: &mut Lookups<'i>,
+        memo: &mut NameMemo,
+        te: &crate::entity::TableEntry,
+        out: &mut Vec<u8>,
+    ) -> Option<&'i TableInfo> {
+        let start = out.len();
+        let packed = self.pack_direct_into(lookups, memo, te, out);
+        if packed.is_none() {
+            out.truncate(start);
+        }
+        packed
+    }
+
+    fn pack_direct_into<'i>(
+        &mut self,
+        lookups: &mut Lookups<'i>,
+        memo: &mut NameMemo,
+        te: &crate::entity::TableEntry,
+        out: &mut Vec<u8>,
+    ) -> Option<&'i TableInfo> {
         let index = lookups.index();
-        let table = lookups.table(&te.table).ok()?;
+        let table = lookups.table(te.table).ok()?;
         let TableAction::Action(call) = &te.action else {
             return None;
         };
@@ -1212,62 +1379,113 @@ impl Installed {
             .entry(table.id)
             .or_insert_with(|| TableStore::new(Layout::new(index, table)));
         let layout = &store.layout;
-        if !layout.direct_fast || te.priority != 0 {
+        // Key fields and parameters given, by position, in a bit set: more than 64 of either
+        // take the P4Runtime way.
+        if !layout.direct_fast || te.priority != 0 || layout.fields.len() > 64 {
             return None;
         }
-        record.clear();
-        record.extend_from_slice(&layout.empty_key);
-        record.resize(layout.record, 0);
+        let start = out.len();
+        // Exact and LPM fields left out are zeros (only a range's is not), and so is an
+        // action before it is packed: the record starts as zeros, and values are copied in
+        // without clearing their bytes first (`put_zeroed`).
+        debug_assert!(layout.empty_key.iter().all(|b| *b == 0));
+        out.resize(start + layout.record, 0);
+        let record = &mut out[start..];
+        let mut given = 0u64;
         for m in &te.matches {
-            let id = table.match_field(&m.field).ok()?.id;
-            let f = layout.fields.iter().find(|f| f.id == id)?;
+            // The layout's fields are the table's, in the same order.
+            let pos = memo.position(table, m.field, || {
+                table.match_fields.iter().position(|f| f.name == *m.field)
+            })?;
+            if given & (1 << pos) != 0 {
+                return None; // given twice
+            }
+            given |= 1 << pos;
+            let f = &layout.fields[pos];
             let at = f.offset;
             match (&f.kind, &m.value) {
-                (MatchKind::Exact, MatchValue::Exact(v)) => put(&mut record[at..at + f.n], v),
+                (MatchKind::Exact, MatchValue::Exact(v)) => {
+                    codec::check_width(v, f.bitwidth).ok()?;
+                    put_zeroed(&mut record[at..at + f.n], v);
+                }
                 (MatchKind::Lpm, MatchValue::Lpm { value, prefix_len }) => {
+                    codec::check_width(value, f.bitwidth).ok()?;
+                    codec::check_prefix_len(*prefix_len, f.bitwidth).ok()?;
                     if *prefix_len == 0 {
                         continue; // a don't-care: left out, as in its P4Runtime message
                     }
-                    if *prefix_len > f.bitwidth {
-                        return None;
-                    }
                     let v = &mut record[at..at + f.n];
-                    put(v, value);
+                    put_zeroed(v, value);
                     clear_host_bits(v, *prefix_len, f.bitwidth);
                     put_plen(f, &mut record[at + f.n..], *prefix_len);
                 }
                 _ => return None,
             }
         }
+        let exact_missing = layout
+            .fields
+            .iter()
+            .enumerate()
+            .any(|(pos, f)| f.kind == MatchKind::Exact && given & (1 << pos) == 0);
+        if exact_missing {
+            return None;
+        }
+        // The action, checked for DELETE too (as the check does), packed for all.
+        let action = lookups.action(call.action).ok()?;
+        if !matches!(
+            table.action_scope(action.id),
+            Some(ActionScope::TableAndDefault | ActionScope::TableOnly)
+        ) || action.params.len() > 64
+        {
+            return None;
+        }
         let kl = layout.key_len;
+        if !layout.put_head(&mut record[kl..], TAG_DIRECT, action.id) {
+            return None;
+        }
+        let mut params = 0u64;
+        for (name, value) in &call.params {
+            let pos = memo.position(action, *name, || {
+                action.params.iter().position(|p| p.name == **name)
+            })?;
+            if params & (1 << pos) != 0 {
+                return None; // given twice
+            }
+            params |= 1 << pos;
+            let widths = |p: &ParamInfo| codec::byte_len(p.bitwidth);
+            let at = kl + layout.head + action.params[..pos].iter().map(widths).sum::<usize>();
+            let p = &action.params[pos];
+            codec::check_width(value, p.bitwidth).ok()?;
+            put_zeroed(record.get_mut(at..at + widths(p))?, value);
+        }
+        if params.count_ones() as usize != action.params.len() {
+            return None; // a parameter missing
+        }
+        Some(table)
+    }
+
+    /// Applies a record [`Installed::pack_direct`] made for `table` (`record` starts with it).
+    fn put_packed(
+        &mut self,
+        kind: UpdateKind,
+        table: &TableInfo,
+        record: &[u8],
+    ) -> Result<(), Fail> {
+        let Some(store) = self.tables.get_mut(&table.id) else {
+            return fail(Code::Internal, "packed record of a table without a store");
+        };
+        let (kl, len) = (store.layout.key_len, store.layout.record);
         if kind == UpdateKind::Delete {
             // A direct table: no action profile reference to release.
-            return Some(match store.remove(&record[..kl]) {
+            return match store.remove(&record[..kl]) {
                 Some(_) => Ok(()),
                 None => fail(
                     Code::NotFound,
                     format!("table `{}` has no such entry", table.name),
                 ),
-            });
+            };
         }
-        let action = lookups.action(&call.action).ok()?;
-        record[kl] = TAG_DIRECT;
-        record[kl + 1..kl + ACTION_HEAD].copy_from_slice(&action.id.to_le_bytes());
-        for (name, value) in &call.params {
-            let mut at = kl + ACTION_HEAD;
-            let mut found = None;
-            for p in &action.params {
-                let n = codec::byte_len(p.bitwidth);
-                if p.name == **name {
-                    found = Some(n);
-                    break;
-                }
-                at += n;
-            }
-            let n = found?;
-            put(record.get_mut(at..at + n)?, value);
-        }
-        Some(put_record(store, kind, table, record, &[]).map(|_| ()))
+        put_record(store, kind, table, &record[..len], &[]).map(|_| ())
     }
 
     fn member_write(
@@ -1701,7 +1919,9 @@ impl Installed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::{ActionCall, MatchValue, TableAction, TableEntry, Update, UpdateKind};
+    use crate::entity::{
+        ActionCall, FieldMatch, MatchValue, TableAction, TableEntry, Update, UpdateKind,
+    };
     use crate::p4info::tests::*;
 
     fn switch() -> (EmbeddedSwitch, P4InfoIndex) {
@@ -1833,6 +2053,117 @@ mod tests {
         }
     }
 
+    /// The one-pass check and packing accepts exactly what the check accepts: every entity the
+    /// check refuses makes it give up (the target then reports the check's failures), and a
+    /// record packed for one pipeline is not applied after another was committed.
+    #[test]
+    fn packing_refuses_what_the_check_refuses() {
+        use UpdateKind::{Delete, Insert};
+        let (mut sw, _) = switch();
+        let own = Arc::new(router_index());
+        let good = || route(Insert, &[0, 1], [10, 1, 0, 0], 16, Some(&[0, 1]));
+        let with_entry = |f: &dyn Fn(&mut TableEntry)| {
+            let mut u = good();
+            let Entity::Table(te) = &mut u.entity else {
+                unreachable!()
+            };
+            f(te);
+            u
+        };
+        let with_call = |f: &dyn Fn(&mut ActionCall)| {
+            with_entry(&|te| {
+                if let TableAction::Action(call) = &mut te.action {
+                    f(call)
+                }
+            })
+        };
+        let lpm = |value: &[u8], prefix_len| FieldMatch {
+            field: "dst_addr".into(),
+            value: MatchValue::Lpm {
+                value: value.into(),
+                prefix_len,
+            },
+        };
+        let bad = vec![
+            with_entry(&|te| te.table = "ingress.nope".into()),
+            with_entry(&|te| te.priority = 5),
+            with_entry(&|te| te.matches[0].value = MatchValue::Exact([1, 0, 0].into())),
+            with_entry(&|te| te.matches[0].value = MatchValue::Exact(Value::default())),
+            with_entry(&|te| te.matches[0].value = MatchValue::Optional([1].into())),
+            with_entry(&|te| te.matches[0].field = "nope".into()),
+            with_entry(&|te| {
+                te.matches.remove(0);
+            }),
+            with_entry(&|te| te.matches.push(lpm(&[10, 0, 0, 0], 8))),
+            with_entry(&|te| te.matches[1] = lpm(&[10, 0, 0, 0], 33)),
+            with_entry(&|te| te.matches[1] = lpm(&[1, 10, 0, 0, 0], 8)),
+            with_entry(&|te| te.action = TableAction::Member(1)),
+            with_call(&|c| c.action = "ingress.nope".into()),
+            with_call(&|c| c.params.clear()),
+            with_call(&|c| c.params.push(c.params[0].clone())),
+            with_call(&|c| c.params[0].0 = "nope".into()),
+            with_call(&|c| c.params[0].1 = [1, 0, 0].into()),
+            with_call(&|c| c.params[0].1 = Value::default()),
+        ];
+        let mut default_only = router_p4info();
+        let only = default_only
+            .tables
+            .iter_mut()
+            .find(|t| {
+                t.preamble
+                    .as_ref()
+                    .is_some_and(|p| p.name == "ingress.vrf_lpm")
+            })
+            .expect("vrf_lpm");
+        for r in &mut only.action_refs {
+            r.scope = p4runtime_proto::p4::config::v1::action_ref::Scope::DefaultOnly as i32;
+        }
+        let default_only =
+            Arc::new(P4InfoIndex::from_binary(&default_only.encode_to_vec()).expect("P4Info"));
+        let (mut only_sw, _) = switch();
+        only_sw
+            .set_pipeline(&p4::SetForwardingPipelineConfigRequest {
+                action: p4::set_forwarding_pipeline_config_request::Action::VerifyAndCommit as i32,
+                config: Some(p4::ForwardingPipelineConfig {
+                    p4info: Some(default_only.raw().clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .expect("pipeline");
+        assert!(crate::target::check_updates(Some(&default_only), &[good()]).is_err());
+        assert!(only_sw.pack_updates(&default_only, &[good()]).is_none());
+        for (i, u) in bad.into_iter().enumerate() {
+            for kind in [Insert, Delete] {
+                let u = Update { kind, ..u.clone() };
+                let batch = [good(), u];
+                assert!(
+                    crate::target::check_updates(Some(&own), &batch).is_err(),
+                    "case {i} is not refused by the check"
+                );
+                assert!(sw.pack_updates(&own, &batch).is_none(), "case {i} packed");
+            }
+        }
+        assert_eq!(sw.entry_count(), 0);
+
+        // Packed for one pipeline, applied after another was committed: the usual way.
+        let pack = sw.pack_updates(&own, &[good()]).expect("packs");
+        assert_ne!(pack.items[0], Packed::NONE);
+        let again = sw.pipeline.as_ref().map(|p| p.index.raw().clone());
+        sw.set_pipeline(&p4::SetForwardingPipelineConfigRequest {
+            action: p4::set_forwarding_pipeline_config_request::Action::VerifyAndCommit as i32,
+            config: Some(p4::ForwardingPipelineConfig {
+                p4info: again,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .expect("pipeline");
+        sw.write_updates(&own, &[good()], Some((&pack, 0)))
+            .expect("written");
+        assert_eq!(sw.entry_count(), 1);
+    }
+
     /// Name-level writes applied straight to the packed tables answer exactly as their
     /// P4Runtime messages do (codes, messages, per-update details, what reads return after),
     /// through every outcome: inserts, duplicates, a full table, modifies and deletes of
@@ -1843,6 +2174,9 @@ mod tests {
         use UpdateKind::{Delete, Insert, Modify};
         let (mut by_proto, index) = switch();
         let (mut direct, _) = switch();
+        // Checked and packed in one pass first, as the embedded target writes.
+        let (mut packed, _) = switch();
+        let (mut by_proto_split, _) = switch();
         // The target's own copy of the P4Info: equal, not the same allocation.
         let own = Arc::new(router_index());
         let mut batches: Vec<Vec<Update>> = Vec::new();
@@ -1880,8 +2214,32 @@ mod tests {
                 ..Default::default()
             };
             let want = by_proto.write(&req);
-            let got = direct.write_updates(&own, batch);
+            let got = direct.write_updates(&own, batch, None);
             assert_eq!(got, want, "batch {n}");
+            let pack = packed.pack_updates(&own, batch).expect("valid updates");
+            let acls = pack.items.iter().filter(|i| **i == Packed::NONE).count();
+            let want_acls = batch
+                .iter()
+                .filter(|u| matches!(&u.entity, Entity::Table(t) if t.table == "ingress.acl"))
+                .count();
+            assert_eq!(
+                acls, want_acls,
+                "batch {n}: only the ACL entries are not packed"
+            );
+            // Applied in two parts, as a write in two batches is.
+            let mid = batch.len() / 2;
+            let first = packed.write_updates(&own, &batch[..mid], Some((&pack, 0)));
+            let second = packed.write_updates(&own, &batch[mid..], Some((&pack, mid)));
+            let mut split = by_proto_split.write(&p4::WriteRequest {
+                updates: encode_batch(&index, &batch[..mid]).expect("encodes"),
+                ..Default::default()
+            });
+            assert_eq!(first, split, "batch {n}, first part");
+            split = by_proto_split.write(&p4::WriteRequest {
+                updates: encode_batch(&index, &batch[mid..]).expect("encodes"),
+                ..Default::default()
+            });
+            assert_eq!(second, split, "batch {n}, second part");
             assert_eq!(want.is_err(), n < 2, "batch {n}");
         }
         let all = p4::ReadRequest {
@@ -1890,7 +2248,9 @@ mod tests {
         };
         let read = by_proto.read(&all).expect("read");
         assert_eq!(direct.read(&all).expect("read"), read);
+        assert_eq!(packed.read(&all).expect("read"), read);
         assert_eq!(direct.entry_count(), by_proto.entry_count());
+        assert_eq!(packed.entry_count(), by_proto.entry_count());
         assert_eq!(
             read.len(),
             15 + 2,
