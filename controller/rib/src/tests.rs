@@ -1371,8 +1371,10 @@ fn decision_process_and_maximum_paths_shape_the_fib() {
     );
 }
 
-#[test]
-fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
+/// The seed lab with a core link (VRF `core`, interface Core1, 192.168.0.0/30) and the PE
+/// 192.168.0.2 up on it as a neighbor (Core1 not yet a core interface); the PE, the RD its
+/// paths use and attributes carrying the RT 65535:3, which VRF-A and VRF-B import.
+fn lab_with_an_adjacent_pe() -> (Rib, PeerRef, RouteDistinguisher, Arc<Attrs>) {
     let mut rib = seed_lab();
     rib.upsert_vrf("core", VrfPolicy::default());
     connected(&mut rib, "core", "Core1", "192.168.0.0/30");
@@ -1388,6 +1390,12 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
         a.ext_communities =
             policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
     });
+    (rib, pe, rd, attrs)
+}
+
+#[test]
+fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
+    let (mut rib, pe, rd, attrs) = lab_with_an_adjacent_pe();
     rib.upsert_vpn_path(rd, net("198.51.100.0/24"), pe, 3001, attrs);
     rib.take_delta();
     // Not a core interface yet: inaccessible, nothing imported into the FIB.
@@ -1534,23 +1542,9 @@ fn table_entries_stay_small() {
 /// import, the importing VRFs' record) finds it by its hint.
 #[test]
 fn marks_find_their_entries_without_looking_them_up_again() {
-    let mut rib = seed_lab();
-    rib.upsert_vrf("core", VrfPolicy::default());
-    connected(&mut rib, "core", "Core1", "192.168.0.0/30");
+    let (mut rib, pe, rd, attrs) = lab_with_an_adjacent_pe();
     rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
-    rib.add_neighbor("Core1", ip("192.168.0.2"));
     rib.take_delta();
-    let pe = PeerRef {
-        addr: ip("192.168.0.2"),
-        router_id: "9.9.9.9".parse().unwrap(),
-        ebgp: false,
-        rr_client: false,
-    };
-    let rd: RouteDistinguisher = "65000:100".parse().unwrap();
-    let attrs = bgp_attrs("192.168.0.2", &[], |a| {
-        a.ext_communities =
-            policy::ExtCommunities::new([policy::ExtCommunity::route_target(rt("65535:3"))]);
-    });
     let prefixes: Vec<IpNet> = (0..100).map(|i| net(&format!("198.51.{i}.0/24"))).collect();
     rib.upsert_vpn_paths(pe, attrs, prefixes.iter().map(|p| (rd, *p, 3001)));
     let ce = bgp_attrs("10.1.1.2", &[65010], |_| {});

@@ -550,17 +550,24 @@ mod tests {
         }
     }
 
+    /// An empty store of the router's `ingress.vrf_lpm`, with a narrow (3-byte) index and
+    /// with a wide one.
+    fn route_stores_of_both_widths() -> impl Iterator<Item = (bool, TableStore)> {
+        let index = router_index();
+        [true, false].into_iter().map(move |narrow| {
+            let table = index.table("ingress.vrf_lpm").expect("table");
+            let mut layout = Layout::new(&index, table);
+            layout.narrow = narrow;
+            (narrow, TableStore::new(layout))
+        })
+    }
+
     /// Mixed inserts and removes (the index growing, cleaned up in place and emptied) leave a
     /// store holding what a set of keys holds.
     #[test]
     fn stores_agree_with_a_set_through_churn() {
         use std::collections::HashSet;
-        let index = router_index();
-        let table = index.table("ingress.vrf_lpm").expect("table");
-        for narrow in [true, false] {
-            let mut layout = Layout::new(&index, table);
-            layout.narrow = narrow;
-            let mut store = TableStore::new(layout);
+        for (narrow, mut store) in route_stores_of_both_widths() {
             let (kl, len) = (store.layout.key_len, store.layout.record);
             let record = |i: u32| {
                 let mut r = vec![0u8; len];
@@ -609,12 +616,7 @@ mod tests {
     /// Both kinds of index find, refuse and remove the same entries.
     #[test]
     fn narrow_and_wide_indexes_agree() {
-        let index = router_index();
-        let table = index.table("ingress.vrf_lpm").expect("table");
-        for narrow in [true, false] {
-            let mut layout = Layout::new(&index, table);
-            layout.narrow = narrow;
-            let mut store = TableStore::new(layout);
+        for (narrow, mut store) in route_stores_of_both_widths() {
             let (kl, len) = (store.layout.key_len, store.layout.record);
             let record = |i: u32| {
                 let mut r = vec![0u8; len];
