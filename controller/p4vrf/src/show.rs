@@ -192,9 +192,10 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
         };
         for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
             for (key, route) in &entry.candidates {
-                let CandidateKey::Imported(src_rd, source) = key else {
+                let CandidateKey::Imported(from) = key else {
                     continue;
                 };
+                let (src_rd, source) = &**from;
                 let Some(path) = rib
                     .vpn_table()
                     .get(&(*src_rd, *prefix))
@@ -269,7 +270,8 @@ pub(crate) fn vrf_bgp_table<'a>(
                     Some(peer) => (VrfPathSource::Neighbor(peer), route.attrs.clone()),
                     None => continue,
                 },
-                CandidateKey::Imported(rd, source) => {
+                CandidateKey::Imported(from) => {
+                    let (rd, source) = &**from;
                     let label = rib
                         .vpn_table()
                         .get(&(*rd, *prefix))

@@ -1534,7 +1534,8 @@ fn table_entries_stay_small() {
     use std::mem::size_of;
     assert_eq!(size_of::<Route>(), 40);
     assert_eq!(size_of::<VpnPath>(), 40);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 120);
+    assert_eq!(size_of::<CandidateKey>(), 24);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 112);
 }
 
 /// The delta's marks remember where their entries are: taking in a batch of CE routes and
