@@ -830,20 +830,27 @@ enum NhUser {
     Vpn(IpAddr),
 }
 
-/// What the VPN table holds for one RD:prefix.
+/// What the VPN table holds for one RD:prefix: its paths, by where they came from. An entry
+/// leaves with its last path. Which VRFs hold candidates imported from it is not kept here
+/// (24 bytes a key): a change reaches the VRFs importing the route targets of the paths it
+/// has, and of the paths it lost ([`Rib::vpn_departed`]).
 #[derive(Debug, Default)]
 struct VpnEntry {
-    /// The paths, by where they came from.
     paths: SmallMap<PathSource, VpnPath>,
-    /// The VRFs holding a candidate imported from this key: where a withdrawal must reach
-    /// (the paths may be gone by then).
-    imported_into: SmallMap<VrfName, ()>,
 }
 
 impl VpnEntry {
     fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.imported_into.is_empty()
+        self.paths.is_empty()
     }
+}
+
+/// The route targets of a path that left a VPN key or was replaced.
+fn departed_targets(
+    key: VpnKey,
+    path: &VpnPath,
+) -> impl Iterator<Item = (VpnKey, RouteTarget)> + '_ {
+    path.route_targets().map(move |rt| (key, rt))
 }
 
 /// The VPN table as its readers see it: RD:prefix → paths, for the keys that have paths.
@@ -977,6 +984,11 @@ pub struct Rib {
     reexport: BTreeSet<VrfName>,
     reimport: BTreeSet<VrfName>,
     vpn_changed: Vec<(VpnKey, BestFrom)>,
+    /// The route targets of the paths that left a VPN key or were replaced since the last
+    /// delta: the VRFs importing them may hold candidates from the key, so the key's
+    /// propagation reaches them too. (A VRF whose import targets changed since is reimported
+    /// whole: `reimport_vrf` finds its imported candidates in its own table.)
+    vpn_departed: Vec<(VpnKey, RouteTarget)>,
     /// Propagation passes over VPN marks in the delta being taken.
     vpn_passes: u32,
     /// Bumped by every change that can change how a next hop resolves (a VRF's own routes,
@@ -1327,6 +1339,11 @@ impl Rib {
             if old.as_ref() == Some(&path) {
                 continue;
             }
+            if let Some(old) = &old {
+                if old.attrs.ext_communities != path.attrs.ext_communities {
+                    self.vpn_departed.extend(departed_targets(key, old));
+                }
+            }
             let old_nh = old.map(|old| old.attrs.next_hop.addr().unwrap_or(peer.addr));
             if old_nh != Some(next_hop) {
                 gained += 1;
@@ -1353,6 +1370,7 @@ impl Rib {
             if entry.is_empty() {
                 self.vpn.remove(&key);
             }
+            self.vpn_departed.extend(departed_targets(key, &old));
             let nh = old.attrs.next_hop.addr().unwrap_or(peer);
             self.nh_unuse(nh, &NhUser::Vpn(peer));
             self.dirty_vpn.push((key, u32::MAX));
@@ -1770,8 +1788,10 @@ impl Rib {
                 let mut keys = std::mem::take(&mut self.dirty_vpn);
                 dedup_keeping_order(&mut keys, |(k, _)| *k);
                 self.vpn_passes += 1;
+                let departed = self.take_departed_importers();
                 for (key, at) in keys {
-                    let from = self.propagate_vpn(key, at);
+                    let also = departed.get(&key).map_or(&[][..], Vec::as_slice);
+                    let from = self.propagate_vpn(key, at, also);
                     self.vpn_changed.push((key, from));
                 }
                 continue;
@@ -2129,16 +2149,22 @@ impl Rib {
             Some(p) => {
                 let paths = &mut self.vpn.get_or_default(key).paths;
                 let old = paths.insert(source, p.clone());
+                if let Some(old) = old.as_ref().filter(|old| **old != p) {
+                    self.vpn_departed.extend(departed_targets(key, old));
+                }
                 (old.as_ref() != Some(&p), isize::from(old.is_none()))
             }
             None => match self.vpn.get_mut(&key) {
                 None => (false, 0),
                 Some(entry) => {
-                    let removed = entry.paths.remove(&source).is_some();
+                    let removed = entry.paths.remove(&source);
                     if entry.is_empty() {
                         self.vpn.remove(&key);
                     }
-                    (removed, -isize::from(removed))
+                    if let Some(old) = &removed {
+                        self.vpn_departed.extend(departed_targets(key, old));
+                    }
+                    (removed.is_some(), -isize::from(removed.is_some()))
                 }
             },
         };
@@ -2167,9 +2193,12 @@ impl Rib {
         }
         for key in stale {
             if let Some(entry) = self.vpn.get_mut(&key) {
-                entry.paths.remove(&source);
+                let removed = entry.paths.remove(&source);
                 if entry.is_empty() {
                     self.vpn.remove(&key);
+                }
+                if let Some(old) = &removed {
+                    self.vpn_departed.extend(departed_targets(key, old));
                 }
             }
             self.dirty_vpn.push((key, u32::MAX));
@@ -2186,28 +2215,44 @@ impl Rib {
 
     /// Re-evaluates every VPN key for one VRF (after its import RTs or import-map changed).
     fn reimport_vrf(&mut self, vrf: &VrfName) {
-        let keys: BTreeSet<VpnKey> = self
-            .vpn
-            .iter_unordered()
-            .filter(|(_, entry)| !entry.paths.is_empty() || entry.imported_into.contains_key(vrf))
-            .map(|(k, _)| *k)
-            .collect();
+        // Every key with paths, and every key the VRF holds an imported candidate of.
+        let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().copied().collect();
+        if let Some(state) = self.vrfs.get(vrf) {
+            for (prefix, entry) in state.table.iter_unordered() {
+                for key in entry.candidates.keys() {
+                    if let CandidateKey::Imported(from) = key {
+                        keys.insert((from.0, *prefix));
+                    }
+                }
+            }
+        }
         for key in keys {
             self.sync_import(vrf, key, u32::MAX);
         }
     }
 
-    /// Brings one changed VPN key to every VRF that imports it or held it.
-    /// Where the key's paths now come from.
-    fn propagate_vpn(&mut self, key: VpnKey, at: u32) -> BestFrom {
+    /// Takes the departed paths' route targets ([`Rib::vpn_departed`]) as the VRFs importing
+    /// them, by VPN key.
+    fn take_departed_importers(&mut self) -> HashMap<VpnKey, Vec<VrfName>> {
+        let mut by_key: HashMap<VpnKey, Vec<VrfName>> = HashMap::new();
+        for (key, rt) in std::mem::take(&mut self.vpn_departed) {
+            if let Some(vrfs) = self.importers.get(&rt) {
+                by_key.entry(key).or_default().extend(vrfs.iter().cloned());
+            }
+        }
+        by_key
+    }
+
+    /// Brings one changed VPN key to every VRF that imports it, and to `also` (the VRFs that
+    /// imported paths it lost). Where the key's paths now come from.
+    fn propagate_vpn(&mut self, key: VpnKey, at: u32, also: &[VrfName]) -> BestFrom {
         // Usually one or two VRFs: a vector sorted once, not a set built per key.
-        let mut targets: Vec<VrfName> = Vec::new();
+        let mut targets: Vec<VrfName> = also.to_vec();
         let mut at = at;
         let mut from = BestFrom::Nothing;
         if let Some((found, entry)) = self.vpn.get_hinted(&key, at) {
             at = found;
             from = BestFrom::of_paths(entry.paths.keys());
-            targets.extend(entry.imported_into.keys().cloned());
             for path in entry.paths.values() {
                 for rt in path.route_targets() {
                     if let Some(vrfs) = self.importers.get(&rt) {
@@ -2283,22 +2328,10 @@ impl Rib {
             .filter(|(k, _)| matches!(k, CandidateKey::Imported(i) if i.0 == rd))
             .eq(wanted.iter().map(|(k, r)| (k, r)));
         if !unchanged {
-            let holds = !wanted.is_empty();
             entry.change_candidates(|c| {
                 c.retain(|k, _| !matches!(k, CandidateKey::Imported(i) if i.0 == rd));
                 c.extend(wanted);
             });
-            if holds {
-                // The paths admitted are there, so the entry is.
-                if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, vpn_at) {
-                    vpn_entry.imported_into.insert(vrf.clone(), ());
-                }
-            } else if let Some((_, vpn_entry)) = self.vpn.get_mut_hinted(&key, vpn_at) {
-                vpn_entry.imported_into.remove(vrf);
-                if vpn_entry.is_empty() {
-                    self.vpn.remove(&key);
-                }
-            }
             if state.mark_best(Mark::at(prefix, at)) {
                 self.dirty_vrfs.insert(vrf.clone());
             }

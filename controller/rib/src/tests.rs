@@ -1536,6 +1536,7 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<VpnPath>(), 40);
     assert_eq!(size_of::<CandidateKey>(), 24);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 112);
+    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 96);
 }
 
 /// The delta's marks remember where their entries are: taking in a batch of CE routes and
