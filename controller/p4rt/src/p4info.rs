@@ -702,7 +702,6 @@ impl P4InfoIndex {
     }
 }
 
-/// The test P4Info, shared with the integration tests (`tests/fixture/`).
 /// Table and action look-ups by name that remember the last of each: the entities of a write
 /// come in runs of one table and one action (a FIB delta's routes), so a run costs one hash
 /// look-up of each, and then a comparison of the name, instead of one look-up per entity. The
@@ -730,37 +729,40 @@ impl<'a> Lookups<'a> {
 
     /// [`P4InfoIndex::table`].
     pub fn table(&mut self, name: Name) -> Result<&'a TableInfo, P4InfoError> {
-        match self.table {
-            Some((n, t)) if n.is(name) => Ok(t),
-            Some((_, t)) if t.name == *name => {
-                self.table = Some((name, t));
-                Ok(t)
-            }
-            _ => {
-                let t = self.index.table(&name)?;
-                self.table = Some((name, t));
-                Ok(t)
-            }
-        }
+        let index = self.index;
+        remembered(&mut self.table, name, |t| &t.name, |n| index.table(n))
     }
 
     /// [`P4InfoIndex::action`].
     pub fn action(&mut self, name: Name) -> Result<&'a ActionInfo, P4InfoError> {
-        match self.action {
-            Some((n, a)) if n.is(name) => Ok(a),
-            Some((_, a)) if a.name == *name => {
-                self.action = Some((name, a));
-                Ok(a)
-            }
-            _ => {
-                let a = self.index.action(&name)?;
-                self.action = Some((name, a));
-                Ok(a)
-            }
+        let index = self.index;
+        remembered(&mut self.action, name, |a| &a.name, |n| index.action(n))
+    }
+}
+
+/// The item `last` remembers when it has this name (the same `Name` first, then an equal
+/// string), else the one `find` finds, which `last` then remembers.
+fn remembered<'a, T>(
+    last: &mut Option<(Name, &'a T)>,
+    name: Name,
+    name_of: impl Fn(&T) -> &String,
+    find: impl FnOnce(&str) -> Result<&'a T, P4InfoError>,
+) -> Result<&'a T, P4InfoError> {
+    match *last {
+        Some((n, item)) if n.is(name) => Ok(item),
+        Some((_, item)) if *name_of(item) == *name => {
+            *last = Some((name, item));
+            Ok(item)
+        }
+        _ => {
+            let item = find(&name)?;
+            *last = Some((name, item));
+            Ok(item)
         }
     }
 }
 
+/// The test P4Info, shared with the integration tests (`tests/fixture/`).
 #[cfg(test)]
 #[path = "../tests/fixture/router_p4info.rs"]
 mod router_fixture;
