@@ -1731,17 +1731,9 @@ impl Rib {
                 }
             }
         }
-        let mut resolved: BTreeMap<(IpAddr, u32), Arc<Forward>> = BTreeMap::new();
+        // Every caller bumped the next-hop epoch first, so the core cache resolves afresh.
         for (key, peer, nh, label) in paths {
-            let forward = match resolved.get(&(nh, label)) {
-                Some(f) => f.clone(),
-                None => {
-                    let f = self.resolve_in_core(nh, label);
-                    let f = self.share(f);
-                    resolved.insert((nh, label), f.clone());
-                    f
-                }
-            };
+            let forward = self.resolve_in_core_cached(nh, label);
             if let Some(path) = self
                 .vpn
                 .get_mut(&key)
