@@ -796,10 +796,8 @@ impl BgpInstance {
     /// cache miss or two a key at a million keys, about 5 % of taking in a full table.
     pub async fn advertise(&mut self, router: &mut Router) {
         let changes = router.take_bgp_changes();
-        // A VRF's changes are found by binary search (below).
-        debug_assert!(
-            changes.vrf.is_sorted_by_key(|(k, _)| k) && changes.vpn.is_sorted_by_key(|(k, _)| k)
-        );
+        // A VRF's changes are found by binary search (below): they come VRF by VRF.
+        debug_assert!(changes.vrf.is_sorted_by_key(|((vrf, _), _)| vrf));
         let router: &Router = router;
         let addrs: Vec<IpAddr> = self
             .peers
@@ -812,7 +810,7 @@ impl BgpInstance {
             let (vrf, x) = (p.cfg.vrf.clone(), self.export_neighbor(p));
             match vrf {
                 Some(vrf) => {
-                    // The list is sorted by VRF, then prefix: this VRF's changes are one run.
+                    // The list comes VRF by VRF in name order: this VRF's changes are one run.
                     let lo = changes.vrf.partition_point(|((v, _), _)| **v < *vrf);
                     let n = changes.vrf[lo..].partition_point(|((v, _), _)| **v == *vrf);
                     // The delta said where each best path came from: no table reads here.
