@@ -1561,3 +1561,46 @@ fn marks_find_their_entries_without_looking_them_up_again() {
         assert_eq!(state.table.hint_misses.get(), 0, "VRF {name}");
     }
 }
+
+/// A delta's marks keep each key's first place, whichever way repeats are found (by entry
+/// position in a bit set, by key for absent keys and for few marks in a big table), and each
+/// kept mark ends up pointing at its entry.
+#[test]
+fn repeated_marks_keep_their_first_place_and_find_their_entries() {
+    let mut table: KeyedTable<u32, ()> = KeyedTable::new();
+    for k in 0..64u32 {
+        table.insert(k * 10, ());
+    }
+    let position =
+        |table: &KeyedTable<u32, ()>, k: u32| table.get_hinted(&k, u32::MAX).map(|(at, _)| at);
+    // (key, hint): stale and unknown hints, repeats, keys with no entry (5, 7).
+    let marks = vec![
+        (30, 0),
+        (10, u32::MAX),
+        (5, 3),
+        (30, 3),
+        (7, u32::MAX),
+        (10, 1),
+        (5, u32::MAX),
+        (20, 999),
+    ];
+    let expected_keys = [30, 10, 5, 7, 20];
+    // Enough marks for the bit set (8 * 16 >= 64 entries) ...
+    let mut by_position = marks.clone();
+    dedup_marks(&table, &mut by_position, |m| m.0, |m| &mut m.1);
+    let keys: Vec<u32> = by_position.iter().map(|m| m.0).collect();
+    assert_eq!(keys, expected_keys);
+    for (k, at) in &by_position {
+        if let Some(found) = position(&table, *k) {
+            assert_eq!(*at, found, "mark of {k} points at its entry");
+        }
+    }
+    // ... and too few for a table of 1,000 entries: by key.
+    for k in 64..1000u32 {
+        table.insert(k * 10, ());
+    }
+    let mut by_key = marks;
+    dedup_marks(&table, &mut by_key, |m| m.0, |m| &mut m.1);
+    let keys: Vec<u32> = by_key.iter().map(|m| m.0).collect();
+    assert_eq!(keys, expected_keys);
+}
