@@ -11,7 +11,7 @@ use p4rt::target::{AnyTarget, EmbeddedTarget, GrpcTarget, PipelineOutcome, Targe
 use p4vrf::api::{self, ApiCall, ApiError, ApiServer, ShowContext};
 use p4vrf::config::{self, Config};
 use p4vrf::pipeline::Pipeline;
-use p4vrf::router::Router;
+use p4vrf::router::{Router, Translation};
 use p4vrf::show::{self, Family};
 use p4vrf::southbound::{Tally, WriteStats};
 use p4vrf::speaker::BgpInstance;
@@ -353,21 +353,35 @@ type WriteOutcome =
 /// built on the worker ([`Updates::next_chunk`]) into one buffer of this many, reused.
 const WRITE_CHUNK: usize = 8 * p4rt::target::DEFAULT_BATCH_SIZE;
 
-/// Commits the routing change and starts writing it; `None` when it changes no entry.
+/// Commits the routing change and starts translating and writing it on a worker thread
+/// (this one goes on taking in UPDATEs); `None` when it changes no entry.
 fn start_write(target: &Arc<AnyTarget>, router: &mut Router) -> Option<InFlight> {
-    let mut updates = match router.commit_updates() {
-        Ok(u) if !u.is_empty() => u,
-        Ok(_) => return None,
-        Err(e) => {
-            error!("cannot translate the routing change: {e}");
-            return None;
+    let translation = router.take_translation();
+    // No FIB change usually means nothing to write: that is worked out here, not on a thread.
+    let work = if translation.changes_nothing() {
+        match translation.translate() {
+            Ok(u) if !u.is_empty() => Ok(u),
+            Ok(_) => return None,
+            Err(e) => {
+                error!("cannot translate the routing change: {e}");
+                return None;
+            }
         }
+    } else {
+        Err(translation)
     };
     let target = target.clone();
     let started = SystemTime::now();
     // The updates are dropped on the worker too (after the time is taken).
     let task = tokio::spawn(async move {
         let mut tally = Tally::default();
+        let mut updates = match work.or_else(Translation::translate) {
+            Ok(u) => u,
+            Err(e) => {
+                error!("cannot translate the routing change: {e}");
+                return (Ok(()), tally, SystemTime::now());
+            }
+        };
         let mut chunk = Vec::with_capacity(WRITE_CHUNK);
         let mut written = 0;
         let result = loop {
@@ -583,7 +597,7 @@ async fn next_bgp_event(
 /// At most this many UPDATEs are taken into the RIB before one commit ...
 const BATCH_EVENTS: usize = 4096;
 /// ... or for at most this long, so a long stream still reaches the switch in steps.
-const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Handles `first` and, when it is an UPDATE, the UPDATEs already waiting behind it (bounded
 /// by [`BATCH_EVENTS`] and [`BATCH_TIME`]), so that one commit — RIB delta, switch write,

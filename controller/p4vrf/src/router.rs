@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 use p4rt::entity::Update;
-use rib::{Adjacency, Forward, Protocol, Rib, Route, VrfPolicy};
+use rib::{Adjacency, FibDelta, Forward, Protocol, Rib, Route, VrfPolicy};
 
 use crate::config::{Config, StaticTarget};
 use crate::dataplane::{Dataplane, DataplaneError, Topology, Updates};
@@ -111,16 +111,18 @@ pub struct Router {
     wanted: Wanted,
     config: Option<Config>,
     rib: Rib,
-    dataplane: Dataplane,
-    topology: Topology,
+    /// Shared with the [`Translation`] of a write in flight, which the daemon runs on the
+    /// write's thread; anything else waits for that write first, so the lock is not contended.
+    dataplane: Arc<Mutex<Dataplane>>,
+    topology: Arc<Topology>,
     /// Our VPN label per VRF with an RD: configured, or allocated once and kept while the VRF
     /// exists (a label that moved would black-hole traffic until every PE re-learned it).
     vpn_labels: BTreeMap<String, u32>,
     /// BGP table and VPN changes of the deltas taken so far, for the BGP speaker to advertise,
     /// each with where its paths came from; sorted and deduplicated when taken (the latest
     /// word kept). Lists, not sets: they are the deltas' own lists moved in (usually one
-    /// delta's, as the speaker takes them after every write, and a delta's are sorted and
-    /// distinct already), so a change costs no copy and no tree node.
+    /// delta's, as the speaker takes them after every write, and a delta's are distinct and
+    /// grouped by VRF already), so a change costs no copy and no tree node.
     pending_bgp: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
     pending_vpn: Vec<(rib::VpnKey, rib::BestFrom)>,
     /// How many deltas' lists the pending ones hold: more than one need sorting.
@@ -131,10 +133,10 @@ pub struct Router {
 /// advertisements) and VPN keys whose paths changed (VPN advertisements).
 #[derive(Debug, Default)]
 pub struct BgpChanges {
-    /// Sorted by VRF and prefix, each with where its best path now comes from (the latest
-    /// delta's word).
+    /// Each key once, VRF by VRF in name order (sorted, when several deltas were merged),
+    /// with where its best path now comes from (the latest delta's word).
     pub vrf: Vec<((rib::VrfName, IpNet), rib::BestFrom)>,
-    /// Sorted, each with where its paths now come from.
+    /// Each key once, with where its paths now come from.
     pub vpn: Vec<(rib::VpnKey, rib::BestFrom)>,
 }
 
@@ -150,8 +152,8 @@ impl Router {
             wanted: Wanted::default(),
             config: None,
             rib: Rib::new(),
-            dataplane: Dataplane::new(),
-            topology: Topology::default(),
+            dataplane: Arc::new(Mutex::new(Dataplane::new())),
+            topology: Arc::new(Topology::default()),
             vpn_labels: BTreeMap::new(),
             pending_bgp: Vec::new(),
             pending_vpn: Vec::new(),
@@ -178,6 +180,14 @@ impl Router {
     /// [`Router::commit`] with the route entries' updates left to be built as they are
     /// written (see [`Updates`]); the data plane holds the new state on return.
     pub fn commit_updates(&mut self) -> Result<Updates, DataplaneError> {
+        self.take_translation().translate()
+    }
+
+    /// Takes the RIB's delta, and leaves its translation into switch updates to the caller:
+    /// the daemon runs it on the thread that writes them, while this one takes in the next
+    /// UPDATEs (the translation was an eighth of taking in a full table here). The data plane
+    /// is locked until the translation is done.
+    pub fn take_translation(&mut self) -> Translation {
         let mut delta = self.rib.take_delta();
         self.pending_deltas += 1;
         append(
@@ -188,7 +198,11 @@ impl Router {
             &mut self.pending_vpn,
             std::mem::take(&mut delta.vpn_changed),
         );
-        self.dataplane.apply_owned(&self.topology, delta)
+        Translation {
+            dataplane: self.dataplane.clone(),
+            topology: self.topology.clone(),
+            delta,
+        }
     }
 
     /// The BGP-relevant changes since the last call.
@@ -251,8 +265,9 @@ impl Router {
         &self.rib
     }
 
-    pub fn dataplane(&self) -> &Dataplane {
-        &self.dataplane
+    /// The data plane, once any translation taken before is done.
+    pub fn dataplane(&self) -> MutexGuard<'_, Dataplane> {
+        lock(&self.dataplane)
     }
 
     pub fn config(&self) -> Option<&Config> {
@@ -322,9 +337,38 @@ impl Router {
         self.assign_vpn_labels(&config);
         let mut topology = Topology::from_config(&config);
         topology.vpn_labels = self.vpn_labels.clone();
-        self.topology = topology;
+        self.topology = Arc::new(topology);
         self.wanted = new;
         self.config = Some(config);
         self.commit()
+    }
+}
+
+/// The data plane's lock. A translation that panicked left the data plane half changed: the
+/// panic goes on here (it would have ended the daemon had the translation run on this thread).
+fn lock(dataplane: &Mutex<Dataplane>) -> MutexGuard<'_, Dataplane> {
+    dataplane
+        .lock()
+        .expect("a translation of a RIB delta panicked")
+}
+
+/// A RIB delta taken and not yet translated ([`Router::take_translation`]).
+pub struct Translation {
+    dataplane: Arc<Mutex<Dataplane>>,
+    topology: Arc<Topology>,
+    delta: FibDelta,
+}
+
+impl Translation {
+    /// Whether the delta changes no FIB entry. The data plane may still have updates to
+    /// make then (after a failed translation), but none that are worth a thread.
+    pub fn changes_nothing(&self) -> bool {
+        self.delta.changes.is_empty()
+    }
+
+    /// Brings the data plane to the delta; the updates that take the switch there (as
+    /// [`Dataplane::apply_owned`]).
+    pub fn translate(self) -> Result<Updates, DataplaneError> {
+        lock(&self.dataplane).apply_owned(&self.topology, self.delta)
     }
 }
