@@ -534,6 +534,21 @@ impl Mark {
     }
 }
 
+/// How many keys of a batch ahead of the one looked up have their index slot prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// A batch of keys with their hashes, for look-ups that prefetch ahead
+/// ([`KeyedTable::prefetch`]): a full table's keys land all over its index, and each look-up
+/// otherwise waits for memory.
+fn hashed_batch<T>(items: impl Iterator<Item = T>, hash: impl Fn(&T) -> u64) -> Vec<(T, u64)> {
+    items
+        .map(|item| {
+            let h = hash(&item);
+            (item, h)
+        })
+        .collect()
+}
+
 /// Removes items with a repeated key, keeping each key's first place.
 fn dedup_keeping_order<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
     if items.len() < 2 {
@@ -1279,9 +1294,14 @@ impl Rib {
         // routes they replaced (the usual replacement keeps its next hop: no change).
         let mut gained = 0;
         let mut released: Vec<IpAddr> = Vec::new();
-        for prefix in prefixes {
-            let prefix = prefix.trunc();
-            let (at, entry) = state.table.get_or_default_at(prefix);
+        let batch = hashed_batch(prefixes.into_iter().map(|p| p.trunc()), |p| {
+            state.table.hash_of(p)
+        });
+        for (i, &(prefix, hash)) in batch.iter().enumerate() {
+            if let Some((_, ahead)) = batch.get(i + PREFETCH_AHEAD) {
+                state.table.prefetch(*ahead);
+            }
+            let (at, entry) = state.table.get_or_default_hashed(prefix, hash);
             let old = entry.change_candidates(|c| c.insert(key.clone(), route.clone()));
             if old.as_ref() == Some(&route) {
                 continue;
@@ -1358,8 +1378,16 @@ impl Rib {
         let mut resolved: Option<(u32, Arc<Forward>)> = None;
         let mut gained = 0;
         let mut released: Vec<IpAddr> = Vec::new();
-        for (rd, prefix, label) in paths {
-            let key = (rd, prefix.trunc());
+        let batch = hashed_batch(
+            paths
+                .into_iter()
+                .map(|(rd, prefix, label)| ((rd, prefix.trunc()), label)),
+            |(key, _)| self.vpn.hash_of(key),
+        );
+        for (i, &((key, label), hash)) in batch.iter().enumerate() {
+            if let Some((_, ahead)) = batch.get(i + PREFETCH_AHEAD) {
+                self.vpn.prefetch(*ahead);
+            }
             let forward = match &resolved {
                 Some((l, forward)) if *l == label => forward.clone(),
                 _ => {
@@ -1375,7 +1403,7 @@ impl Rib {
                 label: Some(label),
                 peer: shared_peer.clone(),
             };
-            let (at, entry, _) = self.vpn.get_or_insert_at(key, VpnEntry::default);
+            let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
             let old = entry.paths.insert(source.clone(), path.clone());
             if old.as_ref() == Some(&path) {
                 continue;

@@ -3,7 +3,7 @@
 //! These were B-trees. At a million keys a B-tree search walks ~6 nodes that are mostly not in
 //! the cache, and the RIB searches its table several times per route (insert, selection, FIB,
 //! export): that was a fifth of the time of taking in a full table. A [`KeyedTable`] finds a
-//! key with one probe of a small index (4 bytes a slot) and one read of the entry.
+//! key with one probe of a small index (8 bytes a slot, [`index`]) and one read of the entry.
 //!
 //! The entries sit densely in fixed-size chunks ([`Slots`]), in no particular order; the index
 //! maps a key's hash to its position. Removal moves the last entry into the hole and repoints
@@ -21,7 +21,6 @@ use std::fmt;
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 use ipnet::IpNet;
 use vpn_types::{AdminValue, RouteDistinguisher};
 
@@ -76,12 +75,15 @@ macro_rules! plain_table_key {
 }
 plain_table_key!(u8, u16, u32, u64);
 
+mod index;
+use index::PositionIndex;
+
 /// A map from `K` to `V`: hashed lookups, entries stored densely, sorted iteration on demand.
-/// Holds at most `u32::MAX` entries.
+/// Holds fewer than `u32::MAX` entries.
 #[derive(Clone)]
 pub struct KeyedTable<K, V> {
     /// Position in `slots` of each entry, found by the key's hash.
-    index: HashTable<u32>,
+    index: PositionIndex,
     slots: Slots<(K, V)>,
     hasher: RandomState,
     /// Hinted lookups whose hint was stale (tests check the RIB's hints hold).
@@ -92,7 +94,7 @@ pub struct KeyedTable<K, V> {
 impl<K, V> Default for KeyedTable<K, V> {
     fn default() -> Self {
         KeyedTable {
-            index: HashTable::new(),
+            index: PositionIndex::default(),
             slots: Slots::default(),
             hasher: RandomState::default(),
             #[cfg(test)]
@@ -117,8 +119,21 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     fn position(&self, key: &K) -> Option<usize> {
         let slots = &self.slots;
         self.index
-            .find(key.hash_key(&self.hasher), |&i| slots[i as usize].0 == *key)
-            .map(|&i| i as usize)
+            .find(key.hash_key(&self.hasher), |i| slots[i as usize].0 == *key)
+            .map(|i| i as usize)
+    }
+
+    /// The hash a key is found by, for [`KeyedTable::prefetch`] and
+    /// [`KeyedTable::get_or_insert_hashed`].
+    pub fn hash_of(&self, key: &K) -> u64 {
+        key.hash_key(&self.hasher)
+    }
+
+    /// Starts loading where the index keeps keys of this hash into the cache: a caller with a
+    /// batch of keys prefetches a few ahead of the one it looks up, and the look-ups stop
+    /// waiting for memory (a cache miss a key at a million keys). A hint only.
+    pub fn prefetch(&self, hash: u64) {
+        self.index.prefetch(hash);
     }
 
     fn hinted_position(&self, key: &K, hint: u32) -> Option<usize> {
@@ -169,26 +184,32 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// [`KeyedTable::get_or_insert_with`], with the entry's position (a hint for
     /// [`KeyedTable::get_mut_hinted`]).
     pub fn get_or_insert_at(&mut self, key: K, make: impl FnOnce() -> V) -> (u32, &mut V, bool) {
-        if self.index.len() == self.index.capacity() {
-            self.grow_index();
-        }
-        let hash = key.hash_key(&self.hasher);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let entry = self.index.entry(
-            hash,
-            |&i| slots[i as usize].0 == key,
-            |&i| slots[i as usize].0.hash_key(hasher),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => {
-                let i = *e.get();
-                (i, &mut self.slots[i as usize].1, false)
-            }
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                let i = u32::try_from(slots.len()).expect("a table holds at most u32::MAX entries");
-                e.insert(i);
+        let hash = self.hash_of(&key);
+        self.get_or_insert_hashed(key, hash, make)
+    }
+
+    /// [`KeyedTable::get_or_insert_at`] of a key whose hash ([`KeyedTable::hash_of`]) the
+    /// caller has.
+    pub fn get_or_insert_hashed(
+        &mut self,
+        key: K,
+        hash: u64,
+        make: impl FnOnce() -> V,
+    ) -> (u32, &mut V, bool) {
+        debug_assert_eq!(hash, self.hash_of(&key));
+        let new = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|n| *n < u32::MAX)
+            .expect("a table holds fewer than u32::MAX entries");
+        let slots = &self.slots;
+        match self
+            .index
+            .find_or_insert(hash, |i| slots[i as usize].0 == key, new)
+        {
+            Ok(i) => (i, &mut self.slots[i as usize].1, false),
+            Err(()) => {
                 self.slots.push((key, make()));
-                (i, &mut self.slots[i as usize].1, true)
+                (new, &mut self.slots[new as usize].1, true)
             }
         }
     }
@@ -213,22 +234,15 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let hash = key.hash_key(&self.hasher);
         let slots = &self.slots;
-        let found = self
+        let i = self
             .index
-            .find_entry(hash, |&i| slots[i as usize].0 == *key)
-            .ok()?;
-        let (i, _) = found.remove();
+            .remove(key.hash_key(&self.hasher), |i| slots[i as usize].0 == *key)?;
         let (i, last) = (i as usize, self.slots.len() - 1);
         if i != last {
             // The last entry moves into the hole: its index slot follows.
             let moved = self.slots[last].0.hash_key(&self.hasher);
-            let slot = self
-                .index
-                .find_mut(moved, |&j| j as usize == last)
-                .expect("every entry is indexed");
-            *slot = i as u32;
+            self.index.repoint(moved, last as u32, i as u32);
         }
         let (_, value) = self.slots.swap_remove(i);
         self.shrink_if_sparse();
@@ -245,28 +259,11 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         }
     }
 
+    /// Indexes every entry afresh (after a bulk removal moved them).
     fn reindex(&mut self) {
-        self.index.clear();
-        self.index_entries();
-    }
-
-    /// Replaces a full index by one twice its size, filled from the entries in their order.
-    /// The index's own growth rehashes in the order of its buckets, reading the entries'
-    /// keys at random (a cache miss each at a million keys, 5 % of taking in a full table);
-    /// this reads them in sequence.
-    fn grow_index(&mut self) {
-        self.index = HashTable::with_capacity((self.index.capacity() * 2).max(8));
-        self.index_entries();
-    }
-
-    /// Indexes every entry (into an empty index).
-    fn index_entries(&mut self) {
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        for (i, (key, _)) in slots.iter().enumerate() {
-            self.index
-                .insert_unique(key.hash_key(hasher), i as u32, |&j| {
-                    slots[j as usize].0.hash_key(hasher)
-                });
+        self.index = PositionIndex::with_room_for(self.slots.len());
+        for (i, (key, _)) in self.slots.iter().enumerate() {
+            self.index.insert_new(key.hash_key(&self.hasher), i as u32);
         }
     }
 
@@ -274,11 +271,7 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// table withdrawn).
     fn shrink_if_sparse(&mut self) {
         self.slots.shrink_if_sparse();
-        if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
-            let (slots, hasher) = (&self.slots, &self.hasher);
-            self.index
-                .shrink_to(slots.len(), |&j| slots[j as usize].0.hash_key(hasher));
-        }
+        self.index.shrink_if_sparse();
     }
 
     /// `(&key, &value)` in no particular order (which changes as entries come and go).
@@ -524,7 +517,17 @@ impl<V> PrefixTable<V> {
     where
         V: Default,
     {
-        let (at, entry, new) = self.entries.get_or_insert_at(prefix, V::default);
+        let hash = self.entries.hash_of(&prefix);
+        self.get_or_default_hashed(prefix, hash)
+    }
+
+    /// [`PrefixTable::get_or_default_at`] of a prefix whose hash ([`KeyedTable::hash_of`])
+    /// the caller has.
+    pub fn get_or_default_hashed(&mut self, prefix: IpNet, hash: u64) -> (u32, &mut V)
+    where
+        V: Default,
+    {
+        let (at, entry, new) = self.entries.get_or_insert_hashed(prefix, hash, V::default);
         if new && is_host(&prefix) {
             self.hosts.insert(prefix);
         }
