@@ -25,8 +25,8 @@ mod table;
 pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
 pub use route::{
-    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, PathSource, PeerRef, Protocol,
-    Route, VpnPath, VrfName,
+    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathSource, PeerRef,
+    Protocol, Route, VpnPath, VrfName,
 };
 pub use small_map::SmallMap;
 use table::TableKey;
@@ -81,7 +81,7 @@ pub enum CandidateKey {
     /// One of the VRF's own routes (one per protocol and prefix).
     Own(Protocol),
     /// Learned from a BGP neighbor of this VRF (a CE), after its import policy.
-    Peer(IpAddr),
+    Peer(NeighborAddr),
     /// Imported from the VPN table: which RD:prefix path.
     Imported(ImportKey),
 }
@@ -826,8 +826,8 @@ impl BestFrom {
             return BestFrom::Nothing;
         };
         match first {
-            PathSource::Peer(a) if sources.all(|s| *s == PathSource::Peer(*a)) => {
-                BestFrom::Neighbor(*a)
+            PathSource::Peer(a) if sources.all(|s| matches!(s, PathSource::Peer(b) if b == a)) => {
+                BestFrom::Neighbor(**a)
             }
             _ => BestFrom::Elsewhere,
         }
@@ -1023,6 +1023,8 @@ pub struct Rib {
     forwards: Interner<Forward>,
     /// One shared copy of each BGP neighbor routes and paths were learned from.
     peers: Interner<PeerRef>,
+    /// One shared copy of each neighbor address the tables' keys name.
+    neighbor_addrs: Interner<IpAddr>,
     /// One shared copy of each FIB action the tables' entries hold.
     fib_actions: SharedActions,
     /// One shared copy of each imported candidate's key, and the last one handed out.
@@ -1160,7 +1162,7 @@ impl Rib {
                     let _ = self.withdraw_route(&name, prefix, protocol);
                 }
                 CandidateKey::Peer(addr) => {
-                    let _ = self.withdraw_peer_route(&name, prefix, addr);
+                    let _ = self.withdraw_peer_route(&name, prefix, *addr);
                 }
                 CandidateKey::Imported(..) => {}
             }
@@ -1287,7 +1289,7 @@ impl Rib {
             leaked: None,
             peer: Some(self.peers.intern_ref(&peer)),
         };
-        let key = CandidateKey::Peer(peer.addr);
+        let key = CandidateKey::Peer(self.neighbor_addr(peer.addr));
         let state = self.vrfs.get_mut(&name).expect("known");
         let mut first_mark = false;
         // Routes now counted under `next_hop` that were not, and the next hops of the
@@ -1339,7 +1341,8 @@ impl Rib {
         let Some((at, entry)) = state.table.get_mut_hinted(&prefix, u32::MAX) else {
             return Ok(());
         };
-        if let Some(old) = entry.change_candidates(|c| c.remove(&CandidateKey::Peer(peer))) {
+        let key = CandidateKey::Peer(self.neighbor_addrs.intern_ref(&peer));
+        if let Some(old) = entry.change_candidates(|c| c.remove(&key)) {
             if state.mark_best(Mark::at(prefix, at)) {
                 self.dirty_vrfs.insert(name.clone());
             }
@@ -1374,7 +1377,7 @@ impl Rib {
     ) {
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
         let shared_peer = Some(self.peers.intern_ref(&peer));
-        let source = PathSource::Peer(peer.addr);
+        let source = PathSource::Peer(self.neighbor_addr(peer.addr));
         let mut resolved: Option<(u32, Arc<Forward>)> = None;
         let mut gained = 0;
         let mut released: Vec<IpAddr> = Vec::new();
@@ -1435,7 +1438,7 @@ impl Rib {
         let Some(entry) = self.vpn.get_mut(&key) else {
             return;
         };
-        if let Some(old) = entry.paths.remove(&PathSource::Peer(peer)) {
+        if let Some(old) = entry.paths.remove(&PathSource::Peer(Arc::new(peer))) {
             if entry.is_empty() {
                 self.vpn.remove(&key);
             }
@@ -1768,7 +1771,10 @@ impl Rib {
             }
             for (prefix, entry) in state.table.iter_unordered_mut() {
                 for peer in &peers {
-                    let Some(route) = entry.candidates.get_mut(&CandidateKey::Peer(*peer)) else {
+                    let Some(route) = entry
+                        .candidates
+                        .get_mut(&CandidateKey::Peer(Arc::new(*peer)))
+                    else {
                         continue;
                     };
                     let nh = route.attrs.next_hop.addr().unwrap_or(*peer);
@@ -1786,17 +1792,17 @@ impl Rib {
             return;
         }
         // (VPN key, PE, next hop, label) of every path through the next hops.
-        let mut paths: Vec<(VpnKey, IpAddr, IpAddr, u32)> = Vec::new();
+        let mut paths: Vec<(VpnKey, NeighborAddr, IpAddr, u32)> = Vec::new();
         for (key, entry) in self.vpn.iter_unordered() {
             for (source, path) in &entry.paths {
                 let PathSource::Peer(peer) = source else {
                     continue;
                 };
-                let nh = path.attrs.next_hop.addr().unwrap_or(*peer);
+                let nh = path.attrs.next_hop.addr().unwrap_or(**peer);
                 if let (true, true, Some(label)) =
-                    (pe_peers.contains(peer), nhs.contains(&nh), path.label)
+                    (pe_peers.contains(&**peer), nhs.contains(&nh), path.label)
                 {
-                    paths.push((*key, *peer, nh, label));
+                    paths.push((*key, peer.clone(), nh, label));
                 }
             }
         }
@@ -1806,7 +1812,7 @@ impl Rib {
             if let Some(path) = self
                 .vpn
                 .get_mut(&key)
-                .and_then(|p| p.paths.get_mut(&PathSource::Peer(peer)))
+                .and_then(|p| p.paths.get_mut(&PathSource::Peer(peer.clone())))
             {
                 if path.forward != forward {
                     path.forward = forward;
@@ -1935,6 +1941,7 @@ impl Rib {
         self.leaks.purge_if_grown();
         self.forwards.purge_if_grown();
         self.peers.purge_if_grown();
+        self.neighbor_addrs.purge_if_grown();
         self.fib_actions.purge_if_grown();
         self.last_import_key = None;
         self.import_keys.purge_if_grown();
@@ -1952,6 +1959,11 @@ impl Rib {
         let key = self.import_keys.intern_ref(&(rd, source));
         self.last_import_key = Some(key.clone());
         key
+    }
+
+    /// The shared copy of a neighbor's address, for a key ([`NeighborAddr`]).
+    fn neighbor_addr(&mut self, addr: IpAddr) -> NeighborAddr {
+        self.neighbor_addrs.intern_ref(&addr)
     }
 
     fn intern(&mut self, attrs: Arc<Attrs>) -> Arc<Attrs> {
@@ -2124,7 +2136,7 @@ impl Rib {
         if bgp_changed {
             let from = match entry.bgp_best_key() {
                 None => BestFrom::Nothing,
-                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(*addr),
+                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(**addr),
                 Some(CandidateKey::Own(_) | CandidateKey::Imported(..)) => BestFrom::Elsewhere,
             };
             bgp_marks.push((prefix, from));

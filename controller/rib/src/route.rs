@@ -186,13 +186,19 @@ pub struct LeakSource {
     pub protocol: Protocol,
 }
 
+/// A BGP neighbor's address as the tables' keys hold it: shared (the RIB interns it), so a key
+/// naming a neighbor is a pointer. With the address inline, every candidate key and VPN path
+/// source took 24 bytes (an `IpAddr` is 17); now 16, 8 bytes less per table entry. Compares,
+/// orders, hashes and prints as the address; `Arc::new(addr)` makes one for a look-up.
+pub type NeighborAddr = Arc<IpAddr>;
+
 /// Who put a path into the VPN table.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum PathSource {
     /// Exported by a VRF of this router.
     Vrf(VrfName),
     /// Learned over VPNv4/VPNv6 from a BGP neighbor (a remote PE or a route reflector).
-    Peer(IpAddr),
+    Peer(NeighborAddr),
 }
 
 impl fmt::Display for PathSource {

@@ -941,7 +941,7 @@ impl Replayed {
                 paths
                     .keys()
                     .map(|s| match s {
-                        PathSource::Peer(a) => Some(*a),
+                        PathSource::Peer(a) => Some(**a),
                         PathSource::Vrf(_) => None,
                     })
                     .collect::<BTreeSet<_>>()
@@ -960,7 +960,7 @@ impl Replayed {
             // The delta's word on where the best path came from is the table's.
             let expected = match best.as_ref().map(|b| &b.key) {
                 None => BestFrom::Nothing,
-                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(*addr),
+                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(**addr),
                 Some(_) => BestFrom::Elsewhere,
             };
             assert_eq!(from, expected, "{vrf} {prefix}");
@@ -1367,7 +1367,7 @@ fn decision_process_and_maximum_paths_shape_the_fib() {
     );
     assert_eq!(
         rib.bgp_best("VRF-A", &p).unwrap().key,
-        CandidateKey::Peer(ip("10.1.0.3"))
+        CandidateKey::Peer(Arc::new(ip("10.1.0.3")))
     );
 }
 
@@ -1534,9 +1534,10 @@ fn table_entries_stay_small() {
     use std::mem::size_of;
     assert_eq!(size_of::<Route>(), 40);
     assert_eq!(size_of::<VpnPath>(), 40);
-    assert_eq!(size_of::<CandidateKey>(), 24);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 112);
-    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 96);
+    assert_eq!(size_of::<CandidateKey>(), 16);
+    assert_eq!(size_of::<PathSource>(), 16);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 104);
+    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 88);
 }
 
 /// The delta's marks remember where their entries are: taking in a batch of CE routes and
