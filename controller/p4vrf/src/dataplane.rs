@@ -112,6 +112,12 @@ enum Key {
 /// A route entry: (VRF id, prefix).
 type RouteKey = (u16, IpNet);
 
+/// Whether two VRF names are the same: by pointer first, as a delta's changes of one VRF share
+/// its name (`==` on an `Arc<str>` compares the bytes, a `memcmp` call per FIB change).
+fn same_vrf(a: &rib::VrfName, b: &rib::VrfName) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
 /// How many FIB changes ahead of the one being applied its route entry is prefetched.
 const PREFETCH_AHEAD: usize = 16;
 
@@ -383,7 +389,7 @@ impl Dataplane {
             if change.action.is_none() {
                 continue;
             }
-            if known_vrf != Some(&change.vrf) {
+            if !known_vrf.is_some_and(|v| same_vrf(v, &change.vrf)) {
                 if !topology.vrfs.contains(&*change.vrf) {
                     return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
                 }
@@ -626,12 +632,12 @@ impl Dataplane {
             if let (Some((name, Some(id))), Some(ahead)) =
                 (vrf, delta.changes.get(i + PREFETCH_AHEAD))
             {
-                if *name == ahead.vrf {
+                if same_vrf(name, &ahead.vrf) {
                     self.routes.prefetch((id as u16, ahead.prefix));
                 }
             }
             let vrf_id = match vrf {
-                Some((name, id)) if *name == change.vrf => id,
+                Some((name, id)) if same_vrf(name, &change.vrf) => id,
                 _ => {
                     let id = self.vrf_ids.get(&*change.vrf);
                     vrf = Some((&change.vrf, id));
