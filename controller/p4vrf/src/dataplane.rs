@@ -112,6 +112,12 @@ enum Key {
 /// A route entry: (VRF id, prefix).
 type RouteKey = (u16, IpNet);
 
+/// Whether two VRF names are the same: by pointer first, as a delta's changes of one VRF share
+/// its name (`==` on an `Arc<str>` compares the bytes, a `memcmp` call per FIB change).
+fn same_vrf(a: &rib::VrfName, b: &rib::VrfName) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
 /// How many FIB changes ahead of the one being applied its route entry is prefetched.
 const PREFETCH_AHEAD: usize = 16;
 
@@ -383,7 +389,7 @@ impl Dataplane {
             if change.action.is_none() {
                 continue;
             }
-            if known_vrf != Some(&change.vrf) {
+            if !known_vrf.is_some_and(|v| same_vrf(v, &change.vrf)) {
                 if !topology.vrfs.contains(&*change.vrf) {
                     return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
                 }
@@ -430,7 +436,8 @@ impl Dataplane {
         old: Option<RouteAction>,
         new: Option<RouteAction>,
     ) {
-        self.routes.set(key, old, new);
+        let was = self.routes.replace(key, new);
+        debug_assert_eq!(was, old);
         touched.routes.push((key, old, new));
     }
 
@@ -605,7 +612,8 @@ impl Dataplane {
 
     /// The route entries of a FIB delta, and the references they take and drop.
     ///
-    /// Per change this is a lookup of the entry's old action and a counter on its new one:
+    /// Per change this is one probe of the entry (its old action read and the new one written
+    /// together) and a counter on the new action:
     /// the ids of the last action seen are kept (`last`), as consecutive changes mostly
     /// forward the same way (one BGP neighbor's routes), and then nothing is looked up by
     /// adjacency at all.
@@ -624,12 +632,12 @@ impl Dataplane {
             if let (Some((name, Some(id))), Some(ahead)) =
                 (vrf, delta.changes.get(i + PREFETCH_AHEAD))
             {
-                if *name == ahead.vrf {
+                if same_vrf(name, &ahead.vrf) {
                     self.routes.prefetch((id as u16, ahead.prefix));
                 }
             }
             let vrf_id = match vrf {
-                Some((name, id)) if *name == change.vrf => id,
+                Some((name, id)) if same_vrf(name, &change.vrf) => id,
                 _ => {
                     let id = self.vrf_ids.get(&*change.vrf);
                     vrf = Some((&change.vrf, id));
@@ -640,11 +648,13 @@ impl Dataplane {
                 continue; // the VRF is gone and so are its entries (below)
             };
             let key = (vrf_id as u16, change.prefix);
-            let old = self.routes.get(key);
-            let new = match &change.action {
-                None => None,
-                Some(FibAction::Drop) => Some(RouteAction::Drop),
-                Some(FibAction::Punt) => Some(RouteAction::Punt),
+            // The new action is found before the entry is read, so that reading the old one
+            // and writing the new one are one probe (`Routes::replace`). Its reference is
+            // taken after: a held action is counted only when it replaces another one.
+            let (new, held) = match &change.action {
+                None => (None, false),
+                Some(FibAction::Drop) => (Some(RouteAction::Drop), false),
+                Some(FibAction::Punt) => (Some(RouteAction::Punt), false),
                 Some(FibAction::Forward(adjs)) => {
                     let held = match last {
                         Some((l, a)) if (Arc::ptr_eq(l, adjs) || l == adjs) && self.holds(a) => {
@@ -652,28 +662,27 @@ impl Dataplane {
                         }
                         _ => self.held_action(adjs),
                     };
-                    if held.is_some() && held == old {
-                        continue;
-                    }
-                    // The new reference first, so what old and new share stays in place.
                     let action = match held {
-                        Some(a) => {
-                            self.count(a, 1);
-                            a
-                        }
+                        Some(a) => a,
+                        // New ids, so never the entry's old action (which holds its ids).
                         None => self.acquire(touched, adjs)?,
                     };
                     last = Some((adjs, action));
-                    Some(action)
+                    (Some(action), held.is_some())
                 }
             };
+            let old = self.routes.replace(key, new);
             if new == old {
                 continue;
             }
+            // The new reference first, so what old and new share stays in place.
+            if let (Some(a), true) = (new, held) {
+                self.count(a, 1);
+            }
+            touched.routes.push((key, old, new));
             if let Some(old) = old {
                 self.release(touched, old)?;
             }
-            self.set_route(touched, key, old, new);
         }
         Ok(())
     }

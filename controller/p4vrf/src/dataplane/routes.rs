@@ -75,10 +75,6 @@ impl Default for VrfRoutes {
 }
 
 impl VrfRoutes {
-    fn get_v4(&self, net: &Ipv4Net) -> Option<u64> {
-        self.v4.get(v4_key(net))
-    }
-
     fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
@@ -114,11 +110,15 @@ impl Routes {
         self.len
     }
 
+    /// The entry of `key` (the tests' read: a FIB change reads it as it writes, with
+    /// [`Routes::replace`]).
+    #[cfg(test)]
     pub(super) fn get(&self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
         let routes = self.vrfs.get(usize::from(vrf))?;
         match prefix {
             IpNet::V4(net) => routes
-                .get_v4(&net)
+                .v4
+                .get(v4_key(&net))
                 .map(|b| unpack_action(b as u32 & ACTION_MASK as u32)),
             IpNet::V6(net) => routes
                 .v6
@@ -127,72 +127,40 @@ impl Routes {
         }
     }
 
-    /// Starts loading where [`Routes::get`] of `key` will look (see [`V4Table::prefetch`]).
+    /// Starts loading where [`Routes::replace`] of `key` will look (see [`V4Table::prefetch`]).
     pub(super) fn prefetch(&self, (vrf, prefix): RouteKey) {
         if let (Some(routes), IpNet::V4(net)) = (self.vrfs.get(usize::from(vrf)), prefix) {
             routes.v4.prefetch(v4_key(&net));
         }
     }
 
-    /// Sets the entry of `key`; returns the one it had (the tests' reference operation).
-    #[cfg(test)]
-    fn insert(&mut self, (vrf, prefix): RouteKey, action: RouteAction) -> Option<RouteAction> {
+    /// Sets the entry of `key` to `new`, or removes it (`None`); returns the one it had.
+    ///
+    /// Reading the old entry and writing the new one are one probe of the IPv4 table (see
+    /// [`V4Table::insert`]): a FIB change needs both, and at a million entries each probe is
+    /// a wait for memory, so a get and then a set cost two.
+    pub(super) fn replace(
+        &mut self,
+        (vrf, prefix): RouteKey,
+        new: Option<RouteAction>,
+    ) -> Option<RouteAction> {
+        let Some(new) = new else {
+            return self.remove((vrf, prefix));
+        };
         let routes = self.vrf_mut(vrf);
         let old = match prefix {
-            IpNet::V4(net) => {
-                let old = routes.get_v4(&net);
-                routes
-                    .v4
-                    .insert(v4_key(&net) | u64::from(pack_action(action)));
-                old.map(|b| unpack_action(b as u32 & ACTION_MASK as u32))
-            }
+            IpNet::V4(net) => routes
+                .v4
+                .insert(v4_key(&net) | u64::from(pack_action(new)))
+                .map(|b| unpack_action(b as u32 & ACTION_MASK as u32)),
             IpNet::V6(net) => routes
                 .v6
-                .insert((u128::from(net.addr()), net.prefix_len()), action),
+                .insert((u128::from(net.addr()), net.prefix_len()), new),
         };
         if old.is_none() {
             self.len += 1;
         }
         old
-    }
-
-    /// Changes the entry of `key` from `old`, what [`Routes::get`] says it is, to `new`.
-    pub(super) fn set(
-        &mut self,
-        (vrf, prefix): RouteKey,
-        old: Option<RouteAction>,
-        new: Option<RouteAction>,
-    ) {
-        let routes = self.vrf_mut(vrf);
-        match prefix {
-            IpNet::V4(net) => {
-                let key = v4_key(&net);
-                match new {
-                    Some(new) => routes.v4.insert(key | u64::from(pack_action(new))),
-                    None => {
-                        routes.v4.remove(key);
-                    }
-                }
-            }
-            IpNet::V6(net) => {
-                let key = (u128::from(net.addr()), net.prefix_len());
-                match new {
-                    Some(new) => routes.v6.insert(key, new),
-                    None => routes.v6.remove(&key),
-                };
-            }
-        }
-        match (old, new) {
-            (None, Some(_)) => self.len += 1,
-            (Some(_), None) => {
-                let emptied = routes.is_empty();
-                self.len -= 1;
-                if emptied {
-                    self.trim();
-                }
-            }
-            _ => {}
-        }
     }
 
     /// The entries of VRF id `vrf`, made if it has none.
@@ -212,7 +180,6 @@ impl Routes {
     }
 
     /// Removes the entry of `key`; returns it.
-    #[cfg(test)]
     fn remove(&mut self, (vrf, prefix): RouteKey) -> Option<RouteAction> {
         let routes = self.vrfs.get_mut(usize::from(vrf))?;
         let old = match prefix {
@@ -284,9 +251,9 @@ mod tests {
             for vrf in [3u16, 1, u16::MAX] {
                 let key = (vrf, n.parse::<IpNet>().unwrap());
                 let action = actions[(i + vrf as usize) % actions.len()];
-                assert_eq!(routes.insert(key, action), want.insert(key, action));
+                assert_eq!(routes.replace(key, Some(action)), want.insert(key, action));
                 let again = actions[(i + 1) % actions.len()];
-                assert_eq!(routes.insert(key, again), want.insert(key, again));
+                assert_eq!(routes.replace(key, Some(again)), want.insert(key, again));
             }
         }
         assert_eq!(routes.len(), want.len());
@@ -302,11 +269,12 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         for (k, a) in &expected {
-            routes.set(*k, Some(*a), Some(RouteAction::Punt));
+            assert_eq!(routes.replace(*k, Some(RouteAction::Punt)), Some(*a));
             assert_eq!(routes.get(*k), Some(RouteAction::Punt));
-            routes.set(*k, Some(RouteAction::Punt), None);
+            assert_eq!(routes.replace(*k, None), Some(RouteAction::Punt));
             assert_eq!(routes.get(*k), None);
-            routes.set(*k, None, Some(*a));
+            assert_eq!(routes.replace(*k, None), None);
+            assert_eq!(routes.replace(*k, Some(*a)), None);
             assert_eq!(routes.get(*k), Some(*a));
             assert_eq!(routes.remove(*k), Some(*a));
             assert_eq!(routes.get(*k), None);

@@ -316,3 +316,288 @@ fn updates_come_in_write_order_whole_or_in_chunks() {
         assert_eq!(updates.remaining(), 0);
     }
 }
+
+/// Random deltas (announces to single nexthops and ECMP sets, drops, punts, withdraws of
+/// present and absent prefixes, keys repeated within a delta) against a model FIB: after each,
+/// the updates applied to a model switch give exactly the desired entities, written in a safe
+/// order (a route is written only when what it points at is there), every route forwards to
+/// the model's neighbors, and every nexthop and group count is the number of its references.
+#[test]
+fn random_deltas_keep_switch_routes_and_counts_exact() {
+    use p4rt::entity::EntityKey;
+
+    let mut topology = Topology::default();
+    for vrf in ["v", "w"] {
+        topology.vrfs.insert(vrf.into());
+    }
+    topology
+        .interfaces
+        .insert("e1".into(), (1, None, "v".into()));
+    let adj = |i: u8| Adjacency {
+        interface: Arc::from("e1"),
+        address: IpAddr::from([10, 0, 0, i]),
+        vpn_label: None,
+        transport_label: None,
+    };
+    for i in 1..=4 {
+        topology.neighbors.insert(
+            (Arc::from("e1"), IpAddr::from([10, 0, 0, i])),
+            Mac([2, 0, 0, 0, 0, i]),
+        );
+    }
+    // Single adjacencies and ECMP sets, shared as the RIB shares them.
+    let sets: Vec<Adjacencies> = [&[1][..], &[2], &[3], &[4], &[1, 2], &[2, 3, 4], &[1, 4]]
+        .iter()
+        .map(|ids| ids.iter().map(|i| adj(*i)).collect())
+        .collect();
+    let vrfs: [rib::VrfName; 2] = [Arc::from("v"), Arc::from("w")];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut dp = Dataplane::new();
+    let mut switch: BTreeMap<EntityKey, Entity> = BTreeMap::new();
+    let mut fib: BTreeMap<(usize, IpNet), FibAction> = BTreeMap::new();
+    let mut largest = 0;
+    for round in 0..3000 {
+        // Few prefixes and small deltas, so that entries are often the last reference on
+        // what they point at; a few large ones, then everything withdrawn.
+        let (prefixes, n) = if round % 100 < 95 { (5, 6) } else { (80, 60) };
+        let mut changes = Vec::new();
+        if round % 100 == 99 {
+            changes.extend(fib.keys().map(|(vrf, prefix)| (*vrf, *prefix, None)));
+        }
+        for _ in 0..rand(n) {
+            let vrf = rand(2) as usize;
+            let prefix: IpNet = format!("10.{}.0.0/16", rand(prefixes)).parse().unwrap();
+            let action = match rand(10) {
+                0..=2 => None,
+                3 => Some(FibAction::Drop),
+                4 => Some(FibAction::Punt),
+                // An equal set in a new allocation now and then.
+                5 => Some(FibAction::Forward(
+                    sets[rand(7) as usize].iter().cloned().collect(),
+                )),
+                _ => Some(FibAction::Forward(sets[rand(7) as usize].clone())),
+            };
+            changes.push((vrf, prefix, action));
+        }
+        changes.sort_by_key(|c| c.0);
+        for (vrf, prefix, action) in &changes {
+            match action {
+                Some(a) => fib.insert((*vrf, *prefix), a.clone()),
+                None => fib.remove(&(*vrf, *prefix)),
+            };
+        }
+        let delta = FibDelta {
+            changes: changes
+                .into_iter()
+                .map(|(vrf, prefix, action)| rib::FibChange {
+                    vrf: vrfs[vrf].clone(),
+                    prefix,
+                    action,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let updates = if round % 2 == 0 {
+            dp.apply(&topology, &delta).unwrap()
+        } else {
+            dp.apply_owned(&topology, delta).unwrap().into_vec()
+        };
+        for u in updates {
+            let key = u.entity.key();
+            match u.kind {
+                UpdateKind::Insert => assert!(switch.insert(key, u.entity.clone()).is_none()),
+                UpdateKind::Modify => assert!(switch.insert(key, u.entity.clone()).is_some()),
+                UpdateKind::Delete => assert!(switch.remove(&key).is_some()),
+            }
+            if u.kind == UpdateKind::Delete {
+                continue;
+            }
+            if let Entity::Table(t) = &u.entity {
+                if let TableAction::Action(call) = &t.action {
+                    let table = match call.action.as_str() {
+                        names::SET_NEXTHOP => names::NEXTHOP,
+                        names::SET_ECMP_GROUP => names::ECMP_GROUP,
+                        _ => continue,
+                    };
+                    let id = call.params[0].1.clone();
+                    assert!(
+                        switch.values().any(|e| matches!(e, Entity::Table(x)
+                            if x.table == table && x.matches[0].value == MatchValue::Exact(id.clone()))),
+                        "route written before what it points at"
+                    );
+                }
+            }
+        }
+        largest = largest.max(fib.len());
+        let want: BTreeMap<EntityKey, Entity> = dp.entities().map(|e| (e.key(), e)).collect();
+        assert_eq!(switch, want, "round {round}");
+
+        // Every route forwards as the model says.
+        /// The neighbor MACs of adjacencies (10.0.0.i has 2:0:0:0:0:i).
+        fn macs(adjs: &[Adjacency]) -> BTreeSet<[u8; 6]> {
+            adjs.iter()
+                .map(|a| match a.address {
+                    IpAddr::V4(v4) => [2, 0, 0, 0, 0, v4.octets()[3]],
+                    IpAddr::V6(_) => unreachable!(),
+                })
+                .collect()
+        }
+        let mac_of_nexthop = |id: u16| -> [u8; 6] {
+            let key = Key::Nexthop(id);
+            let Some(Entity::Table(t)) = dp.desired.get(&key) else {
+                panic!("no nexthop {id}")
+            };
+            let TableAction::Action(call) = &t.action else {
+                panic!()
+            };
+            call.params[1].1.as_ref().try_into().unwrap()
+        };
+        assert_eq!(dp.routes.len(), fib.len());
+        for ((vrf, prefix), action) in &fib {
+            let id = dp.vrf_id(&vrfs[*vrf]).unwrap();
+            let got = dp.routes.get((id, *prefix));
+            match (action, got) {
+                (FibAction::Drop, Some(RouteAction::Drop)) => {}
+                (FibAction::Punt, Some(RouteAction::Punt)) => {}
+                (FibAction::Forward(adjs), Some(RouteAction::Nexthop(nh))) => {
+                    assert_eq!(adjs.len(), 1);
+                    assert_eq!(BTreeSet::from([mac_of_nexthop(nh)]), macs(adjs));
+                }
+                (FibAction::Forward(adjs), Some(RouteAction::Group(g))) => {
+                    let Some(Entity::Group(group)) = dp.desired.get(&Key::Group(u32::from(g)))
+                    else {
+                        panic!("no group {g}")
+                    };
+                    let got: BTreeSet<[u8; 6]> = group
+                        .members
+                        .iter()
+                        .map(|(m, _)| mac_of_nexthop(*m as u16))
+                        .collect();
+                    assert_eq!(got, macs(adjs));
+                }
+                other => panic!("{prefix} in {vrf}: {other:?}"),
+            }
+        }
+
+        // Counts: references from routes, and from groups on their nexthops.
+        let mut nexthop_refs = vec![0u32; dp.nexthop_refs.len()];
+        let mut group_refs = vec![0u32; dp.group_refs.len()];
+        for (_, action) in dp.routes.iter() {
+            match action {
+                RouteAction::Nexthop(id) => nexthop_refs[id as usize] += 1,
+                RouteAction::Group(id) => group_refs[id as usize] += 1,
+                _ => {}
+            }
+        }
+        for adjs in dp.group_ids.by_key.keys() {
+            for a in adjs.iter() {
+                nexthop_refs[dp.nexthop_ids.get(a).unwrap() as usize] += 1;
+            }
+        }
+        assert_eq!(nexthop_refs, dp.nexthop_refs, "round {round}");
+        assert_eq!(group_refs, dp.group_refs, "round {round}");
+        for (id, refs) in nexthop_refs.iter().enumerate() {
+            assert_eq!(*refs > 0, dp.nexthop_ids.key_of(id as u32).is_some());
+        }
+        for (id, refs) in group_refs.iter().enumerate() {
+            assert_eq!(*refs > 0, dp.group_ids.key_of(id as u32).is_some());
+        }
+    }
+    assert!(largest > 40, "the model FIB stayed small: {largest}");
+}
+
+/// CPU nanoseconds of this thread.
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Times `translate` of 1M IPv4 routes into one VRF, in deltas of `DP_CHUNK` (default
+/// 50,000), then 1M modifies and 1M withdraws. Run with
+/// `cargo test --release -p p4vrf --lib -- --ignored --nocapture translate_timing`.
+#[test]
+#[ignore]
+fn translate_timing() {
+    let chunk: usize = std::env::var("DP_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let mut topology = Topology::default();
+    topology.vrfs.insert("v".into());
+    topology
+        .interfaces
+        .insert("e1".into(), (1, None, "v".into()));
+    let adj = |i: u8| Adjacency {
+        interface: Arc::from("e1"),
+        address: IpAddr::from([10, 0, 0, i]),
+        vpn_label: None,
+        transport_label: None,
+    };
+    for i in 1..=2 {
+        topology.neighbors.insert(
+            (Arc::from("e1"), IpAddr::from([10, 0, 0, i])),
+            Mac([2, 0, 0, 0, 0, i]),
+        );
+    }
+    let vrf: rib::VrfName = Arc::from("v");
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut prefixes: Vec<IpNet> = (0..1_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            IpNet::V4(
+                ipnet::Ipv4Net::new(std::net::Ipv4Addr::from((state >> 8) as u32 & !0xff), 24)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let mut dp = Dataplane::new();
+    dp.apply(&topology, &FibDelta::default()).unwrap();
+    for (name, action) in [
+        ("insert", Some(FibAction::Forward(Arc::from([adj(1)])))),
+        ("modify", Some(FibAction::Forward(Arc::from([adj(2)])))),
+        ("delete", None),
+    ]
+    .into_iter()
+    .cycle()
+    .take(9)
+    {
+        let mut ns = 0;
+        for part in prefixes.chunks(chunk) {
+            let delta = FibDelta {
+                changes: part
+                    .iter()
+                    .map(|p| rib::FibChange {
+                        vrf: vrf.clone(),
+                        prefix: *p,
+                        action: action.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            let t = thread_cpu_ns();
+            let touched = dp.translate(&topology, &delta).unwrap();
+            ns += thread_cpu_ns() - t;
+            drop(touched);
+        }
+        println!(
+            "{name}: {:.1} ns per route ({} routes)",
+            ns as f64 / prefixes.len() as f64,
+            prefixes.len()
+        );
+    }
+}
