@@ -17,6 +17,7 @@
 
 pub mod decision;
 mod intern;
+pub mod open_addressing;
 mod policy_ref;
 mod route;
 pub mod small_map;

@@ -39,15 +39,6 @@ fn home(tag: u64, slots: usize) -> usize {
     ((tag * slots as u64) >> 32) as usize
 }
 
-/// How far `to` is from `from`, walking forward and wrapping.
-fn distance(from: usize, to: usize, slots: usize) -> usize {
-    if to >= from {
-        to - from
-    } else {
-        to + slots - from
-    }
-}
-
 /// Positions (below `u32::MAX`) by hash.
 #[derive(Clone, Default)]
 pub(super) struct PositionIndex {
@@ -133,28 +124,12 @@ impl PositionIndex {
         if self.len == 0 {
             return None;
         }
-        let mut hole = self.find_slot(hash, is).ok()?;
+        let hole = self.find_slot(hash, is).ok()?;
         let removed = Self::position(self.slots[hole]);
-        // Later slots of the run that probed past the hole move back into it, so that no
-        // search stops at the hole short of its slot (no tombstones).
         let n = self.slots.len();
-        let mut i = hole;
-        loop {
-            i += 1;
-            if i == n {
-                i = 0;
-            }
-            let slot = self.slots[i];
-            if slot == 0 {
-                break;
-            }
-            let h = home(slot >> 32, n);
-            if distance(h, hole, n) < distance(h, i, n) {
-                self.slots[hole] = slot;
-                hole = i;
-            }
-        }
-        self.slots[hole] = 0;
+        crate::open_addressing::remove_shifting_back(&mut self.slots, hole, 0, |slot| {
+            home(slot >> 32, n)
+        });
         self.len -= 1;
         Some(removed)
     }

@@ -33,15 +33,6 @@ fn home(hash: u64, slots: usize) -> usize {
     (((hash & 0xffff_ffff) * slots as u64) >> 32) as usize
 }
 
-/// How far `to` is from `from`, walking forward and wrapping.
-fn distance(from: usize, to: usize, slots: usize) -> usize {
-    if to >= from {
-        to - from
-    } else {
-        to + slots - from
-    }
-}
-
 /// One shard: slots, and how many are full.
 #[derive(Debug, Default)]
 struct Shard {
@@ -101,25 +92,11 @@ impl Shard {
 
     /// Empties slot `hole`, moving back the entries after it that probed past it, so that a
     /// search never stops at a hole short of its entry (no tombstones).
-    fn remove_at(&mut self, mut hole: usize, hash: impl Fn(u64) -> u64) {
+    fn remove_at(&mut self, hole: usize, hash: impl Fn(u64) -> u64) {
         let n = self.slots.len();
-        let mut i = hole;
-        loop {
-            i += 1;
-            if i == n {
-                i = 0;
-            }
-            let entry = self.slots[i];
-            if entry == 0 {
-                break;
-            }
-            let h = home(hash(entry), n);
-            if distance(h, hole, n) < distance(h, i, n) {
-                self.slots[hole] = entry;
-                hole = i;
-            }
-        }
-        self.slots[hole] = 0;
+        rib::open_addressing::remove_shifting_back(&mut self.slots, hole, 0, |entry| {
+            home(hash(entry), n)
+        });
         self.len -= 1;
     }
 
