@@ -185,8 +185,9 @@ impl Router {
 
     /// Takes the RIB's delta, and leaves its translation into switch updates to the caller:
     /// the daemon runs it on the thread that writes them, while this one takes in the next
-    /// UPDATEs (the translation was an eighth of taking in a full table here). The data plane
-    /// is locked until the translation is done.
+    /// UPDATEs (the translation was an eighth of taking in a full table here). A translation
+    /// must run before the next one is taken, and before the data plane is read or the
+    /// configuration applied: the daemon waits for the write in flight first.
     pub fn take_translation(&mut self) -> Translation {
         let mut delta = self.rib.take_delta();
         self.pending_deltas += 1;

@@ -1436,10 +1436,11 @@ impl Rib {
     /// Withdraws a remote PE's VPN path (no-op if absent).
     pub fn withdraw_vpn_path(&mut self, rd: RouteDistinguisher, prefix: IpNet, peer: IpAddr) {
         let key = (rd, prefix.trunc());
+        let source = PathSource::Peer(self.neighbor_addr(peer));
         let Some(entry) = self.vpn.get_mut(&key) else {
             return;
         };
-        if let Some(old) = entry.paths.remove(&PathSource::Peer(Arc::new(peer))) {
+        if let Some(old) = entry.paths.remove(&source) {
             if entry.is_empty() {
                 self.vpn.remove(&key);
             }
@@ -1770,12 +1771,13 @@ impl Rib {
             if state.dirty_best.is_empty() {
                 self.dirty_vrfs.insert(vrf.clone());
             }
+            let keys: Vec<(IpAddr, CandidateKey)> = peers
+                .iter()
+                .map(|p| (*p, CandidateKey::Peer(Arc::new(*p))))
+                .collect();
             for (prefix, entry) in state.table.iter_unordered_mut() {
-                for peer in &peers {
-                    let Some(route) = entry
-                        .candidates
-                        .get_mut(&CandidateKey::Peer(Arc::new(*peer)))
-                    else {
+                for (peer, key) in &keys {
+                    let Some(route) = entry.candidates.get_mut(key) else {
                         continue;
                     };
                     let nh = route.attrs.next_hop.addr().unwrap_or(*peer);
