@@ -31,8 +31,7 @@ impl Family {
 
 fn via(route: &Route) -> String {
     let origin = route
-        .leaked
-        .as_ref()
+        .leaked()
         .map(|l| match &l.source {
             PathSource::Vrf(v) => format!(" ({v})"),
             PathSource::Peer(p) => format!(" (from {p})"),
@@ -98,7 +97,7 @@ pub fn ip_route_vrf(rib: &Rib, vrf: &str, family: Family) -> String {
         let code = format!(
             "{}{}",
             route.protocol.code(),
-            if route.leaked.is_some() { " +" } else { "" }
+            if route.leaked().is_some() { " +" } else { "" }
         );
         let tag = if route.tag() != 0 {
             format!(", tag {}", route.tag())
@@ -266,7 +265,7 @@ pub(crate) fn vrf_bgp_table<'a>(
                     (Some(b), true) => (VrfPathSource::Redistributed(*protocol), b.attrs.clone()),
                     _ => continue,
                 },
-                CandidateKey::Peer(_) => match &route.peer {
+                CandidateKey::Peer(_) => match route.peer() {
                     Some(peer) => (VrfPathSource::Neighbor(peer), route.attrs.clone()),
                     None => continue,
                 },
@@ -464,7 +463,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                 );
                 for p in paths {
                     let a = p.attrs;
-                    match (p.imported_from, &p.path.peer) {
+                    match (p.imported_from, p.path.peer()) {
                         (Some((src_rd, PathSource::Vrf(src))), _) => {
                             let _ =
                                 writeln!(out, "  Imported path from {src_rd}:{prefix} (vrf {src})");
@@ -486,8 +485,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                     }
                     let from = p
                         .path
-                        .peer
-                        .as_ref()
+                        .peer()
                         .map(|x| format!("{} ({})", x.addr, x.router_id))
                         .unwrap_or_else(|| unspecified(family));
                     let _ = writeln!(
@@ -506,7 +504,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                         a.med.unwrap_or(0),
                         a.local_pref.unwrap_or(100),
                         a.weight,
-                        match (p.imported_from.is_some(), p.path.peer.as_deref()) {
+                        match (p.imported_from.is_some(), p.path.peer()) {
                             (true, _) => "imported",
                             (false, Some(peer)) if peer.ebgp => "external",
                             (false, Some(_)) => "internal",

@@ -658,7 +658,7 @@ impl BgpInstance {
                         Some(router.vpn_label(vrf)?),
                     ),
                     PathSource::Peer(_) => {
-                        let peer = *path.peer.as_deref()?;
+                        let peer = *path.peer()?;
                         (
                             path.attrs.clone(),
                             Learned::Ibgp {

@@ -74,7 +74,7 @@ fn compare_to_igp_cost(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering
                 .unwrap_or(DEFAULT_LOCAL_PREF)
                 .cmp(&x.local_pref.unwrap_or(DEFAULT_LOCAL_PREF))
         })
-        .then_with(|| b.peer.is_none().cmp(&a.peer.is_none()))
+        .then_with(|| b.peer().is_none().cmp(&a.peer().is_none()))
         .then_with(|| x.as_path.length().cmp(&y.as_path.length()))
         .then_with(|| origin_rank(x.origin).cmp(&origin_rank(y.origin)))
         .then_with(|| {
@@ -85,7 +85,7 @@ fn compare_to_igp_cost(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering
             }
         })
         .then_with(|| {
-            let ebgp = |r: &Route| r.peer.as_ref().is_some_and(|p| p.ebgp);
+            let ebgp = |r: &Route| r.peer().is_some_and(|p| p.ebgp);
             ebgp(b).cmp(&ebgp(a))
         })
 }
@@ -94,7 +94,7 @@ fn compare_to_igp_cost(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering
 fn identifier(r: &Route) -> Ipv4Addr {
     r.attrs
         .originator_id
-        .or(r.peer.as_ref().map(|p| p.router_id))
+        .or(r.peer().map(|p| p.router_id))
         .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
@@ -104,7 +104,7 @@ pub fn compare(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering {
         .then_with(|| identifier(a).cmp(&identifier(b)))
         .then_with(|| a.attrs.cluster_list.len().cmp(&b.attrs.cluster_list.len()))
         .then_with(|| {
-            let addr = |r: &Route| r.peer.as_ref().map(|p| p.addr);
+            let addr = |r: &Route| r.peer().map(|p| p.addr);
             addr(a).cmp(&addr(b))
         })
 }
@@ -114,15 +114,15 @@ pub fn compare(a: &Route, b: &Route, opts: &DecisionOptions) -> Ordering {
 /// multipath), and the same AS path (FRR's default, not `multipath-relax`).
 pub fn multipath_equal(best: &Route, candidate: &Route, opts: &DecisionOptions) -> bool {
     compare_to_igp_cost(best, candidate, opts) == Ordering::Equal
-        && best.peer.is_some()
-        && candidate.peer.is_some()
+        && best.peer().is_some()
+        && candidate.peer().is_some()
         && best.attrs.as_path == candidate.attrs.as_path
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::{Forward, PeerRef, Protocol};
+    use crate::route::{Forward, PeerRef, Protocol, RouteOrigin};
     use policy::{AsPath, AsSegment, Attrs, SourceProtocol};
     use std::sync::Arc;
 
@@ -144,8 +144,12 @@ mod tests {
             distance: 20,
             forward: Arc::new(Forward::Blackhole),
             attrs: Arc::new(attrs),
-            leaked: None,
-            peer: p.map(Arc::new),
+            origin: p.map(|peer| {
+                Arc::new(RouteOrigin {
+                    peer: Some(peer),
+                    leaked: None,
+                })
+            }),
         }
     }
 

@@ -27,7 +27,7 @@ pub use decision::DecisionOptions;
 pub use policy_ref::MapRef;
 pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathSource, PeerRef,
-    Protocol, Route, VpnPath, VrfName,
+    Protocol, Route, RouteOrigin, VpnPath, VrfName,
 };
 pub use small_map::SmallMap;
 use table::TableKey;
@@ -209,7 +209,7 @@ impl PrefixEntry {
         Some(BgpBest {
             key: key.clone(),
             attrs: self.bgp_attrs().unwrap_or(&route.attrs).clone(),
-            peer: route.peer.as_deref().copied(),
+            peer: route.peer().copied(),
         })
     }
 
@@ -234,7 +234,7 @@ impl PrefixEntry {
         let best = self.best_key().cloned();
         let bgp = self.bgp_index().and_then(|i| {
             let (key, route) = self.candidates.get_index(i)?;
-            Some((key.clone(), route.attrs.clone(), route.peer.clone()))
+            Some((key.clone(), route.attrs.clone(), route.origin.clone()))
         });
         let result = change(&mut self.candidates);
         if let Some(key) = best {
@@ -245,7 +245,7 @@ impl PrefixEntry {
                 }
             }
         }
-        if let Some((key, attrs, peer)) = bgp {
+        if let Some((key, attrs, origin)) = bgp {
             self.bgp = match self.candidates.get_index_of(&key) {
                 None => GONE,
                 Some((i, route)) => {
@@ -253,7 +253,7 @@ impl PrefixEntry {
                     // next delta derives them again; a BGP route's are the route's.
                     let same = self.bgp_attrs().is_some()
                         || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
-                            && route.peer == peer);
+                            && route.origin == origin);
                     i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
                 }
             };
@@ -1018,12 +1018,10 @@ pub struct Rib {
     interned: AttrInterner,
     /// One shared copy of each distinct adjacency list routes forward through.
     adjacencies: Interner<[Adjacency]>,
-    /// One shared copy of each distinct leak source (RD, source, protocol).
-    leaks: Interner<LeakSource>,
+    /// One shared copy of each distinct origin (neighbor, leak source) routes and paths have.
+    origins: Interner<RouteOrigin>,
     /// One shared copy of each distinct forwarding routes and paths have.
     forwards: Interner<Forward>,
-    /// One shared copy of each BGP neighbor routes and paths were learned from.
-    peers: Interner<PeerRef>,
     /// One shared copy of each neighbor address the tables' keys name.
     neighbor_addrs: Interner<IpAddr>,
     /// One shared copy of each FIB action the tables' entries hold.
@@ -1180,7 +1178,7 @@ impl Rib {
         prefix: IpNet,
         mut route: Route,
     ) -> Result<(), RibError> {
-        if route.protocol == Protocol::Bgp || route.leaked.is_some() {
+        if route.protocol == Protocol::Bgp || route.leaked().is_some() {
             return Err(RibError::NotOwnProtocol(route.protocol));
         }
         let name = self.known_vrf(vrf)?;
@@ -1287,8 +1285,7 @@ impl Rib {
             distance: if peer.ebgp { 20 } else { 200 },
             forward,
             attrs,
-            leaked: None,
-            peer: Some(self.peers.intern_ref(&peer)),
+            origin: Some(self.origin_of(peer)),
         };
         let key = CandidateKey::Peer(self.neighbor_addr(peer.addr));
         let state = self.vrfs.get_mut(&name).expect("known");
@@ -1377,7 +1374,7 @@ impl Rib {
         paths: impl IntoIterator<Item = (RouteDistinguisher, IpNet, u32)>,
     ) {
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
-        let shared_peer = Some(self.peers.intern_ref(&peer));
+        let origin = Some(self.origin_of(peer));
         let source = PathSource::Peer(self.neighbor_addr(peer.addr));
         let mut resolved: Option<(u32, Arc<Forward>)> = None;
         let mut gained = 0;
@@ -1405,7 +1402,7 @@ impl Rib {
                 forward,
                 attrs: attrs.clone(),
                 label: Some(label),
-                peer: shared_peer.clone(),
+                origin: origin.clone(),
             };
             let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
             let old = entry.paths.insert(source.clone(), path.clone());
@@ -1941,9 +1938,8 @@ impl Rib {
             .retain(|_, s| !(s.removing && s.table.is_empty() && s.hosts_fib.is_empty()));
         self.interned.purge_if_grown();
         self.adjacencies.purge_if_grown();
-        self.leaks.purge_if_grown();
+        self.origins.purge_if_grown();
         self.forwards.purge_if_grown();
-        self.peers.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
         self.fib_actions.purge_if_grown();
         self.last_import_key = None;
@@ -1962,6 +1958,14 @@ impl Rib {
         let key = self.import_keys.intern_ref(&(rd, source));
         self.last_import_key = Some(key.clone());
         key
+    }
+
+    /// The shared origin of the routes and paths a neighbor sends.
+    fn origin_of(&mut self, peer: PeerRef) -> Arc<RouteOrigin> {
+        self.origins.intern_ref(&RouteOrigin {
+            peer: Some(peer),
+            leaked: None,
+        })
     }
 
     /// The shared copy of a neighbor's address, for a key ([`NeighborAddr`]).
@@ -2197,10 +2201,10 @@ impl Rib {
                 protocol,
                 route.forward.clone(),
                 b.attrs.clone(),
-                route.peer.clone(),
+                route.origin.clone(),
             ))
         });
-        let path = candidate.and_then(|(protocol, forward, attrs, peer)| {
+        let path = candidate.and_then(|(protocol, forward, attrs, origin)| {
             let mut attrs = (*attrs).clone();
             attrs.ext_communities = attrs.ext_communities.with(
                 policy
@@ -2218,7 +2222,7 @@ impl Rib {
                 forward,
                 attrs,
                 label: None,
-                peer,
+                origin,
             })
         });
         let key = (rd, prefix);
@@ -2374,10 +2378,13 @@ impl Rib {
         // In key order, as the paths are in source order and share the RD.
         let mut wanted: Vec<(CandidateKey, Route)> = Vec::with_capacity(admitted.len());
         for (source, path) in admitted {
-            let leaked = self.leaks.intern_ref(&LeakSource {
-                rd,
-                source: source.clone(),
-                protocol: path.protocol,
+            let origin = self.origins.intern_ref(&RouteOrigin {
+                peer: path.peer().copied(),
+                leaked: Some(LeakSource {
+                    rd,
+                    source: source.clone(),
+                    protocol: path.protocol,
+                }),
             });
             let attrs = match &import_map {
                 Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
@@ -2394,8 +2401,7 @@ impl Rib {
                     distance: Protocol::Bgp.default_distance(),
                     forward: path.forward.clone(),
                     attrs,
-                    leaked: Some(leaked),
-                    peer: path.peer,
+                    origin: Some(origin),
                 },
             ));
         }

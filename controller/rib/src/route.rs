@@ -131,9 +131,9 @@ pub struct PeerRef {
 /// A route as it sits in one VRF's table.
 ///
 /// A table holds a million of these, so every field is at most a pointer: what many routes
-/// have in common (forwarding, attributes, leak source, neighbor) is shared, one copy per
-/// distinct value (the RIB interns them). 40 bytes, where a `Forward` and a `PeerRef` inline
-/// made it 72.
+/// have in common (forwarding, attributes, origin) is shared, one copy per distinct value (the
+/// RIB interns them). 32 bytes, where a `Forward` and a `PeerRef` inline made it 72, and the
+/// leak source and the neighbor in two pointers 40.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Route {
     pub protocol: Protocol,
@@ -142,12 +142,19 @@ pub struct Route {
     pub forward: Arc<Forward>,
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
-    /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
-    /// Shared by every route imported from the same RD and source.
-    pub leaked: Option<Arc<LeakSource>>,
-    /// The BGP neighbor the route was learned from (directly, or through the VPN table);
-    /// shared by its routes.
-    pub peer: Option<Arc<PeerRef>>,
+    /// The neighbor it was learned from and, for a leaked route, where it was leaked from;
+    /// `None` for the VRF's own routes ([`Route::peer`], [`Route::leaked`]).
+    pub origin: Option<Arc<RouteOrigin>>,
+}
+
+/// Where a route came from, beyond its VRF: the BGP neighbor that sent it (directly, or
+/// through the VPN table) and, for a route imported from the VPN table, its RD, source and
+/// original protocol. Shared by the routes of one origin (the RIB interns them), so a
+/// [`Route`] holds both in one pointer.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct RouteOrigin {
+    pub peer: Option<PeerRef>,
+    pub leaked: Option<LeakSource>,
 }
 
 impl Route {
@@ -160,9 +167,18 @@ impl Route {
             distance: protocol.default_distance(),
             forward: Arc::new(forward),
             attrs: Arc::new(attrs),
-            leaked: None,
-            peer: None,
+            origin: None,
         }
+    }
+
+    /// The BGP neighbor the route was learned from (directly, or through the VPN table).
+    pub fn peer(&self) -> Option<&PeerRef> {
+        self.origin.as_deref()?.peer.as_ref()
+    }
+
+    /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
+    pub fn leaked(&self) -> Option<&LeakSource> {
+        self.origin.as_deref()?.leaked.as_ref()
     }
 
     /// The route tag (IOS `tag`), carried through redistribution and leaking.
@@ -222,10 +238,17 @@ pub struct VpnPath {
     pub attrs: Arc<Attrs>,
     /// The VPN label a remote PE advertised; `None` for local exports.
     pub label: Option<u32>,
-    pub peer: Option<Arc<PeerRef>>,
+    /// The neighbor it was learned from (a remote PE's, or a local export's CE neighbor),
+    /// shared as in [`Route`]; never a leak source.
+    pub origin: Option<Arc<RouteOrigin>>,
 }
 
 impl VpnPath {
+    /// The BGP neighbor the path was learned from.
+    pub fn peer(&self) -> Option<&PeerRef> {
+        self.origin.as_deref()?.peer.as_ref()
+    }
+
     /// The route targets among the path's extended communities.
     pub fn route_targets(&self) -> impl Iterator<Item = RouteTarget> + '_ {
         self.attrs
@@ -241,8 +264,7 @@ impl VpnPath {
             distance: Protocol::Bgp.default_distance(),
             forward: self.forward.clone(),
             attrs: self.attrs.clone(),
-            leaked: None,
-            peer: self.peer.clone(),
+            origin: self.origin.clone(),
         }
     }
 }

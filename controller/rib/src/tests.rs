@@ -111,7 +111,7 @@ fn seed_lab_leaks_c_to_a_and_b_and_keeps_a_and_b_apart() {
         .best_route()
         .unwrap();
     assert_eq!(leaked.protocol, Protocol::Bgp);
-    let src = leaked.leaked.as_ref().unwrap();
+    let src = leaked.leaked().unwrap();
     assert_eq!(
         (&src.source, src.protocol),
         (&PathSource::Vrf(Arc::from("VRF-A")), Protocol::Static)
@@ -1532,11 +1532,11 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
 #[cfg(target_pointer_width = "64")]
 fn table_entries_stay_small() {
     use std::mem::size_of;
-    assert_eq!(size_of::<Route>(), 40);
+    assert_eq!(size_of::<Route>(), 32);
     assert_eq!(size_of::<VpnPath>(), 40);
     assert_eq!(size_of::<CandidateKey>(), 16);
     assert_eq!(size_of::<PathSource>(), 16);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 104);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 96);
     assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 88);
 }
 

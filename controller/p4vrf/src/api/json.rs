@@ -162,12 +162,12 @@ fn route_json(prefix: &IpNet, route: &Route) -> RouteJson {
         code: route.protocol.code(),
         distance: route.distance,
         tag: route.tag(),
-        leaked: route.leaked.as_ref().map(|l| LeakedJson {
+        leaked: route.leaked().map(|l| LeakedJson {
             rd: l.rd.to_string(),
             source: (&l.source).into(),
             protocol: protocol_name(l.protocol),
         }),
-        peer: route.peer.as_deref().map(Into::into),
+        peer: route.peer().map(Into::into),
         forward: (&*route.forward).into(),
     }
 }
@@ -322,7 +322,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
             .map(|rt| rt.0.to_string())
             .collect(),
         label: row.path.label,
-        peer: row.path.peer.as_deref().map(Into::into),
+        peer: row.path.peer().map(Into::into),
     }
 }
 
