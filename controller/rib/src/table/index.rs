@@ -14,8 +14,9 @@
 //!   cache miss each, on entries all over the table);
 //! * any size will do, so the index grows by half its size, not double.
 //!
-//! Slots are 8 bytes at 7/16 to 7/8 load, where `hashbrown`'s were 5 at 7/16 to 7/8. The
-//! probes a search makes are mostly in one cache line (8 slots) at the loads it runs at.
+//! Slots are 8 bytes at 7/12 to 7/8 load, where `hashbrown`'s were 5 at 7/16 to 7/8. A search
+//! compares tags and reads an entry's key only where the tag matches; the run of slots it
+//! walks grows with the load (contiguous, a few cache lines near 7/8).
 
 /// Slots of a new index.
 const MIN_SLOTS: usize = 8;
