@@ -88,8 +88,9 @@ pub enum CandidateKey {
 }
 
 /// Which VPN path an imported candidate is: the RD of its RD:prefix and its source. Shared by
-/// every route imported from one RD and source (interned), so a candidate's key is 24 bytes
-/// where the pair inline made it 32. Compares and orders as the pair.
+/// every route imported from one RD and source (interned), so a candidate's key is a pointer
+/// where the pair inline made it 32 bytes (16 now that a neighbor's address is shared too,
+/// [`NeighborAddr`]). Compares and orders as the pair.
 pub type ImportKey = Arc<(RouteDistinguisher, PathSource)>;
 
 /// The VRF's BGP table entry for a prefix: what it advertises to its CE neighbors and exports
