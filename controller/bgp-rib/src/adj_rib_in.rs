@@ -10,9 +10,10 @@
 //!
 //! **Layout.** Without soft reconfiguration a route here is only a key and two marks, and a
 //! full table is hundreds of thousands of them, so the keys are packed: an IPv4 prefix into
-//! 5 octets, a VPNv4 RD:prefix into 12, each with one octet of marks, in hash tables (seeded
-//! multiply-fold hash) — about 7 and 13 octets a slot, where a B-tree of [`Nlri`] and a
-//! path-sized value took about 100 octets a route. Other families (IPv6, VPNv6) keep the
+//! 5 octets with one octet of marks, in hash tables (seeded multiply-fold hash), 7 octets a
+//! bucket; a VPNv4 RD:prefix likewise in one such table per RD (`Vpn4Marks`), where a
+//! B-tree of [`Nlri`] and a path-sized value took about 100 octets a route, and one table of
+//! 12-octet keys 14 a bucket. Other families (IPv6, VPNv6) keep the
 //! plain [`Nlri`] key. Nothing here needs key order on the UPDATE path; the few callers that
 //! list keys (show commands, session down, stale flush) get them sorted.
 //!
@@ -225,20 +226,129 @@ impl Key for Nlri {
 /// Keys of one layout → marks.
 type Marks<K> = HashMap<K, u8, Seeded>;
 
-/// Appends the keys of `m` whose marks satisfy `pred` (and whose family is `family`, if
-/// given) to `out`.
+/// Appends the keys whose marks satisfy `pred` (and whose family is `family`, if given) to
+/// `out`.
 fn collect<K: Key>(
-    m: &Marks<K>,
+    keys: impl Iterator<Item = (K, u8)>,
     family: Option<Family>,
     pred: impl Fn(u8) -> bool,
     out: &mut Vec<Nlri>,
 ) {
     out.extend(
-        m.iter()
-            .filter(|(_, &f)| pred(f))
+        keys.filter(|(_, f)| pred(*f))
             .map(|(k, _)| k.unpack())
             .filter(|n| family.is_none_or(|fam| n.family() == fam)),
     );
+}
+
+/// Records an announcement of `key` in a table: a new key with no marks, a known one with
+/// `clear` cleared.
+fn announce_in<K: Key>(m: &mut Marks<K>, key: K, clear: u8) -> bool {
+    match m.entry(key) {
+        Entry::Occupied(mut e) => {
+            *e.get_mut() &= !clear;
+            false
+        }
+        Entry::Vacant(e) => {
+            e.insert(0);
+            true
+        }
+    }
+}
+
+/// VPNv4 keys → marks, one table of prefixes per RD. A million VPN routes in one table of
+/// 12-octet keys took 2^21 buckets of 14 octets (29 MB, the table having just doubled); per
+/// RD the keys are the 5-octet prefixes, 7 octets a bucket, and a table doubles alone.
+#[derive(Clone, Debug, Default)]
+struct Vpn4Marks {
+    /// The RD's type and value octets → its prefixes.
+    by_rd: HashMap<[u8; 7], Marks<V4>, Seeded>,
+    len: usize,
+}
+
+impl Vpn4Marks {
+    fn split(key: &Vpn4) -> ([u8; 7], V4) {
+        let b = &key.0;
+        (
+            b[..7].try_into().expect("7 octets"),
+            V4(b[7..].try_into().expect("5 octets")),
+        )
+    }
+
+    fn join(rd: &[u8; 7], prefix: &V4) -> Vpn4 {
+        let mut b = [0u8; 12];
+        b[..7].copy_from_slice(rd);
+        b[7..].copy_from_slice(&prefix.0);
+        Vpn4(b)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn contains_key(&self, key: &Vpn4) -> bool {
+        let (rd, prefix) = Self::split(key);
+        self.by_rd.get(&rd).is_some_and(|m| m.contains_key(&prefix))
+    }
+
+    fn get_mut(&mut self, key: &Vpn4) -> Option<&mut u8> {
+        let (rd, prefix) = Self::split(key);
+        self.by_rd.get_mut(&rd)?.get_mut(&prefix)
+    }
+
+    fn remove(&mut self, key: &Vpn4) -> Option<u8> {
+        let (rd, prefix) = Self::split(key);
+        let prefixes = self.by_rd.get_mut(&rd)?;
+        let marks = prefixes.remove(&prefix)?;
+        self.len -= 1;
+        if prefixes.is_empty() {
+            self.by_rd.remove(&rd);
+        }
+        Some(marks)
+    }
+
+    fn announce(&mut self, key: Vpn4, clear: u8) {
+        let (rd, prefix) = Self::split(&key);
+        if announce_in(self.by_rd.entry(rd).or_default(), prefix, clear) {
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Vpn4, u8)> + '_ {
+        self.by_rd.iter().flat_map(|(rd, prefixes)| {
+            prefixes
+                .iter()
+                .map(move |(prefix, marks)| (Self::join(rd, prefix), *marks))
+        })
+    }
+
+    fn values(&self) -> impl Iterator<Item = &u8> + '_ {
+        self.by_rd.values().flat_map(|prefixes| prefixes.values())
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut u8> + '_ {
+        self.by_rd
+            .values_mut()
+            .flat_map(|prefixes| prefixes.values_mut())
+    }
+}
+
+/// What the Adj-RIB-In does to its tables of keys → marks, whichever way one stores them.
+trait Announce<K> {
+    /// Adds `key` with no marks, or clears `clear` from the marks of a known one.
+    fn announce_key(&mut self, key: K, clear: u8);
+}
+
+impl<K: Key> Announce<K> for Marks<K> {
+    fn announce_key(&mut self, key: K, clear: u8) {
+        announce_in(self, key, clear);
+    }
+}
+
+impl Announce<Vpn4> for Vpn4Marks {
+    fn announce_key(&mut self, key: Vpn4, clear: u8) {
+        self.announce(key, clear);
+    }
 }
 
 /// What an UPDATE changed.
@@ -259,7 +369,7 @@ pub struct AdjRibIn {
     /// IPv4 unicast keys → marks.
     v4: Marks<V4>,
     /// VPNv4 keys → marks.
-    vpn4: Marks<Vpn4>,
+    vpn4: Vpn4Marks,
     /// Every other family's keys → marks.
     other: Marks<Nlri>,
     /// The pre-policy paths (label, attributes), only with soft reconfiguration; in key
@@ -319,12 +429,7 @@ impl AdjRibIn {
 
     /// Records an announcement of `n`: a new key unaccepted, a known one no longer stale.
     fn announce(&mut self, n: &Nlri) {
-        with_table!(self, n, |m, k| match m.entry(k) {
-            Entry::Occupied(mut e) => *e.get_mut() &= !STALE,
-            Entry::Vacant(e) => {
-                e.insert(0);
-            }
-        })
+        with_table!(self, n, |m, k| m.announce_key(k, STALE))
     }
 
     /// Applies one decoded UPDATE: withdrawals first, then announcements (so a key in both
@@ -405,12 +510,17 @@ impl AdjRibIn {
     fn sorted(&self, family: Option<Family>, pred: impl Fn(u8) -> bool + Copy) -> Vec<Nlri> {
         let mut out = Vec::new();
         if family.is_none_or(|f| f == Family::Ipv4Unicast) {
-            collect(&self.v4, None, pred, &mut out);
+            collect(self.v4.iter().map(|(k, f)| (*k, *f)), None, pred, &mut out);
         }
         if family.is_none_or(|f| f == Family::Vpnv4) {
-            collect(&self.vpn4, None, pred, &mut out);
+            collect(self.vpn4.iter(), None, pred, &mut out);
         }
-        collect(&self.other, family, pred, &mut out);
+        collect(
+            self.other.iter().map(|(k, f)| (*k, *f)),
+            family,
+            pred,
+            &mut out,
+        );
         out.sort_unstable();
         out
     }
@@ -473,9 +583,19 @@ impl AdjRibIn {
     pub fn clear(&mut self) -> Vec<Nlri> {
         let accepted = |f: u8| f & ACCEPTED != 0;
         let mut gone = Vec::with_capacity(self.accepted);
-        collect(&self.v4, None, accepted, &mut gone);
-        collect(&self.vpn4, None, accepted, &mut gone);
-        collect(&self.other, None, accepted, &mut gone);
+        collect(
+            self.v4.iter().map(|(k, f)| (*k, *f)),
+            None,
+            accepted,
+            &mut gone,
+        );
+        collect(self.vpn4.iter(), None, accepted, &mut gone);
+        collect(
+            self.other.iter().map(|(k, f)| (*k, *f)),
+            None,
+            accepted,
+            &mut gone,
+        );
         *self = AdjRibIn::new(self.soft_reconfig);
         gone
     }
@@ -603,5 +723,48 @@ mod tests {
         assert_eq!(rib.len(), 2);
         assert_eq!(rib.accepted_len(), 2);
         assert!(rib.contains(&v4("10.1.0.0/16")));
+    }
+
+    proptest::proptest! {
+        /// The per-RD VPNv4 table holds what one map of whole keys would: announcements, mark
+        /// changes and removals over a few RDs, the count, and the keys listed back.
+        #[test]
+        fn vpn4_keys_per_rd_behave_like_one_map(
+            ops in proptest::collection::vec((0u8..4, 0u8..30, 0u8..4), 0..400)
+        ) {
+            use std::collections::BTreeMap;
+            let mut table = Vpn4Marks::default();
+            let mut model: BTreeMap<[u8; 12], u8> = BTreeMap::new();
+            for (rd, prefix, op) in ops {
+                let mut b = [0u8; 12];
+                b[2] = rd;
+                b[7] = 10;
+                b[10] = prefix;
+                b[11] = 24;
+                let key = Vpn4(b);
+                match op {
+                    0 => {
+                        table.announce(key, STALE);
+                        model.entry(b).and_modify(|m| *m &= !STALE).or_insert(0);
+                    }
+                    1 => proptest::prop_assert_eq!(table.remove(&key), model.remove(&b)),
+                    2 => {
+                        if let Some(m) = table.get_mut(&key) {
+                            *m |= ACCEPTED | STALE;
+                        }
+                        if let Some(m) = model.get_mut(&b) {
+                            *m |= ACCEPTED | STALE;
+                        }
+                    }
+                    _ => proptest::prop_assert_eq!(table.contains_key(&key), model.contains_key(&b)),
+                }
+                proptest::prop_assert_eq!(table.len(), model.len());
+                proptest::prop_assert_eq!(table.by_rd.values().all(|m| !m.is_empty()), true);
+            }
+            let mut listed: Vec<([u8; 12], u8)> = table.iter().map(|(k, m)| (k.0, m)).collect();
+            listed.sort();
+            let expected: Vec<([u8; 12], u8)> = model.into_iter().collect();
+            proptest::prop_assert_eq!(listed, expected);
+        }
     }
 }
