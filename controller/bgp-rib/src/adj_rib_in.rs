@@ -226,6 +226,11 @@ impl Key for Nlri {
 /// Keys of one layout → marks.
 type Marks<K> = HashMap<K, u8, Seeded>;
 
+/// A table's keys with their marks (what [`Vpn4Marks::iter`] gives for the VPNv4 table).
+fn pairs<K: Copy>(m: &Marks<K>) -> impl Iterator<Item = (K, u8)> + '_ {
+    m.iter().map(|(k, f)| (*k, *f))
+}
+
 /// Appends the keys whose marks satisfy `pred` (and whose family is `family`, if given) to
 /// `out`.
 fn collect<K: Key>(
@@ -510,17 +515,12 @@ impl AdjRibIn {
     fn sorted(&self, family: Option<Family>, pred: impl Fn(u8) -> bool + Copy) -> Vec<Nlri> {
         let mut out = Vec::new();
         if family.is_none_or(|f| f == Family::Ipv4Unicast) {
-            collect(self.v4.iter().map(|(k, f)| (*k, *f)), None, pred, &mut out);
+            collect(pairs(&self.v4), None, pred, &mut out);
         }
         if family.is_none_or(|f| f == Family::Vpnv4) {
             collect(self.vpn4.iter(), None, pred, &mut out);
         }
-        collect(
-            self.other.iter().map(|(k, f)| (*k, *f)),
-            family,
-            pred,
-            &mut out,
-        );
+        collect(pairs(&self.other), family, pred, &mut out);
         out.sort_unstable();
         out
     }
@@ -583,19 +583,9 @@ impl AdjRibIn {
     pub fn clear(&mut self) -> Vec<Nlri> {
         let accepted = |f: u8| f & ACCEPTED != 0;
         let mut gone = Vec::with_capacity(self.accepted);
-        collect(
-            self.v4.iter().map(|(k, f)| (*k, *f)),
-            None,
-            accepted,
-            &mut gone,
-        );
+        collect(pairs(&self.v4), None, accepted, &mut gone);
         collect(self.vpn4.iter(), None, accepted, &mut gone);
-        collect(
-            self.other.iter().map(|(k, f)| (*k, *f)),
-            None,
-            accepted,
-            &mut gone,
-        );
+        collect(pairs(&self.other), None, accepted, &mut gone);
         *self = AdjRibIn::new(self.soft_reconfig);
         gone
     }
