@@ -150,14 +150,7 @@ impl PositionIndex {
         if n == 0 {
             return;
         }
-        let _slot: *const u64 = &self.slots[home(tag(hash), n)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch only hints the cache; it never faults, whatever the address (here
-        // a slot of the live array).
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(_slot.cast());
-        }
+        crate::open_addressing::prefetch(&self.slots[home(tag(hash), n)]);
     }
 
     /// Room for `len` positions without growing (for a rebuild).

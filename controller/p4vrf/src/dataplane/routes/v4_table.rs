@@ -159,8 +159,9 @@ impl V4Table {
     }
 
     /// Starts loading the slot where a search for `key` begins into the cache, so that a
-    /// later [`V4Table::insert`] or [`V4Table::remove`] of it does not wait for memory (a table of a million entries is
-    /// ~10 MB, and a delta's keys land all over it). A hint only: no effect off x86-64.
+    /// later [`V4Table::insert`] or [`V4Table::remove`] of it does not wait for memory (a
+    /// table of a million entries is ~10 MB, and a delta's keys land all over it). A hint
+    /// only: no effect off x86-64.
     pub(super) fn prefetch(&self, key: u64) {
         let hash = self.hash(key);
         let Some(shard) = self.shards.get(self.shard_of(hash)) else {
@@ -170,14 +171,7 @@ impl V4Table {
         if n == 0 {
             return;
         }
-        let _slot: *const u64 = &shard.slots[home(hash, n)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch only hints the cache; it never faults, whatever the address (here
-        // a slot of a live shard).
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(_slot.cast());
-        }
+        rib::open_addressing::prefetch(&shard.slots[home(hash, n)]);
     }
 
     /// Sets the entry of `entry`'s key to `entry`, adding it if there is none; returns the
