@@ -385,17 +385,17 @@ impl Dataplane {
     fn check(&self, topology: &Topology, delta: &FibDelta) -> Result<(), DataplaneError> {
         let mut known_vrf: Option<&rib::VrfName> = None;
         let mut known_adjs: Option<&Adjacencies> = None;
-        for change in &delta.changes {
+        for change in delta.changes.iter() {
             if change.action.is_none() {
                 continue;
             }
-            if !known_vrf.is_some_and(|v| same_vrf(v, &change.vrf)) {
-                if !topology.vrfs.contains(&*change.vrf) {
+            if !known_vrf.is_some_and(|v| same_vrf(v, change.vrf)) {
+                if !topology.vrfs.contains(&**change.vrf) {
                     return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
                 }
-                known_vrf = Some(&change.vrf);
+                known_vrf = Some(change.vrf);
             }
-            if let Some(FibAction::Forward(adjs)) = &change.action {
+            if let Some(FibAction::Forward(adjs)) = change.action {
                 if known_adjs == Some(adjs) {
                     continue;
                 }
@@ -632,15 +632,15 @@ impl Dataplane {
             if let (Some((name, Some(id))), Some(ahead)) =
                 (vrf, delta.changes.get(i + PREFETCH_AHEAD))
             {
-                if same_vrf(name, &ahead.vrf) {
+                if same_vrf(name, ahead.vrf) {
                     self.routes.prefetch((id as u16, ahead.prefix));
                 }
             }
             let vrf_id = match vrf {
-                Some((name, id)) if same_vrf(name, &change.vrf) => id,
+                Some((name, id)) if same_vrf(name, change.vrf) => id,
                 _ => {
-                    let id = self.vrf_ids.get(&*change.vrf);
-                    vrf = Some((&change.vrf, id));
+                    let id = self.vrf_ids.get(&**change.vrf);
+                    vrf = Some((change.vrf, id));
                     id
                 }
             };

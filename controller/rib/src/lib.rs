@@ -16,6 +16,7 @@
 //! "delta path equals cold start" property testable.
 
 pub mod decision;
+mod fib_changes;
 mod intern;
 pub mod open_addressing;
 mod policy_ref;
@@ -24,6 +25,7 @@ pub mod small_map;
 mod table;
 
 pub use decision::DecisionOptions;
+pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
 pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathSource, PeerRef,
@@ -789,14 +791,6 @@ struct Selection {
     dropped: bool,
 }
 
-/// One changed FIB entry: the action now in force, or `None` when the prefix is gone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FibChange {
-    pub vrf: VrfName,
-    pub prefix: IpNet,
-    pub action: Option<FibAction>,
-}
-
 /// Where a prefix's BGP best path came from, or a VPN key's paths, as the delta that changed
 /// it saw: what a neighbor's advertisement needs to know first (split horizon: what the
 /// neighbor sent itself goes back to no one), without reading the tables again.
@@ -838,6 +832,48 @@ impl BestFrom {
 
 /// Sorts `(key, value)` pairs by key and keeps the last pair of each key (marks of one thing
 /// taken several times, the later one true).
+/// Distinct prefixes' FIB changes in prefix order, handed to `emit`. Sorting a commit's tens
+/// of thousands of changes by [`IpNet`] moved 40-byte items through comparisons of the enum;
+/// IPv4 prefixes (the usual commit) sort instead as one `u64` each — address, length and the
+/// change's place — and are then taken from their places in that order.
+fn in_prefix_order(
+    mut changes: Vec<(IpNet, Option<FibAction>)>,
+    mut emit: impl FnMut(IpNet, Option<FibAction>),
+) {
+    const PLACE_BITS: u32 = 24;
+    let packed: Option<Vec<u64>> = if changes.len() < 1 << PLACE_BITS {
+        changes
+            .iter()
+            .enumerate()
+            .map(|(i, (prefix, _))| match prefix {
+                IpNet::V4(p) => Some(
+                    (u64::from(p.addr().to_bits()) << 8 | u64::from(p.prefix_len())) << PLACE_BITS
+                        | i as u64,
+                ),
+                IpNet::V6(_) => None,
+            })
+            .collect()
+    } else {
+        None
+    };
+    match packed {
+        Some(mut keys) => {
+            keys.sort_unstable();
+            let mask = (1u64 << PLACE_BITS) - 1;
+            for k in keys {
+                let (prefix, action) = &mut changes[(k & mask) as usize];
+                emit(*prefix, action.take());
+            }
+        }
+        None => {
+            changes.sort_unstable_by_key(|(prefix, _)| *prefix);
+            for (prefix, action) in changes {
+                emit(prefix, action);
+            }
+        }
+    }
+}
+
 pub fn sort_keeping_last<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>) {
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items.dedup_by(|later, kept| {
@@ -866,7 +902,7 @@ fn keep_last_marks<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>, may_repeat
 /// as an Adj-RIB-Out keeps its pending keys sorted itself).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FibDelta {
-    pub changes: Vec<FibChange>,
+    pub changes: FibChanges,
     /// VRF prefixes whose [`BgpBest`] changed (CE advertisements), with where the new one
     /// came from.
     pub bgp_changed: Vec<((VrfName, IpNet), BestFrom)>,
@@ -1882,7 +1918,7 @@ impl Rib {
             fib_marks += state.dirty_fib.len();
             bgp_marks += state.bgp_changed.len();
         }
-        delta.changes.reserve_exact(fib_marks);
+        delta.changes.reserve(fib_marks);
         delta.bgp_changed.reserve_exact(bgp_marks);
         for vrf in touched {
             let state = self.vrfs.get_mut(&vrf).expect("listed above");
@@ -1895,19 +1931,21 @@ impl Rib {
                     .into_iter()
                     .map(|(prefix, from)| ((vrf.clone(), prefix), from)),
             );
-            let prefixes = std::mem::take(&mut state.dirty_fib);
             // Routes' prefixes first (their actions are their selected routes'), then host
             // prefixes (which may take a neighbor's entry from a subnet route): independent,
             // so only the order of the changes needs restoring. Routes' prefixes in the order
             // marked (as in the selection above; a repeat finds its action unchanged), hosts
             // distinct.
-            let (hosts, routes): (Vec<Mark>, Vec<Mark>) =
-                prefixes.into_iter().partition(|m| is_host(&m.prefix));
-            let mut hosts: Vec<IpNet> = hosts.into_iter().map(|m| m.prefix).collect();
+            // Hosts are few: they leave the marks, the routes' marks stay where they are.
+            let mut routes = std::mem::take(&mut state.dirty_fib);
+            let mut hosts: Vec<IpNet> = Vec::new();
+            routes.retain(|m| !is_host(&m.prefix) || (hosts.push(m.prefix), false).1);
             hosts.sort_unstable();
             hosts.dedup();
-            let mut changes: Vec<(IpNet, Option<FibAction>)> = Vec::new();
+            let mut changes: Vec<(IpNet, Option<FibAction>)> =
+                Vec::with_capacity(routes.len() + hosts.len());
             state.refresh_route_fibs(&routes, &mut self.fib_actions, &mut changes);
+            drop(routes);
             for prefix in &hosts {
                 let action = Self::compute_fib(
                     state,
@@ -1923,14 +1961,9 @@ impl Rib {
             // Sorted: the data plane numbers next hops and groups in the order of the changes,
             // so sorted changes give the same numbers from run to run (what a snapshot of the
             // switch checks), where the order marked follows hash order in places.
-            changes.sort_unstable_by_key(|(prefix, _)| *prefix);
-            delta
-                .changes
-                .extend(changes.into_iter().map(|(prefix, action)| FibChange {
-                    vrf: vrf.clone(),
-                    prefix,
-                    action,
-                }));
+            in_prefix_order(changes, |prefix, action| {
+                delta.changes.push(&vrf, prefix, action)
+            });
         }
         let mut vpn_changed = std::mem::take(&mut self.vpn_changed);
         keep_last_marks(&mut vpn_changed, std::mem::take(&mut self.vpn_passes) > 1);

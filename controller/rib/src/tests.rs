@@ -1183,7 +1183,7 @@ match.prefix-list = ["ONLY-STATIC"]
     assert!(delta
         .changes
         .iter()
-        .any(|ch| &*ch.vrf == "VRF-C" && ch.prefix == net("10.1.0.0/24") && ch.action.is_none()));
+        .any(|ch| &**ch.vrf == "VRF-C" && ch.prefix == net("10.1.0.0/24") && ch.action.is_none()));
     // Removing the map brings them back.
     rib.upsert_vrf("VRF-A", policy("65535:1", &["65535:3"], &["65535:1"]));
     rib.take_delta();
@@ -1293,7 +1293,7 @@ fn ce_route_resolves_through_a_neighbor_and_leaks_like_a_local_one() {
     assert!(delta
         .changes
         .iter()
-        .any(|c| c.prefix == net("172.17.0.0/16") && &*c.vrf == "VRF-C"));
+        .any(|c| c.prefix == net("172.17.0.0/16") && &**c.vrf == "VRF-C"));
     // Withdrawn: gone everywhere.
     rib.withdraw_peer_route("VRF-A", net("172.16.0.0/16"), ip("10.1.0.2"))
         .unwrap();
@@ -1604,4 +1604,35 @@ fn repeated_marks_keep_their_first_place_and_find_their_entries() {
     dedup_marks(&table, &mut by_key, |m| m.0, |m| &mut m.1);
     let keys: Vec<u32> = by_key.iter().map(|m| m.0).collect();
     assert_eq!(keys, expected_keys);
+}
+
+proptest! {
+    /// FIB changes come out in prefix order, each with its own action, whether the IPv4 fast
+    /// path (prefixes packed into `u64`s) or the plain sort (any IPv6 prefix) takes them.
+    #[test]
+    fn fib_changes_come_out_in_prefix_order(
+        v4 in proptest::collection::btree_set((any::<u32>(), 0u8..=32), 0..300),
+        v6 in proptest::collection::btree_set((any::<u128>(), 0u8..=128), 0..3),
+    ) {
+        let mut changes: Vec<(IpNet, Option<FibAction>)> = v4
+            .iter()
+            .map(|&(a, l)| IpNet::V4(ipnet::Ipv4Net::new(std::net::Ipv4Addr::from_bits(a), l).unwrap()))
+            .chain(v6.iter().map(|&(a, l)| {
+                IpNet::V6(ipnet::Ipv6Net::new(std::net::Ipv6Addr::from_bits(a), l).unwrap())
+            }))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p, (i % 3 == 0).then_some(FibAction::Drop)))
+            .collect();
+        // The order marked: anything but sorted.
+        changes.reverse();
+        let third = changes.len() / 3;
+        changes.rotate_left(third);
+        let mut expected = changes.clone();
+        expected.sort_by_key(|(p, _)| *p);
+        let mut out = Vec::new();
+        in_prefix_order(changes, |p, a| out.push((p, a)));
+        prop_assert_eq!(out, expected);
+    }
 }

@@ -243,7 +243,9 @@ fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
             vrf: Arc::from("a"),
             prefix: "10.9.0.0/16".parse().unwrap(),
             action: Some(FibAction::Forward([adj].into())),
-        }],
+        }]
+        .into_iter()
+        .collect(),
         ..Default::default()
     };
     let mut dp = Dataplane::new();
