@@ -2182,7 +2182,6 @@ impl Rib {
             };
             bgp_marks.push((prefix, from));
         }
-        let new_forward = entry.best_route().map(|r| r.forward.clone());
         // What the FIB holds for the prefix (in the entry, or beside the table if it left).
         let dropped = !is_host(&prefix)
             && match &entry.fib {
@@ -2192,8 +2191,9 @@ impl Rib {
         let remove = entry.candidates.is_empty() && entry.fib.is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
         dirty_fib.push(mark);
-        // Host entries the new subnet route brings: today's neighbors of its interface.
-        if let Some(Forward::Attached { interface }) = new_forward.as_deref() {
+        // Host entries the new subnet route brings: today's neighbors of its interface. (The
+        // forwarding borrowed, not cloned: a reference count taken and given back per route.)
+        if let Some(Forward::Attached { interface }) = entry.best_route().map(|r| &*r.forward) {
             if let Some(hosts) = neighbors_by_interface.get(interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
                     dirty_fib.push(Mark::prefix(host_prefix(*host)));
