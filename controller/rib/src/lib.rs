@@ -1442,12 +1442,13 @@ impl Rib {
                 origin: origin.clone(),
             };
             let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
-            let old = entry.paths.insert(source.clone(), path.clone());
-            if old.as_ref() == Some(&path) {
+            // Compared before it goes in, so the path is moved into the entry, not copied.
+            if entry.paths.get(&source) == Some(&path) {
                 continue;
             }
+            let old = entry.paths.insert(source.clone(), path);
             if let Some(old) = &old {
-                if old.attrs.ext_communities != path.attrs.ext_communities {
+                if old.attrs.ext_communities != attrs.ext_communities {
                     self.vpn_departed.extend(departed_targets(key, old));
                 }
             }
@@ -2395,7 +2396,16 @@ impl Rib {
             return;
         };
         let import_map = state.policy.import_map.clone();
-        let mut admitted: Vec<(PathSource, VpnPath)> = Vec::new();
+        // What an imported route takes of each admitted path: each shared part is counted once
+        // more, for the route, not for a copy of the path as well.
+        struct Admitted {
+            source: PathSource,
+            protocol: Protocol,
+            peer: Option<PeerRef>,
+            forward: Arc<Forward>,
+            attrs: Arc<Attrs>,
+        }
+        let mut admitted: Vec<Admitted> = Vec::new();
         if let Some((_, entry)) = self.vpn.get_hinted(&key, vpn_at) {
             for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
@@ -2405,27 +2415,40 @@ impl Rib {
                     .route_targets()
                     .any(|rt| state.policy.import.contains(&rt))
                 {
-                    admitted.push((source.clone(), path.clone()));
+                    admitted.push(Admitted {
+                        source: source.clone(),
+                        protocol: path.protocol,
+                        peer: path.peer().copied(),
+                        forward: path.forward.clone(),
+                        attrs: path.attrs.clone(),
+                    });
                 }
             }
         }
         // In key order, as the paths are in source order and share the RD.
         let mut wanted: Vec<(CandidateKey, Route)> = Vec::with_capacity(admitted.len());
-        for (source, path) in admitted {
+        for Admitted {
+            source,
+            protocol,
+            peer,
+            forward,
+            attrs: path_attrs,
+        } in admitted
+        {
             let origin = self.origins.intern_ref(&RouteOrigin {
-                peer: path.peer().copied(),
+                peer,
                 leaked: Some(LeakSource {
                     rd,
                     source: source.clone(),
-                    protocol: path.protocol,
+                    protocol,
                 }),
             });
             let attrs = match &import_map {
-                Some(map) => match run_map(&mut self.map_stats, map, prefix, &path.attrs) {
+                Some(map) => match run_map(&mut self.map_stats, map, prefix, &path_attrs) {
                     Some(a) => self.intern(a),
                     None => continue,
                 },
-                None => path.attrs.clone(),
+                None => path_attrs,
             };
             let key = self.import_key(rd, source);
             wanted.push((
@@ -2433,7 +2456,7 @@ impl Rib {
                 Route {
                     protocol: Protocol::Bgp,
                     distance: Protocol::Bgp.default_distance(),
-                    forward: path.forward.clone(),
+                    forward,
                     attrs,
                     origin: Some(origin),
                 },
