@@ -1030,6 +1030,32 @@ impl std::fmt::Debug for VpnTable<'_> {
     }
 }
 
+/// One shared copy of each imported candidate's key ([`ImportKey`]), and the last one handed
+/// out, as a VPN table's paths come in runs of one RD and source.
+#[derive(Debug, Default)]
+struct ImportKeys {
+    set: Interner<(RouteDistinguisher, PathSource)>,
+    last: Option<ImportKey>,
+}
+
+impl ImportKeys {
+    fn key(&mut self, rd: RouteDistinguisher, source: PathSource) -> ImportKey {
+        if let Some(last) = &self.last {
+            if last.0 == rd && last.1 == source {
+                return last.clone();
+            }
+        }
+        let key = self.set.intern_ref(&(rd, source));
+        self.last = Some(key.clone());
+        key
+    }
+
+    fn purge_if_grown(&mut self) {
+        self.last = None;
+        self.set.purge_if_grown();
+    }
+}
+
 /// The routing state of the router: every VRF, the VPN table and the FIB.
 #[derive(Debug, Default)]
 pub struct Rib {
@@ -1064,8 +1090,7 @@ pub struct Rib {
     /// One shared copy of each FIB action the tables' entries hold.
     fib_actions: SharedActions,
     /// One shared copy of each imported candidate's key, and the last one handed out.
-    import_keys: Interner<(RouteDistinguisher, PathSource)>,
-    last_import_key: Option<ImportKey>,
+    import_keys: ImportKeys,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -1977,22 +2002,8 @@ impl Rib {
         self.forwards.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
         self.fib_actions.purge_if_grown();
-        self.last_import_key = None;
         self.import_keys.purge_if_grown();
         delta
-    }
-
-    /// The shared [`ImportKey`] of an RD and a source; the last one is remembered, as a VPN
-    /// table's paths come in runs of one RD and source.
-    fn import_key(&mut self, rd: RouteDistinguisher, source: PathSource) -> ImportKey {
-        if let Some(last) = &self.last_import_key {
-            if last.0 == rd && last.1 == source {
-                return last.clone();
-            }
-        }
-        let key = self.import_keys.intern_ref(&(rd, source));
-        self.last_import_key = Some(key.clone());
-        key
     }
 
     /// The shared origin of the routes and paths a neighbor sends.
@@ -2392,77 +2403,59 @@ impl Rib {
     /// `vpn_at`: where the key's VPN entry is, a hint ([`KeyedTable::get_hinted`]).
     fn sync_import(&mut self, vrf: &VrfName, key: VpnKey, vpn_at: u32) {
         let (rd, prefix) = key;
-        let Some(state) = self.vrfs.get(vrf) else {
+        // The fields apart, so the VRF is looked up once (by name, in a map of a thousand).
+        let Rib {
+            vrfs,
+            vpn,
+            origins,
+            map_stats,
+            interned,
+            import_keys,
+            dirty_vrfs,
+            ..
+        } = self;
+        let Some(state) = vrfs.get_mut(vrf) else {
             return;
         };
-        let import_map = state.policy.import_map.clone();
-        // What an imported route takes of each admitted path: each shared part is counted once
-        // more, for the route, not for a copy of the path as well.
-        struct Admitted {
-            source: PathSource,
-            protocol: Protocol,
-            peer: Option<PeerRef>,
-            forward: Arc<Forward>,
-            attrs: Arc<Attrs>,
-        }
-        let mut admitted: Vec<Admitted> = Vec::new();
-        if let Some((_, entry)) = self.vpn.get_hinted(&key, vpn_at) {
+        let policy = &state.policy;
+        // In key order, as the paths are in source order and share the RD. An imported route
+        // takes each shared part of its path counted once more, not a copy of the path.
+        let mut wanted: Vec<(CandidateKey, Route)> = Vec::new();
+        if let Some((_, entry)) = vpn.get_hinted(&key, vpn_at) {
             for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
                 }
-                if path
-                    .route_targets()
-                    .any(|rt| state.policy.import.contains(&rt))
-                {
-                    admitted.push(Admitted {
+                if !path.route_targets().any(|rt| policy.import.contains(&rt)) {
+                    continue;
+                }
+                let attrs = match &policy.import_map {
+                    Some(map) => match run_map(map_stats, map, prefix, &path.attrs) {
+                        Some(a) => interned.intern_arc(a),
+                        None => continue,
+                    },
+                    None => path.attrs.clone(),
+                };
+                let origin = origins.intern_ref(&RouteOrigin {
+                    peer: path.peer().copied(),
+                    leaked: Some(LeakSource {
+                        rd,
                         source: source.clone(),
                         protocol: path.protocol,
-                        peer: path.peer().copied(),
+                    }),
+                });
+                wanted.push((
+                    CandidateKey::Imported(import_keys.key(rd, source.clone())),
+                    Route {
+                        protocol: Protocol::Bgp,
+                        distance: Protocol::Bgp.default_distance(),
                         forward: path.forward.clone(),
-                        attrs: path.attrs.clone(),
-                    });
-                }
+                        attrs,
+                        origin: Some(origin),
+                    },
+                ));
             }
         }
-        // In key order, as the paths are in source order and share the RD.
-        let mut wanted: Vec<(CandidateKey, Route)> = Vec::with_capacity(admitted.len());
-        for Admitted {
-            source,
-            protocol,
-            peer,
-            forward,
-            attrs: path_attrs,
-        } in admitted
-        {
-            let origin = self.origins.intern_ref(&RouteOrigin {
-                peer,
-                leaked: Some(LeakSource {
-                    rd,
-                    source: source.clone(),
-                    protocol,
-                }),
-            });
-            let attrs = match &import_map {
-                Some(map) => match run_map(&mut self.map_stats, map, prefix, &path_attrs) {
-                    Some(a) => self.intern(a),
-                    None => continue,
-                },
-                None => path_attrs,
-            };
-            let key = self.import_key(rd, source);
-            wanted.push((
-                CandidateKey::Imported(key),
-                Route {
-                    protocol: Protocol::Bgp,
-                    distance: Protocol::Bgp.default_distance(),
-                    forward,
-                    attrs,
-                    origin: Some(origin),
-                },
-            ));
-        }
-        let state = self.vrfs.get_mut(vrf).expect("checked above");
         let (at, entry) = state.table.get_or_default_at(prefix);
         let unchanged = entry
             .candidates
@@ -2475,7 +2468,7 @@ impl Rib {
                 c.extend(wanted);
             });
             if state.mark_best(Mark::at(prefix, at)) {
-                self.dirty_vrfs.insert(vrf.clone());
+                dirty_vrfs.insert(vrf.clone());
             }
         } else if entry.candidates.is_empty()
             && entry.best == NONE
