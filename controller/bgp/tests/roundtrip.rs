@@ -739,3 +739,36 @@ fn unused_low_flag_bits_are_ignored_and_not_sent() {
     assert_eq!(hex(&bytes), hex(&update(&[], &expect, &NLRI_10_8)));
     assert_eq!(Message::decode(&bytes, &four()).unwrap().message, d.message);
 }
+
+/// An UPDATE's route count adds its announced and withdrawn prefixes of every family (what
+/// the daemon bounds a commit's batch by).
+#[test]
+fn route_count_adds_every_family_announced_and_withdrawn() {
+    let v4 = |s: &str| s.parse::<ipnet::Ipv4Net>().unwrap();
+    let v6 = |s: &str| s.parse::<ipnet::Ipv6Net>().unwrap();
+    let update = Update {
+        withdrawn: vec![v4("10.0.0.0/8"), v4("10.1.0.0/16")],
+        attributes: vec![
+            AttrValue::MpReach(MpReach {
+                next_hop: NextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: None,
+                },
+                nlri: NlriList::Ipv6(vec![v6("2001:db8:1::/48"), v6("2001:db8:2::/48")]),
+            })
+            .into(),
+            AttrValue::MpUnreach(MpUnreach {
+                withdrawn: NlriList::Ipv6(vec![v6("2001:db8:3::/48")]),
+            })
+            .into(),
+            AttrValue::Origin(Origin::Igp).into(),
+        ],
+        nlri: vec![
+            v4("192.0.2.0/24"),
+            v4("198.51.100.0/24"),
+            v4("203.0.113.0/24"),
+        ],
+    };
+    assert_eq!(update.route_count(), 2 + 2 + 1 + 3);
+    assert_eq!(Update::default().route_count(), 0);
+}

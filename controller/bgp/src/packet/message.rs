@@ -347,6 +347,14 @@ impl Update {
         }
     }
 
+    /// How many prefixes it announces and withdraws, in every family.
+    pub fn route_count(&self) -> usize {
+        self.withdrawn.len()
+            + self.nlri.len()
+            + self.mp_reach().map_or(0, |m| m.nlri.len())
+            + self.mp_unreach().map(|m| m.withdrawn.len()).sum::<usize>()
+    }
+
     /// Every MP_UNREACH_NLRI (a received UPDATE has at most one; after treat-as-withdraw
     /// there can be one per family).
     pub fn mp_unreach(&self) -> impl Iterator<Item = &MpUnreach> {
