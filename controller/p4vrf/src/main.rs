@@ -596,21 +596,22 @@ async fn next_bgp_event(
 
 /// A batch of UPDATEs taken into the RIB before one commit ends after this many UPDATEs, ...
 const BATCH_EVENTS: usize = 4096;
-/// ... once they carry this many routes (announced and withdrawn prefixes), ...: a commit's
-/// passes then find the entries its UPDATEs touched still in the cache, and less is in flight
-/// between the RIB and the switch writer (a million routes: about 7 % fewer bytes a route at
-/// the peak, and no slower, than batches of 20 ms, which held tens of thousands of routes;
-/// docs/benchmarks.md, "BGP ingest") ...
+/// ... once they carry this many routes (announced and withdrawn prefixes), or ...
+///
+/// Small on purpose: a commit's passes then find the entries its UPDATEs touched still in
+/// the cache, and less is in flight between the RIB and the switch writer (a million routes:
+/// about 7 % fewer bytes a route at the peak, and no slower, than batches of 20 ms, which
+/// held tens of thousands of routes; docs/benchmarks.md, "BGP ingest").
 const BATCH_ROUTES: usize = 2048;
-/// ... or after this long, so a long stream still reaches the switch in steps.
+/// ... after this long, so a long stream still reaches the switch in steps.
 const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Handles `first` and, when it is an UPDATE, the UPDATEs already waiting behind it (bounded
-/// by [`BATCH_EVENTS`], [`BATCH_ROUTES`] and [`BATCH_TIME`]), so that one commit — RIB delta, switch write,
-/// advertisements — serves many UPDATEs: at a million routes a commit per UPDATE costs more
-/// than the routes themselves. Any other event (session up or down, End-of-RIB, refresh)
-/// ends the batch and is returned, to be handled after the batch is committed, so it sees
-/// the RIB as it is.
+/// by [`BATCH_EVENTS`], [`BATCH_ROUTES`] and [`BATCH_TIME`]), so that one commit — RIB
+/// delta, switch write, advertisements — serves many UPDATEs: at a million routes a commit
+/// per UPDATE costs more than the routes themselves. Any other event (session up or down,
+/// End-of-RIB, refresh) ends the batch and is returned, to be handled after the batch is
+/// committed, so it sees the RIB as it is.
 async fn handle_batch(
     first: bgp::session::NeighborEvent,
     bgp: &mut Option<(BgpInstance, bgp::session::Events)>,

@@ -1965,7 +1965,13 @@ impl Rib {
             // Hosts are few: they leave the marks, the routes' marks stay where they are.
             let mut routes = std::mem::take(&mut state.dirty_fib);
             let mut hosts: Vec<IpNet> = Vec::new();
-            routes.retain(|m| !is_host(&m.prefix) || (hosts.push(m.prefix), false).1);
+            routes.retain(|m| {
+                let host = is_host(&m.prefix);
+                if host {
+                    hosts.push(m.prefix);
+                }
+                !host
+            });
             hosts.sort_unstable();
             hosts.dedup();
             let mut changes: Vec<(IpNet, Option<FibAction>)> =
