@@ -789,7 +789,7 @@ impl BgpInstance {
     /// neighbor but maybe that one, and not to it either (split horizon, the first export
     /// rule): for such keys the Adj-RIB-Out is only told "nothing", without the best path
     /// being copied out of the RIB and run through export — and when the Adj-RIB-Out holds
-    /// nothing for the key either, not even that ([`Self::set_out`]).
+    /// nothing for the key either, not even that (`set_out`).
     ///
     /// Which keys those are, the delta says ([`rib::BestFrom`]: where a VRF prefix's best path
     /// or a VPN key's paths came from), so the RIB is not read again for them: that was a
