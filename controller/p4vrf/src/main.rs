@@ -622,11 +622,10 @@ async fn handle_batch(
         bgp::session::Event::Update { update, .. } => Some(update.route_count()),
         _ => None,
     };
-    let Some(mut routes) = routes_of(&first) else {
-        b.handle(first, router).await;
-        return None;
-    };
+    let first_routes = routes_of(&first);
     b.handle(first, router).await;
+    // Not an UPDATE: handled on its own, no batch.
+    let mut routes = first_routes?;
     let started = std::time::Instant::now();
     for _ in 1..BATCH_EVENTS {
         if routes >= BATCH_ROUTES || started.elapsed() >= BATCH_TIME {
