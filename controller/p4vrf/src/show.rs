@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use p4rt::entity::{Entity, MatchValue};
 use policy::{Attrs, Origin};
 use rib::{
-    CandidateKey, Forward, PathSource, PeerRef, Protocol, Rib, Route, RouteDistinguisher, VpnPath,
+    CandidateRef, Forward, PathSource, PeerRef, Protocol, Rib, Route, RouteDistinguisher, VpnPath,
 };
 
 /// Address family of a `show` command.
@@ -190,11 +190,10 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
             continue;
         };
         for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
-            for (key, route) in &entry.candidates {
-                let CandidateKey::Imported(from) = key else {
+            for (key, route) in entry.candidates.iter_keyed() {
+                let CandidateRef::Imported(src_rd, source) = key else {
                     continue;
                 };
-                let (src_rd, source) = &**from;
                 let Some(path) = rib
                     .vpn_table()
                     .get(&(*src_rd, *prefix))
@@ -256,21 +255,20 @@ pub(crate) fn vrf_bgp_table<'a>(
     let mut out = Vec::new();
     for (prefix, entry) in table.iter().filter(|(p, _)| family.holds(p)) {
         let bgp_best = entry.bgp_best();
-        let best_key = bgp_best.as_ref().map(|b| &b.key);
+        let best_key = bgp_best.as_ref().map(|b| b.key.as_ref());
         let mut rows = Vec::new();
-        for (key, route) in entry.candidates.iter() {
+        for (key, route) in entry.candidates.iter_keyed() {
             let best = best_key == Some(key);
             let (source, attrs) = match key {
-                CandidateKey::Own(protocol) => match (&bgp_best, best) {
-                    (Some(b), true) => (VrfPathSource::Redistributed(*protocol), b.attrs.clone()),
+                CandidateRef::Own(protocol) => match (&bgp_best, best) {
+                    (Some(b), true) => (VrfPathSource::Redistributed(protocol), b.attrs.clone()),
                     _ => continue,
                 },
-                CandidateKey::Peer(_) => match route.peer() {
+                CandidateRef::Peer(_) => match route.peer() {
                     Some(peer) => (VrfPathSource::Neighbor(peer), route.attrs.clone()),
                     None => continue,
                 },
-                CandidateKey::Imported(from) => {
-                    let (rd, source) = &**from;
+                CandidateRef::Imported(rd, source) => {
                     let label = rib
                         .vpn_table()
                         .get(&(*rd, *prefix))

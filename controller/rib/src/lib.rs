@@ -15,6 +15,7 @@
 //! that changed. A cold start is the same path with everything dirty, which is what makes the
 //! "delta path equals cold start" property testable.
 
+mod candidates;
 pub mod decision;
 mod fib_changes;
 mod intern;
@@ -24,6 +25,7 @@ mod route;
 pub mod small_map;
 mod table;
 
+pub use candidates::{CandidateKey, CandidateRef, Candidates};
 pub use decision::DecisionOptions;
 pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
@@ -78,23 +80,6 @@ impl VrfPolicy {
     }
 }
 
-/// Which candidate of a prefix a route is; ordering breaks ties between equal distances.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum CandidateKey {
-    /// One of the VRF's own routes (one per protocol and prefix).
-    Own(Protocol),
-    /// Learned from a BGP neighbor of this VRF (a CE), after its import policy.
-    Peer(NeighborAddr),
-    /// Imported from the VPN table: which RD:prefix path.
-    Imported(ImportKey),
-}
-
-/// Which VPN path an imported candidate is: the RD of its RD:prefix and its source. Shared by
-/// every route imported from one RD and source (interned), so a candidate's key is a pointer
-/// where the pair inline made it 32 bytes (16 now that a neighbor's address is shared too,
-/// [`NeighborAddr`]). Compares and orders as the pair.
-pub type ImportKey = Arc<(RouteDistinguisher, PathSource)>;
-
 /// The VRF's BGP table entry for a prefix: what it advertises to its CE neighbors and exports
 /// to the VPN table. Chosen among the redistributed own routes (after the redistribution
 /// route-map) and the BGP routes by the decision process — it can differ from the route the
@@ -113,14 +98,15 @@ pub struct BgpBest {
 /// BGP table's best path.
 ///
 /// A table holds a million of these, inline in its entry vector, so they are small: most
-/// prefixes have one candidate, so the candidates are a [`SmallMap`] (one allocation the size
-/// of its routes); the selected route and the BGP best path are indexes into them, not copies;
-/// what only some prefixes have is boxed.
+/// prefixes have one candidate, so the candidates are routes in a sorted slice, one inline,
+/// each keyed by what it says it is ([`Candidates`]: no key stored beside it); the selected
+/// route and the BGP best path are indexes into them, not copies; what only some prefixes
+/// have is boxed.
 #[derive(Clone, Debug)]
 pub struct PrefixEntry {
     /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
     /// candidates they point at.
-    pub candidates: SmallMap<CandidateKey, Route>,
+    pub candidates: Candidates,
     /// What few prefixes have (multipath, redistribution), boxed together: `None` for most.
     rare: Option<Box<RareSelection>>,
     /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
@@ -165,7 +151,7 @@ const CHANGED: u32 = 1 << 31;
 impl Default for PrefixEntry {
     fn default() -> Self {
         PrefixEntry {
-            candidates: SmallMap::new(),
+            candidates: Candidates::new(),
             rare: None,
             best: NONE,
             bgp: NONE,
@@ -178,7 +164,7 @@ impl PrefixEntry {
     /// The selected route, if any. Between a change and the next [`Rib::take_delta`] it is the
     /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
-        let (_, route) = self.candidates.get_index(self.best as usize)?;
+        let route = self.candidates.get_index(self.best as usize)?;
         Some(self.merged().unwrap_or(route))
     }
 
@@ -191,10 +177,10 @@ impl PrefixEntry {
     }
 
     /// Which candidate the last delta selected.
-    pub fn best_key(&self) -> Option<&CandidateKey> {
+    pub fn best_key(&self) -> Option<CandidateRef<'_>> {
         self.candidates
             .get_index(self.best as usize)
-            .map(|(key, _)| key)
+            .map(Route::candidate)
     }
 
     /// Where the BGP best path is among the candidates.
@@ -208,19 +194,19 @@ impl PrefixEntry {
     /// The BGP table's best path for the prefix, if BGP has one: the candidate the last delta
     /// chose, with its attributes as BGP sees them.
     pub fn bgp_best(&self) -> Option<BgpBest> {
-        let (key, route) = self.candidates.get_index(self.bgp_index()?)?;
+        let route = self.candidates.get_index(self.bgp_index()?)?;
         Some(BgpBest {
-            key: key.clone(),
+            key: route.candidate().to_owned(),
             attrs: self.bgp_attrs().unwrap_or(&route.attrs).clone(),
             peer: route.peer().copied(),
         })
     }
 
     /// Which candidate the BGP best path is.
-    pub fn bgp_best_key(&self) -> Option<&CandidateKey> {
+    pub fn bgp_best_key(&self) -> Option<CandidateRef<'_>> {
         self.candidates
             .get_index(self.bgp_index()?)
-            .map(|(key, _)| key)
+            .map(Route::candidate)
     }
 
     /// Whether BGP has a best path for the prefix.
@@ -230,18 +216,22 @@ impl PrefixEntry {
 
     /// Changes the candidates, keeping `best` and `bgp` on the candidates they point at (or
     /// on none, if those left), and marking the BGP best path changed if its candidate did.
-    fn change_candidates<R>(
-        &mut self,
-        change: impl FnOnce(&mut SmallMap<CandidateKey, Route>) -> R,
-    ) -> R {
-        let best = self.best_key().cloned();
+    fn change_candidates<R>(&mut self, change: impl FnOnce(&mut Candidates) -> R) -> R {
+        let best = self.best_key().map(CandidateRef::to_owned);
         let bgp = self.bgp_index().and_then(|i| {
-            let (key, route) = self.candidates.get_index(i)?;
-            Some((key.clone(), route.attrs.clone(), route.origin.clone()))
+            let route = self.candidates.get_index(i)?;
+            Some((
+                route.candidate().to_owned(),
+                route.attrs.clone(),
+                route.origin.clone(),
+            ))
         });
         let result = change(&mut self.candidates);
         if let Some(key) = best {
-            self.best = self.candidates.index_of(&key).map_or(GONE, |i| i as u32);
+            self.best = self
+                .candidates
+                .index_of(key.as_ref())
+                .map_or(GONE, |i| i as u32);
             if self.best == GONE {
                 if let Some(rare) = &mut self.rare {
                     rare.merged = None;
@@ -249,7 +239,7 @@ impl PrefixEntry {
             }
         }
         if let Some((key, attrs, origin)) = bgp {
-            self.bgp = match self.candidates.get_index_of(&key) {
+            self.bgp = match self.candidates.get_index_of(key.as_ref()) {
                 None => GONE,
                 Some((i, route)) => {
                     // A redistributed route's BGP attributes are kept, and compared when the
@@ -266,16 +256,12 @@ impl PrefixEntry {
 
     /// Administrative distance first; between BGP paths the decision process; otherwise the
     /// candidate order (own before learned before imported).
-    fn rank(
-        a: (&CandidateKey, &Route),
-        b: (&CandidateKey, &Route),
-        o: &DecisionOptions,
-    ) -> Ordering {
-        a.1.distance.cmp(&b.1.distance).then_with(|| {
-            if a.1.protocol == Protocol::Bgp && b.1.protocol == Protocol::Bgp {
-                decision::compare(a.1, b.1, o).then_with(|| a.0.cmp(b.0))
+    fn rank(a: &Route, b: &Route, o: &DecisionOptions) -> Ordering {
+        a.distance.cmp(&b.distance).then_with(|| {
+            if a.protocol == Protocol::Bgp && b.protocol == Protocol::Bgp {
+                decision::compare(a, b, o).then_with(|| a.candidate().cmp(&b.candidate()))
             } else {
-                a.0.cmp(b.0)
+                a.candidate().cmp(&b.candidate())
             }
         })
     }
@@ -283,17 +269,17 @@ impl PrefixEntry {
     /// The selected candidate (its index) and, with multipath, its route with the forwarding
     /// merged with the equal paths'.
     fn select(&self, o: &DecisionOptions) -> Option<(usize, Option<Route>)> {
-        let (key, best) = self
+        let (index, best) = self
             .candidates
             .iter()
+            .enumerate()
             .filter(|(_, r)| r.is_usable())
-            .min_by(|a, b| Self::rank(*a, *b, o))?;
-        let index = self.candidates.index_of(key)?;
+            .min_by(|a, b| Self::rank(a.1, b.1, o))?;
         let mut merged = None;
         if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
             let mut equal: Vec<&Route> = self
                 .candidates
-                .values()
+                .iter()
                 .filter(|r| {
                     r.is_usable()
                         && r.protocol == Protocol::Bgp
@@ -1030,32 +1016,6 @@ impl std::fmt::Debug for VpnTable<'_> {
     }
 }
 
-/// One shared copy of each imported candidate's key ([`ImportKey`]), and the last one handed
-/// out, as a VPN table's paths come in runs of one RD and source.
-#[derive(Debug, Default)]
-struct ImportKeys {
-    set: Interner<(RouteDistinguisher, PathSource)>,
-    last: Option<ImportKey>,
-}
-
-impl ImportKeys {
-    fn key(&mut self, rd: RouteDistinguisher, source: PathSource) -> ImportKey {
-        if let Some(last) = &self.last {
-            if last.0 == rd && last.1 == source {
-                return last.clone();
-            }
-        }
-        let key = self.set.intern_ref(&(rd, source));
-        self.last = Some(key.clone());
-        key
-    }
-
-    fn purge_if_grown(&mut self) {
-        self.last = None;
-        self.set.purge_if_grown();
-    }
-}
-
 /// The routing state of the router: every VRF, the VPN table and the FIB.
 #[derive(Debug, Default)]
 pub struct Rib {
@@ -1089,8 +1049,6 @@ pub struct Rib {
     neighbor_addrs: Interner<IpAddr>,
     /// One shared copy of each FIB action the tables' entries hold.
     fib_actions: SharedActions,
-    /// One shared copy of each imported candidate's key, and the last one handed out.
-    import_keys: ImportKeys,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
     map_stats: BTreeMap<String, RouteMapStats>,
 
@@ -1211,9 +1169,10 @@ impl Rib {
             .iter_unordered()
             .flat_map(|(p, e)| {
                 e.candidates
-                    .keys()
-                    .filter(|k| !matches!(k, CandidateKey::Imported(..)))
-                    .map(move |k| (*p, k.clone()))
+                    .iter()
+                    .map(Route::candidate)
+                    .filter(|k| !matches!(k, CandidateRef::Imported(..)))
+                    .map(move |k| (*p, k.to_owned()))
             })
             .collect();
         for (prefix, key) in own {
@@ -1223,7 +1182,7 @@ impl Rib {
                     let _ = self.withdraw_route(&name, prefix, protocol);
                 }
                 CandidateKey::Peer(addr) => {
-                    let _ = self.withdraw_peer_route(&name, prefix, *addr);
+                    let _ = self.withdraw_peer_route(&name, prefix, addr);
                 }
                 CandidateKey::Imported(..) => {}
             }
@@ -1255,14 +1214,14 @@ impl Rib {
             .expect("known")
             .table
             .get_or_default(prefix);
-        let key = CandidateKey::Own(route.protocol);
-        if entry.candidates.get(&key) == Some(&route) {
+        let key = CandidateRef::Own(route.protocol);
+        if entry.candidates.get(key) == Some(&route) {
             return Ok(());
         }
         self.nh_epoch += 1;
         let mut subnet_changed = false;
         if let Some(Forward::Attached { interface }) =
-            entry.candidates.get(&key).map(|r| &*r.forward)
+            entry.candidates.get(key).map(|r| &*r.forward)
         {
             Self::unattach(&mut self.attached, interface, prefix);
             subnet_changed = true;
@@ -1278,7 +1237,7 @@ impl Rib {
                 .or_default() += 1;
             subnet_changed = true;
         }
-        entry.change_candidates(|c| c.insert(key, route));
+        entry.change_candidates(|c| c.insert(route));
         self.mark_best(&name, prefix);
         if subnet_changed {
             self.reresolve_within(prefix);
@@ -1299,7 +1258,7 @@ impl Rib {
         let Some(entry) = state.table.get_mut(&prefix) else {
             return Ok(());
         };
-        if let Some(route) = entry.change_candidates(|c| c.remove(&CandidateKey::Own(protocol))) {
+        if let Some(route) = entry.change_candidates(|c| c.remove(CandidateRef::Own(protocol))) {
             self.nh_epoch += 1;
             self.mark_best(&name, prefix);
             if let Forward::Attached { interface } = &*route.forward {
@@ -1349,7 +1308,6 @@ impl Rib {
             attrs,
             origin: Some(self.origin_of(peer)),
         };
-        let key = CandidateKey::Peer(self.neighbor_addr(peer.addr));
         let state = self.vrfs.get_mut(&name).expect("known");
         let mut first_mark = false;
         // Routes now counted under `next_hop` that were not, and the next hops of the
@@ -1364,7 +1322,7 @@ impl Rib {
                 state.table.prefetch(*ahead);
             }
             let (at, entry) = state.table.get_or_default_hashed(prefix, hash);
-            let old = entry.change_candidates(|c| c.insert(key.clone(), route.clone()));
+            let old = entry.change_candidates(|c| c.insert(route.clone()));
             if old.as_ref() == Some(&route) {
                 continue;
             }
@@ -1401,8 +1359,7 @@ impl Rib {
         let Some((at, entry)) = state.table.get_mut_hinted(&prefix, u32::MAX) else {
             return Ok(());
         };
-        let key = CandidateKey::Peer(self.neighbor_addrs.intern_ref(&peer));
-        if let Some(old) = entry.change_candidates(|c| c.remove(&key)) {
+        if let Some(old) = entry.change_candidates(|c| c.remove(CandidateRef::Peer(&peer))) {
             if state.mark_best(Mark::at(prefix, at)) {
                 self.dirty_vrfs.insert(name.clone());
             }
@@ -1659,7 +1616,7 @@ impl Rib {
                         && state
                             .table
                             .get(subnet)
-                            .and_then(|e| e.candidates.get(&CandidateKey::Own(Protocol::Connected)))
+                            .and_then(|e| e.candidates.get(CandidateRef::Own(Protocol::Connected)))
                             .is_some_and(|r| {
                                 matches!(&*r.forward, Forward::Attached { interface: i } if i == interface)
                             })
@@ -1831,13 +1788,9 @@ impl Rib {
             if state.dirty_best.is_empty() {
                 self.dirty_vrfs.insert(vrf.clone());
             }
-            let keys: Vec<(IpAddr, CandidateKey)> = peers
-                .iter()
-                .map(|p| (*p, CandidateKey::Peer(Arc::new(*p))))
-                .collect();
             for (prefix, entry) in state.table.iter_unordered_mut() {
-                for (peer, key) in &keys {
-                    let Some(route) = entry.candidates.get_mut(key) else {
+                for peer in &peers {
+                    let Some(route) = entry.candidates.get_mut(CandidateRef::Peer(peer)) else {
                         continue;
                     };
                     let nh = route.attrs.next_hop.addr().unwrap_or(*peer);
@@ -2008,7 +1961,6 @@ impl Rib {
         self.forwards.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
         self.fib_actions.purge_if_grown();
-        self.import_keys.purge_if_grown();
         delta
     }
 
@@ -2036,15 +1988,14 @@ impl Rib {
         interned: &mut AttrInterner,
         policy: &VrfPolicy,
         prefix: IpNet,
-        key: &CandidateKey,
         route: &'r Route,
     ) -> Option<Cow<'r, Route>> {
         if !route.is_usable() {
             return None;
         }
-        match key {
-            CandidateKey::Own(protocol) => {
-                let map = policy.redistribution(*protocol)?;
+        match route.candidate() {
+            CandidateRef::Own(protocol) => {
+                let map = policy.redistribution(protocol)?;
                 let mut attrs = (*route.attrs).clone();
                 attrs.weight = decision::LOCAL_WEIGHT;
                 let attrs = Arc::new(attrs);
@@ -2056,7 +2007,7 @@ impl Rib {
                 r.attrs = interned.intern_arc(attrs);
                 Some(Cow::Owned(r))
             }
-            CandidateKey::Peer(_) | CandidateKey::Imported(..) => Some(Cow::Borrowed(route)),
+            CandidateRef::Peer(_) | CandidateRef::Imported(..) => Some(Cow::Borrowed(route)),
         }
     }
 
@@ -2102,7 +2053,7 @@ impl Rib {
             if exports {
                 let exportable = matches!(
                     entry.bgp_best_key(),
-                    Some(CandidateKey::Own(_) | CandidateKey::Peer(_))
+                    Some(CandidateRef::Own(_) | CandidateRef::Peer(_))
                 );
                 selected.push((prefix, at, exportable));
             }
@@ -2140,32 +2091,31 @@ impl Rib {
         let prefix = mark.prefix;
         let entry = &*entry_mut;
         let selected = entry.select(&policy.decision);
-        let mut bgp: Option<(&CandidateKey, Cow<Route>)> = None;
-        for (key, route) in &entry.candidates {
-            let Some(view) = Self::bgp_view(map_stats, interned, policy, prefix, key, route) else {
+        // The BGP best path: its index, and its view (its candidate's route or, redistributed,
+        // with the route-map's attributes). Candidates come in key order, so the first of equal
+        // paths wins the key tie-break.
+        let mut bgp: Option<(usize, Cow<Route>)> = None;
+        for (index, route) in entry.candidates.iter().enumerate() {
+            let Some(view) = Self::bgp_view(map_stats, interned, policy, prefix, route) else {
                 continue;
             };
             let better = match &bgp {
                 None => true,
-                Some(b) => {
-                    decision::compare(&view, &b.1, &policy.decision).then_with(|| key.cmp(b.0))
-                        == Ordering::Less
-                }
+                Some(b) => decision::compare(&view, &b.1, &policy.decision) == Ordering::Less,
             };
             if better {
-                bgp = Some((key, view));
+                bgp = Some((index, view));
             }
         }
         // The BGP best path's index, and its attributes when they are not the candidate's.
-        let bgp: Option<(usize, Option<Arc<Attrs>>)> = bgp.and_then(|(key, view)| {
-            let index = entry.candidates.index_of(key)?;
-            Some((
+        let bgp: Option<(usize, Option<Arc<Attrs>>)> = bgp.map(|(index, view)| {
+            (
                 index,
                 match view {
                     Cow::Owned(view) => Some(view.attrs),
                     Cow::Borrowed(_) => None,
                 },
-            ))
+            )
         });
         let bgp_changed = entry.bgp & CHANGED != 0
             || entry.bgp == GONE
@@ -2195,8 +2145,8 @@ impl Rib {
         if bgp_changed {
             let from = match entry.bgp_best_key() {
                 None => BestFrom::Nothing,
-                Some(CandidateKey::Peer(addr)) => BestFrom::Neighbor(**addr),
-                Some(CandidateKey::Own(_) | CandidateKey::Imported(..)) => BestFrom::Elsewhere,
+                Some(CandidateRef::Peer(addr)) => BestFrom::Neighbor(*addr),
+                Some(CandidateRef::Own(_) | CandidateRef::Imported(..)) => BestFrom::Elsewhere,
             };
             bgp_marks.push((prefix, from));
         }
@@ -2248,7 +2198,7 @@ impl Rib {
                 CandidateKey::Imported(..) => return None,
             };
             // Selected this very delta from the current candidates, so the key is there.
-            let route = e.candidates.get(&b.key)?;
+            let route = e.candidates.get(b.key.as_ref())?;
             Some((
                 protocol,
                 route.forward.clone(),
@@ -2354,9 +2304,9 @@ impl Rib {
         let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().copied().collect();
         if let Some(state) = self.vrfs.get(vrf) {
             for (prefix, entry) in state.table.iter_unordered() {
-                for key in entry.candidates.keys() {
-                    if let CandidateKey::Imported(from) = key {
-                        keys.insert((from.0, *prefix));
+                for route in &entry.candidates {
+                    if let Some(rd) = route.candidate().imported_rd() {
+                        keys.insert((rd, *prefix));
                     }
                 }
             }
@@ -2416,7 +2366,6 @@ impl Rib {
             origins,
             map_stats,
             interned,
-            import_keys,
             dirty_vrfs,
             ..
         } = self;
@@ -2426,7 +2375,7 @@ impl Rib {
         let policy = &state.policy;
         // In key order, as the paths are in source order and share the RD. An imported route
         // takes each shared part of its path counted once more, not a copy of the path.
-        let mut wanted: Vec<(CandidateKey, Route)> = Vec::new();
+        let mut wanted: Vec<Route> = Vec::new();
         if let Some((_, entry)) = vpn.get_hinted(&key, vpn_at) {
             for (source, path) in &entry.paths {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
@@ -2450,27 +2399,24 @@ impl Rib {
                         protocol: path.protocol,
                     }),
                 });
-                wanted.push((
-                    CandidateKey::Imported(import_keys.key(rd, source.clone())),
-                    Route {
-                        protocol: Protocol::Bgp,
-                        distance: Protocol::Bgp.default_distance(),
-                        forward: path.forward.clone(),
-                        attrs,
-                        origin: Some(origin),
-                    },
-                ));
+                wanted.push(Route {
+                    protocol: Protocol::Bgp,
+                    distance: Protocol::Bgp.default_distance(),
+                    forward: path.forward.clone(),
+                    attrs,
+                    origin: Some(origin),
+                });
             }
         }
         let (at, entry) = state.table.get_or_default_at(prefix);
         let unchanged = entry
             .candidates
             .iter()
-            .filter(|(k, _)| matches!(k, CandidateKey::Imported(i) if i.0 == rd))
-            .eq(wanted.iter().map(|(k, r)| (k, r)));
+            .filter(|r| r.candidate().imported_rd() == Some(rd))
+            .eq(&wanted);
         if !unchanged {
             entry.change_candidates(|c| {
-                c.retain(|k, _| !matches!(k, CandidateKey::Imported(i) if i.0 == rd));
+                c.retain(|r| r.candidate().imported_rd() != Some(rd));
                 c.extend(wanted);
             });
             if state.mark_best(Mark::at(prefix, at)) {

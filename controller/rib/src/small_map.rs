@@ -17,20 +17,21 @@ use std::fmt;
 /// prints like one.
 #[derive(Clone)]
 pub struct SmallMap<K, V> {
-    entries: Entries<K, V>,
+    entries: Entries<(K, V)>,
 }
 
 /// The entries: none, one inline, or two or more boxed (never fewer, so each content has
-/// one representation).
-#[derive(Clone)]
-enum Entries<K, V> {
+/// one representation). Shared with [`crate::Candidates`], whose entries carry their keys.
+#[derive(Clone, Default)]
+pub(crate) enum Entries<T> {
+    #[default]
     Empty,
-    One((K, V)),
-    Many(Box<[(K, V)]>),
+    One(T),
+    Many(Box<[T]>),
 }
 
-impl<K, V> Entries<K, V> {
-    fn as_slice(&self) -> &[(K, V)] {
+impl<T> Entries<T> {
+    pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Entries::Empty => &[],
             Entries::One(entry) => std::slice::from_ref(entry),
@@ -38,7 +39,7 @@ impl<K, V> Entries<K, V> {
         }
     }
 
-    fn as_mut_slice(&mut self) -> &mut [(K, V)] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
         match self {
             Entries::Empty => &mut [],
             Entries::One(entry) => std::slice::from_mut(entry),
@@ -46,7 +47,7 @@ impl<K, V> Entries<K, V> {
         }
     }
 
-    fn into_vec(self) -> Vec<(K, V)> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         match self {
             Entries::Empty => Vec::new(),
             Entries::One(entry) => vec![entry],
@@ -54,7 +55,7 @@ impl<K, V> Entries<K, V> {
         }
     }
 
-    fn from_vec(mut entries: Vec<(K, V)>) -> Self {
+    pub(crate) fn from_vec(mut entries: Vec<T>) -> Self {
         match entries.len() {
             0 => Entries::Empty,
             1 => Entries::One(entries.pop().expect("one")),
