@@ -273,7 +273,7 @@ pub(crate) fn vrf_bgp_table<'a>(
                         .vpn_table()
                         .get(&(*rd, *prefix))
                         .and_then(|paths| paths.get(source))
-                        .and_then(|path| path.label);
+                        .and_then(|path| path.label());
                     (
                         VrfPathSource::Imported {
                             rd: *rd,
@@ -514,7 +514,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                         let _ = writeln!(out, "      Tag: {}", a.tag);
                     }
                     communities_lines(&mut out, a);
-                    if let Some(label) = p.path.label {
+                    if let Some(label) = p.path.label() {
                         let _ = writeln!(out, "      mpls labels in/out nolabel/{label}");
                     }
                     if let Forward::Unresolved(nh) = &*p.path.forward {

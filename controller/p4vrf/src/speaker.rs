@@ -666,7 +666,7 @@ impl BgpInstance {
                                 rr_client: peer.rr_client,
                                 router_id: peer.router_id,
                             },
-                            path.label,
+                            path.label(),
                         )
                     }
                 }

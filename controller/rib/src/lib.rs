@@ -31,7 +31,7 @@ pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
 pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathSource, PeerRef,
-    Protocol, Route, RouteOrigin, VpnPath, VrfName,
+    Protocol, Route, RouteOrigin, VpnLabel, VpnPath, VrfName,
 };
 pub use small_map::SmallMap;
 use table::TableKey;
@@ -1420,7 +1420,7 @@ impl Rib {
                 protocol: Protocol::Bgp,
                 forward,
                 attrs: attrs.clone(),
-                label: Some(label),
+                label: Some(VpnLabel::new(label)),
                 origin: origin.clone(),
             };
             let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
@@ -1816,7 +1816,7 @@ impl Rib {
                 };
                 let nh = path.attrs.next_hop.addr().unwrap_or(**peer);
                 if let (true, true, Some(label)) =
-                    (pe_peers.contains(&**peer), nhs.contains(&nh), path.label)
+                    (pe_peers.contains(&**peer), nhs.contains(&nh), path.label())
                 {
                     paths.push((*key, peer.clone(), nh, label));
                 }

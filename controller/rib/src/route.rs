@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use policy::Attrs;
@@ -236,14 +237,42 @@ pub struct VpnPath {
     /// Attributes as exported (after the export-map), route targets among the extended
     /// communities.
     pub attrs: Arc<Attrs>,
-    /// The VPN label a remote PE advertised; `None` for local exports.
-    pub label: Option<u32>,
+    /// The VPN label a remote PE advertised; `None` for local exports ([`VpnPath::label`]).
+    pub label: Option<VpnLabel>,
     /// The neighbor it was learned from (a remote PE's, or a local export's CE neighbor),
     /// shared as in [`Route`]; never a leak source.
     pub origin: Option<Arc<RouteOrigin>>,
 }
 
+/// A VPN label as a [`VpnPath`] holds it: the label plus one, never zero, so that
+/// `Option<VpnLabel>` is 4 bytes where an `Option<u32>` is 8 — the difference between a
+/// 40-byte and a 32-byte path, a million times in a VPN table. MPLS labels are 20 bits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VpnLabel(NonZeroU32);
+
+impl VpnLabel {
+    pub fn new(label: u32) -> Self {
+        debug_assert!(label < 1 << 20, "an MPLS label is 20 bits: {label}");
+        VpnLabel(NonZeroU32::MIN.saturating_add(label))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0.get() - 1
+    }
+}
+
+impl fmt::Debug for VpnLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
 impl VpnPath {
+    /// The VPN label a remote PE advertised; `None` for local exports.
+    pub fn label(&self) -> Option<u32> {
+        self.label.map(VpnLabel::get)
+    }
+
     /// The BGP neighbor the path was learned from.
     pub fn peer(&self) -> Option<&PeerRef> {
         self.origin.as_deref()?.peer.as_ref()
@@ -300,5 +329,19 @@ impl From<Protocol> for policy::route::SourceProtocol {
             Protocol::Static => policy::route::SourceProtocol::Static,
             Protocol::Bgp => policy::route::SourceProtocol::Bgp,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vpn_labels_round_trip_over_twenty_bits() {
+        for label in [0, 1, 3, 16, 1000, (1 << 20) - 1] {
+            assert_eq!(VpnLabel::new(label).get(), label);
+            assert_eq!(format!("{:?}", VpnLabel::new(label)), label.to_string());
+        }
+        assert_ne!(VpnLabel::new(0), VpnLabel::new(1));
     }
 }

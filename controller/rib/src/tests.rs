@@ -1533,12 +1533,14 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
 fn table_entries_stay_small() {
     use std::mem::size_of;
     assert_eq!(size_of::<Route>(), 32);
-    assert_eq!(size_of::<VpnPath>(), 40);
+    // The label held plus one, so its `Option` needs no tag (`VpnLabel`).
+    assert_eq!(size_of::<Option<VpnLabel>>(), 4);
+    assert_eq!(size_of::<VpnPath>(), 32);
     assert_eq!(size_of::<PathSource>(), 16);
     // The candidates are routes alone, their keys read from them (`Candidates`).
     assert_eq!(size_of::<Candidates>(), 32);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 80);
-    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 88);
+    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 80);
 }
 
 /// The delta's marks remember where their entries are: taking in a batch of CE routes and

@@ -321,7 +321,7 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
             .filter_map(|c| c.as_route_target())
             .map(|rt| rt.0.to_string())
             .collect(),
-        label: row.path.label,
+        label: row.path.label(),
         peer: row.path.peer().map(Into::into),
     }
 }
