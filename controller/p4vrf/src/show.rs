@@ -172,7 +172,7 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
         }
         let view = views.entry(*rd).or_insert((*rd, None, BTreeMap::new()));
         let best = rib.vpn_best(&(*rd, *prefix)).map(|(s, _)| s.clone());
-        for (source, path) in paths {
+        for (source, path) in paths.iter_keyed() {
             view.2.entry(*prefix).or_default().push(VpnRow {
                 path,
                 source,

@@ -167,7 +167,7 @@ fn assert_seed_000_bgp(router: &Router) {
         assert!(best.attrs.communities.contains(&Community::NO_EXPORT));
         assert_eq!(best.attrs.tag, 123);
         let paths = &rib.vpn_table()[&(rd("65001:1"), net(tagged))];
-        let path = paths.values().next().unwrap();
+        let path = paths.iter().next().unwrap();
         // `additive`: NO_EXPORT is added to what the route had (nothing), and is all it has.
         assert_eq!(
             path.attrs.communities.iter().collect::<Vec<_>>(),
@@ -313,7 +313,7 @@ fn assert_seed_004_vpn(router: &Router) {
     let rts = |r: &str, p: &str| -> Option<Vec<RouteTarget>> {
         rib.vpn_table()
             .get(&(rd(r), net(p)))
-            .map(|paths| paths.values().next().unwrap().route_targets().collect())
+            .map(|paths| paths.iter().next().unwrap().route_targets().collect())
     };
     // SHARE-A: the export RT on every route, the shared RT added to A-SHARED's prefix only.
     assert_eq!(
@@ -438,7 +438,7 @@ fn configuration_doc_policy_example_is_valid() {
         let rib = router.rib();
         let rts = |p: &str| -> Vec<RouteTarget> {
             rib.vpn_table()[&(rd("65535:1"), net(p))]
-                .values()
+                .iter()
                 .next()
                 .unwrap()
                 .route_targets()

@@ -6,12 +6,12 @@
 //! routes alone and their keys are read from them ([`Route::candidate`]); a stored key was 16
 //! bytes of every VRF table entry (96 → 80 bytes with the key gone), a tenth of the RIB.
 
-use std::fmt;
+use std::cmp::Ordering;
 use std::net::IpAddr;
 
 use vpn_types::RouteDistinguisher;
 
-use crate::small_map::Entries;
+use crate::small_map::{Keyed, KeyedSlice};
 use crate::{PathSource, Protocol, Route};
 
 /// Which candidate of a prefix a route is, borrowed from the route
@@ -82,152 +82,19 @@ impl Route {
 }
 
 /// The candidate routes of one prefix, in candidate order ([`CandidateRef`]), at most one per
-/// key. A sorted slice: one route inline (most prefixes have one), more boxed exactly sized.
-/// What a route's key is read from (its protocol, origin) must not change while it is here;
-/// the rest may ([`Candidates::get_mut`]).
-#[derive(Clone, Default)]
-pub struct Candidates {
-    entries: Entries<Route>,
-}
+/// key: what a route's key is read from (its protocol, origin) must not change while it is
+/// here; the rest may ([`KeyedSlice::get_mut`]).
+pub type Candidates = KeyedSlice<Route>;
 
-impl PartialEq for Candidates {
-    fn eq(&self, other: &Self) -> bool {
-        self.entries.as_slice() == other.entries.as_slice()
-    }
-}
+impl Keyed for Route {
+    type Key<'a> = CandidateRef<'a>;
 
-impl Eq for Candidates {}
-
-impl Candidates {
-    pub fn new() -> Self {
-        Self::default()
+    fn key(&self) -> CandidateRef<'_> {
+        self.candidate()
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.as_slice().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.as_slice().is_empty()
-    }
-
-    /// The route at `index` in candidate order.
-    pub fn get_index(&self, index: usize) -> Option<&Route> {
-        self.entries.as_slice().get(index)
-    }
-
-    /// The routes in candidate order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Route> {
-        self.entries.as_slice().iter()
-    }
-
-    /// `(key, route)` in candidate order.
-    pub fn iter_keyed(&self) -> impl Iterator<Item = (CandidateRef<'_>, &Route)> + '_ {
-        self.iter().map(|r| (r.candidate(), r))
-    }
-
-    fn find(&self, key: CandidateRef<'_>) -> Result<usize, usize> {
-        self.entries
-            .as_slice()
-            .binary_search_by(|r| r.candidate().cmp(&key))
-    }
-
-    pub fn get(&self, key: CandidateRef<'_>) -> Option<&Route> {
-        self.find(key).ok().map(|i| &self.entries.as_slice()[i])
-    }
-
-    /// The route of `key`, to change anything but its protocol and origin (what its key is
-    /// read from).
-    pub fn get_mut(&mut self, key: CandidateRef<'_>) -> Option<&mut Route> {
-        let i = self.find(key).ok()?;
-        Some(&mut self.entries.as_mut_slice()[i])
-    }
-
-    /// Where `key` is in candidate order.
-    pub fn index_of(&self, key: CandidateRef<'_>) -> Option<usize> {
-        self.find(key).ok()
-    }
-
-    /// Where `key` is in candidate order, and its route.
-    pub fn get_index_of(&self, key: CandidateRef<'_>) -> Option<(usize, &Route)> {
-        let i = self.find(key).ok()?;
-        Some((i, &self.entries.as_slice()[i]))
-    }
-
-    /// Inserts `route`, or replaces the route of its key; returns the route replaced.
-    pub fn insert(&mut self, route: Route) -> Option<Route> {
-        if let Entries::Empty = self.entries {
-            self.entries = Entries::One(route);
-            return None;
-        }
-        match self.find(route.candidate()) {
-            Ok(i) => Some(std::mem::replace(
-                &mut self.entries.as_mut_slice()[i],
-                route,
-            )),
-            Err(i) => {
-                self.change(|v| {
-                    v.reserve_exact(1);
-                    v.insert(i, route);
-                });
-                None
-            }
-        }
-    }
-
-    pub fn remove(&mut self, key: CandidateRef<'_>) -> Option<Route> {
-        let i = self.find(key).ok()?;
-        if let Entries::One(_) = self.entries {
-            let Entries::One(route) = std::mem::take(&mut self.entries) else {
-                unreachable!("matched above")
-            };
-            return Some(route);
-        }
-        Some(self.change(|v| v.remove(i)))
-    }
-
-    /// Keeps the routes `keep` says yes to.
-    pub fn retain(&mut self, keep: impl FnMut(&Route) -> bool) {
-        self.change(|v| v.retain(keep));
-    }
-
-    /// Changes the routes as a vector, then stores them exactly sized again.
-    fn change<R>(&mut self, f: impl FnOnce(&mut Vec<Route>) -> R) -> R {
-        let mut v = std::mem::take(&mut self.entries).into_vec();
-        let r = f(&mut v);
-        self.entries = Entries::from_vec(v);
-        r
-    }
-}
-
-impl Extend<Route> for Candidates {
-    fn extend<I: IntoIterator<Item = Route>>(&mut self, iter: I) {
-        for route in iter {
-            self.insert(route);
-        }
-    }
-}
-
-impl FromIterator<Route> for Candidates {
-    fn from_iter<I: IntoIterator<Item = Route>>(iter: I) -> Self {
-        let mut c = Candidates::new();
-        c.extend(iter);
-        c
-    }
-}
-
-impl<'a> IntoIterator for &'a Candidates {
-    type Item = &'a Route;
-    type IntoIter = std::slice::Iter<'a, Route>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-/// Prints as a map from each route's key to the route.
-impl fmt::Debug for Candidates {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter_keyed()).finish()
+    fn cmp_key(&self, key: &CandidateRef<'_>) -> Ordering {
+        self.candidate().cmp(key)
     }
 }
 
@@ -336,11 +203,7 @@ mod tests {
                     prop_assert_eq!(c.index_of(k.as_ref()), Some(i));
                 }
             }
-            let sized = match &c.entries {
-                Entries::Many(routes) => routes.len() > 1,
-                _ => c.len() <= 1,
-            };
-            prop_assert!(sized, "one representation per content");
+            prop_assert!(c.is_exactly_sized(), "one representation per content");
         }
     }
 }

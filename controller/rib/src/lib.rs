@@ -30,10 +30,10 @@ pub use decision::DecisionOptions;
 pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
 pub use route::{
-    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathSource, PeerRef,
-    Protocol, Route, RouteOrigin, VpnLabel, VpnPath, VrfName,
+    Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathOrigin,
+    PathSource, PeerRef, Protocol, Route, RouteOrigin, VpnLabel, VpnPath, VrfName,
 };
-pub use small_map::SmallMap;
+pub use small_map::{Keyed, KeyedSlice, SmallMap};
 use table::TableKey;
 pub use table::{KeyedTable, PrefixTable};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
@@ -910,13 +910,17 @@ enum NhUser {
     Vpn(IpAddr),
 }
 
+/// The paths of one RD:prefix, keyed by where each came from ([`VpnPath::source`]), in
+/// source order.
+pub type VpnPaths = KeyedSlice<VpnPath>;
+
 /// What the VPN table holds for one RD:prefix: its paths, by where they came from. An entry
 /// leaves with its last path. Which VRFs hold candidates imported from it is not kept here
 /// (24 bytes a key): a change reaches the VRFs importing the route targets of the paths it
 /// has, and of the paths it lost ([`Rib::vpn_departed`]).
 #[derive(Debug, Default)]
 struct VpnEntry {
-    paths: SmallMap<PathSource, VpnPath>,
+    paths: VpnPaths,
 }
 
 impl VpnEntry {
@@ -941,7 +945,7 @@ pub struct VpnTable<'a> {
 }
 
 impl<'a> VpnTable<'a> {
-    pub fn get(&self, key: &VpnKey) -> Option<&'a SmallMap<PathSource, VpnPath>> {
+    pub fn get(&self, key: &VpnKey) -> Option<&'a VpnPaths> {
         self.entries
             .get(key)
             .map(|e| &e.paths)
@@ -953,7 +957,7 @@ impl<'a> VpnTable<'a> {
     }
 
     /// `(&key, &paths)` in key order (sorts).
-    pub fn iter(&self) -> std::vec::IntoIter<(&'a VpnKey, &'a SmallMap<PathSource, VpnPath>)> {
+    pub fn iter(&self) -> std::vec::IntoIter<(&'a VpnKey, &'a VpnPaths)> {
         let entries: &'a KeyedTable<VpnKey, VpnEntry> = self.entries;
         let mut listed: Vec<_> = entries
             .iter_unordered()
@@ -970,7 +974,7 @@ impl<'a> VpnTable<'a> {
     }
 
     /// The paths in key order (sorts).
-    pub fn values(&self) -> impl Iterator<Item = &'a SmallMap<PathSource, VpnPath>> {
+    pub fn values(&self) -> impl Iterator<Item = &'a VpnPaths> {
         self.iter().map(|(_, v)| v)
     }
 
@@ -990,7 +994,7 @@ impl<'a> VpnTable<'a> {
 }
 
 impl<'a> IntoIterator for VpnTable<'a> {
-    type Item = (&'a VpnKey, &'a SmallMap<PathSource, VpnPath>);
+    type Item = (&'a VpnKey, &'a VpnPaths);
     type IntoIter = std::vec::IntoIter<Self::Item>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -998,7 +1002,7 @@ impl<'a> IntoIterator for VpnTable<'a> {
 }
 
 impl std::ops::Index<&VpnKey> for VpnTable<'_> {
-    type Output = SmallMap<PathSource, VpnPath>;
+    type Output = VpnPaths;
     fn index(&self, key: &VpnKey) -> &Self::Output {
         self.get(key).expect("no VPN table entry for the key")
     }
@@ -1047,6 +1051,8 @@ pub struct Rib {
     forwards: Interner<Forward>,
     /// One shared copy of each neighbor address the tables' keys name.
     neighbor_addrs: Interner<IpAddr>,
+    /// One shared copy of each VPN path origin (source and neighbor).
+    path_origins: Interner<PathOrigin>,
     /// One shared copy of each FIB action the tables' entries hold.
     fib_actions: SharedActions,
     /// Hit counters of the route-maps the RIB runs (redistribution, export and import maps).
@@ -1393,8 +1399,13 @@ impl Rib {
         paths: impl IntoIterator<Item = (RouteDistinguisher, IpNet, u32)>,
     ) {
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
-        let origin = Some(self.origin_of(peer));
         let source = PathSource::Peer(self.neighbor_addr(peer.addr));
+        let route_origin = Some(self.origin_of(peer));
+        let origin = self.path_origins.intern_ref(&PathOrigin {
+            source,
+            route: route_origin,
+        });
+        let source = &origin.source;
         let mut resolved: Option<(u32, Arc<Forward>)> = None;
         let mut gained = 0;
         let mut released: Vec<IpAddr> = Vec::new();
@@ -1425,10 +1436,10 @@ impl Rib {
             };
             let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
             // Compared before it goes in, so the path is moved into the entry, not copied.
-            if entry.paths.get(&source) == Some(&path) {
+            if entry.paths.get(source) == Some(&path) {
                 continue;
             }
-            let old = entry.paths.insert(source.clone(), path);
+            let old = entry.paths.insert(path);
             if let Some(old) = &old {
                 if old.attrs.ext_communities != attrs.ext_communities {
                     self.vpn_departed.extend(departed_targets(key, old));
@@ -1810,7 +1821,7 @@ impl Rib {
         // (VPN key, PE, next hop, label) of every path through the next hops.
         let mut paths: Vec<(VpnKey, NeighborAddr, IpAddr, u32)> = Vec::new();
         for (key, entry) in self.vpn.iter_unordered() {
-            for (source, path) in &entry.paths {
+            for (source, path) in entry.paths.iter_keyed() {
                 let PathSource::Peer(peer) = source else {
                     continue;
                 };
@@ -1960,6 +1971,7 @@ impl Rib {
         self.origins.purge_if_grown();
         self.forwards.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
+        self.path_origins.purge_if_grown();
         self.fib_actions.purge_if_grown();
         delta
     }
@@ -2219,6 +2231,10 @@ impl Rib {
                 attrs = run_map(&mut self.map_stats, map, prefix, &attrs)?;
             }
             let attrs = self.intern(attrs);
+            let origin = self.path_origins.intern_ref(&PathOrigin {
+                source: PathSource::Vrf(vrf.clone()),
+                route: origin,
+            });
             Some(VpnPath {
                 protocol,
                 forward,
@@ -2233,7 +2249,7 @@ impl Rib {
         let (changed, count) = match path {
             Some(p) => {
                 let paths = &mut self.vpn.get_or_default(key).paths;
-                let old = paths.insert(source, p.clone());
+                let old = paths.insert(p.clone());
                 if let Some(old) = old.as_ref().filter(|old| **old != p) {
                     self.vpn_departed.extend(departed_targets(key, old));
                 }
@@ -2338,7 +2354,7 @@ impl Rib {
         if let Some((found, entry)) = self.vpn.get_hinted(&key, at) {
             at = found;
             from = BestFrom::of_paths(entry.paths.keys());
-            for path in entry.paths.values() {
+            for path in entry.paths.iter() {
                 for rt in path.route_targets() {
                     if let Some(vrfs) = self.importers.get(&rt) {
                         targets.extend(vrfs.iter().cloned());
@@ -2377,7 +2393,7 @@ impl Rib {
         // takes each shared part of its path counted once more, not a copy of the path.
         let mut wanted: Vec<Route> = Vec::new();
         if let Some((_, entry)) = vpn.get_hinted(&key, vpn_at) {
-            for (source, path) in &entry.paths {
+            for (source, path) in entry.paths.iter_keyed() {
                 if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
                     continue;
                 }
@@ -2513,7 +2529,7 @@ impl Rib {
         self.vpn
             .get(key)?
             .paths
-            .iter()
+            .iter_keyed()
             .filter(|(_, p)| !matches!(*p.forward, Forward::Unresolved(_)))
             .min_by(|(sa, a), (sb, b)| {
                 decision::compare(&a.as_route(), &b.as_route(), &o).then_with(|| sa.cmp(sb))

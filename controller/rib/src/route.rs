@@ -239,9 +239,20 @@ pub struct VpnPath {
     pub attrs: Arc<Attrs>,
     /// The VPN label a remote PE advertised; `None` for local exports ([`VpnPath::label`]).
     pub label: Option<VpnLabel>,
-    /// The neighbor it was learned from (a remote PE's, or a local export's CE neighbor),
-    /// shared as in [`Route`]; never a leak source.
-    pub origin: Option<Arc<RouteOrigin>>,
+    /// Who put it into the VPN table (its key among the RD:prefix's paths) and the neighbor
+    /// it was learned from; shared.
+    pub origin: Arc<PathOrigin>,
+}
+
+/// Where a VPN path came from: who put it into the VPN table, which is the path's key among
+/// its RD:prefix's paths ([`VpnPath::source`], so no key is stored beside it), and the
+/// neighbor it was learned from (a remote PE, or a local export's CE neighbor) as its route's
+/// origin ([`VpnPath::as_route`]; never a leak source). Shared by the paths of one source
+/// and neighbor (the RIB interns them).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct PathOrigin {
+    pub source: PathSource,
+    pub route: Option<Arc<RouteOrigin>>,
 }
 
 /// A VPN label as a [`VpnPath`] holds it: the label plus one, never zero, so that
@@ -273,9 +284,14 @@ impl VpnPath {
         self.label.map(VpnLabel::get)
     }
 
+    /// Who put the path into the VPN table.
+    pub fn source(&self) -> &PathSource {
+        &self.origin.source
+    }
+
     /// The BGP neighbor the path was learned from.
     pub fn peer(&self) -> Option<&PeerRef> {
-        self.origin.as_deref()?.peer.as_ref()
+        self.origin.route.as_deref()?.peer.as_ref()
     }
 
     /// The route targets among the path's extended communities.
@@ -293,8 +309,21 @@ impl VpnPath {
             distance: Protocol::Bgp.default_distance(),
             forward: self.forward.clone(),
             attrs: self.attrs.clone(),
-            origin: self.origin.clone(),
+            origin: self.origin.route.clone(),
         }
+    }
+}
+
+/// A VPN table entry's paths are keyed by their sources.
+impl crate::Keyed for VpnPath {
+    type Key<'a> = &'a PathSource;
+
+    fn key(&self) -> &PathSource {
+        self.source()
+    }
+
+    fn cmp_key(&self, key: &&PathSource) -> std::cmp::Ordering {
+        self.source().cmp(*key)
     }
 }
 

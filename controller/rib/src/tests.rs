@@ -126,7 +126,7 @@ fn vpn_table_is_keyed_by_rd_and_carries_export_rts() {
     let vpn = rib.vpn_table();
     assert_eq!(vpn.len(), 6);
     let key = ("65535:2".parse().unwrap(), net("10.2.1.0/24"));
-    let path = &vpn[&key][&PathSource::Vrf(Arc::from("VRF-B"))];
+    let path = vpn[&key].get(&PathSource::Vrf(Arc::from("VRF-B"))).unwrap();
     assert_eq!(
         path.route_targets().collect::<Vec<_>>(),
         vec![rt("65535:2")]
@@ -1095,7 +1095,7 @@ fn seed_000_redistribute_static_route_map_matches_tag_and_sets_no_export() {
     // Only the tagged one reaches the VPN table, with NO_EXPORT and the export RT.
     let vpn = rib.vpn_table();
     assert_eq!(vpn.len(), 1);
-    let path = vpn.values().next().unwrap().values().next().unwrap();
+    let path = vpn.values().next().unwrap().iter().next().unwrap();
     assert!(path
         .attrs
         .communities
@@ -1540,7 +1540,46 @@ fn table_entries_stay_small() {
     // The candidates are routes alone, their keys read from them (`Candidates`).
     assert_eq!(size_of::<Candidates>(), 32);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 80);
-    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 80);
+    // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`).
+    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 64);
+}
+
+/// A VPN key's paths are found by their sources, read from the paths themselves, in source
+/// order (local VRFs before neighbors), one per source.
+#[test]
+fn vpn_paths_are_keyed_by_their_sources() {
+    let path = |source: PathSource, tag: u32| {
+        let mut attrs = Attrs::new(policy::SourceProtocol::Bgp);
+        attrs.tag = tag;
+        VpnPath {
+            protocol: Protocol::Bgp,
+            forward: Arc::new(Forward::Blackhole),
+            attrs: Arc::new(attrs),
+            label: None,
+            origin: Arc::new(PathOrigin {
+                source,
+                route: None,
+            }),
+        }
+    };
+    let pe = |last: u8| PathSource::Peer(Arc::new(IpAddr::from([10, 0, 0, last])));
+    let vrf = |name: &str| PathSource::Vrf(Arc::from(name));
+    let mut paths = VpnPaths::new();
+    for (source, tag) in [
+        (pe(3), 1),
+        (vrf("B"), 2),
+        (pe(2), 3),
+        (vrf("A"), 4),
+        (pe(3), 5),
+    ] {
+        paths.insert(path(source, tag));
+    }
+    let keys: Vec<&PathSource> = paths.keys().collect();
+    assert_eq!(keys, [&vrf("A"), &vrf("B"), &pe(2), &pe(3)]);
+    assert_eq!(paths.get(&pe(3)).map(|p| p.attrs.tag), Some(5));
+    assert_eq!(paths.remove(&vrf("B")).map(|p| p.attrs.tag), Some(2));
+    assert!(!paths.contains_key(&vrf("B")));
+    assert_eq!(paths.len(), 3);
 }
 
 /// The delta's marks remember where their entries are: taking in a batch of CE routes and
