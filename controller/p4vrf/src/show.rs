@@ -85,7 +85,7 @@ pub fn ip_route_vrf(rib: &Rib, vrf: &str, family: Family) -> String {
         let _ = writeln!(out, "% VRF {vrf} does not exist");
         return out;
     };
-    let routes: Vec<(&IpNet, &Route)> = table
+    let routes: Vec<(IpNet, &Route)> = table
         .iter()
         .filter(|(p, _)| family.holds(p))
         .filter_map(|(p, e)| e.best_route().map(|r| (p, r)))
@@ -196,14 +196,14 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
                 };
                 let Some(path) = rib
                     .vpn_table()
-                    .get(&(*src_rd, *prefix))
+                    .get(&(*src_rd, prefix))
                     .and_then(|m| m.get(source))
                 else {
                     continue;
                 };
                 let best = entry.bgp_best_key() == Some(key);
                 let view = views.get_mut(&rd).expect("inserted above");
-                view.2.entry(*prefix).or_default().push(VpnRow {
+                view.2.entry(prefix).or_default().push(VpnRow {
                     path,
                     source,
                     imported_from: Some((*src_rd, source)),
@@ -271,7 +271,7 @@ pub(crate) fn vrf_bgp_table<'a>(
                 CandidateRef::Imported(rd, source) => {
                     let label = rib
                         .vpn_table()
-                        .get(&(*rd, *prefix))
+                        .get(&(*rd, prefix))
                         .and_then(|paths| paths.get(source))
                         .and_then(|path| path.label());
                     (
@@ -294,7 +294,7 @@ pub(crate) fn vrf_bgp_table<'a>(
         if !rows.is_empty() {
             // The best path first, as IOS and FRR list it.
             rows.sort_by_key(|r| !r.best);
-            out.push((*prefix, rows));
+            out.push((prefix, rows));
         }
     }
     Some(out)

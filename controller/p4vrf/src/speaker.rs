@@ -762,7 +762,7 @@ impl BgpInstance {
                         table
                             .iter()
                             .filter(|(_, e)| e.has_bgp_best())
-                            .map(|(prefix, _)| Nlri::Unicast(*prefix)),
+                            .map(|(prefix, _)| Nlri::Unicast(prefix)),
                     );
                 }
             }

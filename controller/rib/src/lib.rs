@@ -549,19 +549,47 @@ fn dedup_keeping_order<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl
     items.retain(|item| seen.insert(key(item)));
 }
 
+/// A table whose entries have positions ([`KeyedTable::get_hinted`]), for [`dedup_marks`].
+trait PositionedTable<K> {
+    fn len(&self) -> usize;
+    /// Where `key`'s entry is: its position (a hint for later look-ups) and its place among
+    /// all the table's entries, below [`PositionedTable::len`].
+    fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)>;
+}
+
+impl<K: TableKey, V> PositionedTable<K> for KeyedTable<K, V> {
+    fn len(&self) -> usize {
+        KeyedTable::len(self)
+    }
+
+    fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
+        self.get_hinted(key, hint).map(|(i, _)| (i, i as usize))
+    }
+}
+
+impl<V> PositionedTable<IpNet> for PrefixTable<V> {
+    fn len(&self) -> usize {
+        PrefixTable::len(self)
+    }
+
+    fn locate(&self, prefix: &IpNet, hint: u32) -> Option<(u32, usize)> {
+        self.locate(prefix, hint)
+    }
+}
+
 /// Removes marks with a repeated key, keeping each key's first place, and points each kept
 /// mark at where its entry is now. A key with an entry is recognised by the entry's position,
 /// in a bit set as long as the table: a delta that marks a good part of a big table (a full
 /// table learned) then costs a bit a key, where a hash set of the keys cost a cache miss a key
 /// (about 2 % of taking in a full table). Keys without an entry (removed since they were
 /// marked) and marks too few for a table-long bit set are told apart by key.
-fn dedup_marks<K, V, M>(
-    table: &KeyedTable<K, V>,
+fn dedup_marks<K, M>(
+    table: &impl PositionedTable<K>,
     marks: &mut Vec<M>,
     key: impl Fn(&M) -> K,
     at: impl Fn(&mut M) -> &mut u32,
 ) where
-    K: TableKey + std::hash::Hash,
+    K: Eq + std::hash::Hash,
 {
     if marks.len() < 2 {
         return;
@@ -574,10 +602,10 @@ fn dedup_marks<K, V, M>(
     let mut absent: hashbrown::HashSet<K, foldhash::fast::RandomState> = Default::default();
     marks.retain_mut(|m| {
         let k = key(m);
-        match table.get_hinted(&k, *at(m)) {
-            Some((i, _)) => {
-                *at(m) = i;
-                let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
+        match table.locate(&k, *at(m)) {
+            Some((hint, i)) => {
+                *at(m) = hint;
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
                 let first = seen[word] & bit == 0;
                 seen[word] |= bit;
                 first
@@ -645,7 +673,7 @@ impl<'a> Fib<'a> {
         }
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &'a IpNet> + 'a {
+    pub fn keys(&self) -> impl Iterator<Item = IpNet> + 'a {
         self.iter().map(|(p, _)| p)
     }
 
@@ -655,18 +683,18 @@ impl<'a> Fib<'a> {
 
     /// A copy as a map.
     pub fn to_map(&self) -> BTreeMap<IpNet, FibAction> {
-        self.iter().map(|(p, a)| (*p, a.clone())).collect()
+        self.iter().map(|(p, a)| (p, a.clone())).collect()
     }
 }
 
 /// Iterator over a [`Fib`]: the table's installed actions merged with the host entries.
 pub struct FibIter<'a> {
-    table: std::iter::Peekable<std::vec::IntoIter<(&'a IpNet, &'a PrefixEntry)>>,
+    table: std::iter::Peekable<std::vec::IntoIter<(IpNet, &'a PrefixEntry)>>,
     hosts: std::iter::Peekable<std::collections::btree_map::Iter<'a, IpNet, FibAction>>,
 }
 
 impl<'a> Iterator for FibIter<'a> {
-    type Item = (&'a IpNet, &'a FibAction);
+    type Item = (IpNet, &'a FibAction);
 
     fn next(&mut self) -> Option<Self::Item> {
         let own = loop {
@@ -680,7 +708,7 @@ impl<'a> Iterator for FibIter<'a> {
                 },
             }
         };
-        let host = self.hosts.peek().copied();
+        let host = self.hosts.peek().map(|&(p, a)| (*p, a));
         match (own, host) {
             (None, None) => None,
             (Some(o), None) => {
@@ -691,7 +719,7 @@ impl<'a> Iterator for FibIter<'a> {
                 self.hosts.next();
                 Some(h)
             }
-            (Some(o), Some(h)) => match o.0.cmp(h.0) {
+            (Some(o), Some(h)) => match o.0.cmp(&h.0) {
                 Ordering::Greater => {
                     self.hosts.next();
                     Some(h)
@@ -711,7 +739,7 @@ impl<'a> Iterator for FibIter<'a> {
 }
 
 impl<'a> IntoIterator for Fib<'a> {
-    type Item = (&'a IpNet, &'a FibAction);
+    type Item = (IpNet, &'a FibAction);
     type IntoIter = FibIter<'a>;
     fn into_iter(self) -> FibIter<'a> {
         self.iter()
@@ -719,7 +747,7 @@ impl<'a> IntoIterator for Fib<'a> {
 }
 
 impl<'a> IntoIterator for &Fib<'a> {
-    type Item = (&'a IpNet, &'a FibAction);
+    type Item = (IpNet, &'a FibAction);
     type IntoIter = FibIter<'a>;
     fn into_iter(self) -> FibIter<'a> {
         self.iter()
@@ -1178,7 +1206,7 @@ impl Rib {
                     .iter()
                     .map(Route::candidate)
                     .filter(|k| !matches!(k, CandidateRef::Imported(..)))
-                    .map(move |k| (*p, k.to_owned()))
+                    .map(move |k| (p, k.to_owned()))
             })
             .collect();
         for (prefix, key) in own {
@@ -1324,8 +1352,8 @@ impl Rib {
             state.table.hash_of(p)
         });
         for (i, &(prefix, hash)) in batch.iter().enumerate() {
-            if let Some((_, ahead)) = batch.get(i + PREFETCH_AHEAD) {
-                state.table.prefetch(*ahead);
+            if let Some((ahead_prefix, ahead)) = batch.get(i + PREFETCH_AHEAD) {
+                state.table.prefetch(ahead_prefix, *ahead);
             }
             let (at, entry) = state.table.get_or_default_hashed(prefix, hash);
             let old = entry.change_candidates(|c| c.insert(route.clone()));
@@ -1810,7 +1838,7 @@ impl Rib {
                     };
                     if *route.forward != Forward::Blackhole && route.forward != *forward {
                         route.forward = forward.clone();
-                        state.dirty_best.push(Mark::prefix(*prefix));
+                        state.dirty_best.push(Mark::prefix(prefix));
                     }
                 }
             }
@@ -2307,7 +2335,7 @@ impl Rib {
         let prefixes: Vec<IpNet> = self
             .vrfs
             .get(vrf)
-            .map(|s| s.table.keys_unordered().copied().collect())
+            .map(|s| s.table.keys_unordered().collect())
             .unwrap_or_default();
         for prefix in prefixes {
             self.mark_best(vrf, prefix);
@@ -2322,7 +2350,7 @@ impl Rib {
             for (prefix, entry) in state.table.iter_unordered() {
                 for route in &entry.candidates {
                     if let Some(rd) = route.candidate().imported_rd() {
-                        keys.insert((rd, *prefix));
+                        keys.insert((rd, prefix));
                     }
                 }
             }

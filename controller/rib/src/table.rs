@@ -21,7 +21,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use vpn_types::{AdminValue, RouteDistinguisher};
 
 /// A key of a [`KeyedTable`]: hashed as one or two packed words. `IpNet`'s derived `Hash`
@@ -469,20 +469,53 @@ impl<T> std::ops::IndexMut<usize> for Slots<T> {
     }
 }
 
-/// A VRF's table: a [`KeyedTable`] by prefix that also keeps its host prefixes (/32, /128)
-/// in order, so the hosts inside a subnet are a range ([`PrefixTable::hosts_within`]) as they
-/// were in the B-tree. Reads go through `Deref`; changes that add or remove prefixes go
-/// through the methods here, which keep the host set in step.
+/// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes. An `IpNet` is
+/// 18 (the larger IPv6 variant), which padded a table slot of an IPv4 route to 80 bytes where
+/// it is 64 with this key: a cache line, and 16 bytes a route.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+struct V4Key {
+    addr: u32,
+    len: u8,
+}
+
+impl V4Key {
+    fn of(net: &Ipv4Net) -> Self {
+        V4Key {
+            addr: u32::from(net.addr()),
+            len: net.prefix_len(),
+        }
+    }
+
+    fn net(self) -> IpNet {
+        IpNet::V4(Ipv4Net::new(self.addr.into(), self.len).expect("a length made from a prefix"))
+    }
+}
+
+impl TableKey for V4Key {
+    fn hash_key(&self, hasher: &RandomState) -> u64 {
+        hasher.hash_one(u64::from(self.addr) << 8 | u64::from(self.len))
+    }
+}
+
+/// A VRF's table: [`KeyedTable`]s by prefix, one per family (an IPv4 prefix keyed in 8 bytes,
+/// [`V4Key`]), that also keep the table's host prefixes (/32, /128) in order, so the hosts
+/// inside a subnet are a range ([`PrefixTable::hosts_within`]) as they were in the B-tree.
+///
+/// Positions (the hints of [`PrefixTable::get_mut_hinted`]) are per family: a prefix's
+/// position is in its family's table, and the prefix says which. Keys are handed out by
+/// value (an IPv4 one is not stored as an `IpNet`).
 #[derive(Clone)]
 pub struct PrefixTable<V> {
-    entries: KeyedTable<IpNet, V>,
+    v4: KeyedTable<V4Key, V>,
+    v6: KeyedTable<IpNet, V>,
     hosts: BTreeSet<IpNet>,
 }
 
 impl<V> Default for PrefixTable<V> {
     fn default() -> Self {
         PrefixTable {
-            entries: KeyedTable::default(),
+            v4: KeyedTable::default(),
+            v6: KeyedTable::default(),
             hosts: BTreeSet::new(),
         }
     }
@@ -492,15 +525,83 @@ fn is_host(prefix: &IpNet) -> bool {
     prefix.prefix_len() == prefix.max_prefix_len()
 }
 
+/// Runs `$v4` with `$k` the IPv4 key and `$t` the IPv4 table, or `$v6` with the IPv6 table.
+macro_rules! by_family {
+    ($self:expr, $prefix:expr, |$t:ident, $k:ident| $body:expr) => {
+        match $prefix {
+            IpNet::V4(net) => {
+                let $t = &$self.v4;
+                let $k = &V4Key::of(net);
+                $body
+            }
+            IpNet::V6(_) => {
+                let $t = &$self.v6;
+                let $k = $prefix;
+                $body
+            }
+        }
+    };
+    (mut $self:expr, $prefix:expr, |$t:ident, $k:ident| $body:expr) => {
+        match $prefix {
+            IpNet::V4(net) => {
+                let $t = &mut $self.v4;
+                let $k = &V4Key::of(net);
+                $body
+            }
+            IpNet::V6(_) => {
+                let $t = &mut $self.v6;
+                let $k = $prefix;
+                $body
+            }
+        }
+    };
+}
+
 impl<V> PrefixTable<V> {
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    pub fn get(&self, prefix: &IpNet) -> Option<&V> {
+        by_family!(self, prefix, |t, k| t.get(k))
+    }
+
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut V> {
-        self.entries.get_mut(prefix)
+        by_family!(mut self, prefix, |t, k| t.get_mut(k))
+    }
+
+    pub fn contains_key(&self, prefix: &IpNet) -> bool {
+        by_family!(self, prefix, |t, k| t.contains_key(k))
     }
 
     /// `prefix`'s entry and its position, trying the position `hint` first
     /// ([`KeyedTable::get_mut_hinted`]).
     pub fn get_mut_hinted(&mut self, prefix: &IpNet, hint: u32) -> Option<(u32, &mut V)> {
-        self.entries.get_mut_hinted(prefix, hint)
+        by_family!(mut self, prefix, |t, k| t.get_mut_hinted(k, hint))
+    }
+
+    /// [`PrefixTable::get_mut_hinted`], reading.
+    pub fn get_hinted(&self, prefix: &IpNet, hint: u32) -> Option<(u32, &V)> {
+        by_family!(self, prefix, |t, k| t.get_hinted(k, hint))
+    }
+
+    /// The hash `prefix` is found by, for [`PrefixTable::prefetch`] and
+    /// [`PrefixTable::get_or_default_hashed`].
+    pub fn hash_of(&self, prefix: &IpNet) -> u64 {
+        by_family!(self, prefix, |t, k| t.hash_of(k))
+    }
+
+    /// Starts loading where `prefix` (of hash `hash`) would be indexed into the cache
+    /// ([`KeyedTable::prefetch`]).
+    pub fn prefetch(&self, prefix: &IpNet, hash: u64) {
+        match prefix {
+            IpNet::V4(_) => self.v4.prefetch(hash),
+            IpNet::V6(_) => self.v6.prefetch(hash),
+        }
     }
 
     /// The entry of `prefix`, a default one if it had none.
@@ -517,17 +618,22 @@ impl<V> PrefixTable<V> {
     where
         V: Default,
     {
-        let hash = self.entries.hash_of(&prefix);
+        let hash = self.hash_of(&prefix);
         self.get_or_default_hashed(prefix, hash)
     }
 
-    /// [`PrefixTable::get_or_default_at`] of a prefix whose hash ([`KeyedTable::hash_of`])
+    /// [`PrefixTable::get_or_default_at`] of a prefix whose hash ([`PrefixTable::hash_of`])
     /// the caller has.
     pub fn get_or_default_hashed(&mut self, prefix: IpNet, hash: u64) -> (u32, &mut V)
     where
         V: Default,
     {
-        let (at, entry, new) = self.entries.get_or_insert_hashed(prefix, hash, V::default);
+        let (at, entry, new) = match prefix {
+            IpNet::V4(net) => self
+                .v4
+                .get_or_insert_hashed(V4Key::of(&net), hash, V::default),
+            IpNet::V6(_) => self.v6.get_or_insert_hashed(prefix, hash, V::default),
+        };
         if new && is_host(&prefix) {
             self.hosts.insert(prefix);
         }
@@ -535,7 +641,7 @@ impl<V> PrefixTable<V> {
     }
 
     pub fn remove(&mut self, prefix: &IpNet) -> Option<V> {
-        let removed = self.entries.remove(prefix)?;
+        let removed = by_family!(mut self, prefix, |t, k| t.remove(k))?;
         if is_host(prefix) {
             self.hosts.remove(prefix);
         }
@@ -544,18 +650,44 @@ impl<V> PrefixTable<V> {
 
     pub fn retain(&mut self, mut keep: impl FnMut(&IpNet, &mut V) -> bool) {
         let hosts = &mut self.hosts;
-        self.entries.retain(|prefix, entry| {
-            let kept = keep(prefix, entry);
-            if !kept && is_host(prefix) {
-                hosts.remove(prefix);
+        let mut keep = |prefix: IpNet, entry: &mut V| {
+            let kept = keep(&prefix, entry);
+            if !kept && is_host(&prefix) {
+                hosts.remove(&prefix);
             }
             kept
-        });
+        };
+        self.v4.retain(|k, entry| keep(k.net(), entry));
+        self.v6.retain(|prefix, entry| keep(*prefix, entry));
     }
 
-    /// `(&prefix, &mut entry)` in no particular order.
-    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (&IpNet, &mut V)> + '_ {
-        self.entries.iter_unordered_mut()
+    /// `(prefix, &entry)` in no particular order (which changes as entries come and go).
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (IpNet, &V)> + '_ {
+        let v4 = self.v4.iter_unordered().map(|(k, v)| (k.net(), v));
+        v4.chain(self.v6.iter_unordered().map(|(p, v)| (*p, v)))
+    }
+
+    /// `(prefix, &mut entry)` in no particular order.
+    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> + '_ {
+        let v4 = self.v4.iter_unordered_mut().map(|(k, v)| (k.net(), v));
+        v4.chain(self.v6.iter_unordered_mut().map(|(p, v)| (*p, v)))
+    }
+
+    /// The prefixes, in no particular order.
+    pub fn keys_unordered(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.iter_unordered().map(|(p, _)| p)
+    }
+
+    /// `(prefix, &entry)` in prefix order: sorts, so for views, not for the RIB's passes.
+    pub fn iter(&self) -> std::vec::IntoIter<(IpNet, &V)> {
+        let mut sorted: Vec<(IpNet, &V)> = self.iter_unordered().collect();
+        sorted.sort_unstable_by_key(|a| a.0);
+        sorted.into_iter()
+    }
+
+    /// The prefixes in order (sorts).
+    pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.iter().map(|(p, _)| p)
     }
 
     /// The host prefixes of the table inside `subnet`, in order.
@@ -564,26 +696,48 @@ impl<V> PrefixTable<V> {
         let last = IpNet::from(subnet.broadcast());
         self.hosts.range(first..=last)
     }
+
+    /// Where `prefix`'s entry is: its position in its family's table (a hint) and its place
+    /// among all the entries (the IPv4 ones first), below [`PrefixTable::len`].
+    pub(crate) fn locate(&self, prefix: &IpNet, hint: u32) -> Option<(u32, usize)> {
+        match prefix {
+            IpNet::V4(net) => {
+                let (i, _) = self.v4.get_hinted(&V4Key::of(net), hint)?;
+                Some((i, i as usize))
+            }
+            IpNet::V6(_) => {
+                let (i, _) = self.v6.get_hinted(prefix, hint)?;
+                Some((i, self.v4.len() + i as usize))
+            }
+        }
+    }
+
+    /// Hinted look-ups whose hint was stale, in both families.
+    #[cfg(test)]
+    pub(crate) fn hint_misses(&self) -> usize {
+        self.v4.hint_misses.get() + self.v6.hint_misses.get()
+    }
 }
 
-impl<V> std::ops::Deref for PrefixTable<V> {
-    type Target = KeyedTable<IpNet, V>;
-    fn deref(&self) -> &Self::Target {
-        &self.entries
+impl<V> std::ops::Index<&IpNet> for PrefixTable<V> {
+    type Output = V;
+    /// Like a map's indexing: panics when the prefix is absent.
+    fn index(&self, prefix: &IpNet) -> &V {
+        self.get(prefix).expect("no entry for the prefix")
     }
 }
 
 impl<'a, V> IntoIterator for &'a PrefixTable<V> {
-    type Item = (&'a IpNet, &'a V);
-    type IntoIter = std::vec::IntoIter<(&'a IpNet, &'a V)>;
+    type Item = (IpNet, &'a V);
+    type IntoIter = std::vec::IntoIter<(IpNet, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter()
+        self.iter()
     }
 }
 
 impl<V: fmt::Debug> fmt::Debug for PrefixTable<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.entries.fmt(f)
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -648,6 +802,83 @@ mod tests {
             let expected: Vec<(u16, u32)> = model.into_iter().collect();
             prop_assert_eq!(listed, expected);
         }
+    }
+
+    /// A prefix from a small space of IPv4 and IPv6 prefixes of every length, hosts
+    /// included: `n` picks the family, the address and the length.
+    fn mixed_prefix(n: u16) -> IpNet {
+        let len = (n % 7) as u8;
+        if n.is_multiple_of(2) {
+            let net = Ipv4Net::new(
+                [10, (n / 7 % 16) as u8, 0, (n % 5) as u8].into(),
+                32 - len * 5,
+            );
+            IpNet::V4(net.unwrap()).trunc()
+        } else {
+            let addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, n / 7 % 16, 0, 0, 0, 0, n % 5);
+            IpNet::V6(ipnet::Ipv6Net::new(addr, 128 - len * 20).unwrap()).trunc()
+        }
+    }
+
+    proptest! {
+        /// A VRF table of both families holds what a `BTreeMap` by prefix holds through any
+        /// inserts, removals, retains and hinted look-ups: every prefix findable, listed in
+        /// prefix order, the hosts in order, each entry's place among all of them its own.
+        #[test]
+        fn prefix_table_behaves_like_a_btree_map(ops in proptest::collection::vec(op(), 0..400)) {
+            let mut table: PrefixTable<u32> = PrefixTable::default();
+            let mut model: BTreeMap<IpNet, u32> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        let p = mixed_prefix(k);
+                        let (at, slot) = table.get_or_default_at(p);
+                        *slot = v;
+                        model.insert(p, v);
+                        prop_assert_eq!(table.get_hinted(&p, at).map(|(a, v)| (a, *v)), Some((at, v)));
+                    }
+                    Op::Remove(k) => {
+                        let p = mixed_prefix(k);
+                        prop_assert_eq!(table.remove(&p), model.remove(&p));
+                    }
+                    Op::Retain(m) => {
+                        let m = u32::from(m);
+                        table.retain(|_, v| *v % m != 0);
+                        model.retain(|_, v| *v % m != 0);
+                    }
+                    Op::Hinted(k, hint) => {
+                        let p = mixed_prefix(k);
+                        let found = table.get_mut_hinted(&p, hint).map(|(_, v)| *v);
+                        prop_assert_eq!(found, model.get(&p).copied());
+                    }
+                }
+                prop_assert_eq!(table.len(), model.len());
+            }
+            let listed: Vec<(IpNet, u32)> = table.iter().map(|(p, v)| (p, *v)).collect();
+            let expected: Vec<(IpNet, u32)> = model.iter().map(|(p, v)| (*p, *v)).collect();
+            prop_assert_eq!(listed, expected);
+            let hosts: Vec<IpNet> = table
+                .hosts_within("0.0.0.0/0".parse().unwrap())
+                .chain(table.hosts_within("::/0".parse().unwrap()))
+                .copied()
+                .collect();
+            let model_hosts: Vec<IpNet> =
+                model.keys().filter(|p| is_host(p)).copied().collect();
+            prop_assert_eq!(hosts, model_hosts);
+            let mut places: Vec<usize> = model
+                .keys()
+                .map(|p| table.locate(p, u32::MAX).expect("present").1)
+                .collect();
+            places.sort_unstable();
+            prop_assert_eq!(places, (0..model.len()).collect::<Vec<_>>());
+        }
+    }
+
+    /// An IPv4 route's slot is 64 bytes, a cache line's size (`docs/benchmarks.md`, "BGP ingest").
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn ipv4_slots_are_64_bytes() {
+        assert_eq!(std::mem::size_of::<(V4Key, crate::PrefixEntry)>(), 64);
     }
 
     #[test]

@@ -184,7 +184,7 @@ pub(super) fn ip_route(rib: &Rib, vrf: &str, family: Family) -> Response {
                 (Family::Ipv4, IpNet::V4(_)) | (Family::Ipv6, IpNet::V6(_))
             )
         })
-        .filter_map(|(p, e)| e.best_route().map(|r| route_json(p, r)))
+        .filter_map(|(p, e)| e.best_route().map(|r| route_json(&p, r)))
         .collect();
     data(&RouteTableJson {
         vrf: vrf.to_string(),
