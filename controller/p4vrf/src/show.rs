@@ -167,13 +167,13 @@ pub(crate) fn vpn_by_rd(rib: &Rib, family: Family) -> Vec<RdView<'_>> {
         }
     }
     for ((rd, prefix), paths) in rib.vpn_table() {
-        if !family.holds(prefix) {
+        if !family.holds(&prefix) {
             continue;
         }
-        let view = views.entry(*rd).or_insert((*rd, None, BTreeMap::new()));
-        let best = rib.vpn_best(&(*rd, *prefix)).map(|(s, _)| s.clone());
+        let view = views.entry(rd).or_insert((rd, None, BTreeMap::new()));
+        let best = rib.vpn_best(&(rd, prefix)).map(|(s, _)| s.clone());
         for (source, path) in paths.iter_keyed() {
-            view.2.entry(*prefix).or_default().push(VpnRow {
+            view.2.entry(prefix).or_default().push(VpnRow {
                 path,
                 source,
                 imported_from: None,

@@ -771,10 +771,7 @@ impl BgpInstance {
                     .rib()
                     .vpn_table()
                     .keys()
-                    .map(|(rd, prefix)| Nlri::Vpn {
-                        rd: *rd,
-                        prefix: *prefix,
-                    }),
+                    .map(|(rd, prefix)| Nlri::Vpn { rd, prefix }),
             ),
         }
         let x = self.export_neighbor(p);

@@ -35,7 +35,7 @@ pub use route::{
 };
 pub use small_map::{Keyed, KeyedSlice, SmallMap};
 use table::TableKey;
-pub use table::{KeyedTable, PrefixTable};
+pub use table::{KeyedTable, PrefixTable, SplitKey, SplitTable};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::borrow::Cow;
@@ -567,13 +567,13 @@ impl<K: TableKey, V> PositionedTable<K> for KeyedTable<K, V> {
     }
 }
 
-impl<V> PositionedTable<IpNet> for PrefixTable<V> {
+impl<K: SplitKey, V> PositionedTable<K> for SplitTable<K, V> {
     fn len(&self) -> usize {
-        PrefixTable::len(self)
+        SplitTable::len(self)
     }
 
-    fn locate(&self, prefix: &IpNet, hint: u32) -> Option<(u32, usize)> {
-        self.locate(prefix, hint)
+    fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
+        SplitTable::locate(self, key, hint)
     }
 }
 
@@ -969,7 +969,7 @@ fn departed_targets(
 /// Reads like the map it was (`get`, indexing, `iter` and `keys` in key order, `len`).
 #[derive(Clone, Copy)]
 pub struct VpnTable<'a> {
-    entries: &'a KeyedTable<VpnKey, VpnEntry>,
+    entries: &'a SplitTable<VpnKey, VpnEntry>,
 }
 
 impl<'a> VpnTable<'a> {
@@ -984,25 +984,25 @@ impl<'a> VpnTable<'a> {
         self.get(key).is_some()
     }
 
-    /// `(&key, &paths)` in key order (sorts).
-    pub fn iter(&self) -> std::vec::IntoIter<(&'a VpnKey, &'a VpnPaths)> {
-        let entries: &'a KeyedTable<VpnKey, VpnEntry> = self.entries;
+    /// `(key, &paths)` in key order (sorts).
+    pub fn iter(&self) -> std::vec::IntoIter<(VpnKey, &'a VpnPaths)> {
+        let entries: &'a SplitTable<VpnKey, VpnEntry> = self.entries;
         let mut listed: Vec<_> = entries
             .iter_unordered()
             .filter(|(_, e)| !e.paths.is_empty())
             .map(|(k, e)| (k, &e.paths))
             .collect();
-        listed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        listed.sort_unstable_by_key(|a| a.0);
         listed.into_iter()
     }
 
     /// The keys in order (sorts).
-    pub fn keys(&self) -> impl Iterator<Item = &'a VpnKey> {
+    pub fn keys(&self) -> impl Iterator<Item = VpnKey> + 'a {
         self.iter().map(|(k, _)| k)
     }
 
     /// The paths in key order (sorts).
-    pub fn values(&self) -> impl Iterator<Item = &'a VpnPaths> {
+    pub fn values(&self) -> impl Iterator<Item = &'a VpnPaths> + 'a {
         self.iter().map(|(_, v)| v)
     }
 
@@ -1022,7 +1022,7 @@ impl<'a> VpnTable<'a> {
 }
 
 impl<'a> IntoIterator for VpnTable<'a> {
-    type Item = (&'a VpnKey, &'a VpnPaths);
+    type Item = (VpnKey, &'a VpnPaths);
     type IntoIter = std::vec::IntoIter<Self::Item>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -1055,7 +1055,7 @@ pub struct Rib {
     /// The VPN table: each RD:prefix's paths, and which VRFs hold a candidate imported from
     /// it. One table for both, so a path's import costs one search, not two of two
     /// million-entry tables; an entry stays while either has something.
-    vpn: KeyedTable<VpnKey, VpnEntry>,
+    vpn: SplitTable<VpnKey, VpnEntry>,
     /// Which VRFs import each RT: the VRFs a changed VPN path may need to reach.
     importers: BTreeMap<RouteTarget, BTreeSet<VrfName>>,
     /// Connected subnets of each interface, for neighbor host entries; counted, because a
@@ -1444,8 +1444,8 @@ impl Rib {
             |(key, _)| self.vpn.hash_of(key),
         );
         for (i, &((key, label), hash)) in batch.iter().enumerate() {
-            if let Some((_, ahead)) = batch.get(i + PREFETCH_AHEAD) {
-                self.vpn.prefetch(*ahead);
+            if let Some(((ahead_key, _), ahead)) = batch.get(i + PREFETCH_AHEAD) {
+                self.vpn.prefetch(ahead_key, *ahead);
             }
             let forward = match &resolved {
                 Some((l, forward)) if *l == label => forward.clone(),
@@ -1857,7 +1857,7 @@ impl Rib {
                 if let (true, true, Some(label)) =
                     (pe_peers.contains(&**peer), nhs.contains(&nh), path.label())
                 {
-                    paths.push((*key, peer.clone(), nh, label));
+                    paths.push((key, peer.clone(), nh, label));
                 }
             }
         }
@@ -1899,7 +1899,7 @@ impl Rib {
                 // cache miss per prefix, as it did in prefix order. Distinct, as a selection
                 // runs the redistribution route-maps (and counts their hits).
                 let mut marks = std::mem::take(&mut state.dirty_best);
-                dedup_marks(&state.table, &mut marks, |m| m.prefix, |m| &mut m.at);
+                dedup_marks(&*state.table, &mut marks, |m| m.prefix, |m| &mut m.at);
                 state.selection_passes += 1;
                 self.select_many(&vrf, &marks);
                 continue;
@@ -2315,7 +2315,7 @@ impl Rib {
             .vpn
             .iter_unordered()
             .filter(|(_, entry)| entry.paths.contains_key(&source))
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         if let Some(state) = self.vrfs.get_mut(vrf) {
             state.exported = 0;
@@ -2345,7 +2345,7 @@ impl Rib {
     /// Re-evaluates every VPN key for one VRF (after its import RTs or import-map changed).
     fn reimport_vrf(&mut self, vrf: &VrfName) {
         // Every key with paths, and every key the VRF holds an imported candidate of.
-        let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().copied().collect();
+        let mut keys: BTreeSet<VpnKey> = self.vpn.keys_unordered().collect();
         if let Some(state) = self.vrfs.get(vrf) {
             for (prefix, entry) in state.table.iter_unordered() {
                 for route in &entry.candidates {

@@ -52,13 +52,7 @@ impl TableKey for IpNet {
 
 impl TableKey for (RouteDistinguisher, IpNet) {
     fn hash_key(&self, hasher: &RandomState) -> u64 {
-        let rd = match self.0 .0 {
-            AdminValue::As2 { asn, value } => u64::from(asn) << 32 | u64::from(value),
-            AdminValue::Ipv4 { addr, value } => {
-                1 << 48 | u64::from(u32::from(addr)) << 16 | u64::from(value)
-            }
-            AdminValue::As4 { asn, value } => 2 << 48 | u64::from(asn) << 16 | u64::from(value),
-        };
+        let rd = self.0 .0.to_u64();
         let (addr, len) = packed_prefix(&self.1);
         hasher.hash_one((rd, addr, len))
     }
@@ -469,11 +463,20 @@ impl<T> std::ops::IndexMut<usize> for Slots<T> {
     }
 }
 
-/// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes. An `IpNet` is
-/// 18 (the larger IPv6 variant), which padded a table slot of an IPv4 route to 80 bytes where
-/// it is 64 with this key: a cache line, and 16 bytes a route.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-struct V4Key {
+/// A key with a smaller form for IPv4, which a [`SplitTable`] keeps apart: an `IpNet` is
+/// 18 bytes (sized for IPv6) and pads the slot of every IPv4 entry.
+pub trait SplitKey: TableKey + Copy + Ord {
+    /// The IPv4 form.
+    type V4: TableKey + Copy;
+    /// The key's IPv4 form; `None` for an IPv6 key (kept as it is).
+    fn v4(&self) -> Option<Self::V4>;
+    fn from_v4(key: Self::V4) -> Self;
+}
+
+/// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes, so an IPv4
+/// route's slot is 64 bytes where an `IpNet` key made it 80.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct V4Key {
     addr: u32,
     len: u8,
 }
@@ -497,25 +500,260 @@ impl TableKey for V4Key {
     }
 }
 
-/// A VRF's table: [`KeyedTable`]s by prefix, one per family (an IPv4 prefix keyed in 8 bytes,
-/// [`V4Key`]), that also keep the table's host prefixes (/32, /128) in order, so the hosts
-/// inside a subnet are a range ([`PrefixTable::hosts_within`]) as they were in the B-tree.
-///
-/// Positions (the hints of [`PrefixTable::get_mut_hinted`]) are per family: a prefix's
-/// position is in its family's table, and the prefix says which. Keys are handed out by
-/// value (an IPv4 one is not stored as an `IpNet`).
+impl SplitKey for IpNet {
+    type V4 = V4Key;
+    fn v4(&self) -> Option<V4Key> {
+        match self {
+            IpNet::V4(net) => Some(V4Key::of(net)),
+            IpNet::V6(_) => None,
+        }
+    }
+    fn from_v4(key: V4Key) -> Self {
+        key.net()
+    }
+}
+
+/// An RD and IPv4 prefix as the VPN table keys them: the RD's 8 wire octets in a word, the
+/// prefix as in [`V4Key`], 16 bytes where `(RouteDistinguisher, IpNet)` is 32 (a VPNv4
+/// route's slot 64 → 48 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct VpnV4Key {
+    rd: u64,
+    prefix: V4Key,
+}
+
+impl TableKey for VpnV4Key {
+    fn hash_key(&self, hasher: &RandomState) -> u64 {
+        let prefix = u64::from(self.prefix.addr) << 8 | u64::from(self.prefix.len);
+        hasher.hash_one((self.rd, prefix))
+    }
+}
+
+impl SplitKey for (RouteDistinguisher, IpNet) {
+    type V4 = VpnV4Key;
+    fn v4(&self) -> Option<VpnV4Key> {
+        Some(VpnV4Key {
+            rd: self.0 .0.to_u64(),
+            prefix: self.1.v4()?,
+        })
+    }
+    fn from_v4(key: VpnV4Key) -> Self {
+        let rd = AdminValue::from_u64(key.rd).expect("a word made from an RD");
+        (RouteDistinguisher(rd), key.prefix.net())
+    }
+}
+
+/// A [`KeyedTable`] by a key with a smaller IPv4 form ([`SplitKey`]): two tables, one per
+/// family, behind one map. A position (the hint of [`SplitTable::get_mut_hinted`]) is in
+/// the key's family's table, and the key says which. Keys are handed out by value (an IPv4
+/// one is not stored in the full form).
+#[derive(Clone)]
+pub struct SplitTable<K: SplitKey, V> {
+    v4: KeyedTable<K::V4, V>,
+    v6: KeyedTable<K, V>,
+}
+
+impl<K: SplitKey, V> Default for SplitTable<K, V> {
+    fn default() -> Self {
+        SplitTable {
+            v4: KeyedTable::default(),
+            v6: KeyedTable::default(),
+        }
+    }
+}
+
+/// Runs `$body` with `$t` the table of `$key`'s family and `$k` its key there.
+macro_rules! by_family {
+    ($table:expr, $key:expr, |$t:ident, $k:ident| $body:expr) => {
+        match $key.v4() {
+            Some(v4) => {
+                let ($t, $k) = (&$table.v4, &v4);
+                $body
+            }
+            None => {
+                let ($t, $k) = (&$table.v6, $key);
+                $body
+            }
+        }
+    };
+    (mut $table:expr, $key:expr, |$t:ident, $k:ident| $body:expr) => {
+        match $key.v4() {
+            Some(v4) => {
+                let ($t, $k) = (&mut $table.v4, &v4);
+                $body
+            }
+            None => {
+                let ($t, $k) = (&mut $table.v6, $key);
+                $body
+            }
+        }
+    };
+}
+
+impl<K: SplitKey, V> SplitTable<K, V> {
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        by_family!(self, key, |t, k| t.get(k))
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        by_family!(mut self, key, |t, k| t.get_mut(k))
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        by_family!(self, key, |t, k| t.contains_key(k))
+    }
+
+    /// `key`'s entry and its position, trying the position `hint` first
+    /// ([`KeyedTable::get_mut_hinted`]).
+    pub fn get_mut_hinted(&mut self, key: &K, hint: u32) -> Option<(u32, &mut V)> {
+        by_family!(mut self, key, |t, k| t.get_mut_hinted(k, hint))
+    }
+
+    /// [`SplitTable::get_mut_hinted`], reading.
+    pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
+        by_family!(self, key, |t, k| t.get_hinted(k, hint))
+    }
+
+    /// The hash `key` is found by, for [`SplitTable::prefetch`] and
+    /// [`SplitTable::get_or_insert_hashed`].
+    pub fn hash_of(&self, key: &K) -> u64 {
+        by_family!(self, key, |t, k| t.hash_of(k))
+    }
+
+    /// Starts loading where `key` (of hash `hash`) would be indexed into the cache
+    /// ([`KeyedTable::prefetch`]).
+    pub fn prefetch(&self, key: &K, hash: u64) {
+        by_family!(self, key, |t, _k| t.prefetch(hash))
+    }
+
+    /// The entry of `key` and its position, and whether it was just created (with `make`);
+    /// `hash` is [`SplitTable::hash_of`] the key.
+    pub fn get_or_insert_hashed(
+        &mut self,
+        key: K,
+        hash: u64,
+        make: impl FnOnce() -> V,
+    ) -> (u32, &mut V, bool) {
+        match key.v4() {
+            Some(v4) => self.v4.get_or_insert_hashed(v4, hash, make),
+            None => self.v6.get_or_insert_hashed(key, hash, make),
+        }
+    }
+
+    /// [`SplitTable::get_or_insert_hashed`], hashing the key here.
+    pub fn get_or_insert_at(&mut self, key: K, make: impl FnOnce() -> V) -> (u32, &mut V, bool) {
+        let hash = self.hash_of(&key);
+        self.get_or_insert_hashed(key, hash, make)
+    }
+
+    /// The entry of `key`, a default one if it had none.
+    pub fn get_or_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        self.get_or_insert_at(key, V::default).1
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        by_family!(mut self, key, |t, k| t.remove(k))
+    }
+
+    /// Keeps the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(K, &mut V) -> bool) {
+        self.v4.retain(|k, entry| keep(K::from_v4(*k), entry));
+        self.v6.retain(|k, entry| keep(*k, entry));
+    }
+
+    /// `(key, &entry)` in no particular order (which changes as entries come and go).
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (K, &V)> + '_ {
+        let v4 = self.v4.iter_unordered().map(|(k, v)| (K::from_v4(*k), v));
+        v4.chain(self.v6.iter_unordered().map(|(k, v)| (*k, v)))
+    }
+
+    /// `(key, &mut entry)` in no particular order.
+    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> + '_ {
+        let v4 = self
+            .v4
+            .iter_unordered_mut()
+            .map(|(k, v)| (K::from_v4(*k), v));
+        v4.chain(self.v6.iter_unordered_mut().map(|(k, v)| (*k, v)))
+    }
+
+    /// The keys, in no particular order.
+    pub fn keys_unordered(&self) -> impl Iterator<Item = K> + '_ {
+        self.iter_unordered().map(|(k, _)| k)
+    }
+
+    /// `(key, &entry)` in key order: sorts, so for views, not for the RIB's passes.
+    pub fn iter(&self) -> std::vec::IntoIter<(K, &V)> {
+        let mut sorted: Vec<(K, &V)> = self.iter_unordered().collect();
+        sorted.sort_unstable_by_key(|a| a.0);
+        sorted.into_iter()
+    }
+
+    /// The keys in order (sorts).
+    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Where `key`'s entry is: its position in its family's table (a hint) and its place
+    /// among all the entries (the IPv4 ones first), below [`SplitTable::len`].
+    pub(crate) fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
+        match key.v4() {
+            Some(v4) => {
+                let (i, _) = self.v4.get_hinted(&v4, hint)?;
+                Some((i, i as usize))
+            }
+            None => {
+                let (i, _) = self.v6.get_hinted(key, hint)?;
+                Some((i, self.v4.len() + i as usize))
+            }
+        }
+    }
+
+    /// Hinted look-ups whose hint was stale, in both families.
+    #[cfg(test)]
+    pub(crate) fn hint_misses(&self) -> usize {
+        self.v4.hint_misses.get() + self.v6.hint_misses.get()
+    }
+}
+
+impl<K: SplitKey, V> std::ops::Index<&K> for SplitTable<K, V> {
+    type Output = V;
+    /// Like a map's indexing: panics when the key is absent.
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("no entry for the key")
+    }
+}
+
+impl<K: SplitKey + fmt::Debug, V: fmt::Debug> fmt::Debug for SplitTable<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A VRF's table: a [`SplitTable`] by prefix that also keeps its host prefixes (/32, /128)
+/// in order, so the hosts inside a subnet are a range ([`PrefixTable::hosts_within`]) as
+/// they were in the B-tree. Reads go through `Deref`; changes that add or remove prefixes go
+/// through the methods here, which keep the host set in step.
 #[derive(Clone)]
 pub struct PrefixTable<V> {
-    v4: KeyedTable<V4Key, V>,
-    v6: KeyedTable<IpNet, V>,
+    entries: SplitTable<IpNet, V>,
     hosts: BTreeSet<IpNet>,
 }
 
 impl<V> Default for PrefixTable<V> {
     fn default() -> Self {
         PrefixTable {
-            v4: KeyedTable::default(),
-            v6: KeyedTable::default(),
+            entries: SplitTable::default(),
             hosts: BTreeSet::new(),
         }
     }
@@ -525,83 +763,20 @@ fn is_host(prefix: &IpNet) -> bool {
     prefix.prefix_len() == prefix.max_prefix_len()
 }
 
-/// Runs `$v4` with `$k` the IPv4 key and `$t` the IPv4 table, or `$v6` with the IPv6 table.
-macro_rules! by_family {
-    ($self:expr, $prefix:expr, |$t:ident, $k:ident| $body:expr) => {
-        match $prefix {
-            IpNet::V4(net) => {
-                let $t = &$self.v4;
-                let $k = &V4Key::of(net);
-                $body
-            }
-            IpNet::V6(_) => {
-                let $t = &$self.v6;
-                let $k = $prefix;
-                $body
-            }
-        }
-    };
-    (mut $self:expr, $prefix:expr, |$t:ident, $k:ident| $body:expr) => {
-        match $prefix {
-            IpNet::V4(net) => {
-                let $t = &mut $self.v4;
-                let $k = &V4Key::of(net);
-                $body
-            }
-            IpNet::V6(_) => {
-                let $t = &mut $self.v6;
-                let $k = $prefix;
-                $body
-            }
-        }
-    };
-}
-
 impl<V> PrefixTable<V> {
-    pub fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
-    }
-
-    pub fn get(&self, prefix: &IpNet) -> Option<&V> {
-        by_family!(self, prefix, |t, k| t.get(k))
-    }
-
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut V> {
-        by_family!(mut self, prefix, |t, k| t.get_mut(k))
-    }
-
-    pub fn contains_key(&self, prefix: &IpNet) -> bool {
-        by_family!(self, prefix, |t, k| t.contains_key(k))
+        self.entries.get_mut(prefix)
     }
 
     /// `prefix`'s entry and its position, trying the position `hint` first
-    /// ([`KeyedTable::get_mut_hinted`]).
+    /// ([`SplitTable::get_mut_hinted`]).
     pub fn get_mut_hinted(&mut self, prefix: &IpNet, hint: u32) -> Option<(u32, &mut V)> {
-        by_family!(mut self, prefix, |t, k| t.get_mut_hinted(k, hint))
+        self.entries.get_mut_hinted(prefix, hint)
     }
 
-    /// [`PrefixTable::get_mut_hinted`], reading.
-    pub fn get_hinted(&self, prefix: &IpNet, hint: u32) -> Option<(u32, &V)> {
-        by_family!(self, prefix, |t, k| t.get_hinted(k, hint))
-    }
-
-    /// The hash `prefix` is found by, for [`PrefixTable::prefetch`] and
-    /// [`PrefixTable::get_or_default_hashed`].
-    pub fn hash_of(&self, prefix: &IpNet) -> u64 {
-        by_family!(self, prefix, |t, k| t.hash_of(k))
-    }
-
-    /// Starts loading where `prefix` (of hash `hash`) would be indexed into the cache
-    /// ([`KeyedTable::prefetch`]).
-    pub fn prefetch(&self, prefix: &IpNet, hash: u64) {
-        match prefix {
-            IpNet::V4(_) => self.v4.prefetch(hash),
-            IpNet::V6(_) => self.v6.prefetch(hash),
-        }
+    /// `(prefix, &mut entry)` in no particular order.
+    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> + '_ {
+        self.entries.iter_unordered_mut()
     }
 
     /// The entry of `prefix`, a default one if it had none.
@@ -618,22 +793,17 @@ impl<V> PrefixTable<V> {
     where
         V: Default,
     {
-        let hash = self.hash_of(&prefix);
+        let hash = self.entries.hash_of(&prefix);
         self.get_or_default_hashed(prefix, hash)
     }
 
-    /// [`PrefixTable::get_or_default_at`] of a prefix whose hash ([`PrefixTable::hash_of`])
+    /// [`PrefixTable::get_or_default_at`] of a prefix whose hash ([`SplitTable::hash_of`])
     /// the caller has.
     pub fn get_or_default_hashed(&mut self, prefix: IpNet, hash: u64) -> (u32, &mut V)
     where
         V: Default,
     {
-        let (at, entry, new) = match prefix {
-            IpNet::V4(net) => self
-                .v4
-                .get_or_insert_hashed(V4Key::of(&net), hash, V::default),
-            IpNet::V6(_) => self.v6.get_or_insert_hashed(prefix, hash, V::default),
-        };
+        let (at, entry, new) = self.entries.get_or_insert_hashed(prefix, hash, V::default);
         if new && is_host(&prefix) {
             self.hosts.insert(prefix);
         }
@@ -641,7 +811,7 @@ impl<V> PrefixTable<V> {
     }
 
     pub fn remove(&mut self, prefix: &IpNet) -> Option<V> {
-        let removed = by_family!(mut self, prefix, |t, k| t.remove(k))?;
+        let removed = self.entries.remove(prefix)?;
         if is_host(prefix) {
             self.hosts.remove(prefix);
         }
@@ -650,44 +820,13 @@ impl<V> PrefixTable<V> {
 
     pub fn retain(&mut self, mut keep: impl FnMut(&IpNet, &mut V) -> bool) {
         let hosts = &mut self.hosts;
-        let mut keep = |prefix: IpNet, entry: &mut V| {
+        self.entries.retain(|prefix, entry| {
             let kept = keep(&prefix, entry);
             if !kept && is_host(&prefix) {
                 hosts.remove(&prefix);
             }
             kept
-        };
-        self.v4.retain(|k, entry| keep(k.net(), entry));
-        self.v6.retain(|prefix, entry| keep(*prefix, entry));
-    }
-
-    /// `(prefix, &entry)` in no particular order (which changes as entries come and go).
-    pub fn iter_unordered(&self) -> impl Iterator<Item = (IpNet, &V)> + '_ {
-        let v4 = self.v4.iter_unordered().map(|(k, v)| (k.net(), v));
-        v4.chain(self.v6.iter_unordered().map(|(p, v)| (*p, v)))
-    }
-
-    /// `(prefix, &mut entry)` in no particular order.
-    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut V)> + '_ {
-        let v4 = self.v4.iter_unordered_mut().map(|(k, v)| (k.net(), v));
-        v4.chain(self.v6.iter_unordered_mut().map(|(p, v)| (*p, v)))
-    }
-
-    /// The prefixes, in no particular order.
-    pub fn keys_unordered(&self) -> impl Iterator<Item = IpNet> + '_ {
-        self.iter_unordered().map(|(p, _)| p)
-    }
-
-    /// `(prefix, &entry)` in prefix order: sorts, so for views, not for the RIB's passes.
-    pub fn iter(&self) -> std::vec::IntoIter<(IpNet, &V)> {
-        let mut sorted: Vec<(IpNet, &V)> = self.iter_unordered().collect();
-        sorted.sort_unstable_by_key(|a| a.0);
-        sorted.into_iter()
-    }
-
-    /// The prefixes in order (sorts).
-    pub fn keys(&self) -> impl Iterator<Item = IpNet> + '_ {
-        self.iter().map(|(p, _)| p)
+        });
     }
 
     /// The host prefixes of the table inside `subnet`, in order.
@@ -696,34 +835,12 @@ impl<V> PrefixTable<V> {
         let last = IpNet::from(subnet.broadcast());
         self.hosts.range(first..=last)
     }
-
-    /// Where `prefix`'s entry is: its position in its family's table (a hint) and its place
-    /// among all the entries (the IPv4 ones first), below [`PrefixTable::len`].
-    pub(crate) fn locate(&self, prefix: &IpNet, hint: u32) -> Option<(u32, usize)> {
-        match prefix {
-            IpNet::V4(net) => {
-                let (i, _) = self.v4.get_hinted(&V4Key::of(net), hint)?;
-                Some((i, i as usize))
-            }
-            IpNet::V6(_) => {
-                let (i, _) = self.v6.get_hinted(prefix, hint)?;
-                Some((i, self.v4.len() + i as usize))
-            }
-        }
-    }
-
-    /// Hinted look-ups whose hint was stale, in both families.
-    #[cfg(test)]
-    pub(crate) fn hint_misses(&self) -> usize {
-        self.v4.hint_misses.get() + self.v6.hint_misses.get()
-    }
 }
 
-impl<V> std::ops::Index<&IpNet> for PrefixTable<V> {
-    type Output = V;
-    /// Like a map's indexing: panics when the prefix is absent.
-    fn index(&self, prefix: &IpNet) -> &V {
-        self.get(prefix).expect("no entry for the prefix")
+impl<V> std::ops::Deref for PrefixTable<V> {
+    type Target = SplitTable<IpNet, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
     }
 }
 
@@ -731,13 +848,13 @@ impl<'a, V> IntoIterator for &'a PrefixTable<V> {
     type Item = (IpNet, &'a V);
     type IntoIter = std::vec::IntoIter<(IpNet, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.iter()
+        self.entries.iter()
     }
 }
 
 impl<V: fmt::Debug> fmt::Debug for PrefixTable<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        self.entries.fmt(f)
     }
 }
 
@@ -871,6 +988,49 @@ mod tests {
                 .collect();
             places.sort_unstable();
             prop_assert_eq!(places, (0..model.len()).collect::<Vec<_>>());
+        }
+    }
+
+    /// An RD of each type, from `n`.
+    fn rd(n: u16) -> RouteDistinguisher {
+        RouteDistinguisher(match n % 3 {
+            0 => AdminValue::As2 {
+                asn: n,
+                value: u32::from(n) << 16,
+            },
+            1 => AdminValue::Ipv4 {
+                addr: [192, 0, 2, n as u8].into(),
+                value: n,
+            },
+            _ => AdminValue::As4 {
+                asn: 70_000 + u32::from(n),
+                value: n,
+            },
+        })
+    }
+
+    proptest! {
+        /// The VPN table's keys split by family too: an RD:prefix of either family and any RD
+        /// type round-trips through its table, and the table holds what a `BTreeMap` does.
+        #[test]
+        fn vpn_keys_split_and_join(ops in proptest::collection::vec((0u16..6, 0u16..300, any::<bool>()), 0..300)) {
+            let mut table: SplitTable<(RouteDistinguisher, IpNet), u16> = SplitTable::default();
+            let mut model: BTreeMap<(RouteDistinguisher, IpNet), u16> = BTreeMap::new();
+            for (r, p, insert) in ops {
+                let key = (rd(r), mixed_prefix(p));
+                if let Some(v4) = key.v4() {
+                    prop_assert_eq!(<(RouteDistinguisher, IpNet)>::from_v4(v4), key);
+                }
+                if insert {
+                    *table.get_or_default(key) = p;
+                    model.insert(key, p);
+                } else {
+                    prop_assert_eq!(table.remove(&key), model.remove(&key));
+                }
+            }
+            let listed: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
+            let expected: Vec<_> = model.into_iter().collect();
+            prop_assert_eq!(listed, expected);
         }
     }
 

@@ -1535,7 +1535,9 @@ fn table_entries_stay_small() {
     // The candidates are routes alone, their keys read from them (`Candidates`).
     assert_eq!(size_of::<Candidates>(), 32);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 80);
-    // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`).
+    // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
+    // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
+    assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 48);
     assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 64);
 }
 
@@ -1594,7 +1596,7 @@ fn marks_find_their_entries_without_looking_them_up_again() {
     rib.take_delta();
     let fib = rib.fib("VRF-A").unwrap();
     assert!(prefixes.iter().all(|p| fib.contains_key(p)), "imported");
-    assert_eq!(rib.vpn.hint_misses.get(), 0, "VPN table");
+    assert_eq!(rib.vpn.hint_misses(), 0, "VPN table");
     for (name, state) in &rib.vrfs {
         assert_eq!(state.table.hint_misses(), 0, "VRF {name}");
     }
