@@ -2435,7 +2435,7 @@ impl Rib {
                     },
                     None => path.attrs.clone(),
                 };
-                let origin = origins.intern_ref(&RouteOrigin {
+                let origin = origins.intern_ref_run(&RouteOrigin {
                     peer: path.peer().copied(),
                     leaked: Some(LeakSource {
                         rd,
