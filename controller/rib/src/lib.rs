@@ -33,7 +33,7 @@ pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathOrigin,
     PathSource, PeerRef, Protocol, Route, RouteOrigin, VpnLabel, VpnPath, VrfName,
 };
-pub use small_map::{Keyed, KeyedSlice, SmallMap};
+pub use small_map::{Keyed, KeyedSlice};
 use table::TableKey;
 pub use table::{KeyedTable, PrefixTable, SplitKey, SplitTable};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};

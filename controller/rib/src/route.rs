@@ -203,10 +203,10 @@ pub struct LeakSource {
     pub protocol: Protocol,
 }
 
-/// A BGP neighbor's address as the tables' keys hold it: shared (the RIB interns it), so a key
-/// naming a neighbor is a pointer. With the address inline, every candidate key and VPN path
-/// source took 24 bytes (an `IpAddr` is 17); now 16, 8 bytes less per table entry. Compares,
-/// orders, hashes and prints as the address; `Arc::new(addr)` makes one for a look-up.
+/// A BGP neighbor's address as a [`PathSource`] holds it: shared (the RIB interns it), a
+/// pointer where the address is 17 bytes. Path sources once sat beside every VPN table entry;
+/// now they are in the shared [`PathOrigin`]s. Compares, orders, hashes and prints as the
+/// address; `Arc::new(addr)` makes one for a look-up.
 pub type NeighborAddr = Arc<IpAddr>;
 
 /// Who put a path into the VPN table.
