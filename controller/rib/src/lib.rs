@@ -860,10 +860,7 @@ fn in_prefix_order(
             .iter()
             .enumerate()
             .map(|(i, (prefix, _))| match prefix {
-                IpNet::V4(p) => Some(
-                    (u64::from(p.addr().to_bits()) << 8 | u64::from(p.prefix_len())) << PLACE_BITS
-                        | i as u64,
-                ),
+                IpNet::V4(p) => Some(table::V4Key::of(p).word() << PLACE_BITS | i as u64),
                 IpNet::V6(_) => None,
             })
             .collect()

@@ -42,9 +42,7 @@ fn packed_prefix(prefix: &IpNet) -> (u128, u8) {
 impl TableKey for IpNet {
     fn hash_key(&self, hasher: &RandomState) -> u64 {
         match self {
-            IpNet::V4(n) => {
-                hasher.hash_one(u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()))
-            }
+            IpNet::V4(n) => hasher.hash_one(V4Key::of(n).word()),
             IpNet::V6(_) => hasher.hash_one(packed_prefix(self)),
         }
     }
@@ -482,7 +480,7 @@ pub struct V4Key {
 }
 
 impl V4Key {
-    fn of(net: &Ipv4Net) -> Self {
+    pub(crate) fn of(net: &Ipv4Net) -> Self {
         V4Key {
             addr: u32::from(net.addr()),
             len: net.prefix_len(),
@@ -492,11 +490,17 @@ impl V4Key {
     fn net(self) -> IpNet {
         IpNet::V4(Ipv4Net::new(self.addr.into(), self.len).expect("a length made from a prefix"))
     }
+
+    /// The prefix as one word, the address above the length: what the tables hash and a
+    /// delta's FIB changes sort (in prefix order).
+    pub(crate) fn word(self) -> u64 {
+        u64::from(self.addr) << 8 | u64::from(self.len)
+    }
 }
 
 impl TableKey for V4Key {
     fn hash_key(&self, hasher: &RandomState) -> u64 {
-        hasher.hash_one(u64::from(self.addr) << 8 | u64::from(self.len))
+        hasher.hash_one(self.word())
     }
 }
 
@@ -524,8 +528,7 @@ pub struct VpnV4Key {
 
 impl TableKey for VpnV4Key {
     fn hash_key(&self, hasher: &RandomState) -> u64 {
-        let prefix = u64::from(self.prefix.addr) << 8 | u64::from(self.prefix.len);
-        hasher.hash_one((self.rd, prefix))
+        hasher.hash_one((self.rd, self.prefix.word()))
     }
 }
 
