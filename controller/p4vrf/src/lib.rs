@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod dataplane;
+pub mod large_alloc;
 pub mod pipeline;
 pub mod router;
 pub mod show;

@@ -20,9 +20,14 @@ use tracing::{error, info, warn};
 
 /// mimalloc instead of glibc's malloc: ingest allocates and frees many small blocks on two
 /// threads (the main loop and the switch writer), where glibc's arenas spend their time in
-/// consolidation and keep more memory (docs/benchmarks.md, "BGP ingest").
+/// consolidation and keep more memory (docs/benchmarks.md, "BGP ingest"). Blocks of a
+/// megabyte or more (the arrays of growing tables) are mappings of their own, given back as
+/// soon as they are freed ([`p4vrf::large_alloc`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: p4vrf::large_alloc::LargeBlocksFromKernel<mimalloc::MiMalloc> =
+    p4vrf::large_alloc::LargeBlocksFromKernel {
+        small: mimalloc::MiMalloc,
+    };
 
 /// Turns transparent huge pages off for the process. mimalloc asks for them on its arenas
 /// (`MADV_HUGEPAGE`), and the kernel then zeroes 2 MiB at each first touch of a region, even
