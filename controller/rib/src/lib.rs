@@ -18,6 +18,7 @@
 mod candidates;
 pub mod decision;
 mod fib_changes;
+mod held;
 mod intern;
 pub mod open_addressing;
 mod policy_ref;
@@ -44,6 +45,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use held::{Held, RareSelection};
 use intern::Interner;
 use ipnet::IpNet;
 use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
@@ -100,44 +102,24 @@ pub struct BgpBest {
 /// A table holds a million of these, inline in its entry vector, so they are small: most
 /// prefixes have one candidate, so the candidates are routes in a sorted slice, one inline,
 /// each keyed by what it says it is ([`Candidates`]: no key stored beside it); the selected
-/// route and the BGP best path are indexes into them, not copies; what only some prefixes
-/// have is boxed.
+/// route and the BGP best path are indexes into them, not copies; the installed FIB action
+/// and what only some prefixes have (boxed) share one word (`held::Held`).
 #[derive(Clone, Debug)]
 pub struct PrefixEntry {
     /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
     /// candidates they point at.
     pub candidates: Candidates,
-    /// What few prefixes have (multipath, redistribution), boxed together: `None` for most.
-    rare: Option<Box<RareSelection>>,
     /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
     /// was, [`GONE`] if it has left since.
     best: u32,
     /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
     /// that candidate's attributes or neighbor changed since (the next delta reports it).
     bgp: u32,
-    /// The FIB action the last delta installed for the prefix. Kept here rather than in a
-    /// second map beside the table, which cost a map entry (~80 bytes) and a B-tree insert per
-    /// route; [`Rib::fib`] reads it through [`Fib`]. Shared ([`SharedActions`]).
-    fib: Option<Arc<FibAction>>,
-}
-
-/// The parts of a [`PrefixEntry`]'s selection only some prefixes have.
-#[derive(Clone, Debug, Default)]
-struct RareSelection {
-    /// With multipath, the selected route with its forwarding merged with the equal paths';
-    /// `None` when the candidate's own route is the selection.
-    merged: Option<Route>,
-    /// When the BGP best path is a redistributed own route: its attributes as BGP sees them
-    /// (after the redistribution route-map). A BGP route's are its own.
-    bgp_attrs: Option<Arc<Attrs>>,
-}
-
-impl RareSelection {
-    /// Boxed when there is something to keep.
-    fn boxed(merged: Option<Route>, bgp_attrs: Option<Arc<Attrs>>) -> Option<Box<Self>> {
-        (merged.is_some() || bgp_attrs.is_some())
-            .then(|| Box::new(RareSelection { merged, bgp_attrs }))
-    }
+    /// The FIB action the last delta installed for the prefix (shared, [`SharedActions`])
+    /// and what few prefixes have (multipath, redistribution), in one word ([`Held`]). The
+    /// action is kept here rather than in a second map beside the table, which cost a map
+    /// entry (~80 bytes) and a B-tree insert per route; [`Rib::fib`] reads it through [`Fib`].
+    held: Held,
 }
 
 /// No candidate selected.
@@ -152,10 +134,9 @@ impl Default for PrefixEntry {
     fn default() -> Self {
         PrefixEntry {
             candidates: Candidates::new(),
-            rare: None,
             best: NONE,
             bgp: NONE,
-            fib: None,
+            held: Held::new(),
         }
     }
 }
@@ -169,11 +150,11 @@ impl PrefixEntry {
     }
 
     fn merged(&self) -> Option<&Route> {
-        self.rare.as_ref()?.merged.as_ref()
+        self.held.rare()?.merged.as_ref()
     }
 
     fn bgp_attrs(&self) -> Option<&Arc<Attrs>> {
-        self.rare.as_ref()?.bgp_attrs.as_ref()
+        self.held.rare()?.bgp_attrs.as_ref()
     }
 
     /// Which candidate the last delta selected.
@@ -233,9 +214,7 @@ impl PrefixEntry {
                 .index_of(key.as_ref())
                 .map_or(GONE, |i| i as u32);
             if self.best == GONE {
-                if let Some(rare) = &mut self.rare {
-                    rare.merged = None;
-                }
+                self.held.clear_merged();
             }
         }
         if let Some((key, attrs, origin)) = bgp {
@@ -356,7 +335,7 @@ impl VrfState {
                 } else {
                     self.hosts_fib.remove(&prefix)
                 };
-                let old = entry.fib.take();
+                let old = entry.held.take_fib();
                 let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
                 if entry.candidates.is_empty() {
                     // Left by the selection for this phase: the entry goes, a host entry may
@@ -366,7 +345,7 @@ impl VrfState {
                         self.hosts_fib.insert(prefix, a.clone());
                     }
                 } else {
-                    entry.fib = action.as_ref().map(|a| shared.share(a));
+                    entry.held.set_fib(action.as_ref().map(|a| shared.share(a)));
                 }
                 changed
             }
@@ -398,7 +377,7 @@ impl VrfState {
             return left.map(|_| None);
         };
         let action = entry.best_route().and_then(route_fib_action);
-        let old = entry.fib.take();
+        let old = entry.held.take_fib();
         let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
         if entry.candidates.is_empty() {
             if keep_emptied {
@@ -407,10 +386,10 @@ impl VrfState {
                 self.table.remove(&prefix);
             }
         } else {
-            entry.fib = match (old, &action) {
+            entry.held.set_fib(match (old, &action) {
                 (Some(old), Some(new)) if *old == *new => Some(old),
                 _ => action.as_ref().map(|a| shared.share(a)),
-            };
+            });
         }
         changed.then_some(action)
     }
@@ -451,7 +430,7 @@ impl VrfState {
         let mut hosts: Vec<IpNet> = self
             .table
             .hosts_within(subnet)
-            .filter(|p| self.table.get(p).is_some_and(|e| e.fib.is_some()))
+            .filter(|p| self.table.get(p).is_some_and(|e| e.held.fib().is_some()))
             .copied()
             .collect();
         hosts.extend(
@@ -630,7 +609,7 @@ fn installed<'a>(
     hosts: &'a BTreeMap<IpNet, FibAction>,
     prefix: &IpNet,
 ) -> Option<&'a FibAction> {
-    match table.get(prefix).and_then(|e| e.fib.as_deref()) {
+    match table.get(prefix).and_then(|e| e.held.fib()) {
         Some(a) => Some(a),
         None if hosts.is_empty() => None,
         None => hosts.get(prefix),
@@ -700,8 +679,8 @@ impl<'a> Iterator for FibIter<'a> {
         let own = loop {
             match self.table.peek() {
                 None => break None,
-                Some(&(p, e)) => match &e.fib {
-                    Some(a) => break Some((p, &**a)),
+                Some(&(p, e)) => match e.held.fib() {
+                    Some(a) => break Some((p, a)),
                     None => {
                         self.table.next();
                     }
@@ -2178,7 +2157,9 @@ impl Rib {
             None => (NONE, None),
         };
         (entry.best, entry.bgp) = (best, bgp);
-        entry.rare = RareSelection::boxed(merged, bgp_attrs);
+        entry
+            .held
+            .set_rare(Some(RareSelection { merged, bgp_attrs }));
         if bgp_changed {
             let from = match entry.bgp_best_key() {
                 None => BestFrom::Nothing,
@@ -2189,11 +2170,11 @@ impl Rib {
         }
         // What the FIB holds for the prefix (in the entry, or beside the table if it left).
         let dropped = !is_host(&prefix)
-            && match &entry.fib {
-                Some(action) => **action == FibAction::Drop,
+            && match entry.held.fib() {
+                Some(action) => *action == FibAction::Drop,
                 None => !hosts_fib.is_empty() && hosts_fib.get(&prefix) == Some(&FibAction::Drop),
             };
-        let remove = entry.candidates.is_empty() && entry.fib.is_none();
+        let remove = entry.candidates.is_empty() && entry.held.fib().is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
         dirty_fib.push(mark);
         // Host entries the new subnet route brings: today's neighbors of its interface. (The
@@ -2466,7 +2447,7 @@ impl Rib {
         } else if entry.candidates.is_empty()
             && entry.best == NONE
             && entry.bgp == NONE
-            && entry.fib.is_none()
+            && entry.held.fib().is_none()
         {
             // Only an entry nothing was derived from may go here; others leave in select_best.
             state.table.remove(&prefix);

@@ -1534,7 +1534,7 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<PathSource>(), 16);
     // The candidates are routes alone, their keys read from them (`Candidates`).
     assert_eq!(size_of::<Candidates>(), 32);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 80);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 72);
     // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
     // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
     assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 48);
