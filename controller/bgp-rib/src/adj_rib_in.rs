@@ -1,29 +1,31 @@
-//! Adj-RIB-In: per neighbor, which routes it currently announces to us.
+//! Adj-RIB-In: per neighbor, what it announces to us that the caller's RIB does not say.
 //!
-//! Always kept: the keys, and whether import policy let each into the caller's RIB (so a
-//! session that goes down, or a graceful restart that ends, knows what to withdraw from the
-//! RIB, and the caller needs no second set of keys). With soft reconfiguration inbound
-//! (`AdjRibIn::new(true)`) also the received path *before* import policy, so a changed
-//! route-map can be re-applied to everything the neighbor sent without asking it for a
-//! ROUTE-REFRESH — at the price of one key + label + `Arc` per route (the attribute sets
-//! themselves are shared through the interner).
+//! The routes import policy accepted are in the caller's RIB, as the neighbor's candidates
+//! (the RIB lists them: `Rib::peer_prefixes`, `Rib::peer_vpn_keys`), so they are not kept here
+//! a second time — a full table's keys were a hash table of a million entries beside the RIB's
+//! own, and a probe of it per route. Kept here: how many of the neighbor's routes the RIB holds
+//! (the caller reports what each RIB call added or removed), the keys import policy refused
+//! (received, so counted and listed, but in no RIB), and during a graceful restart the keys
+//! not re-announced yet. With soft reconfiguration inbound (`AdjRibIn::new(true)`) also the
+//! received path *before* import policy, so a changed route-map can be re-applied to everything
+//! the neighbor sent without asking it for a ROUTE-REFRESH — at the price of one key + label +
+//! `Arc` per route (the attribute sets themselves are shared through the interner).
 //!
-//! **Layout.** Without soft reconfiguration a route here is only a key and two marks, and a
-//! full table is hundreds of thousands of them, so the keys are packed: an IPv4 prefix into
-//! 5 octets with one octet of marks, in hash tables (seeded multiply-fold hash), 7 octets a
-//! bucket; a VPNv4 RD:prefix likewise in one such table per RD (`Vpn4Marks`), where a
-//! B-tree of [`Nlri`] and a path-sized value took about 100 octets a route, and one table of
-//! 12-octet keys 14 a bucket. Other families (IPv6, VPNv6) keep the
-//! plain [`Nlri`] key. Nothing here needs key order on the UPDATE path; the few callers that
-//! list keys (show commands, session down, stale flush) get them sorted.
+//! **Layout.** The refused and stale keys can be a full table too (a route-map that refuses
+//! everything, a restart), so they are packed: an IPv4 prefix into 5 octets with one octet of
+//! marks, in hash tables (seeded multiply-fold hash), 7 octets a bucket; a VPNv4 RD:prefix
+//! likewise in one such table per RD (`Vpn4Marks`). Other families (IPv6, VPNv6) keep the plain
+//! [`Nlri`] key. On the UPDATE path of a neighbor whose routes are accepted the tables are empty
+//! and never probed. The few callers that list keys (show commands, stale flush) get them
+//! sorted.
 //!
-//! Graceful restart (RFC 4724 §4.2, helper side): when the neighbor's session drops, its
-//! routes of the families it preserves are [marked stale](AdjRibIn::mark_stale) instead of
-//! withdrawn; each re-announcement clears the mark, and at its End-of-RIB (or when the
-//! restart timer fires) [`flush_stale`](AdjRibIn::flush_stale) returns what it did not
+//! Graceful restart (RFC 4724 §4.2, helper side): when the neighbor's session drops, the caller
+//! hands [`mark_stale`](AdjRibIn::mark_stale) the neighbor's routes of a family it preserves,
+//! which stay in the RIB; each re-announcement clears the mark, and at its End-of-RIB (or when
+//! the restart timer fires) [`flush_stale`](AdjRibIn::flush_stale) returns what it did not
 //! re-announce.
 
-use std::collections::hash_map::{Entry, RandomState};
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::Ipv4Addr;
@@ -36,8 +38,8 @@ use vpn_types::{AdminValue, RouteDistinguisher};
 
 use crate::{Announcement, Inbound, Nlri};
 
-/// Import policy accepted the route: it is in the caller's RIB ([`AdjRibIn::set_accepted`]).
-const ACCEPTED: u8 = 1;
+/// Import policy refused the route: received, but in no RIB ([`AdjRibIn::refused`]).
+const REFUSED: u8 = 1;
 /// Graceful restart: not re-announced since the session dropped.
 const STALE: u8 = 2;
 
@@ -246,21 +248,6 @@ fn collect<K: Key>(
     );
 }
 
-/// Records an announcement of `key` in a table: a new key with no marks, a known one with
-/// `clear` cleared.
-fn announce_in<K: Key>(m: &mut Marks<K>, key: K, clear: u8) -> bool {
-    match m.entry(key) {
-        Entry::Occupied(mut e) => {
-            *e.get_mut() &= !clear;
-            false
-        }
-        Entry::Vacant(e) => {
-            e.insert(0);
-            true
-        }
-    }
-}
-
 /// VPNv4 keys → marks, one table of prefixes per RD. A million VPN routes in one table of
 /// 12-octet keys took 2^21 buckets of 14 octets (29 MB, the table having just doubled); per
 /// RD the keys are the 5-octet prefixes, 7 octets a bucket, and a table doubles alone.
@@ -291,14 +278,9 @@ impl Vpn4Marks {
         self.len
     }
 
-    fn contains_key(&self, key: &Vpn4) -> bool {
+    fn get(&self, key: &Vpn4) -> Option<u8> {
         let (rd, prefix) = Self::split(key);
-        self.by_rd.get(&rd).is_some_and(|m| m.contains_key(&prefix))
-    }
-
-    fn get_mut(&mut self, key: &Vpn4) -> Option<&mut u8> {
-        let (rd, prefix) = Self::split(key);
-        self.by_rd.get_mut(&rd)?.get_mut(&prefix)
+        self.by_rd.get(&rd)?.get(&prefix).copied()
     }
 
     fn remove(&mut self, key: &Vpn4) -> Option<u8> {
@@ -310,13 +292,6 @@ impl Vpn4Marks {
             self.by_rd.remove(&rd);
         }
         Some(marks)
-    }
-
-    fn announce(&mut self, key: Vpn4, clear: u8) {
-        let (rd, prefix) = Self::split(&key);
-        if announce_in(self.by_rd.entry(rd).or_default(), prefix, clear) {
-            self.len += 1;
-        }
     }
 
     fn iter(&self) -> impl Iterator<Item = (Vpn4, u8)> + '_ {
@@ -339,20 +314,38 @@ impl Vpn4Marks {
 }
 
 /// What the Adj-RIB-In does to its tables of keys → marks, whichever way one stores them.
-trait Announce<K> {
-    /// Adds `key` with no marks, or clears `clear` from the marks of a known one.
-    fn announce_key(&mut self, key: K, clear: u8);
+trait MarkTable<K> {
+    /// Sets `marks` on `key`, adding it if it is not there.
+    fn mark(&mut self, key: K, marks: u8);
+    fn remove_key(&mut self, key: &K) -> Option<u8>;
+    fn is_empty(&self) -> bool;
 }
 
-impl<K: Key> Announce<K> for Marks<K> {
-    fn announce_key(&mut self, key: K, clear: u8) {
-        announce_in(self, key, clear);
+impl<K: Key> MarkTable<K> for Marks<K> {
+    fn mark(&mut self, key: K, marks: u8) {
+        *self.entry(key).or_insert(0) |= marks;
+    }
+    fn remove_key(&mut self, key: &K) -> Option<u8> {
+        self.remove(key)
+    }
+    fn is_empty(&self) -> bool {
+        HashMap::is_empty(self)
     }
 }
 
-impl Announce<Vpn4> for Vpn4Marks {
-    fn announce_key(&mut self, key: Vpn4, clear: u8) {
-        self.announce(key, clear);
+impl MarkTable<Vpn4> for Vpn4Marks {
+    fn mark(&mut self, key: Vpn4, marks: u8) {
+        let (rd, prefix) = Self::split(&key);
+        let table = self.by_rd.entry(rd).or_default();
+        let len = table.len();
+        *table.entry(prefix).or_insert(0) |= marks;
+        self.len += table.len() - len;
+    }
+    fn remove_key(&mut self, key: &Vpn4) -> Option<u8> {
+        self.remove(key)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -362,26 +355,30 @@ pub struct InChanges {
     /// Every route announced (new, changed, or re-announced unchanged): the caller runs
     /// import policy on each.
     pub announced: Vec<Announcement>,
-    /// Routes withdrawn that import policy had accepted: what the caller must take out of
-    /// its RIB. Withdrawals of unknown keys, and of routes policy had refused, end here.
+    /// Routes withdrawn that may be in the caller's RIB: every withdrawn key but those import
+    /// policy refused (and those announced again in the same UPDATE). The caller takes each
+    /// out of its RIB (a no-op for a key it does not hold) and reports what went
+    /// ([`AdjRibIn::removed`]).
     pub withdrawn: Vec<Nlri>,
 }
 
-/// The routes one neighbor announces to us.
+/// What one neighbor announces to us beyond what the caller's RIB holds of it.
 #[derive(Clone, Debug, Default)]
 pub struct AdjRibIn {
     soft_reconfig: bool,
-    /// IPv4 unicast keys → marks.
+    /// IPv4 unicast keys refused or stale → marks.
     v4: Marks<V4>,
-    /// VPNv4 keys → marks.
+    /// VPNv4 keys refused or stale → marks.
     vpn4: Vpn4Marks,
-    /// Every other family's keys → marks.
+    /// Every other family's keys refused or stale → marks.
     other: Marks<Nlri>,
     /// The pre-policy paths (label, attributes), only with soft reconfiguration; in key
     /// order, which re-applying policy and `received-routes` list them in.
     paths: BTreeMap<Nlri, (Option<u32>, Arc<Attrs>)>,
-    /// How many routes are accepted.
+    /// How many of the neighbor's routes the caller's RIB holds (accepted by import policy).
     accepted: usize,
+    /// How many keys are refused (marked [`REFUSED`]).
+    refused: usize,
 }
 
 /// Runs `$body` with `$m` bound to the table `$n` belongs in.
@@ -420,27 +417,29 @@ impl AdjRibIn {
         self.soft_reconfig
     }
 
-    /// Removes a key; returns its marks.
-    fn remove(&mut self, n: &Nlri) -> Option<u8> {
-        if self.soft_reconfig {
-            self.paths.remove(n);
+    /// Whether no key is marked (no table to probe).
+    fn nothing_marked(&self) -> bool {
+        MarkTable::is_empty(&self.v4)
+            && MarkTable::is_empty(&self.vpn4)
+            && MarkTable::is_empty(&self.other)
+    }
+
+    /// Forgets a key's marks (if it has any); returns them.
+    fn unmark(&mut self, n: &Nlri) -> Option<u8> {
+        if self.nothing_marked() {
+            return None;
         }
-        with_table!(self, n, |m, k| m.remove(&k))
-    }
-
-    fn marks_mut(&mut self, n: &Nlri) -> Option<&mut u8> {
-        with_table!(self, n, |m, k| m.get_mut(&k))
-    }
-
-    /// Records an announcement of `n`: a new key unaccepted, a known one no longer stale.
-    fn announce(&mut self, n: &Nlri) {
-        with_table!(self, n, |m, k| m.announce_key(k, STALE))
+        let marks = with_table!(self, n, |m, k| m.remove_key(&k))?;
+        if marks & REFUSED != 0 {
+            self.refused -= 1;
+        }
+        Some(marks)
     }
 
     /// Applies one decoded UPDATE: withdrawals first, then announcements (so a key in both
-    /// ends up announced, as RFC 4271 §9 processes the fields). A re-announced route keeps
-    /// its accepted mark until the caller's policy says otherwise ([`Self::set_accepted`]).
-    /// The announced routes are `inbound`'s: the caller runs import policy on each.
+    /// ends up announced, as RFC 4271 §9 processes the fields). The announced routes are
+    /// `inbound`'s: the caller runs import policy on each and reports the verdict
+    /// ([`Self::accepted`], [`Self::refused`]).
     pub fn apply(&mut self, inbound: &Inbound) -> InChanges {
         InChanges {
             withdrawn: self.apply_update(inbound),
@@ -450,65 +449,79 @@ impl AdjRibIn {
 
     /// [`Self::apply`] without the list of announcements (the caller walks
     /// [`Inbound::reach`], one attribute set at a time, instead of a copy per route): returns
-    /// the withdrawn routes import policy had accepted.
+    /// the withdrawn routes that may be in the caller's RIB ([`InChanges::withdrawn`]).
     pub fn apply_update(&mut self, inbound: &Inbound) -> Vec<Nlri> {
-        let mut withdrawn = Vec::new();
+        let mut withdrawn = Vec::with_capacity(inbound.withdrawn.len());
         for n in &inbound.withdrawn {
-            if let Some(f) = self.remove(n) {
-                if f & ACCEPTED != 0 {
-                    self.accepted -= 1;
-                    withdrawn.push(*n);
-                }
+            if self.soft_reconfig {
+                self.paths.remove(n);
+            }
+            if self.unmark(n).is_none_or(|marks| marks & REFUSED == 0) {
+                withdrawn.push(*n);
             }
         }
-        let mut any = false;
         for r in &inbound.reach {
             for (n, label) in &r.routes {
-                any = true;
-                self.announce(n);
+                // Announced again: no longer stale, and policy's verdict comes anew.
+                self.unmark(n);
                 if self.soft_reconfig {
                     self.paths.insert(*n, (*label, r.attrs.clone()));
                 }
             }
         }
-        // A key withdrawn and announced in the same UPDATE is only announced; it is still in
-        // the caller's RIB, so it stays accepted until policy runs on the new path.
-        if !withdrawn.is_empty() && any {
-            withdrawn.retain(|n| match self.marks_mut(n) {
-                Some(f) => {
-                    *f |= ACCEPTED;
-                    self.accepted += 1;
-                    false
-                }
-                None => true,
-            });
+        // A key withdrawn and announced in the same UPDATE is only announced: import policy
+        // on the new path replaces it in the caller's RIB or takes it out.
+        if !withdrawn.is_empty() && inbound.reach.iter().any(|r| !r.routes.is_empty()) {
+            let announced: std::collections::HashSet<Nlri> = inbound
+                .reach
+                .iter()
+                .flat_map(|r| r.routes.iter().map(|(n, _)| *n))
+                .collect();
+            withdrawn.retain(|n| !announced.contains(n));
         }
         withdrawn
     }
 
-    /// Records import policy's verdict on a received route; returns the previous mark. A key
-    /// not (or no longer) received is never accepted.
-    pub fn set_accepted(&mut self, nlri: &Nlri, accepted: bool) -> bool {
-        let Some(f) = self.marks_mut(nlri) else {
-            return false;
-        };
-        let was = *f & ACCEPTED != 0;
-        if accepted {
-            *f |= ACCEPTED;
-        } else {
-            *f &= !ACCEPTED;
+    /// Import policy accepted `routes`, and the caller's RIB took them: `added` of them were
+    /// not there before (the rest replaced the neighbor's earlier route for their key).
+    pub fn accepted<'a>(&mut self, added: usize, routes: impl IntoIterator<Item = &'a Nlri>) {
+        self.accepted += added;
+        if !self.nothing_marked() {
+            for n in routes {
+                self.unmark(n);
+            }
         }
-        match (was, accepted) {
-            (false, true) => self.accepted += 1,
-            (true, false) => self.accepted -= 1,
-            _ => {}
-        }
-        was
     }
 
-    /// Routes import policy accepted.
+    /// Import policy refused a received route (or it is of a family this neighbor does not
+    /// bring into the RIB): counted and listed as received, in no RIB. The caller takes any
+    /// earlier version out of its RIB and reports it ([`Self::removed`]).
+    pub fn refused(&mut self, n: &Nlri) {
+        let marks = with_table!(self, n, |m, k| {
+            let marks = m.remove_key(&k).unwrap_or(0);
+            m.mark(k, REFUSED);
+            marks
+        });
+        if marks & REFUSED == 0 {
+            self.refused += 1;
+        }
+    }
+
+    /// The caller's RIB dropped `count` of the neighbor's routes (withdrawn, refused now,
+    /// flushed as stale).
+    pub fn removed(&mut self, count: usize) {
+        debug_assert!(count <= self.accepted, "more removed than the RIB held");
+        self.accepted = self.accepted.saturating_sub(count);
+    }
+
+    /// Routes import policy accepted (the neighbor's routes in the caller's RIB).
     pub fn accepted_len(&self) -> usize {
         self.accepted
+    }
+
+    /// Routes import policy refused.
+    pub fn refused_len(&self) -> usize {
+        self.refused
     }
 
     /// The keys (of `family`, or all) whose marks satisfy `pred`, in key order.
@@ -525,9 +538,9 @@ impl AdjRibIn {
         out
     }
 
-    /// The accepted routes' keys, in key order.
-    pub fn iter_accepted(&self) -> impl Iterator<Item = Nlri> {
-        self.sorted(None, |f| f & ACCEPTED != 0).into_iter()
+    /// The refused routes' keys, in key order.
+    pub fn iter_refused(&self) -> impl Iterator<Item = Nlri> {
+        self.sorted(None, |f| f & REFUSED != 0).into_iter()
     }
 
     /// The received paths before policy (empty without soft reconfiguration), in key order:
@@ -540,9 +553,14 @@ impl AdjRibIn {
         })
     }
 
-    /// Graceful restart: the neighbor's session dropped; its routes of `family` are kept
-    /// but marked stale.
-    pub fn mark_stale(&mut self, family: Family) {
+    /// Graceful restart: the neighbor's session dropped; its routes of `family` in the
+    /// caller's RIB (`in_rib`, as the RIB lists them) stay there but are marked stale, and so
+    /// are its refused ones of that family.
+    pub fn mark_stale(&mut self, family: Family, in_rib: impl IntoIterator<Item = Nlri>) {
+        for n in in_rib {
+            debug_assert_eq!(n.family(), family);
+            with_table!(self, &n, |m, k| m.mark(k, STALE));
+        }
         match family {
             Family::Ipv4Unicast => self.v4.values_mut().for_each(|f| *f |= STALE),
             Family::Vpnv4 => self.vpn4.values_mut().for_each(|f| *f |= STALE),
@@ -554,18 +572,17 @@ impl AdjRibIn {
         }
     }
 
-    /// Removes the routes of `family` still stale (not re-announced since
-    /// [`mark_stale`](Self::mark_stale)) and returns the accepted ones among them, in key
-    /// order, for the caller to withdraw.
+    /// Forgets the keys of `family` still stale (not re-announced since
+    /// [`mark_stale`](Self::mark_stale)) and returns those in the caller's RIB (not refused),
+    /// in key order, for the caller to withdraw (and report, [`Self::removed`]).
     pub fn flush_stale(&mut self, family: Family) -> Vec<Nlri> {
         let stale = self.sorted(Some(family), |f| f & STALE != 0);
         let mut gone = Vec::new();
         for n in stale {
-            if self.remove(&n).is_some_and(|f| f & ACCEPTED != 0) {
+            if self.unmark(&n).is_some_and(|f| f & REFUSED == 0) {
                 gone.push(n);
             }
         }
-        self.accepted -= gone.len();
         gone
     }
 
@@ -577,32 +594,28 @@ impl AdjRibIn {
             + self.other.values().filter(|f| stale(f)).count()
     }
 
-    /// Session down without graceful restart: forgets everything and returns the accepted
-    /// keys, for the caller to withdraw — in no particular order (withdrawals commute, and
-    /// sorting a full table's keys costs about a tenth of withdrawing them from the RIB).
-    pub fn clear(&mut self) -> Vec<Nlri> {
-        let accepted = |f: u8| f & ACCEPTED != 0;
-        let mut gone = Vec::with_capacity(self.accepted);
-        collect(pairs(&self.v4), None, accepted, &mut gone);
-        collect(self.vpn4.iter(), None, accepted, &mut gone);
-        collect(pairs(&self.other), None, accepted, &mut gone);
+    /// Session down without graceful restart: forgets everything. The caller takes the
+    /// neighbor's routes out of its RIB (the RIB lists them); none is counted here any more.
+    pub fn clear(&mut self) {
         *self = AdjRibIn::new(self.soft_reconfig);
-        gone
     }
 
-    pub fn contains(&self, nlri: &Nlri) -> bool {
-        match nlri {
-            Nlri::Unicast(IpNet::V4(p)) => self.v4.contains_key(&V4(pack_v4(p))),
+    /// Whether import policy refused this received route.
+    pub fn is_refused(&self, nlri: &Nlri) -> bool {
+        let marks = match nlri {
+            Nlri::Unicast(IpNet::V4(p)) => self.v4.get(&V4(pack_v4(p))).copied(),
             n @ Nlri::Vpn {
                 prefix: IpNet::V4(_),
                 ..
-            } => Vpn4::pack(n).is_some_and(|k| self.vpn4.contains_key(&k)),
-            n => self.other.contains_key(n),
-        }
+            } => Vpn4::pack(n).and_then(|k| self.vpn4.get(&k)),
+            n => self.other.get(n).copied(),
+        };
+        marks.is_some_and(|f| f & REFUSED != 0)
     }
 
+    /// Routes received: those in the caller's RIB and those refused.
     pub fn len(&self) -> usize {
-        self.v4.len() + self.vpn4.len() + self.other.len()
+        self.accepted + self.refused
     }
 
     pub fn is_empty(&self) -> bool {
@@ -631,50 +644,64 @@ mod tests {
         }
     }
 
-    /// Marks every received route accepted, as an import policy that permits all would.
-    fn accept_all(rib: &mut AdjRibIn) {
-        let keys = rib.sorted(None, |_| true);
-        for k in keys {
-            rib.set_accepted(&k, true);
-        }
-    }
-
     #[test]
-    fn withdrawals_of_unknown_keys_are_dropped_and_announce_wins_over_withdraw() {
+    fn withdrawals_go_to_the_rib_and_announce_wins_over_withdraw() {
         let mut rib = AdjRibIn::new(false);
         let c = rib.apply(&inbound(&["10.0.0.0/8", "10.1.0.0/16"], &["10.9.0.0/16"]));
         assert_eq!(c.announced.len(), 2);
-        assert!(c.withdrawn.is_empty());
-        accept_all(&mut rib);
+        // Unknown here: the caller's RIB decides (a no-op there).
+        assert_eq!(c.withdrawn, vec![v4("10.9.0.0/16")]);
+        rib.accepted(2, &[v4("10.0.0.0/8"), v4("10.1.0.0/16")]);
+        assert_eq!((rib.len(), rib.accepted_len()), (2, 2));
         let c = rib.apply(&inbound(&["10.0.0.0/8"], &["10.0.0.0/8", "10.1.0.0/16"]));
+        // Withdrawn and announced at once: only announced; policy on the new path decides.
         assert_eq!(c.withdrawn, vec![v4("10.1.0.0/16")]);
         assert_eq!(c.announced.len(), 1);
-        assert_eq!(rib.len(), 1);
-        // Withdrawn and announced at once: still in the caller's RIB, so still accepted.
-        assert_eq!(rib.accepted_len(), 1);
-        assert_eq!(rib.iter_accepted().collect::<Vec<_>>(), [v4("10.0.0.0/8")]);
-        // Without soft reconfiguration no path is kept.
+        rib.removed(1);
+        rib.accepted(0, &[v4("10.0.0.0/8")]);
+        assert_eq!((rib.len(), rib.accepted_len()), (1, 1));
+        // Without soft reconfiguration no path is kept, and nothing is marked.
         assert_eq!(rib.iter_pre_policy().count(), 0);
+        assert!(rib.nothing_marked());
     }
 
     #[test]
-    fn only_accepted_routes_are_handed_back_for_withdrawal() {
+    fn refused_routes_are_received_but_never_withdrawn_from_the_rib() {
+        let (a, b, c) = (v4("10.0.0.0/8"), v4("10.1.0.0/16"), v4("10.2.0.0/16"));
         let mut rib = AdjRibIn::new(false);
         rib.apply(&inbound(&["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16"], &[]));
-        assert!(!rib.set_accepted(&v4("10.0.0.0/8"), true));
-        assert!(!rib.set_accepted(&v4("10.1.0.0/16"), true));
-        assert!(!rib.set_accepted(&v4("10.9.0.0/16"), true), "not received");
-        assert_eq!(rib.accepted_len(), 2);
-        // Re-announced: the mark stays until policy runs again.
+        rib.accepted(2, &[a, b]);
+        rib.refused(&c);
+        assert_eq!(
+            (rib.len(), rib.accepted_len(), rib.refused_len()),
+            (3, 2, 1)
+        );
+        assert!(rib.is_refused(&c) && !rib.is_refused(&a));
+        // Re-announced and refused now: the caller takes it out of its RIB.
         rib.apply(&inbound(&["10.1.0.0/16"], &[]));
-        assert_eq!(rib.accepted_len(), 2);
-        assert!(rib.set_accepted(&v4("10.1.0.0/16"), false), "refused now");
-        assert_eq!(rib.accepted_len(), 1);
-        // The refused and the never-accepted routes are not the caller's to withdraw.
-        let c = rib.apply(&inbound(&[], &["10.1.0.0/16", "10.2.0.0/16"]));
-        assert!(c.withdrawn.is_empty());
-        assert_eq!(rib.clear(), vec![v4("10.0.0.0/8")]);
-        assert_eq!(rib.accepted_len(), 0);
+        rib.refused(&b);
+        rib.removed(1);
+        assert_eq!(
+            (rib.len(), rib.accepted_len(), rib.refused_len()),
+            (3, 1, 2)
+        );
+        assert_eq!(rib.iter_refused().collect::<Vec<_>>(), [b, c]);
+        // Refused routes are in no RIB: their withdrawal is not the caller's.
+        let w = rib.apply(&inbound(&[], &["10.1.0.0/16", "10.2.0.0/16"]));
+        assert!(w.withdrawn.is_empty());
+        assert_eq!((rib.len(), rib.refused_len()), (1, 0));
+        // Refused twice counts once; accepted later, it is no longer refused.
+        rib.apply(&inbound(&["10.2.0.0/16"], &[]));
+        rib.refused(&c);
+        rib.refused(&c);
+        assert_eq!(rib.refused_len(), 1);
+        rib.accepted(1, &[c]);
+        assert_eq!(
+            (rib.len(), rib.accepted_len(), rib.refused_len()),
+            (2, 2, 0)
+        );
+        rib.clear();
+        assert!(rib.is_empty() && rib.nothing_marked());
     }
 
     #[test]
@@ -686,38 +713,67 @@ mod tests {
         assert_eq!(pre.len(), 2);
         assert!(Arc::ptr_eq(&pre[0].attrs, &inb.reach[0].attrs));
         // Kept before policy whether or not policy accepted them; only one was.
-        rib.set_accepted(&v4("10.1.0.0/16"), true);
-        assert_eq!(rib.clear(), vec![v4("10.1.0.0/16")]);
+        rib.accepted(1, &[v4("10.1.0.0/16")]);
+        rib.refused(&v4("10.0.0.0/8"));
+        assert_eq!(rib.len(), 2);
+        rib.apply(&inbound(&[], &["10.0.0.0/8"]));
+        assert_eq!(rib.iter_pre_policy().count(), 1);
+        rib.clear();
         assert!(rib.is_empty());
+        assert!(rib.soft_reconfig());
     }
 
     #[test]
     fn graceful_restart_flushes_only_what_was_not_re_announced_in_that_family() {
+        let (a, b, c, e) = (
+            v4("10.0.0.0/8"),
+            v4("10.1.0.0/16"),
+            v4("10.2.0.0/16"),
+            v4("10.4.0.0/16"),
+        );
+        let d = Nlri::unicast("2001:db8::/32".parse().unwrap());
         let mut rib = AdjRibIn::new(false);
-        rib.apply(&inbound(&["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16"], &[]));
+        rib.apply(&inbound(
+            &["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16", "10.4.0.0/16"],
+            &[],
+        ));
         let v6 = Inbound {
             reach: vec![Reach {
                 attrs: Arc::new(Attrs::new(SourceProtocol::Bgp)),
-                routes: vec![(Nlri::unicast("2001:db8::/32".parse().unwrap()), None)],
+                routes: vec![(d, None)],
             }],
             ..Inbound::default()
         };
         rib.apply(&v6);
-        accept_all(&mut rib);
-        rib.mark_stale(Family::Ipv4Unicast);
-        assert_eq!(rib.stale_len(), 3);
-        rib.apply(&inbound(&["10.1.0.0/16"], &["10.2.0.0/16"]));
-        assert_eq!(rib.stale_len(), 1);
-        assert_eq!(rib.flush_stale(Family::Ipv4Unicast), vec![v4("10.0.0.0/8")]);
+        rib.accepted(4, &[a, b, c, d]);
+        rib.refused(&e);
+        // The session drops: the RIB lists the neighbor's IPv4 routes, kept as stale.
+        rib.mark_stale(Family::Ipv4Unicast, [a, b, c]);
+        assert_eq!(rib.stale_len(), 4, "the refused one is stale too");
+        let w = rib.apply(&inbound(&["10.1.0.0/16"], &["10.2.0.0/16"]));
+        assert_eq!(
+            w.withdrawn,
+            vec![c],
+            "a stale route is in the RIB: its withdrawal goes there"
+        );
+        rib.removed(1);
+        rib.accepted(0, &[b]);
+        assert_eq!(rib.stale_len(), 2);
+        // At End-of-RIB: the stale route in the RIB goes; the stale refused one is forgotten.
+        assert_eq!(rib.flush_stale(Family::Ipv4Unicast), vec![a]);
+        rib.removed(1);
         assert!(rib.flush_stale(Family::Ipv6Unicast).is_empty());
-        assert_eq!(rib.len(), 2);
-        assert_eq!(rib.accepted_len(), 2);
-        assert!(rib.contains(&v4("10.1.0.0/16")));
+        assert_eq!(
+            (rib.len(), rib.accepted_len(), rib.refused_len()),
+            (2, 2, 0)
+        );
+        assert_eq!(rib.stale_len(), 0);
+        assert!(rib.nothing_marked());
     }
 
     proptest::proptest! {
-        /// The per-RD VPNv4 table holds what one map of whole keys would: announcements, mark
-        /// changes and removals over a few RDs, the count, and the keys listed back.
+        /// The per-RD VPNv4 table holds what one map of whole keys would: marks set, keys
+        /// removed and read over a few RDs, the count, and the keys listed back.
         #[test]
         fn vpn4_keys_per_rd_behave_like_one_map(
             ops in proptest::collection::vec((0u8..4, 0u8..30, 0u8..4), 0..400)
@@ -734,21 +790,18 @@ mod tests {
                 let key = Vpn4(b);
                 match op {
                     0 => {
-                        table.announce(key, STALE);
-                        model.entry(b).and_modify(|m| *m &= !STALE).or_insert(0);
+                        table.mark(key, STALE);
+                        *model.entry(b).or_insert(0) |= STALE;
                     }
-                    1 => proptest::prop_assert_eq!(table.remove(&key), model.remove(&b)),
+                    1 => proptest::prop_assert_eq!(table.remove_key(&key), model.remove(&b)),
                     2 => {
-                        if let Some(m) = table.get_mut(&key) {
-                            *m |= ACCEPTED | STALE;
-                        }
-                        if let Some(m) = model.get_mut(&b) {
-                            *m |= ACCEPTED | STALE;
-                        }
+                        table.mark(key, REFUSED);
+                        *model.entry(b).or_insert(0) |= REFUSED;
                     }
-                    _ => proptest::prop_assert_eq!(table.contains_key(&key), model.contains_key(&b)),
+                    _ => proptest::prop_assert_eq!(table.get(&key), model.get(&b).copied()),
                 }
                 proptest::prop_assert_eq!(table.len(), model.len());
+                proptest::prop_assert_eq!(MarkTable::is_empty(&table), model.is_empty());
                 proptest::prop_assert_eq!(table.by_rd.values().all(|m| !m.is_empty()), true);
             }
             let mut listed: Vec<([u8; 12], u8)> = table.iter().map(|(k, m)| (k.0, m)).collect();

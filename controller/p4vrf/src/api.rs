@@ -160,7 +160,8 @@ impl<'de> Deserialize<'de> for Response {
 pub trait BgpShow {
     /// `None` when the command is not one of the speaker's; `Some(Err(message))` when it is
     /// but cannot be answered (an unknown neighbor, …).
-    fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>>;
+    /// `rib`: the router's RIB, which holds the routes a neighbor sent that policy accepted.
+    fn show(&self, words: &[String], json: bool, rib: &rib::Rib) -> Option<Result<Output, String>>;
 
     /// Hit counters of the route-maps the speaker ran (neighbors' route-maps in and out, GateD
     /// export maps), by map name; `show route-map` adds them to the RIB's.
@@ -259,7 +260,7 @@ pub fn answer(ctx: &ShowContext, request: &Request) -> Response {
         ),
         ["bgp", ..] | ["ip", "bgp", ..] => match ctx.bgp {
             None => Response::Error("% BGP is not configured".to_string()),
-            Some(bgp) => match bgp.show(words, json) {
+            Some(bgp) => match bgp.show(words, json, ctx.router.rib()) {
                 None => unknown(words),
                 Some(Ok(out)) => out.into(),
                 Some(Err(e)) => Response::Error(e),

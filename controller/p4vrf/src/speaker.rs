@@ -308,10 +308,14 @@ impl BgpInstance {
                 if stale_families.is_empty() {
                     self.peer_down(addr, router, &why);
                 } else {
+                    let in_rib: Vec<(Family, Vec<Nlri>)> = stale_families
+                        .iter()
+                        .map(|f| (*f, self.rib_keys(addr, Some(*f), router)))
+                        .collect();
                     let p = self.peers.get_mut(&addr).expect("present");
                     info!(neighbor = %addr, "session down ({why}); keeping its routes as stale (graceful restart)");
-                    for f in stale_families {
-                        p.adj_in.mark_stale(f);
+                    for (f, keys) in in_rib {
+                        p.adj_in.mark_stale(f, keys);
                     }
                     p.negotiated = None;
                     p.up_since = None;
@@ -387,9 +391,38 @@ impl BgpInstance {
         p.up_since = None;
         p.last_down = Some(why.to_string());
         p.adj_out.clear();
-        let gone = p.adj_in.clear();
-        for n in gone {
+        // Its routes in the RIB, as the RIB lists them (the Adj-RIB-In keeps no set of them).
+        for n in self.rib_keys(addr, None, router) {
             self.withdraw(addr, n, router);
+        }
+        if let Some(p) = self.peers.get_mut(&addr) {
+            debug_assert_eq!(p.adj_in.accepted_len(), 0, "every accepted route withdrawn");
+            p.adj_in.clear();
+        }
+    }
+
+    /// A neighbor's routes in the RIB (of `family`, or all), as the RIB lists them: in its
+    /// VRF for a neighbor of a VRF, in the VPN table for a global one.
+    fn rib_keys(&self, addr: IpAddr, family: Option<Family>, router: &Router) -> Vec<Nlri> {
+        let Some(p) = self.peers.get(&addr) else {
+            return Vec::new();
+        };
+        let rib = router.rib();
+        let keys: Vec<Nlri> = match &p.cfg.vrf {
+            Some(vrf) => rib
+                .peer_prefixes(vrf, addr)
+                .into_iter()
+                .map(Nlri::Unicast)
+                .collect(),
+            None => rib
+                .peer_vpn_keys(addr)
+                .into_iter()
+                .map(|(rd, prefix)| Nlri::Vpn { rd, prefix })
+                .collect(),
+        };
+        match family {
+            None => keys,
+            Some(f) => keys.into_iter().filter(|n| n.family() == f).collect(),
         }
     }
 
@@ -463,7 +496,7 @@ impl BgpInstance {
     /// Import policy on the routes of one UPDATE that share an attribute set: without an
     /// inbound route-map the verdict is worked out once for all of them ([`Self::import_all`]
     /// says why), and the neighbor's RIB identity once, so the per-route work is the RIB
-    /// upsert and the accepted mark.
+    /// upsert (the Adj-RIB-In only counts what it added).
     fn import_group(
         &mut self,
         addr: IpAddr,
@@ -516,29 +549,35 @@ impl BgpInstance {
             (Nlri::Vpn { .. }, None) => label.is_some(),
             _ => false,
         };
-        match &p.cfg.vrf {
+        let added = match &p.cfg.vrf {
             Some(vrf) => {
                 let prefixes = routes.iter().filter_map(|(nlri, _)| match nlri {
                     Nlri::Unicast(prefix) => Some(*prefix),
                     Nlri::Vpn { .. } => None,
                 });
-                if rib
-                    .upsert_peer_routes(vrf, peer, attrs.clone(), prefixes)
-                    .is_err()
-                {
-                    return;
-                }
+                rib.upsert_peer_routes(vrf, peer, attrs.clone(), prefixes)
+                    .ok()
             }
             None => {
                 let paths = routes.iter().filter_map(|&(nlri, label)| match nlri {
                     Nlri::Vpn { rd, prefix } => Some((rd, prefix, label?)),
                     Nlri::Unicast(_) => None,
                 });
-                rib.upsert_vpn_paths(peer, attrs.clone(), paths);
+                Some(rib.upsert_vpn_paths(peer, attrs.clone(), paths))
             }
-        }
-        for route in routes.iter().filter(|r| taken(r)) {
-            p.adj_in.set_accepted(&route.0, true);
+        };
+        match added {
+            Some(added) => {
+                p.adj_in.accepted(
+                    added,
+                    routes.iter().filter(|r| taken(r)).map(|(nlri, _)| nlri),
+                );
+                for (nlri, _) in routes.iter().filter(|r| !taken(r)) {
+                    p.adj_in.refused(nlri);
+                }
+            }
+            // The VRF is not in the RIB: received, in no RIB.
+            None => routes.iter().for_each(|(nlri, _)| p.adj_in.refused(nlri)),
         }
     }
 
@@ -557,40 +596,43 @@ impl BgpInstance {
             return;
         };
         let Some(attrs) = verdict else {
-            if p.adj_in.set_accepted(&nlri, false) {
-                self.withdraw(addr, nlri, router);
-            }
+            // Refused: an earlier version of it may be in the RIB.
+            p.adj_in.refused(&nlri);
+            self.withdraw(addr, nlri, router);
             return;
         };
         let peer = p.peer_ref(local_as);
         let rib = router.rib_mut();
-        match (nlri, &p.cfg.vrf) {
+        let added = match (nlri, &p.cfg.vrf) {
             (Nlri::Unicast(prefix), Some(vrf)) => {
-                if rib.upsert_peer_route(vrf, prefix, peer, attrs).is_err() {
-                    return;
-                }
+                rib.upsert_peer_route(vrf, prefix, peer, attrs).ok()
             }
             (Nlri::Vpn { rd, prefix }, None) => {
-                let Some(label) = label else { return };
-                rib.upsert_vpn_path(rd, prefix, peer, label, attrs);
+                label.map(|label| rib.upsert_vpn_path(rd, prefix, peer, label, attrs))
             }
-            _ => return, // a family this neighbor does not carry
+            _ => None, // a family this neighbor does not carry
+        };
+        match added {
+            Some(added) => p.adj_in.accepted(usize::from(added), [&nlri]),
+            None => p.adj_in.refused(&nlri),
         }
-        p.adj_in.set_accepted(&nlri, true);
     }
 
-    /// Takes a neighbor's route out of the RIB (its Adj-RIB-In says it was in).
+    /// Takes a neighbor's route out of the RIB, if it is there, and counts it gone.
     fn withdraw(&mut self, addr: IpAddr, nlri: Nlri, router: &mut Router) {
-        let Some(p) = self.peers.get(&addr) else {
+        let Some(p) = self.peers.get_mut(&addr) else {
             return;
         };
         let rib = router.rib_mut();
-        match (nlri, &p.cfg.vrf) {
+        let removed = match (nlri, &p.cfg.vrf) {
             (Nlri::Unicast(prefix), Some(vrf)) => {
-                let _ = rib.withdraw_peer_route(vrf, prefix, addr);
+                rib.withdraw_peer_route(vrf, prefix, addr).unwrap_or(false)
             }
             (Nlri::Vpn { rd, prefix }, None) => rib.withdraw_vpn_path(rd, prefix, addr),
-            _ => {}
+            _ => false,
+        };
+        if removed {
+            p.adj_in.removed(1);
         }
     }
 
@@ -904,7 +946,12 @@ impl BgpInstance {
     }
 
     /// `show bgp neighbors [ADDR] [advertised-routes|received-routes]`.
-    pub fn neighbors(&self, addr: Option<IpAddr>, what: Option<&str>) -> Result<String, String> {
+    pub fn neighbors(
+        &self,
+        addr: Option<IpAddr>,
+        what: Option<&str>,
+        rib: &rib::Rib,
+    ) -> Result<String, String> {
         use std::fmt::Write;
         let mut out = String::new();
         let peers: Vec<(&IpAddr, &Peer)> = match addr {
@@ -932,7 +979,7 @@ impl BgpInstance {
                     );
                     if !p.adj_in.soft_reconfig() {
                         let _ = writeln!(out, "% soft-reconfiguration inbound is off: received routes are not kept before policy; showing accepted keys");
-                        for n in p.adj_in.iter_accepted() {
+                        for n in self.accepted_keys(*a, rib) {
                             let _ = writeln!(out, "  {}", nlri_text(&n));
                         }
                     } else {
@@ -1074,7 +1121,33 @@ impl BgpInstance {
     }
 
     /// A neighbor's advertised or received routes as JSON.
-    fn routes_json(&self, addr: IpAddr, what: &str) -> Result<serde_json::Value, String> {
+    /// The keys of a neighbor's routes import policy accepted, sorted: its routes in the RIB.
+    fn accepted_keys(&self, addr: IpAddr, rib: &rib::Rib) -> Vec<Nlri> {
+        let Some(p) = self.peers.get(&addr) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<Nlri> = match &p.cfg.vrf {
+            Some(vrf) => rib
+                .peer_prefixes(vrf, addr)
+                .into_iter()
+                .map(Nlri::Unicast)
+                .collect(),
+            None => rib
+                .peer_vpn_keys(addr)
+                .into_iter()
+                .map(|(rd, prefix)| Nlri::Vpn { rd, prefix })
+                .collect(),
+        };
+        keys.sort_unstable();
+        keys
+    }
+
+    fn routes_json(
+        &self,
+        addr: IpAddr,
+        what: &str,
+        rib: &rib::Rib,
+    ) -> Result<serde_json::Value, String> {
         let p = self
             .peers
             .get(&addr)
@@ -1104,10 +1177,10 @@ impl BgpInstance {
                 .iter_pre_policy()
                 .map(|a| route(&a.nlri, a.label, &a.attrs))
                 .collect(),
-            "received-routes" => p
-                .adj_in
-                .iter_accepted()
-                .map(|n| serde_json::json!({ "prefix": nlri_text(&n) }))
+            "received-routes" => self
+                .accepted_keys(addr, rib)
+                .iter()
+                .map(|n| serde_json::json!({ "prefix": nlri_text(n) }))
                 .collect(),
             other => {
                 return Err(format!(
@@ -1124,7 +1197,12 @@ impl crate::api::BgpShow for BgpInstance {
         Some(&self.map_stats)
     }
 
-    fn show(&self, words: &[String], json: bool) -> Option<Result<crate::api::Output, String>> {
+    fn show(
+        &self,
+        words: &[String],
+        json: bool,
+        rib: &rib::Rib,
+    ) -> Option<Result<crate::api::Output, String>> {
         use crate::api::Output;
         let w: Vec<&str> = words.iter().map(String::as_str).collect();
         let w: &[&str] = match w.as_slice() {
@@ -1140,16 +1218,18 @@ impl crate::api::BgpShow for BgpInstance {
         };
         match w {
             ["bgp", "summary"] => text_or(Ok(self.summary()), Ok(self.summary_json())),
-            ["bgp", "neighbors"] => text_or(self.neighbors(None, None), Ok(self.summary_json())),
+            ["bgp", "neighbors"] => {
+                text_or(self.neighbors(None, None, rib), Ok(self.summary_json()))
+            }
             ["bgp", "neighbors", addr, rest @ ..] => {
                 let Ok(a) = addr.parse::<IpAddr>() else {
                     return Some(Err(format!("% `{addr}` is not an IP address")));
                 };
                 match rest {
-                    [] => text_or(self.neighbors(Some(a), None), Ok(self.summary_json())),
+                    [] => text_or(self.neighbors(Some(a), None, rib), Ok(self.summary_json())),
                     [what] => text_or(
-                        self.neighbors(Some(a), Some(what)),
-                        self.routes_json(a, what),
+                        self.neighbors(Some(a), Some(what), rib),
+                        self.routes_json(a, what, rib),
                     ),
                     _ => None,
                 }

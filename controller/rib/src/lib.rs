@@ -1282,26 +1282,29 @@ impl Rib {
     /// Adds or replaces the route a BGP neighbor of the VRF (a CE) sent for a prefix, with its
     /// attributes after the neighbor's import policy. Its next hop must be a neighbor on one
     /// of the VRF's connected subnets; until it is, the route is kept but `inaccessible`.
+    /// Whether it was added (the neighbor had no route for the prefix).
     pub fn upsert_peer_route(
         &mut self,
         vrf: &str,
         prefix: IpNet,
         peer: PeerRef,
         attrs: Arc<Attrs>,
-    ) -> Result<(), RibError> {
-        self.upsert_peer_routes(vrf, peer, attrs, [prefix])
+    ) -> Result<bool, RibError> {
+        Ok(self.upsert_peer_routes(vrf, peer, attrs, [prefix])? == 1)
     }
 
     /// [`Rib::upsert_peer_route`] for the prefixes of one UPDATE's attribute set: the VRF,
     /// the next hop's resolution, the shared neighbor and the route are worked out once, and
     /// the next hop's users counted once, where per prefix they were a third of the cost.
+    /// How many were added (the rest replaced the neighbor's route for their prefix): the
+    /// speaker counts a neighbor's routes in the RIB from this, not from a set of its own.
     pub fn upsert_peer_routes(
         &mut self,
         vrf: &str,
         peer: PeerRef,
         attrs: Arc<Attrs>,
         prefixes: impl IntoIterator<Item = IpNet>,
-    ) -> Result<(), RibError> {
+    ) -> Result<usize, RibError> {
         let name = self.known_vrf(vrf)?;
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
         // RFC 7999: an accepted BLACKHOLE route (the speaker checked the neighbor may send
@@ -1323,6 +1326,7 @@ impl Rib {
         // Routes now counted under `next_hop` that were not, and the next hops of the
         // routes they replaced (the usual replacement keeps its next hop: no change).
         let mut gained = 0;
+        let mut added = 0;
         let mut released: Vec<IpAddr> = Vec::new();
         let batch = hashed_batch(prefixes.into_iter().map(|p| p.trunc()), |p| {
             state.table.hash_of(p)
@@ -1333,6 +1337,7 @@ impl Rib {
             }
             let (at, entry) = state.table.get_or_default_hashed(prefix, hash);
             let old = entry.change_candidates(|c| c.insert(route.clone()));
+            added += usize::from(old.is_none());
             if old.as_ref() == Some(&route) {
                 continue;
             }
@@ -1353,35 +1358,67 @@ impl Rib {
         if gained > 0 {
             self.nh_use(next_hop, user, gained);
         }
-        Ok(())
+        Ok(added)
     }
 
-    /// Withdraws a CE neighbor's route for a prefix (no-op if absent).
+    /// Withdraws a CE neighbor's route for a prefix (no-op if absent); whether it was there.
     pub fn withdraw_peer_route(
         &mut self,
         vrf: &str,
         prefix: IpNet,
         peer: IpAddr,
-    ) -> Result<(), RibError> {
+    ) -> Result<bool, RibError> {
         let name = self.known_vrf(vrf)?;
         let prefix = prefix.trunc();
         let state = self.vrfs.get_mut(&name).expect("known");
         let Some((at, entry)) = state.table.get_mut_hinted(&prefix, u32::MAX) else {
-            return Ok(());
+            return Ok(false);
         };
-        if let Some(old) = entry.change_candidates(|c| c.remove(CandidateRef::Peer(&peer))) {
-            if state.mark_best(Mark::at(prefix, at)) {
-                self.dirty_vrfs.insert(name.clone());
-            }
-            let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vrf(name, peer));
+        let Some(old) = entry.change_candidates(|c| c.remove(CandidateRef::Peer(&peer))) else {
+            return Ok(false);
+        };
+        if state.mark_best(Mark::at(prefix, at)) {
+            self.dirty_vrfs.insert(name.clone());
         }
-        Ok(())
+        let nh = old.attrs.next_hop.addr().unwrap_or(peer);
+        self.nh_unuse(nh, &NhUser::Vrf(name, peer));
+        Ok(true)
+    }
+
+    /// The prefixes of a VRF for which a CE neighbor has a route in the RIB, in no order:
+    /// what its session takes along when it goes down, and what graceful restart keeps as
+    /// stale. A walk of the VRF's table (the speaker keeps no set of them).
+    pub fn peer_prefixes(&self, vrf: &str, peer: IpAddr) -> Vec<IpNet> {
+        let Some(state) = self.vrfs.get(vrf) else {
+            return Vec::new();
+        };
+        state
+            .table
+            .iter_unordered()
+            .filter(|(_, entry)| entry.candidates.get(CandidateRef::Peer(&peer)).is_some())
+            .map(|(prefix, _)| prefix)
+            .collect()
+    }
+
+    /// The RD:prefixes for which a neighbor (a remote PE) has a VPN path, in no order
+    /// ([`Rib::peer_prefixes`] for the VPN table).
+    pub fn peer_vpn_keys(&self, peer: IpAddr) -> Vec<VpnKey> {
+        self.vpn
+            .iter_unordered()
+            .filter(|(_, entry)| {
+                entry
+                    .paths
+                    .iter()
+                    .any(|path| matches!(&path.origin.source, PathSource::Peer(a) if **a == peer))
+            })
+            .map(|(key, _)| key)
+            .collect()
     }
 
     /// Adds or replaces a remote PE's VPN path for RD:prefix, with its label and attributes
     /// (route targets among the extended communities). Its next hop (the PE) must be a
-    /// neighbor on a core interface ([`Rib::set_core_interfaces`]).
+    /// neighbor on a core interface ([`Rib::set_core_interfaces`]). Whether it was added (the
+    /// neighbor had no path for RD:prefix).
     pub fn upsert_vpn_path(
         &mut self,
         rd: RouteDistinguisher,
@@ -1389,19 +1426,20 @@ impl Rib {
         peer: PeerRef,
         label: u32,
         attrs: Arc<Attrs>,
-    ) {
-        self.upsert_vpn_paths(peer, attrs, [(rd, prefix, label)]);
+    ) -> bool {
+        self.upsert_vpn_paths(peer, attrs, [(rd, prefix, label)]) == 1
     }
 
     /// [`Rib::upsert_vpn_path`] for the paths of one UPDATE's attribute set, each with its RD
     /// and label: the shared neighbor is found once, the PE's resolution once per label in a
-    /// row, its users counted once.
+    /// row, its users counted once. How many were added (the rest replaced the neighbor's
+    /// path for their RD:prefix).
     pub fn upsert_vpn_paths(
         &mut self,
         peer: PeerRef,
         attrs: Arc<Attrs>,
         paths: impl IntoIterator<Item = (RouteDistinguisher, IpNet, u32)>,
-    ) {
+    ) -> usize {
         let next_hop = attrs.next_hop.addr().unwrap_or(peer.addr);
         let source = PathSource::Peer(self.neighbor_addr(peer.addr));
         let route_origin = Some(self.origin_of(peer));
@@ -1412,6 +1450,7 @@ impl Rib {
         let source = &origin.source;
         let mut resolved: Option<(u32, Arc<Forward>)> = None;
         let mut gained = 0;
+        let mut added = 0;
         let mut released: Vec<IpAddr> = Vec::new();
         let batch = hashed_batch(
             paths
@@ -1444,6 +1483,7 @@ impl Rib {
                 continue;
             }
             let old = entry.paths.insert(path);
+            added += usize::from(old.is_none());
             if let Some(old) = &old {
                 if old.attrs.ext_communities != attrs.ext_communities {
                     self.vpn_departed.extend(departed_targets(key, old));
@@ -1463,24 +1503,32 @@ impl Rib {
         if gained > 0 {
             self.nh_use(next_hop, user, gained);
         }
+        added
     }
 
-    /// Withdraws a remote PE's VPN path (no-op if absent).
-    pub fn withdraw_vpn_path(&mut self, rd: RouteDistinguisher, prefix: IpNet, peer: IpAddr) {
+    /// Withdraws a remote PE's VPN path (no-op if absent); whether it was there.
+    pub fn withdraw_vpn_path(
+        &mut self,
+        rd: RouteDistinguisher,
+        prefix: IpNet,
+        peer: IpAddr,
+    ) -> bool {
         let key = (rd, prefix.trunc());
         let source = PathSource::Peer(self.neighbor_addr(peer));
         let Some(entry) = self.vpn.get_mut(&key) else {
-            return;
+            return false;
         };
-        if let Some(old) = entry.paths.remove(&source) {
-            if entry.is_empty() {
-                self.vpn.remove(&key);
-            }
-            self.vpn_departed.extend(departed_targets(key, &old));
-            let nh = old.attrs.next_hop.addr().unwrap_or(peer);
-            self.nh_unuse(nh, &NhUser::Vpn(peer));
-            self.dirty_vpn.push((key, u32::MAX));
+        let Some(old) = entry.paths.remove(&source) else {
+            return false;
+        };
+        if entry.is_empty() {
+            self.vpn.remove(&key);
         }
+        self.vpn_departed.extend(departed_targets(key, &old));
+        let nh = old.attrs.next_hop.addr().unwrap_or(peer);
+        self.nh_unuse(nh, &NhUser::Vpn(peer));
+        self.dirty_vpn.push((key, u32::MAX));
+        true
     }
 
     /// The interfaces that face the MPLS core; remote PEs resolve only through these.

@@ -682,13 +682,17 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                 let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[65000 + *peer as u32], |a| {
                     a.local_pref = Some(100 + *pref as u32)
                 });
-                rib.upsert_peer_route(VRFS[*vrf], prefix, peer_ref(*peer), attrs.clone())
+                let added = rib
+                    .upsert_peer_route(VRFS[*vrf], prefix, peer_ref(*peer), attrs.clone())
                     .unwrap();
-                world.peer_routes.insert((*vrf, prefix, *peer), attrs);
+                let had = world.peer_routes.insert((*vrf, prefix, *peer), attrs);
+                assert_eq!(added, had.is_none(), "added, as the speaker counts it");
             } else {
-                rib.withdraw_peer_route(VRFS[*vrf], prefix, peer_ref(*peer).addr)
+                let removed = rib
+                    .withdraw_peer_route(VRFS[*vrf], prefix, peer_ref(*peer).addr)
                     .unwrap();
-                world.peer_routes.remove(&(*vrf, prefix, *peer));
+                let had = world.peer_routes.remove(&(*vrf, prefix, *peer));
+                assert_eq!(removed, had.is_some(), "removed, as the speaker counts it");
             }
         }
         Op::PeerRoutes {
@@ -708,18 +712,22 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
             let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[65000 + *peer as u32], |a| {
                 a.local_pref = Some(100 + *pref as u32)
             });
-            rib.upsert_peer_routes(
-                VRFS[*vrf],
-                peer_ref(*peer),
-                attrs.clone(),
-                prefixes.iter().copied(),
-            )
-            .unwrap();
+            let added = rib
+                .upsert_peer_routes(
+                    VRFS[*vrf],
+                    peer_ref(*peer),
+                    attrs.clone(),
+                    prefixes.iter().copied(),
+                )
+                .unwrap();
+            let mut new = 0;
             for prefix in prefixes {
-                world
+                let had = world
                     .peer_routes
                     .insert((*vrf, prefix, *peer), attrs.clone());
+                new += usize::from(had.is_none());
             }
+            assert_eq!(added, new, "added, as the speaker counts it");
         }
         Op::VpnPaths { paths, rt: r, host } => {
             let attrs = bgp_attrs(&format!("10.0.0.{host}"), &[], |a| {
@@ -732,16 +740,19 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                 .iter()
                 .map(|(rd, p, label)| (*rd, net(&format!("10.{p}.0.0/16")), *label))
                 .collect();
-            rib.upsert_vpn_paths(
+            let added = rib.upsert_vpn_paths(
                 pe_ref(),
                 attrs.clone(),
                 paths.iter().map(|(rd, prefix, label)| {
                     (format!("7:{rd}").parse().unwrap(), *prefix, *label)
                 }),
             );
+            let mut new = 0;
             for (rd, prefix, label) in paths {
-                world.vpn_paths.insert((rd, prefix), (label, attrs.clone()));
+                let had = world.vpn_paths.insert((rd, prefix), (label, attrs.clone()));
+                new += usize::from(had.is_none());
             }
+            assert_eq!(added, new, "added, as the speaker counts it");
         }
         Op::VpnPath {
             rd,
@@ -760,11 +771,13 @@ fn apply(rib: &mut Rib, world: &mut World, op: &Op) {
                             &format!("2:{r}"),
                         ))])
                 });
-                rib.upsert_vpn_path(rd_v, prefix, pe_ref(), *label, attrs.clone());
-                world.vpn_paths.insert((*rd, prefix), (*label, attrs));
+                let added = rib.upsert_vpn_path(rd_v, prefix, pe_ref(), *label, attrs.clone());
+                let had = world.vpn_paths.insert((*rd, prefix), (*label, attrs));
+                assert_eq!(added, had.is_none(), "added, as the speaker counts it");
             } else {
-                rib.withdraw_vpn_path(rd_v, prefix, pe_ref().addr);
-                world.vpn_paths.remove(&(*rd, prefix));
+                let removed = rib.withdraw_vpn_path(rd_v, prefix, pe_ref().addr);
+                let had = world.vpn_paths.remove(&(*rd, prefix));
+                assert_eq!(removed, had.is_some(), "removed, as the speaker counts it");
             }
         }
         Op::Core(intfs) => {
@@ -854,6 +867,31 @@ fn check_delta_equals_cold_start(ops: &[Op], every: usize) -> Result<(), TestCas
     prop_assert_eq!(rib.vpn_table(), cold.vpn_table());
     prop_assert_eq!(all_bgp(&rib), all_bgp(&cold));
     prop_assert_eq!(replayed.bgp, all_bgp(&cold));
+    // A neighbor's routes as the RIB lists them (what a session going down withdraws).
+    for (vrf, name) in VRFS.iter().enumerate() {
+        for peer in 0..8u8 {
+            let mut listed = rib.peer_prefixes(name, peer_ref(peer).addr);
+            listed.sort();
+            let expected: Vec<IpNet> = world
+                .peer_routes
+                .keys()
+                .filter(|(v, _, p)| *v == vrf && *p == peer)
+                .map(|(_, prefix, _)| *prefix)
+                .collect();
+            prop_assert_eq!(listed, expected);
+        }
+    }
+    let mut listed = rib.peer_vpn_keys(pe_ref().addr);
+    listed.sort();
+    let expected: Vec<VpnKey> = world
+        .vpn_paths
+        .keys()
+        .map(|(rd, prefix)| (format!("7:{rd}").parse().unwrap(), *prefix))
+        .collect();
+    let mut expected = expected;
+    expected.sort();
+    prop_assert_eq!(listed, expected);
+    prop_assert!(rib.peer_vpn_keys(peer_ref(1).addr).is_empty());
     Ok(())
 }
 

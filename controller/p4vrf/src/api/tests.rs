@@ -386,7 +386,12 @@ impl BgpShow for FakeBgp {
         Some(&self.0)
     }
 
-    fn show(&self, words: &[String], json: bool) -> Option<Result<Output, String>> {
+    fn show(
+        &self,
+        words: &[String],
+        json: bool,
+        _rib: &rib::Rib,
+    ) -> Option<Result<Output, String>> {
         match (words.join(" ").as_str(), json) {
             ("bgp summary", false) => Some(Ok(Output::Text("BGP router identifier\n".into()))),
             ("bgp summary", true) => Some(Ok(Output::Data(json!({"neighbors": []})))),
