@@ -1106,6 +1106,7 @@ impl BgpInstance {
                     "vrf": p.cfg.vrf,
                     "state": format!("{:?}", p.session.state()),
                     "uptime_secs": p.up_since.map(|t| t.elapsed().as_secs()),
+                    "prefixes_received": p.adj_in.len(),
                     "prefixes_accepted": p.adj_in.accepted_len(),
                     "prefixes_advertised": p.advertised(),
                     "flaps": p.flaps,

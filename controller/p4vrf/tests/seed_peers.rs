@@ -837,6 +837,39 @@ fn bgp_blackhole_community_from_an_accepted_neighbor_becomes_a_drop() {
         ["192.0.2.66/32", "198.51.100.0/24"],
         "the BLACKHOLE route of a neighbor without accept-blackhole is refused"
     );
+    // Counted as received, not accepted; only the accepted one is in the RIB's list of it.
+    let counts = |lab: &Lab| -> (f64, f64) {
+        let json = Json::parse(&lab.show("--json bgp summary")).expect("JSON");
+        let n = json
+            .path(&["neighbors"])
+            .expect("neighbors")
+            .arr()
+            .iter()
+            .find(|n| n.path(&["neighbor"]).and_then(Json::str) == Some(&*other_addr.to_string()))
+            .expect("the neighbor")
+            .clone();
+        let num = |k: &str| n.path(&[k]).and_then(Json::num).expect(k);
+        (num("prefixes_received"), num("prefixes_accepted"))
+    };
+    assert_eq!(counts(&lab), (2.0, 1.0));
+    let listed = lab.show(&format!("bgp neighbors {other_addr} received-routes"));
+    assert!(
+        listed.contains("198.51.100.0/24") && !listed.contains("198.51.100.66/32"),
+        "{listed}"
+    );
+    // The refused route's withdrawal touches nothing in the RIB; the accepted one's does.
+    other.del("198.51.100.66/32");
+    poll("the refused route's withdrawal counted", || {
+        match counts(&lab) {
+            (1.0, 1.0) => Ok(()),
+            c => Err(format!("counts {c:?}")),
+        }
+    });
+    other.del("198.51.100.0/24");
+    observer.wait_for("loses 198.51.100.0/24", |r| {
+        !r.contains_key("198.51.100.0/24")
+    });
+    assert_eq!(counts(&lab), (0.0, 0.0));
 }
 
 /// RFC 4271 §5 end to end: a CE (this test's own BGP speaker, since no daemon lets one make
