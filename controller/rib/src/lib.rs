@@ -1105,6 +1105,86 @@ fn is_host(prefix: &IpNet) -> bool {
     prefix.prefix_len() == prefix.max_prefix_len()
 }
 
+/// What importing a VPN key into a VRF needs of the RIB besides the VRF's state: the VPN
+/// table, the interners, the route-map counters, the dirty VRFs; and a scratch list.
+struct Importer<'a> {
+    vpn: &'a SplitTable<VpnKey, VpnEntry>,
+    origins: &'a mut Interner<RouteOrigin>,
+    map_stats: &'a mut BTreeMap<String, RouteMapStats>,
+    interned: &'a mut AttrInterner,
+    dirty_vrfs: &'a mut BTreeSet<VrfName>,
+    /// The routes the key's paths give the VRF (kept between keys for its capacity).
+    wanted: Vec<Route>,
+}
+
+impl Importer<'_> {
+    /// Makes `vrf`'s imported candidates for one VPN key match the VPN table, its import RTs
+    /// and its import-map. `vpn_at`: where the key's VPN entry is, a hint
+    /// ([`KeyedTable::get_hinted`]).
+    fn sync(&mut self, vrf: &VrfName, state: &mut VrfState, key: VpnKey, vpn_at: u32) {
+        let (rd, prefix) = key;
+        let policy = &state.policy;
+        // In key order, as the paths are in source order and share the RD. An imported route
+        // takes each shared part of its path counted once more, not a copy of the path.
+        let wanted = &mut self.wanted;
+        wanted.clear();
+        if let Some((_, entry)) = self.vpn.get_hinted(&key, vpn_at) {
+            for (source, path) in entry.paths.iter_keyed() {
+                if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
+                    continue;
+                }
+                if !path.route_targets().any(|rt| policy.import.contains(&rt)) {
+                    continue;
+                }
+                let attrs = match &policy.import_map {
+                    Some(map) => match run_map(self.map_stats, map, prefix, &path.attrs) {
+                        Some(a) => self.interned.intern_arc(a),
+                        None => continue,
+                    },
+                    None => path.attrs.clone(),
+                };
+                let origin = self.origins.intern_ref_run(&RouteOrigin {
+                    peer: path.peer().copied(),
+                    leaked: Some(LeakSource {
+                        rd,
+                        source: source.clone(),
+                        protocol: path.protocol,
+                    }),
+                });
+                wanted.push(Route {
+                    protocol: Protocol::Bgp,
+                    distance: Protocol::Bgp.default_distance(),
+                    forward: path.forward.clone(),
+                    attrs,
+                    origin: Some(origin),
+                });
+            }
+        }
+        let (at, entry) = state.table.get_or_default_at(prefix);
+        let unchanged = entry
+            .candidates
+            .iter()
+            .filter(|r| r.candidate().imported_rd() == Some(rd))
+            .eq(wanted.iter());
+        if !unchanged {
+            entry.change_candidates(|c| {
+                c.retain(|r| r.candidate().imported_rd() != Some(rd));
+                c.extend(wanted.drain(..));
+            });
+            if state.mark_best(Mark::at(prefix, at)) {
+                self.dirty_vrfs.insert(vrf.clone());
+            }
+        } else if entry.candidates.is_empty()
+            && entry.best == NONE
+            && entry.bgp == NONE
+            && entry.held.fib().is_none()
+        {
+            // Only an entry nothing was derived from may go here; others leave in select_best.
+            state.table.remove(&prefix);
+        }
+    }
+}
+
 /// Runs a route-map on a route, counting hits; `None` when denied.
 fn run_map(
     stats: &mut BTreeMap<String, RouteMapStats>,
@@ -1935,11 +2015,7 @@ impl Rib {
                 dedup_marks(&self.vpn, &mut keys, |(k, _)| *k, |(_, at)| at);
                 self.vpn_passes += 1;
                 let departed = self.take_departed_importers();
-                for (key, at) in keys {
-                    let also = departed.get(&key).map_or(&[][..], Vec::as_slice);
-                    let from = self.propagate_vpn(key, at, also);
-                    self.vpn_changed.push((key, from));
-                }
+                self.propagate_vpn(keys, &departed);
                 continue;
             }
             break;
@@ -2382,7 +2458,7 @@ impl Rib {
             }
         }
         for key in keys {
-            self.sync_import(vrf, key, u32::MAX);
+            self.sync_import(vrf, key);
         }
     }
 
@@ -2398,38 +2474,80 @@ impl Rib {
         by_key
     }
 
-    /// Brings one changed VPN key to every VRF that imports it, and to `also` (the VRFs that
-    /// imported paths it lost). Where the key's paths now come from.
-    fn propagate_vpn(&mut self, key: VpnKey, at: u32, also: &[VrfName]) -> BestFrom {
-        // Usually one or two VRFs: a vector sorted once, not a set built per key.
-        let mut targets: Vec<VrfName> = also.to_vec();
-        let mut at = at;
-        let mut from = BestFrom::Nothing;
-        if let Some((found, entry)) = self.vpn.get_hinted(&key, at) {
-            at = found;
-            from = BestFrom::of_paths(entry.paths.keys());
-            for path in entry.paths.iter() {
-                for rt in path.route_targets() {
-                    if let Some(vrfs) = self.importers.get(&rt) {
-                        targets.extend(vrfs.iter().cloned());
+    /// Brings changed VPN keys to every VRF that imports them, and to the VRFs that imported
+    /// paths they lost (`departed`); records where each key's paths now come from.
+    ///
+    /// Consecutive keys mostly go to the same VRF (a neighbor's paths come in runs of one RD
+    /// and route target), so the VRF's state is looked up once per run of keys — by name, in a
+    /// map of a thousand at a full VPN table, it was a walk of string compares per key — and
+    /// the list of imported routes is one scratch vector, not one allocated per key.
+    fn propagate_vpn(
+        &mut self,
+        keys: Vec<(VpnKey, u32)>,
+        departed: &HashMap<VpnKey, Vec<VrfName>>,
+    ) {
+        let Rib {
+            vrfs,
+            vpn,
+            importers,
+            origins,
+            map_stats,
+            interned,
+            dirty_vrfs,
+            vpn_changed,
+            ..
+        } = self;
+        let mut import = Importer {
+            vpn,
+            origins,
+            map_stats,
+            interned,
+            dirty_vrfs,
+            wanted: Vec::new(),
+        };
+        // Usually one or two VRFs a key: a vector sorted once, not a set built per key.
+        let mut targets: Vec<VrfName> = Vec::new();
+        let mut current: Option<(VrfName, &mut VrfState)> = None;
+        for (key, at) in keys {
+            targets.clear();
+            if let Some(also) = departed.get(&key) {
+                targets.extend(also.iter().cloned());
+            }
+            let mut at = at;
+            let mut from = BestFrom::Nothing;
+            if let Some((found, entry)) = import.vpn.get_hinted(&key, at) {
+                at = found;
+                from = BestFrom::of_paths(entry.paths.keys());
+                for path in entry.paths.iter() {
+                    for rt in path.route_targets() {
+                        if let Some(vrfs) = importers.get(&rt) {
+                            targets.extend(vrfs.iter().cloned());
+                        }
                     }
                 }
             }
+            if targets.len() > 1 {
+                targets.sort_unstable();
+                targets.dedup();
+            }
+            for vrf in &targets {
+                let same = current
+                    .as_ref()
+                    .is_some_and(|(name, _)| Arc::ptr_eq(name, vrf) || name == vrf);
+                if !same {
+                    current = vrfs.get_mut(vrf).map(|state| (vrf.clone(), state));
+                }
+                if let Some((name, state)) = &mut current {
+                    import.sync(name, state, key, at);
+                }
+            }
+            vpn_changed.push((key, from));
         }
-        targets.sort_unstable();
-        targets.dedup();
-        for vrf in targets {
-            self.sync_import(&vrf, key, at);
-        }
-        from
     }
 
     /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs
     /// and its import-map.
-    /// `vpn_at`: where the key's VPN entry is, a hint ([`KeyedTable::get_hinted`]).
-    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey, vpn_at: u32) {
-        let (rd, prefix) = key;
-        // The fields apart, so the VRF is looked up once (by name, in a map of a thousand).
+    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey) {
         let Rib {
             vrfs,
             vpn,
@@ -2442,64 +2560,15 @@ impl Rib {
         let Some(state) = vrfs.get_mut(vrf) else {
             return;
         };
-        let policy = &state.policy;
-        // In key order, as the paths are in source order and share the RD. An imported route
-        // takes each shared part of its path counted once more, not a copy of the path.
-        let mut wanted: Vec<Route> = Vec::new();
-        if let Some((_, entry)) = vpn.get_hinted(&key, vpn_at) {
-            for (source, path) in entry.paths.iter_keyed() {
-                if matches!(source, PathSource::Vrf(origin) if origin == vrf) {
-                    continue;
-                }
-                if !path.route_targets().any(|rt| policy.import.contains(&rt)) {
-                    continue;
-                }
-                let attrs = match &policy.import_map {
-                    Some(map) => match run_map(map_stats, map, prefix, &path.attrs) {
-                        Some(a) => interned.intern_arc(a),
-                        None => continue,
-                    },
-                    None => path.attrs.clone(),
-                };
-                let origin = origins.intern_ref_run(&RouteOrigin {
-                    peer: path.peer().copied(),
-                    leaked: Some(LeakSource {
-                        rd,
-                        source: source.clone(),
-                        protocol: path.protocol,
-                    }),
-                });
-                wanted.push(Route {
-                    protocol: Protocol::Bgp,
-                    distance: Protocol::Bgp.default_distance(),
-                    forward: path.forward.clone(),
-                    attrs,
-                    origin: Some(origin),
-                });
-            }
+        Importer {
+            vpn,
+            origins,
+            map_stats,
+            interned,
+            dirty_vrfs,
+            wanted: Vec::new(),
         }
-        let (at, entry) = state.table.get_or_default_at(prefix);
-        let unchanged = entry
-            .candidates
-            .iter()
-            .filter(|r| r.candidate().imported_rd() == Some(rd))
-            .eq(&wanted);
-        if !unchanged {
-            entry.change_candidates(|c| {
-                c.retain(|r| r.candidate().imported_rd() != Some(rd));
-                c.extend(wanted);
-            });
-            if state.mark_best(Mark::at(prefix, at)) {
-                dirty_vrfs.insert(vrf.clone());
-            }
-        } else if entry.candidates.is_empty()
-            && entry.best == NONE
-            && entry.bgp == NONE
-            && entry.held.fib().is_none()
-        {
-            // Only an entry nothing was derived from may go here; others leave in select_best.
-            state.table.remove(&prefix);
-        }
+        .sync(vrf, state, key, u32::MAX);
     }
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
