@@ -20,7 +20,6 @@ pub mod decision;
 mod fib_changes;
 mod held;
 mod intern;
-pub mod open_addressing;
 mod policy_ref;
 mod route;
 pub mod small_map;

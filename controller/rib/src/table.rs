@@ -67,8 +67,7 @@ macro_rules! plain_table_key {
 }
 plain_table_key!(u8, u16, u32, u64);
 
-mod index;
-use index::PositionIndex;
+use open_addressing::PositionIndex;
 
 /// A map from `K` to `V`: hashed lookups, entries stored densely, sorted iteration on demand.
 /// Holds fewer than `u32::MAX` entries.
@@ -198,8 +197,8 @@ impl<K: TableKey, V> KeyedTable<K, V> {
             .index
             .find_or_insert(hash, |i| slots[i as usize].0 == key, new)
         {
-            Ok(i) => (i, &mut self.slots[i as usize].1, false),
-            Err(()) => {
+            Some(i) => (i, &mut self.slots[i as usize].1, false),
+            None => {
                 self.slots.push((key, make()));
                 (new, &mut self.slots[new as usize].1, true)
             }

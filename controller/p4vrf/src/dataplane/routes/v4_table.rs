@@ -94,7 +94,7 @@ impl Shard {
     /// search never stops at a hole short of its entry (no tombstones).
     fn remove_at(&mut self, hole: usize, hash: impl Fn(u64) -> u64) {
         let n = self.slots.len();
-        rib::open_addressing::remove_shifting_back(&mut self.slots, hole, 0, |entry| {
+        open_addressing::remove_shifting_back(&mut self.slots, hole, 0, |entry| {
             home(hash(entry), n)
         });
         self.len -= 1;
@@ -171,7 +171,7 @@ impl V4Table {
         if n == 0 {
             return;
         }
-        rib::open_addressing::prefetch(&shard.slots[home(hash, n)]);
+        open_addressing::prefetch(&shard.slots[home(hash, n)]);
     }
 
     /// Sets the entry of `entry`'s key to `entry`, adding it if there is none; returns the

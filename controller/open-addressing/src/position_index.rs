@@ -1,5 +1,5 @@
-//! The index of a [`KeyedTable`](super::KeyedTable): where each entry is, found by its key's
-//! hash.
+//! The index of a table whose entries sit at positions (the RIB's `KeyedTable`, the embedded
+//! switch's table stores): where each entry is, found by its key's hash.
 //!
 //! Open addressing with linear probing over one array of `u64` slots. A slot holds the entry's
 //! position and the top 32 bits of its key's hash (the tag); 0 is an empty slot. Why not a
@@ -42,20 +42,23 @@ fn home(tag: u64, slots: usize) -> usize {
 
 /// Positions (below `u32::MAX`) by hash.
 #[derive(Clone, Default)]
-pub(super) struct PositionIndex {
+pub struct PositionIndex {
     /// `tag << 32 | position + 1`; 0 is empty. No slots while empty.
     slots: Box<[u64]>,
     len: usize,
 }
 
 impl PositionIndex {
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// How many positions it holds before it grows.
-    pub(super) fn capacity(&self) -> usize {
+    pub fn capacity(&self) -> usize {
         self.slots.len() * 7 / 8
     }
 
@@ -85,7 +88,7 @@ impl PositionIndex {
     }
 
     /// The position with hash `hash` for which `is` says yes (`is` reads the entry there).
-    pub(super) fn find(&self, hash: u64, is: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, hash: u64, is: impl FnMut(u32) -> bool) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
@@ -93,50 +96,48 @@ impl PositionIndex {
         Some(Self::position(self.slots[i]))
     }
 
-    /// The position with hash `hash` for which `is` says yes, or, when there is none,
-    /// `Err(())` after recording `new` under `hash`.
-    pub(super) fn find_or_insert(
+    /// The position with hash `hash` for which `is` says yes, or, when there is none, `None`
+    /// after recording `new` under `hash`.
+    pub fn find_or_insert(
         &mut self,
         hash: u64,
         is: impl FnMut(u32) -> bool,
         new: u32,
-    ) -> Result<u32, ()> {
+    ) -> Option<u32> {
         debug_assert!(new < u32::MAX);
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             self.resize((self.slots.len() * 3 / 2).max(MIN_SLOTS));
         }
         match self.find_slot(hash, is) {
-            Ok(i) => Ok(Self::position(self.slots[i])),
+            Ok(i) => Some(Self::position(self.slots[i])),
             Err(i) => {
                 self.slots[i] = tag(hash) << 32 | u64::from(new + 1);
                 self.len += 1;
-                Err(())
+                None
             }
         }
     }
 
     /// Records `position` under `hash`, known to be absent (rebuilding from entries).
-    pub(super) fn insert_new(&mut self, hash: u64, position: u32) {
+    pub fn insert_new(&mut self, hash: u64, position: u32) {
         let _ = self.find_or_insert(hash, |_| false, position);
     }
 
     /// Removes the position with hash `hash` for which `is` says yes; returns it.
-    pub(super) fn remove(&mut self, hash: u64, is: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn remove(&mut self, hash: u64, is: impl FnMut(u32) -> bool) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
         let hole = self.find_slot(hash, is).ok()?;
         let removed = Self::position(self.slots[hole]);
         let n = self.slots.len();
-        crate::open_addressing::remove_shifting_back(&mut self.slots, hole, 0, |slot| {
-            home(slot >> 32, n)
-        });
+        crate::remove_shifting_back(&mut self.slots, hole, 0, |slot| home(slot >> 32, n));
         self.len -= 1;
         Some(removed)
     }
 
     /// Changes the recorded position `from` (with hash `hash`) to `to`.
-    pub(super) fn repoint(&mut self, hash: u64, from: u32, to: u32) {
+    pub fn repoint(&mut self, hash: u64, from: u32, to: u32) {
         let i = self
             .find_slot(hash, |p| p == from)
             .expect("every entry is indexed");
@@ -145,16 +146,16 @@ impl PositionIndex {
 
     /// Starts loading the slot a search for `hash` begins at into the cache, so that the
     /// search does not wait for memory. A hint only: no effect off x86-64.
-    pub(super) fn prefetch(&self, hash: u64) {
+    pub fn prefetch(&self, hash: u64) {
         let n = self.slots.len();
         if n == 0 {
             return;
         }
-        crate::open_addressing::prefetch(&self.slots[home(tag(hash), n)]);
+        crate::prefetch(&self.slots[home(tag(hash), n)]);
     }
 
     /// Room for `len` positions without growing (for a rebuild).
-    pub(super) fn with_room_for(len: usize) -> Self {
+    pub fn with_room_for(len: usize) -> Self {
         PositionIndex {
             slots: vec![0; slots_for(len)].into_boxed_slice(),
             len: 0,
@@ -163,7 +164,7 @@ impl PositionIndex {
 
     /// Gives memory back once under a quarter of the load it may have, keeping room for
     /// half as many again.
-    pub(super) fn shrink_if_sparse(&mut self) {
+    pub fn shrink_if_sparse(&mut self) {
         let n = self.slots.len();
         if n > 64 && self.len * 4 < self.capacity() {
             self.resize(slots_for(self.len * 3 / 2));
@@ -214,9 +215,9 @@ mod tests {
                         let new = u32::from(key) + 1000;
                         let got = index.find_or_insert(hash, |p| at(&model, p), new);
                         match model.get(&key) {
-                            Some(p) => prop_assert_eq!(got, Ok(*p)),
+                            Some(p) => prop_assert_eq!(got, Some(*p)),
                             None => {
-                                prop_assert_eq!(got, Err(()));
+                                prop_assert_eq!(got, None);
                                 model.insert(key, new);
                             }
                         }

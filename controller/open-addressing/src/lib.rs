@@ -1,6 +1,10 @@
-//! What the open-addressing tables with linear probing share (the RIB's table index here, the
-//! data plane's IPv4 route entries in `p4vrf`): removing a slot without leaving a tombstone,
-//! and loading a slot into the cache ahead of a search.
+//! Open-addressing tables with linear probing, and what they share: the index of positions by
+//! hash ([`PositionIndex`]) that the RIB's tables and the embedded switch's tables find their
+//! entries with; removing a slot without leaving a tombstone (also the data plane's IPv4 route
+//! entries in `p4vrf`); loading a slot into the cache ahead of a search.
+
+mod position_index;
+pub use position_index::PositionIndex;
 
 /// How far `to` is from `from`, walking forward and wrapping.
 fn distance(from: usize, to: usize, slots: usize) -> usize {
