@@ -48,6 +48,15 @@ pub struct PositionIndex {
     len: usize,
 }
 
+impl std::fmt::Debug for PositionIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PositionIndex")
+            .field("len", &self.len)
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
 impl PositionIndex {
     pub fn len(&self) -> usize {
         self.len
@@ -121,6 +130,14 @@ impl PositionIndex {
     /// Records `position` under `hash`, known to be absent (rebuilding from entries).
     pub fn insert_new(&mut self, hash: u64, position: u32) {
         let _ = self.find_or_insert(hash, |_| false, position);
+    }
+
+    /// Every position held, in no particular order.
+    pub fn positions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| **s != 0)
+            .map(|s| Self::position(*s))
     }
 
     /// Removes the position with hash `hash` for which `is` says yes; returns it.

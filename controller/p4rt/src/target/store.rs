@@ -4,9 +4,12 @@
 //! much as what it costs in the RIB. Every entry of a table is kept as one fixed-width record
 //! of bytes: the canonical key packed at full width (the layout follows from the P4Info, so
 //! it is the same for every entry of the table) followed by the action packed the same way.
-//! Records live back to back in pages of ~64 KiB (see [`Pages`]); a hash table of record
-//! numbers (3 bytes each when the table's size allows, else 4; hashed on the key bytes) finds
-//! them ([`Index`]). An IPv4 route (`vrf_id`, `dst_addr`/len,
+//! Records live back to back in pages of ~64 KiB (see [`Pages`]); an index of record numbers
+//! by the hash of their key bytes finds them (`open_addressing::PositionIndex`: a slot of 8
+//! bytes holds the hash's top 32 bits and the record number, so a search reads a record only
+//! where those bits match, and a write prefetches the slot it will search a few updates
+//! ahead; session 10 — the `hashbrown` table of 3-byte record numbers before it took 4 bytes a
+//! bucket but read a record on one search in ten or so, its 7-bit tags matching by chance). An IPv4 route (`vrf_id`, `dst_addr`/len,
 //! `set_nexthop(nexthop_id)`) is a 10-byte record (7 of key, a byte naming the action, 2 of
 //! next hop id), where a `BTreeMap` of boxed key fields and a separate action took ~200 bytes
 //! of heap.
@@ -17,9 +20,12 @@
 use crate::codec::byte_len;
 use crate::p4info::{MatchKind, P4InfoIndex, TableInfo};
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
+use open_addressing::PositionIndex;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+
+/// Record numbers stay below this (the index's positions are `u32`s, `u32::MAX` reserved).
+const RECORD_LIMIT: u32 = u32::MAX - 1;
 
 /// Bytes of the wide action head: a tag ([`TAG_DIRECT`], [`TAG_MEMBER`], [`TAG_GROUP`]) and a
 /// little-endian `u32` (action id, or member / group id). A table without an action profile
@@ -89,9 +95,6 @@ pub(super) struct Layout {
     pub record: usize,
     /// With a one-byte head, the table's action ids by position (what the head holds).
     actions: Box<[u32]>,
-    /// Whether the table's size bounds its record numbers below 2^24, so that its hash index
-    /// holds them in 3 bytes instead of 4 (see [`Index`]).
-    pub narrow: bool,
     /// The key with every field left out (what a packed key starts from).
     pub empty_key: Vec<u8>,
     /// Whether entries can be packed straight from name-level entities: exact and LPM fields
@@ -159,7 +162,6 @@ impl Layout {
             head,
             record: key_len + head + params,
             actions,
-            narrow: table.size > 0 && table.size <= 1 << 24,
             empty_key,
             direct_fast,
         }
@@ -263,67 +265,6 @@ impl Pages {
     }
 }
 
-/// A record number in a hash index slot.
-trait Slot: Copy {
-    /// Record numbers a slot holds are below this.
-    const LIMIT: u32;
-    fn new(r: u32) -> Self;
-    fn get(self) -> u32;
-}
-
-impl Slot for u32 {
-    const LIMIT: u32 = u32::MAX;
-    fn new(r: u32) -> Self {
-        r
-    }
-    fn get(self) -> u32 {
-        self
-    }
-}
-
-/// A record number below 2^24 in 3 bytes.
-#[derive(Clone, Copy)]
-struct U24([u8; 3]);
-
-impl Slot for U24 {
-    const LIMIT: u32 = 1 << 24;
-    fn new(r: u32) -> Self {
-        debug_assert!(r < 1 << 24);
-        let [a, b, c, _] = r.to_le_bytes();
-        U24([a, b, c])
-    }
-    fn get(self) -> u32 {
-        let [a, b, c] = self.0;
-        u32::from_le_bytes([a, b, c, 0])
-    }
-}
-
-/// Record numbers of a table's entries, hashed on their key bytes. A slot of the index costs
-/// its record number and a control byte, at a load of 7/16 to 7/8: a table whose size keeps
-/// its record numbers below 2^24 (any route table of a real switch) stores them in 3 bytes,
-/// 4 bytes a slot instead of 5.
-#[derive(Debug)]
-enum Index {
-    Narrow(HashTable<U24>),
-    Wide(HashTable<u32>),
-}
-
-impl std::fmt::Debug for U24 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.get().fmt(f)
-    }
-}
-
-/// Runs `$body` with `$t` the hash table of `$index`, whichever slot it has.
-macro_rules! with_index {
-    ($index:expr, $t:ident => $body:expr) => {
-        match $index {
-            Index::Narrow($t) => $body,
-            Index::Wide($t) => $body,
-        }
-    };
-}
-
 /// The entries of one table, packed (see the module docs).
 #[derive(Debug)]
 pub(super) struct TableStore {
@@ -331,11 +272,8 @@ pub(super) struct TableStore {
     /// Records, `layout.record` bytes each; the free ones are listed in `free`.
     records: Pages,
     free: Vec<u32>,
-    /// Record numbers of the entries, hashed on their key bytes.
-    map: Index,
-    /// How many entries `map` held room for when [`grow`] last built it (0 before), which a
-    /// hash table does not tell: see [`grow`].
-    map_room: usize,
+    /// Record numbers of the entries, by the hash of their key bytes.
+    map: PositionIndex,
     hasher: RandomState,
     /// Controller metadata of the entries that have any (rare), by record number.
     metadata: HashMap<u32, Box<[u8]>>,
@@ -345,8 +283,7 @@ impl TableStore {
     pub fn new(layout: Layout) -> Self {
         Self {
             records: Pages::new(layout.record),
-            map: Self::index(&layout),
-            map_room: 0,
+            map: PositionIndex::default(),
             layout,
             free: Vec::new(),
             hasher: RandomState::default(),
@@ -354,16 +291,8 @@ impl TableStore {
         }
     }
 
-    fn index(layout: &Layout) -> Index {
-        if layout.narrow {
-            Index::Narrow(HashTable::new())
-        } else {
-            Index::Wide(HashTable::new())
-        }
-    }
-
     pub fn len(&self) -> usize {
-        with_index!(&self.map, t => t.len())
+        self.map.len()
     }
 
     /// The record of an entry with this packed key, if any.
@@ -371,9 +300,12 @@ impl TableStore {
         let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
-        with_index!(&self.map, t => t
-            .find(hash, |s| &records.get(s.get())[..kl] == key)
-            .map(|s| s.get()))
+        self.map.find(hash, |r| &records.get(r)[..kl] == key)
+    }
+
+    /// Starts loading where an insert or a look-up of `key` will search (a hint).
+    pub fn prefetch(&self, key: &[u8]) {
+        self.map.prefetch(self.hasher.hash_one(key));
     }
 
     pub fn record(&self, r: u32) -> &[u8] {
@@ -386,21 +318,33 @@ impl TableStore {
     }
 
     /// Adds a record (`layout.record` bytes) unless its key is there already or, for a new
-    /// key, the table is `full`; one hash of the key for the look-up and the insert.
+    /// key, the table is `full`; one hash of the key and one search for the look-up and the
+    /// insert.
     pub fn insert(&mut self, record: &[u8], full: bool) -> Insert {
-        let Self {
-            layout,
-            records,
-            free,
-            map,
-            map_room,
-            hasher,
-            ..
-        } = self;
-        with_index!(map, t => {
-            grow(t, map_room, layout.key_len, records, free, hasher);
-            insert_into(t, layout, records, free, hasher, record, full)
-        })
+        let kl = self.layout.key_len;
+        debug_assert_eq!(record.len(), self.layout.record);
+        let key = &record[..kl];
+        let hash = self.hasher.hash_one(key);
+        let records = &self.records;
+        let is = |r: u32| &records.get(r)[..kl] == key;
+        if full || (self.free.is_empty() && records.len >= RECORD_LIMIT) {
+            return match self.map.find(hash, is) {
+                Some(_) => Insert::Exists,
+                None => Insert::Full,
+            };
+        }
+        // The record number a new entry gets: a free one, or the next.
+        let new = self.free.last().copied().unwrap_or(records.len);
+        if self.map.find_or_insert(hash, is, new).is_some() {
+            return Insert::Exists;
+        }
+        match self.free.pop() {
+            Some(r) => self.records.get_mut(r).copy_from_slice(record),
+            None => {
+                self.records.push(record);
+            }
+        }
+        Insert::Done(new)
     }
 
     /// Removes the entry with this packed key; returns its action head (tag, id).
@@ -408,13 +352,9 @@ impl TableStore {
         let kl = self.layout.key_len;
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
-        let (r, empty) = with_index!(&mut self.map, t => {
-            let entry = t
-                .find_entry(hash, |s| &records.get(s.get())[..kl] == key)
-                .ok()?;
-            let (s, rest) = entry.remove();
-            (s.get(), rest.into_table().is_empty())
-        });
+        let r = self.map.remove(hash, |r| &records.get(r)[..kl] == key)?;
+        self.map.shrink_if_sparse();
+        let empty = self.map.is_empty();
         let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
         self.forget_metadata(r);
@@ -422,18 +362,14 @@ impl TableStore {
             // Nothing left: give the memory back rather than keep a free list of it.
             self.records = Pages::new(self.layout.record);
             self.free = Vec::new();
-            self.map = Self::index(&self.layout);
-            self.map_room = 0;
+            self.map = PositionIndex::default();
         }
         Some(head)
     }
 
     /// Every record number in the table, in no particular order.
     pub fn entries(&self) -> Box<dyn Iterator<Item = u32> + '_> {
-        match &self.map {
-            Index::Narrow(t) => Box::new(t.iter().map(|s| s.get())),
-            Index::Wide(t) => Box::new(t.iter().copied()),
-        }
+        Box::new(self.map.positions())
     }
 
     pub fn metadata(&self, r: u32) -> Option<&[u8]> {
@@ -457,117 +393,25 @@ impl TableStore {
     }
 }
 
-/// Before an insert: when the index `t` is full, builds it anew with twice the room, from the
-/// records in the order they lie in memory, where the hash table's own growth re-hashed its
-/// entries in its own order, each reading its record's key from wherever it lies (a cache miss
-/// per entry, as many entries again as the table holds at every doubling). `room` is what it
-/// held room for when last built here. An index full of removed entries' marks rather than
-/// entries (at most half of `room` in use) is left to the hash table, which cleans them up in
-/// place without growing.
-fn grow<S: Slot>(
-    t: &mut HashTable<S>,
-    room: &mut usize,
-    kl: usize,
-    records: &Pages,
-    free: &[u32],
-    hasher: &RandomState,
-) {
-    if t.len() < t.capacity() || (!t.is_empty() && t.len() <= *room / 2) {
-        return;
-    }
-    let mut new = HashTable::with_capacity((*room + 1).max(3));
-    // The records in use: all handed out but the free ones.
-    let mut is_free = vec![
-        false;
-        if free.is_empty() {
-            0
-        } else {
-            records.len as usize
-        }
-    ];
-    for r in free {
-        is_free[*r as usize] = true;
-    }
-    let rehash = |s: &S| hasher.hash_one(&records.get(s.get())[..kl]);
-    for r in 0..records.len {
-        if !is_free.get(r as usize).copied().unwrap_or(false) {
-            let hash = hasher.hash_one(&records.get(r)[..kl]);
-            new.insert_unique(hash, S::new(r), rehash);
-        }
-    }
-    debug_assert_eq!(new.len(), t.len());
-    *room = new.capacity();
-    *t = new;
-}
-
-/// [`TableStore::insert`] into an index of either slot.
-fn insert_into<S: Slot>(
-    t: &mut HashTable<S>,
-    layout: &Layout,
-    records: &mut Pages,
-    free: &mut Vec<u32>,
-    hasher: &RandomState,
-    record: &[u8],
-    full: bool,
-) -> Insert {
-    let kl = layout.key_len;
-    debug_assert_eq!(record.len(), layout.record);
-    let key = &record[..kl];
-    let hash = hasher.hash_one(key);
-    let entry = t.entry(
-        hash,
-        |s| &records.get(s.get())[..kl] == key,
-        |s| hasher.hash_one(&records.get(s.get())[..kl]),
-    );
-    let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
-        return Insert::Exists;
-    };
-    if full || (free.is_empty() && records.len >= S::LIMIT) {
-        return Insert::Full;
-    }
-    let r = match free.pop() {
-        Some(r) => {
-            records.get_mut(r).copy_from_slice(record);
-            r
-        }
-        None => records.push(record),
-    };
-    vacant.insert(S::new(r));
-    Insert::Done(r)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{
-        Insert, Layout, Pages, Slot, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, U24, WIDE_HEAD,
-    };
+    use super::{Insert, Layout, Pages, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, WIDE_HEAD};
     use crate::p4info::tests::router_index;
 
-    #[test]
-    fn narrow_slots_hold_24_bits() {
-        for r in [0, 1, 0xff, 0x1234, 0xab_cdef, (1 << 24) - 1] {
-            assert_eq!(U24::new(r).get(), r);
-        }
-    }
-
-    /// An empty store of the router's `ingress.vrf_lpm`, with a narrow (3-byte) index and
-    /// with a wide one.
-    fn route_stores_of_both_widths() -> impl Iterator<Item = (bool, TableStore)> {
+    /// An empty store of the router's `ingress.vrf_lpm`.
+    fn route_store() -> TableStore {
         let index = router_index();
-        [true, false].into_iter().map(move |narrow| {
-            let table = index.table("ingress.vrf_lpm").expect("table");
-            let mut layout = Layout::new(&index, table);
-            layout.narrow = narrow;
-            (narrow, TableStore::new(layout))
-        })
+        let table = index.table("ingress.vrf_lpm").expect("table");
+        TableStore::new(Layout::new(&index, table))
     }
 
-    /// Mixed inserts and removes (the index growing, cleaned up in place and emptied) leave a
-    /// store holding what a set of keys holds.
+    /// Mixed inserts and removes (the index growing, shrinking and emptied) leave a store
+    /// holding what a set of keys holds.
     #[test]
     fn stores_agree_with_a_set_through_churn() {
         use std::collections::HashSet;
-        for (narrow, mut store) in route_stores_of_both_widths() {
+        {
+            let mut store = route_store();
             let (kl, len) = (store.layout.key_len, store.layout.record);
             let record = |i: u32| {
                 let mut r = vec![0u8; len];
@@ -601,7 +445,7 @@ mod tests {
                         .entries()
                         .map(|r| u32::from_be_bytes(store.record(r)[..4].try_into().unwrap()))
                         .collect();
-                    assert_eq!(all, model, "at {step} (narrow {narrow})");
+                    assert_eq!(all, model, "at {step}");
                 }
             }
             for key in 0..30_000 {
@@ -613,10 +457,11 @@ mod tests {
         }
     }
 
-    /// Both kinds of index find, refuse and remove the same entries.
+    /// The index finds, refuses and removes entries; freed records are reused.
     #[test]
-    fn narrow_and_wide_indexes_agree() {
-        for (narrow, mut store) in route_stores_of_both_widths() {
+    fn stores_find_refuse_and_remove() {
+        {
+            let mut store = route_store();
             let (kl, len) = (store.layout.key_len, store.layout.record);
             let record = |i: u32| {
                 let mut r = vec![0u8; len];
@@ -637,7 +482,7 @@ mod tests {
             assert!(store.remove(&record(0)[..kl]).is_none());
             for i in 0..n {
                 let found = store.find(&record(i)[..kl]);
-                assert_eq!(found.is_some(), i % 2 == 1, "{i} (narrow {narrow})");
+                assert_eq!(found.is_some(), i % 2 == 1, "{i}");
             }
             let mut all: Vec<u32> = store.entries().collect();
             all.sort_unstable();

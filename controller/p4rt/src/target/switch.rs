@@ -49,6 +49,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// How many packed updates ahead a write starts loading the index slot it will search.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Name-level updates checked and packed in one pass ([`EmbeddedSwitch::pack_updates`]), for
 /// [`EmbeddedSwitch::write_updates`] to apply without checking and packing them again.
 #[derive(Debug)]
@@ -386,6 +389,14 @@ impl EmbeddedSwitch {
         let mut last_table: Option<&TableInfo> = None;
         let mut memo = NameMemo::default();
         for (i, u) in updates.iter().enumerate() {
+            // The packed record a few updates on is searched for meanwhile.
+            if let Some((p, start)) = packed {
+                if let Some(&(table_id, at)) = p.items.get(start + i + PREFETCH_AHEAD) {
+                    if (table_id, at) != Packed::NONE {
+                        installed.prefetch_packed(table_id, &p.records[at as usize..]);
+                    }
+                }
+            }
             let pre = packed
                 .map(|(p, start)| (p, p.items[start + i]))
                 .filter(|(_, item)| *item != Packed::NONE);
@@ -1462,6 +1473,14 @@ impl Installed {
             return None; // a parameter missing
         }
         Some(table)
+    }
+
+    /// Starts loading where [`Installed::put_packed`] of this record will search its table
+    /// (a hint: a table of a million entries misses the cache on every search).
+    fn prefetch_packed(&self, table_id: u32, record: &[u8]) {
+        if let Some(store) = self.tables.get(&table_id) {
+            store.prefetch(&record[..store.layout.key_len]);
+        }
     }
 
     /// Applies a record [`Installed::pack_direct`] made for `table` (`record` starts with it).
