@@ -2504,13 +2504,16 @@ impl Rib {
             dirty_vrfs,
             wanted: Vec::new(),
         };
-        // Usually one or two VRFs a key: a vector sorted once, not a set built per key.
-        let mut targets: Vec<VrfName> = Vec::new();
-        let mut current: Option<(VrfName, &mut VrfState)> = None;
+        // Usually one or two VRFs a key: a vector sorted once, not a set built per key. The
+        // names are borrowed, not cloned: a clone and a drop per key were two atomic operations
+        // on the name's count, which the switch writer's thread also changes (it drops each
+        // delta's names).
+        let mut targets: Vec<&VrfName> = Vec::new();
+        let mut current: Option<(&VrfName, &mut VrfState)> = None;
         for (key, at) in keys {
             targets.clear();
             if let Some(also) = departed.get(&key) {
-                targets.extend(also.iter().cloned());
+                targets.extend(also.iter());
             }
             let mut at = at;
             let mut from = BestFrom::Nothing;
@@ -2520,7 +2523,7 @@ impl Rib {
                 for path in entry.paths.iter() {
                     for rt in path.route_targets() {
                         if let Some(vrfs) = importers.get(&rt) {
-                            targets.extend(vrfs.iter().cloned());
+                            targets.extend(vrfs.iter());
                         }
                     }
                 }
@@ -2529,12 +2532,12 @@ impl Rib {
                 targets.sort_unstable();
                 targets.dedup();
             }
-            for vrf in &targets {
+            for &vrf in &targets {
                 let same = current
                     .as_ref()
-                    .is_some_and(|(name, _)| Arc::ptr_eq(name, vrf) || name == vrf);
+                    .is_some_and(|(name, _)| Arc::ptr_eq(name, vrf) || *name == vrf);
                 if !same {
-                    current = vrfs.get_mut(vrf).map(|state| (vrf.clone(), state));
+                    current = vrfs.get_mut(vrf).map(|state| (vrf, state));
                 }
                 if let Some((name, state)) = &mut current {
                     import.sync(name, state, key, at);
