@@ -310,7 +310,7 @@ impl BgpInstance {
                 } else {
                     let in_rib: Vec<(Family, Vec<Nlri>)> = stale_families
                         .iter()
-                        .map(|f| (*f, self.rib_keys(addr, Some(*f), router)))
+                        .map(|f| (*f, self.rib_keys(addr, Some(*f), router.rib())))
                         .collect();
                     let p = self.peers.get_mut(&addr).expect("present");
                     info!(neighbor = %addr, "session down ({why}); keeping its routes as stale (graceful restart)");
@@ -392,22 +392,21 @@ impl BgpInstance {
         p.last_down = Some(why.to_string());
         p.adj_out.clear();
         // Its routes in the RIB, as the RIB lists them (the Adj-RIB-In keeps no set of them).
-        for n in self.rib_keys(addr, None, router) {
+        for n in self.rib_keys(addr, None, router.rib()) {
             self.withdraw(addr, n, router);
         }
         if let Some(p) = self.peers.get_mut(&addr) {
-            debug_assert_eq!(p.adj_in.accepted_len(), 0, "every accepted route withdrawn");
             p.adj_in.clear();
         }
     }
 
-    /// A neighbor's routes in the RIB (of `family`, or all), as the RIB lists them: in its
-    /// VRF for a neighbor of a VRF, in the VPN table for a global one.
-    fn rib_keys(&self, addr: IpAddr, family: Option<Family>, router: &Router) -> Vec<Nlri> {
+    /// A neighbor's routes in the RIB (of `family`, or all), as the RIB lists them, in no
+    /// order: in its VRF for a neighbor of a VRF, in the VPN table for a global one. These
+    /// are the routes import policy accepted.
+    fn rib_keys(&self, addr: IpAddr, family: Option<Family>, rib: &rib::Rib) -> Vec<Nlri> {
         let Some(p) = self.peers.get(&addr) else {
             return Vec::new();
         };
-        let rib = router.rib();
         let keys: Vec<Nlri> = match &p.cfg.vrf {
             Some(vrf) => rib
                 .peer_prefixes(vrf, addr)
@@ -1121,28 +1120,15 @@ impl BgpInstance {
         })
     }
 
-    /// A neighbor's advertised or received routes as JSON.
-    /// The keys of a neighbor's routes import policy accepted, sorted: its routes in the RIB.
+    /// The keys of a neighbor's routes import policy accepted, sorted (`received-routes`
+    /// without soft reconfiguration).
     fn accepted_keys(&self, addr: IpAddr, rib: &rib::Rib) -> Vec<Nlri> {
-        let Some(p) = self.peers.get(&addr) else {
-            return Vec::new();
-        };
-        let mut keys: Vec<Nlri> = match &p.cfg.vrf {
-            Some(vrf) => rib
-                .peer_prefixes(vrf, addr)
-                .into_iter()
-                .map(Nlri::Unicast)
-                .collect(),
-            None => rib
-                .peer_vpn_keys(addr)
-                .into_iter()
-                .map(|(rd, prefix)| Nlri::Vpn { rd, prefix })
-                .collect(),
-        };
+        let mut keys = self.rib_keys(addr, None, rib);
         keys.sort_unstable();
         keys
     }
 
+    /// A neighbor's advertised or received routes as JSON.
     fn routes_json(
         &self,
         addr: IpAddr,
