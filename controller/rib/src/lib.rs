@@ -2456,8 +2456,11 @@ impl Rib {
                 }
             }
         }
-        for key in keys {
-            self.sync_import(vrf, key);
+        let (vrfs, _, _, mut import) = self.importer();
+        if let Some(state) = vrfs.get_mut(vrf) {
+            for key in keys {
+                import.sync(vrf, state, key, u32::MAX);
+            }
         }
     }
 
@@ -2485,25 +2488,7 @@ impl Rib {
         keys: Vec<(VpnKey, u32)>,
         departed: &HashMap<VpnKey, Vec<VrfName>>,
     ) {
-        let Rib {
-            vrfs,
-            vpn,
-            importers,
-            origins,
-            map_stats,
-            interned,
-            dirty_vrfs,
-            vpn_changed,
-            ..
-        } = self;
-        let mut import = Importer {
-            vpn,
-            origins,
-            map_stats,
-            interned,
-            dirty_vrfs,
-            wanted: Vec::new(),
-        };
+        let (vrfs, importers, vpn_changed, mut import) = self.importer();
         // Usually one or two VRFs a key: a vector sorted once, not a set built per key. The
         // names are borrowed, not cloned: a clone and a drop per key were two atomic operations
         // on the name's count, which the switch writer's thread also changes (it drops each
@@ -2547,30 +2532,37 @@ impl Rib {
         }
     }
 
-    /// Makes a VRF's imported candidates for one VPN key match the VPN table, its import RTs
-    /// and its import-map.
-    fn sync_import(&mut self, vrf: &VrfName, key: VpnKey) {
+    /// The RIB split for imports: the VRFs, which VRFs import each route target, the changed
+    /// VPN keys' list, and an [`Importer`] holding the rest it needs.
+    #[allow(clippy::type_complexity)]
+    fn importer(
+        &mut self,
+    ) -> (
+        &mut BTreeMap<VrfName, VrfState>,
+        &BTreeMap<RouteTarget, BTreeSet<VrfName>>,
+        &mut Vec<(VpnKey, BestFrom)>,
+        Importer<'_>,
+    ) {
         let Rib {
             vrfs,
             vpn,
+            importers,
             origins,
             map_stats,
             interned,
             dirty_vrfs,
+            vpn_changed,
             ..
         } = self;
-        let Some(state) = vrfs.get_mut(vrf) else {
-            return;
-        };
-        Importer {
+        let import = Importer {
             vpn,
             origins,
             map_stats,
             interned,
             dirty_vrfs,
             wanted: Vec::new(),
-        }
-        .sync(vrf, state, key, u32::MAX);
+        };
+        (vrfs, importers, vpn_changed, import)
     }
 
     /// The FIB action of one prefix in one VRF: its selected route, or else the host entry
