@@ -308,14 +308,13 @@ impl BgpInstance {
                 if stale_families.is_empty() {
                     self.peer_down(addr, router, &why);
                 } else {
-                    let in_rib: Vec<(Family, Vec<Nlri>)> = stale_families
-                        .iter()
-                        .map(|f| (*f, self.rib_keys(addr, Some(*f), router.rib())))
-                        .collect();
+                    // One walk of the RIB for the neighbor's routes, split by family.
+                    let in_rib = self.rib_keys(addr, router.rib());
                     let p = self.peers.get_mut(&addr).expect("present");
                     info!(neighbor = %addr, "session down ({why}); keeping its routes as stale (graceful restart)");
-                    for (f, keys) in in_rib {
-                        p.adj_in.mark_stale(f, keys);
+                    for f in stale_families {
+                        p.adj_in
+                            .mark_stale(f, in_rib.iter().filter(|n| n.family() == f).copied());
                     }
                     p.negotiated = None;
                     p.up_since = None;
@@ -392,7 +391,7 @@ impl BgpInstance {
         p.last_down = Some(why.to_string());
         p.adj_out.clear();
         // Its routes in the RIB, as the RIB lists them (the Adj-RIB-In keeps no set of them).
-        for n in self.rib_keys(addr, None, router.rib()) {
+        for n in self.rib_keys(addr, router.rib()) {
             self.withdraw(addr, n, router);
         }
         if let Some(p) = self.peers.get_mut(&addr) {
@@ -400,14 +399,14 @@ impl BgpInstance {
         }
     }
 
-    /// A neighbor's routes in the RIB (of `family`, or all), as the RIB lists them, in no
-    /// order: in its VRF for a neighbor of a VRF, in the VPN table for a global one. These
-    /// are the routes import policy accepted.
-    fn rib_keys(&self, addr: IpAddr, family: Option<Family>, rib: &rib::Rib) -> Vec<Nlri> {
+    /// A neighbor's routes in the RIB, as the RIB lists them, in no order: in its VRF for a
+    /// neighbor of a VRF, in the VPN table for a global one. These are the routes import
+    /// policy accepted.
+    fn rib_keys(&self, addr: IpAddr, rib: &rib::Rib) -> Vec<Nlri> {
         let Some(p) = self.peers.get(&addr) else {
             return Vec::new();
         };
-        let keys: Vec<Nlri> = match &p.cfg.vrf {
+        match &p.cfg.vrf {
             Some(vrf) => rib
                 .peer_prefixes(vrf, addr)
                 .into_iter()
@@ -418,10 +417,6 @@ impl BgpInstance {
                 .into_iter()
                 .map(|(rd, prefix)| Nlri::Vpn { rd, prefix })
                 .collect(),
-        };
-        match family {
-            None => keys,
-            Some(f) => keys.into_iter().filter(|n| n.family() == f).collect(),
         }
     }
 
@@ -1123,7 +1118,7 @@ impl BgpInstance {
     /// The keys of a neighbor's routes import policy accepted, sorted (`received-routes`
     /// without soft reconfiguration).
     fn accepted_keys(&self, addr: IpAddr, rib: &rib::Rib) -> Vec<Nlri> {
-        let mut keys = self.rib_keys(addr, None, rib);
+        let mut keys = self.rib_keys(addr, rib);
         keys.sort_unstable();
         keys
     }

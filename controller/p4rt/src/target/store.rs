@@ -368,8 +368,8 @@ impl TableStore {
     }
 
     /// Every record number in the table, in no particular order.
-    pub fn entries(&self) -> Box<dyn Iterator<Item = u32> + '_> {
-        Box::new(self.map.positions())
+    pub fn entries(&self) -> impl Iterator<Item = u32> + '_ {
+        self.map.positions()
     }
 
     pub fn metadata(&self, r: u32) -> Option<&[u8]> {
