@@ -138,6 +138,7 @@ fn session_config(b: &BgpConfig, n: &BgpNeighbor) -> NeighborConfig {
     c.hold_time = n.hold_time;
     c.timers.connect_retry = std::time::Duration::from_secs(n.connect_retry.into());
     c.families = n.families.iter().copied().collect();
+    c.graceful_restart = n.graceful_restart;
     c
 }
 
@@ -1031,6 +1032,23 @@ impl BgpInstance {
                         p.advertised(),
                         p.flaps
                     );
+                    if let Some(gr) = &p.cfg.graceful_restart {
+                        let peer = p.negotiated.as_ref().map(|n| match &n.graceful_restart {
+                            Some(g) => format!(
+                                "negotiated, the neighbor's restart time {} s",
+                                g.restart_time
+                            ),
+                            None => "not advertised by the neighbor".to_string(),
+                        });
+                        let _ = writeln!(
+                            out,
+                            "  Graceful restart helper: restart time {} s, stale-path time {} s{}; stale routes {}",
+                            gr.restart_time,
+                            gr.stale_routes_time.as_secs(),
+                            peer.map(|t| format!(", {t}")).unwrap_or_default(),
+                            p.adj_in.stale_len()
+                        );
+                    }
                     if let Some(d) = &p.last_down {
                         let _ = writeln!(out, "  Last reset: {d}");
                     }
@@ -1105,6 +1123,8 @@ impl BgpInstance {
                     "prefixes_advertised": p.advertised(),
                     "flaps": p.flaps,
                     "last_reset": p.last_down,
+                    "graceful_restart": p.cfg.graceful_restart.is_some(),
+                    "prefixes_stale": p.adj_in.stale_len(),
                 })
             })
             .collect();

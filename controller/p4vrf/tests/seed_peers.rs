@@ -1,7 +1,8 @@
 //! End-to-end: the `p4vrf run` daemon (embedded switch) with real GoBGP neighbors, one test
 //! per behaviour the seeds describe (000: customer statics tagged 123 carry NO_EXPORT over
 //! iBGP; 002: NOPEER and bilateral peers; 003: GateD export statements), plus withdrawals,
-//! session loss, RFC 7999 blackholes and unknown optional transitive attributes passed on.
+//! session loss, graceful restart (helper), RFC 7999 blackholes and unknown optional
+//! transitive attributes passed on.
 //!
 //! Each test has its own temp dir and loopback addresses 127.N.7.(16·test + host), N from the
 //! process id (as `controller/bgp/tests/interop_support` does), so tests of this file run in
@@ -75,6 +76,19 @@ struct GoBgp {
     p4vrf: Ipv4Addr,
 }
 
+/// How a test's gobgpd differs from a plain one.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mode {
+    /// Graceful restart for IPv4 unicast (RFC 4724) with this restart time in seconds.
+    graceful_restart: Option<u16>,
+    /// Started with `-r`: back from a restart, the R and F bits set in its OPEN.
+    restarting: bool,
+    /// The session with p4vrf starts administratively down (`gobgp neighbor ADDR enable`).
+    admin_down: bool,
+    /// gobgpd connects to p4vrf (at once when enabled) instead of waiting for it.
+    active: bool,
+}
+
 impl GoBgp {
     /// A passive gobgpd at `addr` in `asn` with one neighbor, p4vrf (AS 65001) at `p4vrf`.
     fn start(
@@ -84,7 +98,21 @@ impl GoBgp {
         addr: Ipv4Addr,
         asn: u32,
         p4vrf: Ipv4Addr,
+        mode: Mode,
     ) -> GoBgp {
+        let admin_down = if mode.admin_down {
+            "    admin-down = true\n"
+        } else {
+            ""
+        };
+        let (gr, mp_gr) = match mode.graceful_restart {
+            Some(t) => (
+                format!("  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = {t}\n"),
+                "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n".to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let passive = !mode.active;
         let toml = format!(
             r#"[global.config]
   as = {asn}
@@ -95,17 +123,18 @@ impl GoBgp {
   [neighbors.config]
     neighbor-address = "{p4vrf}"
     peer-as = 65001
-  [neighbors.transport.config]
+{admin_down}  [neighbors.transport.config]
     local-address = "{addr}"
-    passive-mode = true
+    passive-mode = {passive}
+    remote-port = {BGP_PORT}
   [neighbors.timers.config]
     connect-retry = 1
     hold-time = 9
     keepalive-interval = 3
-  [[neighbors.afi-safis]]
+{gr}  [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
-"#
+{mp_gr}"#
         );
         let file = lab.dir.join(format!("{name}.toml"));
         std::fs::write(&file, toml).expect("write gobgpd toml");
@@ -114,6 +143,9 @@ impl GoBgp {
             .arg(&file)
             .args(["-t", "toml", "-p", "--pprof-disable", "--api-hosts"])
             .arg(format!("{addr}:{API_PORT}"));
+        if mode.restarting {
+            cmd.arg("-r");
+        }
         let mut g = GoBgp {
             proc: Proc::spawn(name, &lab.dir, cmd),
             gobgp: tools.1.clone(),
@@ -276,7 +308,19 @@ impl Lab {
         asn: u32,
         p4vrf: Ipv4Addr,
     ) -> GoBgp {
-        let g = GoBgp::start(self, name, tools, addr, asn, p4vrf);
+        self.gobgp_in(name, tools, addr, asn, p4vrf, Mode::default())
+    }
+
+    fn gobgp_in(
+        &mut self,
+        name: &str,
+        tools: &(PathBuf, PathBuf),
+        addr: Ipv4Addr,
+        asn: u32,
+        p4vrf: Ipv4Addr,
+        mode: Mode,
+    ) -> GoBgp {
+        let g = GoBgp::start(self, name, tools, addr, asn, p4vrf, mode);
         self.logs.push(g.proc.log.clone());
         g
     }
@@ -772,6 +816,171 @@ fn bgp_withdraw_and_session_loss_remove_routes_and_p4_entries() {
         lab.log().contains("session down"),
         "p4vrf logs the session loss"
     );
+}
+
+/// The neighbor's `--json bgp summary` entry: (state, stale prefixes).
+fn neighbor_state(lab: &Lab, addr: Ipv4Addr) -> (String, f64) {
+    let json = Json::parse(&lab.show("--json bgp summary")).expect("JSON");
+    let n = json
+        .path(&["neighbors"])
+        .map(Json::arr)
+        .unwrap_or_default()
+        .iter()
+        .find(|n| n.get("neighbor").and_then(Json::str) == Some(&*addr.to_string()))
+        .unwrap_or_else(|| panic!("{addr} missing from the summary"))
+        .clone();
+    (
+        n.get("state")
+            .and_then(Json::str)
+            .unwrap_or_default()
+            .to_string(),
+        n.get("prefixes_stale").and_then(Json::num).unwrap_or(-1.0),
+    )
+}
+
+/// Graceful restart, helper side (RFC 4724 §4.2), against GoBGP as the restarting speaker.
+/// The CE is killed (no NOTIFICATION): its routes stay in the RIB, on the switch and at the
+/// iBGP observer, marked stale. It comes back with `-r` announcing one of its two routes
+/// and End-of-RIB: the other one goes, the one re-announced stays without being rewritten.
+/// Killed again, not coming back: its route goes when its restart time (3 s, from its
+/// second OPEN) runs out.
+#[test]
+fn bgp_graceful_restart_keeps_a_restarting_neighbors_routes_until_end_of_rib_or_its_restart_time() {
+    let Some(tools) = gobgp_tools("graceful restart helper end-to-end") else {
+        return;
+    };
+    let (me, ce_addr, obs_addr) = (ip(7, 1), ip(7, 2), ip(7, 3));
+    let mut lab = Lab::new("graceful-restart");
+    let first = Mode {
+        graceful_restart: Some(120),
+        ..Mode::default()
+    };
+    let mut ce = lab.gobgp_in("gobgp-ce", &tools, ce_addr, 65002, me, first);
+    let observer = lab.gobgp("gobgp-observer", &tools, obs_addr, 65001, me);
+    lab.start_p4vrf(&base_config(
+        me,
+        "",
+        "",
+        &format!(
+            "{}\n{}",
+            neighbor(
+                me,
+                ce_addr,
+                "remote-as = 65002\ngraceful-restart = true\nstale-path-time = 60"
+            ),
+            neighbor(me, obs_addr, "remote-as = 65001"),
+        ),
+    ));
+    lab.wait_established(ce_addr);
+    lab.wait_established(obs_addr);
+    let shown = lab.show(&format!("bgp neighbors {ce_addr}"));
+    assert!(
+        shown.contains("Graceful restart helper: restart time 120 s, stale-path time 60 s, negotiated, the neighbor's restart time 120 s; stale routes 0"),
+        "{shown}"
+    );
+
+    let before = lab.programmed().len();
+    ce.add("192.0.2.0/24", "10.0.0.2", &[]);
+    ce.add("198.51.100.0/24", "10.0.0.2", &[]);
+    observer.wait_for("gets both CE routes", |r| r.len() == 2);
+    poll("both CE routes on the switch", || {
+        let p = lab.programmed();
+        let n: u32 = p[before.min(p.len())..].iter().sum();
+        if n >= 2 {
+            Ok(())
+        } else {
+            Err(format!("programmed {p:?}"))
+        }
+    });
+
+    // The CE dies: its routes are kept, stale, and nothing is written to the switch.
+    let before = lab.programmed().len();
+    ce.proc.kill();
+    poll(
+        "p4vrf to keep the CE's routes as stale",
+        || match neighbor_state(&lab, ce_addr) {
+            (state, stale) if state != "Established" && stale == 2.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    assert!(
+        lab.log()
+            .contains("keeping its routes as stale (graceful restart)"),
+        "the stale routes are logged"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        lab.programmed().len(),
+        before,
+        "nothing written to the switch while the CE restarts"
+    );
+    assert_eq!(
+        keys(&observer.received().expect("observer's table")),
+        ["192.0.2.0/24", "198.51.100.0/24"],
+        "the observer keeps both routes"
+    );
+    let table = lab.show("bgp vrf CUST ipv4 unicast");
+    assert!(
+        table.contains("192.0.2.0/24") && table.contains("198.51.100.0/24"),
+        "{table}"
+    );
+
+    // Back with -r (R and F bits), announcing 192.0.2.0/24 only: End-of-RIB flushes the other.
+    // It connects itself once enabled (p4vrf's own attempts back off while it is away).
+    let second = Mode {
+        graceful_restart: Some(3),
+        restarting: true,
+        admin_down: true,
+        active: true,
+    };
+    ce = lab.gobgp_in("gobgp-ce-restarted", &tools, ce_addr, 65002, me, second);
+    ce.add("192.0.2.0/24", "10.0.0.2", &[]);
+    ce.cli(&["neighbor", &me.to_string(), "enable"])
+        .expect("gobgp neighbor enable");
+    observer.wait_for("loses only the route not re-announced", |r| {
+        keys(r) == ["192.0.2.0/24"]
+    });
+    let deleted: u32 = poll("p4vrf to delete the stale route's entry", || {
+        let p = lab.programmed();
+        match p.get(before..) {
+            Some(after) if !after.is_empty() => Ok(after.iter().sum()),
+            _ => Err(format!("programmed {p:?}")),
+        }
+    });
+    assert_eq!(
+        deleted, 1,
+        "one entry deleted, the re-announced one left alone"
+    );
+    poll(
+        "no stale route left, the session up",
+        || match neighbor_state(&lab, ce_addr) {
+            (state, stale) if state == "Established" && stale == 0.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+
+    // Killed again and not coming back: the route goes when the restart time (3 s) is over.
+    let before = lab.programmed().len();
+    ce.proc.kill();
+    let killed = std::time::Instant::now();
+    poll(
+        "p4vrf to keep the CE's route as stale",
+        || match neighbor_state(&lab, ce_addr) {
+            (state, stale) if state != "Established" && stale == 1.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    observer.wait_for("loses the route at the restart time", |r| r.is_empty());
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "kept for the restart time, gone after {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(
+        lab.wait_programmed_after(before, "the stale route removed"),
+        1
+    );
+    assert_eq!(neighbor_state(&lab, ce_addr).1, 0.0);
 }
 
 /// RFC 7999: a BLACKHOLE route from a neighbor with `accept-blackhole = true` is installed

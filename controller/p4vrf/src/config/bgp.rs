@@ -57,6 +57,10 @@ pub struct BgpNeighbor {
     pub graceful_shutdown: bool,
     pub honour_nopeer: bool,
     pub nopeer_to_route_server: bool,
+    /// Graceful restart helper (RFC 4724): the capability is advertised, and when this
+    /// neighbor's session drops without a NOTIFICATION its routes (and their P4 entries) stay,
+    /// marked stale, until it is back and has re-sent them. `None`: off.
+    pub graceful_restart: Option<bgp::session::GracefulRestartConfig>,
 }
 
 impl BgpNeighbor {
@@ -110,6 +114,9 @@ pub(super) struct RawNeighbor {
     graceful_shutdown: Option<bool>,
     honour_nopeer: Option<bool>,
     nopeer_to_route_server: Option<bool>,
+    graceful_restart: Option<bool>,
+    restart_time: Option<Spanned<u16>>,
+    stale_path_time: Option<Spanned<u32>>,
 }
 
 impl RawNeighbor {
@@ -143,7 +150,10 @@ impl RawNeighbor {
             accept_blackhole,
             graceful_shutdown,
             honour_nopeer,
-            nopeer_to_route_server
+            nopeer_to_route_server,
+            graceful_restart,
+            restart_time,
+            stale_path_time
         )
     }
 }
@@ -410,6 +420,7 @@ impl Validator<'_> {
                 ),
             );
         }
+        let graceful_restart = self.graceful_restart(address, &n);
         Some(BgpNeighbor {
             address,
             remote_as,
@@ -434,6 +445,59 @@ impl Validator<'_> {
             graceful_shutdown: n.graceful_shutdown.unwrap_or(true),
             honour_nopeer: n.honour_nopeer.unwrap_or(true),
             nopeer_to_route_server: n.nopeer_to_route_server.unwrap_or(false),
+            graceful_restart,
         })
+    }
+
+    /// `graceful-restart`, `restart-time` (what we advertise: 12 bits of seconds) and
+    /// `stale-path-time` (how long stale routes wait for the neighbor's End-of-RIB once it is
+    /// back), the times refused without the switch that uses them.
+    fn graceful_restart(
+        &mut self,
+        address: IpAddr,
+        n: &RawNeighbor,
+    ) -> Option<bgp::session::GracefulRestartConfig> {
+        let mut gr = bgp::session::GracefulRestartConfig::default();
+        if let Some(t) = &n.restart_time {
+            let v = *t.get_ref();
+            if v == 0 || v > 0x0FFF {
+                self.error(
+                    &t.span(),
+                    format!("restart-time {v}: must be 1 to 4095 seconds (RFC 4724: 12 bits)"),
+                );
+            }
+            gr.restart_time = v;
+        }
+        if let Some(t) = &n.stale_path_time {
+            let v = *t.get_ref();
+            if v == 0 {
+                self.error(
+                    &t.span(),
+                    "stale-path-time must be at least 1 second".to_string(),
+                );
+            }
+            gr.stale_routes_time = std::time::Duration::from_secs(v.into());
+        }
+        if n.graceful_restart == Some(true) {
+            return Some(gr);
+        }
+        for t in [
+            n.restart_time.as_ref().map(|t| (t.span(), "restart-time")),
+            n.stale_path_time
+                .as_ref()
+                .map(|t| (t.span(), "stale-path-time")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.error(
+                &t.0,
+                format!(
+                    "{} on neighbor {address} without `graceful-restart = true`: it would do nothing",
+                    t.1
+                ),
+            );
+        }
+        None
     }
 }

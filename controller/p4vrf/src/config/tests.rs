@@ -384,3 +384,52 @@ fn static_lsp_errors_are_located() {
         "19:10: there is already an LSP to 192.0.2.9; one path per remote PE"
     );
 }
+
+#[test]
+fn graceful_restart_is_off_unless_asked_for_and_its_times_are_checked() {
+    let c = parse("t.toml", &format!("{HEAD}{BGP}")).unwrap();
+    let b = c.bgp.as_ref().unwrap();
+    assert!(b.neighbors.values().all(|n| n.graceful_restart.is_none()));
+
+    // On in the template, with the neighbor's own restart time.
+    let text = format!("{HEAD}{BGP}")
+        .replace(
+            "hold-time = 30\n",
+            "hold-time = 30\ngraceful-restart = true\n",
+        )
+        .replace("hold-time = 9\n", "hold-time = 9\nrestart-time = 60\n");
+    let c = parse("t.toml", &text).unwrap();
+    let gr = c.bgp.as_ref().unwrap().neighbors[&"127.0.0.2".parse().unwrap()]
+        .graceful_restart
+        .expect("on from the template");
+    assert_eq!(gr.restart_time, 60);
+    assert_eq!(gr.stale_routes_time, std::time::Duration::from_secs(360));
+
+    let with = |extra: &str| {
+        format!("{HEAD}{BGP}").replace(
+            "relationship = \"customer\"",
+            &format!("relationship = \"customer\"\n{extra}"),
+        )
+    };
+    let c = parse(
+        "t.toml",
+        &with("graceful-restart = true\nstale-path-time = 30"),
+    )
+    .unwrap();
+    let gr = c.bgp.as_ref().unwrap().neighbors[&"127.0.0.3".parse().unwrap()]
+        .graceful_restart
+        .unwrap();
+    assert_eq!((gr.restart_time, gr.stale_routes_time.as_secs()), (120, 30));
+    assert_eq!(
+        one_error(&with("graceful-restart = true\nrestart-time = 4096")),
+        "30:16: restart-time 4096: must be 1 to 4095 seconds (RFC 4724: 12 bits)"
+    );
+    assert_eq!(
+        one_error(&with("graceful-restart = true\nstale-path-time = 0")),
+        "30:19: stale-path-time must be at least 1 second"
+    );
+    assert_eq!(
+        one_error(&with("restart-time = 60")),
+        "29:16: restart-time on neighbor 127.0.0.3 without `graceful-restart = true`: it would do nothing"
+    );
+}
