@@ -37,7 +37,7 @@ fn via(route: &Route) -> String {
             PathSource::Peer(p) => format!(" (from {p})"),
         })
         .unwrap_or_default();
-    match &*route.forward {
+    match &**route.forward() {
         Forward::Attached { interface } | Forward::Receive { interface } => {
             format!("is directly connected{origin}, {interface}")
         }
@@ -287,7 +287,7 @@ pub(crate) fn vrf_bgp_table<'a>(
             rows.push(VrfBgpRow {
                 source,
                 attrs,
-                forward: &route.forward,
+                forward: route.forward(),
                 best,
             });
         }

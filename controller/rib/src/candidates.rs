@@ -69,7 +69,7 @@ impl Route {
     /// The RIB builds its routes so (the CE neighbor's routes as BGP routes with their
     /// neighbor, the VRF's own without a leak or the BGP protocol).
     pub fn candidate(&self) -> CandidateRef<'_> {
-        if let Some(origin) = self.origin.as_deref() {
+        if let Some(origin) = self.origin().map(|o| &**o) {
             if let Some(leak) = &origin.leaked {
                 return CandidateRef::Imported(&leak.rd, &leak.source);
             }
@@ -149,13 +149,12 @@ mod tests {
         };
         let mut attrs = Attrs::new(protocol.into());
         attrs.tag = tag;
-        Route {
+        Route::new(
             protocol,
-            distance: protocol.default_distance(),
-            forward: Arc::new(Forward::Blackhole),
-            attrs: Arc::new(attrs),
-            origin: origin.map(Arc::new),
-        }
+            protocol.default_distance(),
+            Arc::new(attrs),
+            crate::RouteVia::new(Arc::new(Forward::Blackhole), origin.map(Arc::new)),
+        )
     }
 
     #[test]

@@ -139,18 +139,18 @@ mod tests {
         let mut attrs = Attrs::new(SourceProtocol::Bgp);
         attrs.as_path = AsPath::from_sequence(vec![65001]);
         f(&mut attrs);
-        Route {
-            protocol: Protocol::Bgp,
-            distance: 20,
-            forward: Arc::new(Forward::Blackhole),
-            attrs: Arc::new(attrs),
-            origin: p.map(|peer| {
-                Arc::new(RouteOrigin {
-                    peer: Some(peer),
-                    leaked: None,
-                })
-            }),
-        }
+        let origin = p.map(|peer| {
+            Arc::new(RouteOrigin {
+                peer: Some(peer),
+                leaked: None,
+            })
+        });
+        Route::new(
+            Protocol::Bgp,
+            20,
+            Arc::new(attrs),
+            crate::RouteVia::new(Arc::new(Forward::Blackhole), origin),
+        )
     }
 
     fn ebgp() -> Option<PeerRef> {

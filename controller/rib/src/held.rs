@@ -5,7 +5,8 @@
 //! present on nearly every entry) and the rare parts (a `Box`, on almost none) were two
 //! pointers, 16 bytes of every slot. Here they are one: the word is the action's pointer, or,
 //! for an entry with rare parts, the pointer of a box that holds both (told apart by the low
-//! bit, which neither pointer uses). An IPv4 slot goes from 64 to 56 bytes.
+//! bit, which neither pointer uses). An IPv4 slot went from 64 to 56 bytes (48 since a route's
+//! forwarding and origin share one pointer, `RouteVia`).
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,11 +1,13 @@
 //! Shared copies of the small values many routes carry: adjacency lists (a thousand routes via
 //! one neighbor hold one list) and leak sources (every route imported from one RD and VRF).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use foldhash::fast::RandomState;
 use std::sync::Arc;
+
+use crate::{Forward, RouteOrigin, RouteVia};
 
 /// A set of shared values: equal values come back as the same `Arc`.
 #[derive(Debug)]
@@ -84,6 +86,62 @@ impl<T: ?Sized + Hash + Eq> Interner<T> {
             self.last = None;
             self.set.retain(|v| Arc::strong_count(v) > 1);
             self.kept = self.set.len();
+        }
+    }
+}
+
+/// The shared [`RouteVia`] of a forwarding and an origin that are shared already: keyed by
+/// their addresses (equal shared values are one `Arc`, and each via held here keeps its two
+/// alive, so an address is not reused while it is a key), where hashing the values would
+/// hash a leak source's attributes.
+#[derive(Debug, Default)]
+pub(crate) struct Vias {
+    map: HashMap<(usize, usize), Arc<RouteVia>, RandomState>,
+    /// Size after the last purge, as [`Interner::purge_if_grown`].
+    kept: usize,
+    /// The via handed out last: routes come in runs of one neighbor and next hop, or of one
+    /// RD and source.
+    last: Option<Arc<RouteVia>>,
+}
+
+impl Vias {
+    pub(crate) fn via(
+        &mut self,
+        forward: &Arc<Forward>,
+        origin: Option<&Arc<RouteOrigin>>,
+    ) -> Arc<RouteVia> {
+        let same = |v: &RouteVia| {
+            Arc::ptr_eq(&v.forward, forward)
+                && match (&v.origin, origin) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+        };
+        if let Some(last) = &self.last {
+            if same(last) {
+                return last.clone();
+            }
+        }
+        let key = (
+            Arc::as_ptr(forward) as usize,
+            origin.map_or(0, |o| Arc::as_ptr(o) as usize),
+        );
+        let via = self
+            .map
+            .entry(key)
+            .or_insert_with(|| RouteVia::new(forward.clone(), origin.cloned()))
+            .clone();
+        self.last = Some(via.clone());
+        via
+    }
+
+    /// Drops the vias no route holds, once the map has doubled since the last time.
+    pub(crate) fn purge_if_grown(&mut self) {
+        if self.map.len() > 4096 && self.map.len() > 2 * self.kept {
+            self.last = None;
+            self.map.retain(|_, v| Arc::strong_count(v) > 1);
+            self.kept = self.map.len();
         }
     }
 }

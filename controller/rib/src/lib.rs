@@ -31,7 +31,7 @@ pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
 pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathOrigin,
-    PathSource, PeerRef, Protocol, Route, RouteOrigin, VpnLabel, VpnPath, VrfName,
+    PathSource, PeerRef, Protocol, Route, RouteOrigin, RouteVia, VpnLabel, VpnPath, VrfName,
 };
 pub use small_map::{Keyed, KeyedSlice};
 use table::TableKey;
@@ -45,7 +45,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use held::{Held, RareSelection};
-use intern::Interner;
+use intern::{Interner, Vias};
 use ipnet::IpNet;
 use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
 
@@ -203,7 +203,7 @@ impl PrefixEntry {
             Some((
                 route.candidate().to_owned(),
                 route.attrs.clone(),
-                route.origin.clone(),
+                route.origin().cloned(),
             ))
         });
         let result = change(&mut self.candidates);
@@ -224,7 +224,7 @@ impl PrefixEntry {
                     // next delta derives them again; a BGP route's are the route's.
                     let same = self.bgp_attrs().is_some()
                         || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
-                            && route.origin == origin);
+                            && route.origin() == origin.as_ref());
                     i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
                 }
             };
@@ -268,7 +268,7 @@ impl PrefixEntry {
             equal.sort_by(|a, b| decision::compare(a, b, o));
             let mut adjs: Vec<Adjacency> = Vec::new();
             for r in equal.iter().take(o.maximum_paths as usize) {
-                if let Forward::Nexthops(a) = &*r.forward {
+                if let Forward::Nexthops(a) = &**r.forward() {
                     adjs.extend(a.iter().cloned());
                 }
             }
@@ -276,7 +276,10 @@ impl PrefixEntry {
             adjs.dedup();
             if adjs.len() > 1 {
                 let mut route = best.clone();
-                route.forward = Arc::new(Forward::Nexthops(adjs.into()));
+                route.set_via(RouteVia::new(
+                    Arc::new(Forward::Nexthops(adjs.into())),
+                    best.origin().cloned(),
+                ));
                 merged = Some(route);
             }
         }
@@ -595,7 +598,7 @@ fn dedup_marks<K, M>(
 
 /// The FIB action of a selected route.
 fn route_fib_action(route: &Route) -> Option<FibAction> {
-    match &*route.forward {
+    match &**route.forward() {
         Forward::Attached { .. } | Forward::Blackhole => Some(FibAction::Drop),
         Forward::Receive { .. } => Some(FibAction::Punt),
         Forward::Nexthops(adjs) => Some(FibAction::Forward(adjs.clone())),
@@ -1052,6 +1055,8 @@ pub struct Rib {
     origins: Interner<RouteOrigin>,
     /// One shared copy of each distinct forwarding routes and paths have.
     forwards: Interner<Forward>,
+    /// One shared copy of each (forwarding, origin) pair routes have.
+    vias: Vias,
     /// One shared copy of each neighbor address the tables' keys name.
     neighbor_addrs: Interner<IpAddr>,
     /// One shared copy of each VPN path origin (source and neighbor).
@@ -1109,6 +1114,7 @@ fn is_host(prefix: &IpNet) -> bool {
 struct Importer<'a> {
     vpn: &'a SplitTable<VpnKey, VpnEntry>,
     origins: &'a mut Interner<RouteOrigin>,
+    vias: &'a mut Vias,
     map_stats: &'a mut BTreeMap<String, RouteMapStats>,
     interned: &'a mut AttrInterner,
     dirty_vrfs: &'a mut BTreeSet<VrfName>,
@@ -1150,13 +1156,12 @@ impl Importer<'_> {
                         protocol: path.protocol,
                     }),
                 });
-                wanted.push(Route {
-                    protocol: Protocol::Bgp,
-                    distance: Protocol::Bgp.default_distance(),
-                    forward: path.forward.clone(),
+                wanted.push(Route::new(
+                    Protocol::Bgp,
+                    Protocol::Bgp.default_distance(),
                     attrs,
-                    origin: Some(origin),
-                });
+                    self.vias.via(&path.forward, Some(&origin)),
+                ));
             }
         }
         let (at, entry) = state.table.get_or_default_at(prefix);
@@ -1295,7 +1300,8 @@ impl Rib {
         // Thousands of static routes share a handful of attribute sets (protocol and tag) and
         // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
-        route.forward = self.share_arc(route.forward);
+        let forward = self.share_arc(route.forward().clone());
+        route.set_via(self.vias.via(&forward, route.origin()));
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -1310,13 +1316,13 @@ impl Rib {
         self.nh_epoch += 1;
         let mut subnet_changed = false;
         if let Some(Forward::Attached { interface }) =
-            entry.candidates.get(key).map(|r| &*r.forward)
+            entry.candidates.get(key).map(|r| &**r.forward())
         {
             Self::unattach(&mut self.attached, interface, prefix);
             subnet_changed = true;
         }
         if let (Protocol::Connected, Forward::Attached { interface }) =
-            (route.protocol, &*route.forward)
+            (route.protocol, &**route.forward())
         {
             *self
                 .attached
@@ -1350,7 +1356,7 @@ impl Rib {
         if let Some(route) = entry.change_candidates(|c| c.remove(CandidateRef::Own(protocol))) {
             self.nh_epoch += 1;
             self.mark_best(&name, prefix);
-            if let Forward::Attached { interface } = &*route.forward {
+            if let Forward::Attached { interface } = &**route.forward() {
                 Self::unattach(&mut self.attached, interface, prefix);
                 self.reresolve_within(prefix);
             }
@@ -1393,13 +1399,13 @@ impl Rib {
         } else {
             self.resolve_cached(&name, next_hop)
         };
-        let route = Route {
-            protocol: Protocol::Bgp,
-            distance: if peer.ebgp { 20 } else { 200 },
-            forward,
+        let origin = self.origin_of(peer);
+        let route = Route::new(
+            Protocol::Bgp,
+            if peer.ebgp { 20 } else { 200 },
             attrs,
-            origin: Some(self.origin_of(peer)),
-        };
+            self.vias.via(&forward, Some(&origin)),
+        );
         let state = self.vrfs.get_mut(&name).expect("known");
         let mut first_mark = false;
         // Routes now counted under `next_hop` that were not, and the next hops of the
@@ -1760,7 +1766,7 @@ impl Rib {
                             .get(subnet)
                             .and_then(|e| e.candidates.get(CandidateRef::Own(Protocol::Connected)))
                             .is_some_and(|r| {
-                                matches!(&*r.forward, Forward::Attached { interface: i } if i == interface)
+                                matches!(&**r.forward(), Forward::Attached { interface: i } if i == interface)
                             })
                 });
             if on_subnet {
@@ -1939,8 +1945,9 @@ impl Rib {
                     let Some(forward) = resolved.get(&nh) else {
                         continue;
                     };
-                    if *route.forward != Forward::Blackhole && route.forward != *forward {
-                        route.forward = forward.clone();
+                    if **route.forward() != Forward::Blackhole && route.forward() != forward {
+                        let via = self.vias.via(forward, route.origin());
+                        route.set_via(via);
                         state.dirty_best.push(Mark::prefix(prefix));
                     }
                 }
@@ -2096,6 +2103,7 @@ impl Rib {
         self.interned.purge_if_grown();
         self.adjacencies.purge_if_grown();
         self.origins.purge_if_grown();
+        self.vias.purge_if_grown();
         self.forwards.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
         self.path_origins.purge_if_grown();
@@ -2302,7 +2310,7 @@ impl Rib {
         dirty_fib.push(mark);
         // Host entries the new subnet route brings: today's neighbors of its interface. (The
         // forwarding borrowed, not cloned: a reference count taken and given back per route.)
-        if let Some(Forward::Attached { interface }) = entry.best_route().map(|r| &*r.forward) {
+        if let Some(Forward::Attached { interface }) = entry.best_route().map(|r| &**r.forward()) {
             if let Some(hosts) = neighbors_by_interface.get(interface) {
                 for host in hosts.iter().filter(|h| prefix.contains(*h)) {
                     dirty_fib.push(Mark::prefix(host_prefix(*host)));
@@ -2342,9 +2350,9 @@ impl Rib {
             let route = e.candidates.get(b.key.as_ref())?;
             Some((
                 protocol,
-                route.forward.clone(),
+                route.forward().clone(),
                 b.attrs.clone(),
-                route.origin.clone(),
+                route.origin().cloned(),
             ))
         });
         let path = candidate.and_then(|(protocol, forward, attrs, origin)| {
@@ -2548,6 +2556,7 @@ impl Rib {
             vpn,
             importers,
             origins,
+            vias,
             map_stats,
             interned,
             dirty_vrfs,
@@ -2557,6 +2566,7 @@ impl Rib {
         let import = Importer {
             vpn,
             origins,
+            vias,
             map_stats,
             interned,
             dirty_vrfs,
@@ -2588,7 +2598,7 @@ impl Rib {
                     continue;
                 }
                 let selects = state.table.get(subnet).and_then(|e| e.best_route()).is_some_and(
-                    |r| matches!(&*r.forward, Forward::Attached { interface: i } if i == interface),
+                    |r| matches!(&**r.forward(), Forward::Attached { interface: i } if i == interface),
                 );
                 if selects
                     && found

@@ -132,20 +132,36 @@ pub struct PeerRef {
 /// A route as it sits in one VRF's table.
 ///
 /// A table holds a million of these, so every field is at most a pointer: what many routes
-/// have in common (forwarding, attributes, origin) is shared, one copy per distinct value (the
-/// RIB interns them). 32 bytes, where a `Forward` and a `PeerRef` inline made it 72, and the
-/// leak source and the neighbor in two pointers 40.
+/// have in common (forwarding and origin, attributes) is shared, one copy per distinct value
+/// (the RIB interns them). 24 bytes, where a `Forward` and a `PeerRef` inline made it 72, the
+/// leak source and the neighbor in two pointers 40, and the forwarding and the origin in two
+/// pointers 32.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Route {
     pub protocol: Protocol,
     pub distance: u8,
-    /// How it forwards; shared by the routes that forward alike.
-    pub forward: Arc<Forward>,
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
+    /// How it forwards and where it came from ([`Route::forward`], [`Route::origin`]).
+    via: Arc<RouteVia>,
+}
+
+/// How a route forwards and where it came from, shared by the routes that have both in common
+/// (a neighbor's routes through one next hop, the routes imported from one RD and source):
+/// one pointer in every [`Route`] where the two were two.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RouteVia {
+    /// How it forwards; shared by the routes that forward alike.
+    pub forward: Arc<Forward>,
     /// The neighbor it was learned from and, for a leaked route, where it was leaked from;
     /// `None` for the VRF's own routes ([`Route::peer`], [`Route::leaked`]).
     pub origin: Option<Arc<RouteOrigin>>,
+}
+
+impl RouteVia {
+    pub fn new(forward: Arc<Forward>, origin: Option<Arc<RouteOrigin>>) -> Arc<Self> {
+        Arc::new(RouteVia { forward, origin })
+    }
 }
 
 /// Where a route came from, beyond its VRF: the BGP neighbor that sent it (directly, or
@@ -163,23 +179,52 @@ impl Route {
     pub fn local(protocol: Protocol, forward: Forward, tag: u32) -> Self {
         let mut attrs = Attrs::new(protocol.into());
         attrs.tag = tag;
+        Route::new(
+            protocol,
+            protocol.default_distance(),
+            Arc::new(attrs),
+            RouteVia::new(Arc::new(forward), None),
+        )
+    }
+
+    pub fn new(protocol: Protocol, distance: u8, attrs: Arc<Attrs>, via: Arc<RouteVia>) -> Self {
         Route {
             protocol,
-            distance: protocol.default_distance(),
-            forward: Arc::new(forward),
-            attrs: Arc::new(attrs),
-            origin: None,
+            distance,
+            attrs,
+            via,
         }
+    }
+
+    /// How it forwards.
+    pub fn forward(&self) -> &Arc<Forward> {
+        &self.via.forward
+    }
+
+    /// Where it came from; `None` for the VRF's own routes.
+    pub fn origin(&self) -> Option<&Arc<RouteOrigin>> {
+        self.via.origin.as_ref()
+    }
+
+    /// Replaces its forwarding and origin (`via` as the RIB shares it).
+    pub fn set_via(&mut self, via: Arc<RouteVia>) {
+        self.via = via;
+    }
+
+    /// Which shared [`RouteVia`] it holds (the tests' check of the sharing).
+    #[cfg(test)]
+    pub(crate) fn via_ptr(&self) -> *const RouteVia {
+        Arc::as_ptr(&self.via)
     }
 
     /// The BGP neighbor the route was learned from (directly, or through the VPN table).
     pub fn peer(&self) -> Option<&PeerRef> {
-        self.origin.as_deref()?.peer.as_ref()
+        self.via.origin.as_deref()?.peer.as_ref()
     }
 
     /// Where a leaked route came from; `None` for the VRF's own routes and CE-learned ones.
     pub fn leaked(&self) -> Option<&LeakSource> {
-        self.origin.as_deref()?.leaked.as_ref()
+        self.via.origin.as_deref()?.leaked.as_ref()
     }
 
     /// The route tag (IOS `tag`), carried through redistribution and leaking.
@@ -189,7 +234,7 @@ impl Route {
 
     /// Whether the route can be selected: a BGP next hop that nothing reaches cannot.
     pub fn is_usable(&self) -> bool {
-        !matches!(*self.forward, Forward::Unresolved(_))
+        !matches!(*self.via.forward, Forward::Unresolved(_))
     }
 }
 
@@ -302,15 +347,15 @@ impl VpnPath {
             .filter_map(|c| c.as_route_target())
     }
 
-    /// The path as a [`Route`] for the decision process and policy.
+    /// The path as a [`Route`] for the decision process and policy (its forwarding and
+    /// origin in a new [`RouteVia`]: for comparisons, not for a table).
     pub fn as_route(&self) -> Route {
-        Route {
-            protocol: Protocol::Bgp,
-            distance: Protocol::Bgp.default_distance(),
-            forward: self.forward.clone(),
-            attrs: self.attrs.clone(),
-            origin: self.origin.route.clone(),
-        }
+        Route::new(
+            Protocol::Bgp,
+            Protocol::Bgp.default_distance(),
+            self.attrs.clone(),
+            RouteVia::new(self.forward.clone(), self.origin.route.clone()),
+        )
     }
 }
 

@@ -1341,6 +1341,52 @@ fn ce_route_resolves_through_a_neighbor_and_leaks_like_a_local_one() {
         .contains_key(&net("172.16.0.0/16")));
 }
 
+/// A neighbor's routes through one next hop hold one `RouteVia` (forwarding and origin),
+/// whatever their attribute sets, also after their next hop resolves anew; another next hop
+/// is another via.
+#[test]
+fn a_neighbors_routes_through_one_next_hop_share_one_via() {
+    let mut rib = seed_lab();
+    let peer = ce("10.1.0.2", "1.1.1.1");
+    let add = |rib: &mut Rib, p: &str, nh: &str, asn: u32| {
+        rib.upsert_peer_route("VRF-A", net(p), peer, bgp_attrs(nh, &[asn], |_| {}))
+            .unwrap();
+    };
+    add(&mut rib, "172.16.0.0/16", "10.1.0.2", 65010);
+    add(&mut rib, "172.17.0.0/16", "10.1.0.9", 65010);
+    add(&mut rib, "172.18.0.0/16", "10.1.0.9", 65020);
+    rib.take_delta();
+    let vias = |rib: &Rib| -> Vec<*const RouteVia> {
+        let table = rib.table("VRF-A").unwrap();
+        ["172.16.0.0/16", "172.17.0.0/16", "172.18.0.0/16"]
+            .iter()
+            .map(|p| {
+                let e = table.get(&net(p)).expect("in the table");
+                e.candidates
+                    .get(CandidateRef::Peer(&peer.addr))
+                    .expect("the neighbor's route")
+                    .via_ptr()
+            })
+            .collect()
+    };
+    let before = vias(&rib);
+    assert_eq!(
+        before[1], before[2],
+        "one next hop, two attribute sets: one via"
+    );
+    assert_ne!(before[0], before[1], "another next hop: another via");
+    // 10.1.0.9 becomes a neighbor: both routes now forward through it, still sharing.
+    rib.add_neighbor("Ethernet1", ip("10.1.0.9"));
+    rib.take_delta();
+    let after = vias(&rib);
+    assert_eq!(after[1], after[2]);
+    assert_ne!(after[1], before[1], "re-resolved: a new via");
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&net("172.18.0.0/16")),
+        Some(&fwd("Ethernet1", "10.1.0.9"))
+    );
+}
+
 #[test]
 fn decision_process_and_maximum_paths_shape_the_fib() {
     let mut rib = seed_lab();
@@ -1565,14 +1611,15 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
 #[cfg(target_pointer_width = "64")]
 fn table_entries_stay_small() {
     use std::mem::size_of;
-    assert_eq!(size_of::<Route>(), 32);
+    // The forwarding and the origin in one shared `RouteVia`.
+    assert_eq!(size_of::<Route>(), 24);
     // The label held plus one, so its `Option` needs no tag (`VpnLabel`).
     assert_eq!(size_of::<Option<VpnLabel>>(), 4);
     assert_eq!(size_of::<VpnPath>(), 32);
     assert_eq!(size_of::<PathSource>(), 16);
     // The candidates are routes alone, their keys read from them (`Candidates`).
-    assert_eq!(size_of::<Candidates>(), 32);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 72);
+    assert_eq!(size_of::<Candidates>(), 24);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 64);
     // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
     // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
     assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 48);

@@ -168,7 +168,7 @@ fn route_json(prefix: &IpNet, route: &Route) -> RouteJson {
             protocol: protocol_name(l.protocol),
         }),
         peer: route.peer().map(Into::into),
-        forward: (&*route.forward).into(),
+        forward: (&**route.forward()).into(),
     }
 }
 
