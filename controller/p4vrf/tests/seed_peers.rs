@@ -90,7 +90,8 @@ struct Mode {
 }
 
 impl GoBgp {
-    /// A passive gobgpd at `addr` in `asn` with one neighbor, p4vrf (AS 65001) at `p4vrf`.
+    /// A gobgpd at `addr` in `asn` with one neighbor, p4vrf (AS 65001) at `p4vrf`, passive
+    /// unless `mode` says otherwise.
     fn start(
         lab: &Lab,
         name: &str,
@@ -311,6 +312,7 @@ impl Lab {
         self.gobgp_in(name, tools, addr, asn, p4vrf, Mode::default())
     }
 
+    /// [`Lab::gobgp`] of a gobgpd in another [`Mode`] (graceful restart, restarting, …).
     fn gobgp_in(
         &mut self,
         name: &str,
