@@ -1,5 +1,6 @@
 //! Shared copies of the small values many routes carry: adjacency lists (a thousand routes via
-//! one neighbor hold one list) and leak sources (every route imported from one RD and VRF).
+//! one neighbor hold one list), leak sources (every route imported from one RD and VRF) and
+//! the pairs of a forwarding and an origin ([`Vias`]).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;

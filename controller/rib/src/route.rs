@@ -187,6 +187,8 @@ impl Route {
         )
     }
 
+    /// A route from its parts; the RIB shares `via` among the routes that have the same
+    /// forwarding and origin ([`Route::local`] makes its own).
     pub fn new(protocol: Protocol, distance: u8, attrs: Arc<Attrs>, via: Arc<RouteVia>) -> Self {
         Route {
             protocol,
@@ -206,7 +208,9 @@ impl Route {
         self.via.origin.as_ref()
     }
 
-    /// Replaces its forwarding and origin (`via` as the RIB shares it).
+    /// Replaces its forwarding and origin (`via` as the RIB shares it). Among a prefix's
+    /// candidates the origin must stay what it was: the route's key is read from it
+    /// ([`Route::candidate`]).
     pub fn set_via(&mut self, via: Arc<RouteVia>) {
         self.via = via;
     }
