@@ -103,7 +103,6 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use policy::Attrs;
     use proptest::prelude::*;
     use vpn_types::AdminValue;
 
@@ -147,14 +146,10 @@ mod tests {
                 }),
             ),
         };
-        let mut attrs = Attrs::new(protocol.into());
-        attrs.tag = tag;
-        Route::new(
-            protocol,
-            protocol.default_distance(),
-            Arc::new(attrs),
-            crate::RouteVia::new(Arc::new(Forward::Blackhole), origin.map(Arc::new)),
-        )
+        let mut route = Route::local(protocol, Forward::Blackhole, tag);
+        let forward = route.forward().clone();
+        route.set_via(crate::RouteVia::new(forward, origin.map(Arc::new)));
+        route
     }
 
     #[test]

@@ -83,12 +83,18 @@ impl<T: ?Sized + Hash + Eq> Interner<T> {
     /// holds more than a few thousand), so a long-running RIB stays bounded without scanning
     /// the set on every delta.
     pub(crate) fn purge_if_grown(&mut self) {
-        if self.set.len() > 4096 && self.set.len() > 2 * self.kept {
+        if grown_since_purge(self.set.len(), self.kept) {
             self.last = None;
             self.set.retain(|v| Arc::strong_count(v) > 1);
             self.kept = self.set.len();
         }
     }
+}
+
+/// Whether a set of shared values holding `len` is due for a purge: it holds more than a few
+/// thousand and has doubled since the last one left `kept`.
+fn grown_since_purge(len: usize, kept: usize) -> bool {
+    len > 4096 && len > 2 * kept
 }
 
 /// The shared [`RouteVia`] of a forwarding and an origin that are shared already: keyed by
@@ -137,9 +143,9 @@ impl Vias {
         via
     }
 
-    /// Drops the vias no route holds, once the map has doubled since the last time.
+    /// Drops the vias no route holds, when [`Interner::purge_if_grown`] would.
     pub(crate) fn purge_if_grown(&mut self) {
-        if self.map.len() > 4096 && self.map.len() > 2 * self.kept {
+        if grown_since_purge(self.map.len(), self.kept) {
             self.last = None;
             self.map.retain(|_, v| Arc::strong_count(v) > 1);
             self.kept = self.map.len();
