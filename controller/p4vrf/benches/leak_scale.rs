@@ -285,14 +285,14 @@ fn main() {
         "peak RSS (two instances alive during the recompute): {} MiB",
         status_kib("VmHWM:") / 1024
     );
-    embedded_switch(&dp);
+    embedded_switch(&dp, &rib);
 }
 
 /// The same entries in an embedded switch (the daemon's default target), written as the daemon
 /// writes them (one write of every update): its heap per entry, and how much more the write
 /// held at its peak. The built-in P4Info sizes the LPM tables for a switch (65,536 entries);
 /// here they are made large enough for the bench.
-fn embedded_switch(dp: &Dataplane) {
+fn embedded_switch(dp: &Dataplane, rib: &Rib) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -311,7 +311,7 @@ fn embedded_switch(dp: &Dataplane) {
     runtime
         .block_on(target.set_pipeline(&p4info, &pipeline.device_config))
         .expect("pipeline");
-    let updates = dp.reconcile(&[]);
+    let updates = dp.reconcile(&[], p4vrf::router::fib_entries(rib));
     let before = heap();
     track_peak_from(before.0);
     let start = Instant::now();

@@ -2,14 +2,19 @@
 //! router MAC) and FIB deltas into ordered P4Runtime updates, and owns the IDs the tables use
 //! (VRF ids, router interfaces, nexthops, ECMP groups).
 //!
-//! What the switch should hold is kept here, keyed by what each entity is: route entries as
-//! ids only (VRF id and prefix → nexthop id, ECMP group id, drop or punt, packed: an IPv4 entry
-//! is one `u64`, see `dataplane/routes.rs`; no copy of the FIB), everything else (interfaces,
-//! nexthops, members, groups: a few per interface or neighbor) as entities. Entities of routes are built when they are written or
-//! read. A change touches some keys; the updates are the difference between each touched key's
-//! old and new value, written in dependency order: inserts and modifies from router interfaces
-//! up to routes, then deletes from routes down to router interfaces, so the switch never holds
-//! a route pointing at a missing nexthop. `docs/p4-pipeline.md` has the tables.
+//! What the switch should hold besides route entries is kept here, keyed by what each entity
+//! is (interfaces, nexthops, members, groups: a few per interface or neighbor). Route entries
+//! are not: there is one per FIB entry, and the RIB holds each entry's installed FIB action
+//! already, so a FIB change says what it replaces ([`rib::FibChange::old`]) and its entry is
+//! translated from both (the ids of the old action are the ones it holds, found by its
+//! adjacencies). What the switch holds is the RIB's FIB in these ids, except for the routes
+//! this could not program (an unknown neighbor, ids run out), which keep what they had and are
+//! tried again at every change until they can be ([`Dataplane::refused_routes`]). Entities of
+//! routes are built when they are written or read. A change touches some keys; the updates
+//! are the difference between each touched key's old and new value, written in dependency
+//! order: inserts and modifies from router interfaces up to routes, then deletes from routes
+//! down to router interfaces, so the switch never holds a route pointing at a missing nexthop.
+//! `docs/p4-pipeline.md` has the tables.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,10 +28,9 @@ use p4rt::entity::{
 };
 use rib::{Adjacencies, Adjacency, FibAction, FibDelta};
 
-use crate::config::{Config, Mac};
+use tracing::error;
 
-mod routes;
-use routes::Routes;
+use crate::config::{Config, Mac};
 
 /// P4Info names of the program's tables, actions and profiles (see `p4/p4vrf.p4`).
 pub mod names {
@@ -118,9 +122,6 @@ fn same_vrf(a: &rib::VrfName, b: &rib::VrfName) -> bool {
     Arc::ptr_eq(a, b) || a == b
 }
 
-/// How many FIB changes ahead of the one being applied its route entry is prefetched.
-const PREFETCH_AHEAD: usize = 16;
-
 /// What a route entry does, in the ids of the entries it points at.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum RouteAction {
@@ -138,6 +139,56 @@ struct Touched {
     /// list, not a map, as there is one per FIB change (most keys are set once; `updates`
     /// sorts them and merges repeats).
     routes: Vec<(RouteKey, Option<RouteAction>, Option<RouteAction>)>,
+}
+
+/// How many routes a change that cannot program them logs one by one (a full table from a
+/// neighbor that is not configured would be a million lines); the rest are counted.
+const REFUSALS_LOGGED: usize = 10;
+
+/// What consecutive FIB changes share, kept while one delta is translated: changes come
+/// sorted by VRF, and runs of them forward the same way (one neighbor's routes) and replace
+/// the same way.
+#[derive(Default)]
+struct Recent {
+    /// The VRF of the last change: its name, id and whether the topology has it.
+    vrf: Option<(rib::VrfName, Option<u16>, bool)>,
+    /// The adjacencies of the last new action, checked against the topology, and its ids.
+    new: Option<(Adjacencies, RouteAction)>,
+    /// The adjacencies of the last action replaced, and its ids.
+    old: Option<(Adjacencies, RouteAction)>,
+    /// Whether refusals are logged (not when refused routes are tried again).
+    log: bool,
+    /// Refusals logged, and refusals past [`REFUSALS_LOGGED`].
+    logged: usize,
+    refused: usize,
+}
+
+impl Recent {
+    /// The id of a change's VRF and whether the topology has it.
+    fn vrf(
+        &mut self,
+        dataplane: &Dataplane,
+        topology: &Topology,
+        vrf: &rib::VrfName,
+    ) -> (Option<u16>, bool) {
+        match &self.vrf {
+            Some((name, id, known)) if same_vrf(name, vrf) => (*id, *known),
+            _ => {
+                let id = dataplane.vrf_id(vrf);
+                let known = topology.vrfs.contains(&**vrf);
+                self.vrf = Some((vrf.clone(), id, known));
+                (id, known)
+            }
+        }
+    }
+}
+
+/// A route entry the switch holds other than the RIB's FIB says, because the FIB's action
+/// could not be programmed: what the switch holds, and what the RIB wants.
+#[derive(Debug)]
+struct Refused {
+    installed: Option<RouteAction>,
+    wanted: Option<FibAction>,
 }
 
 /// Why the data plane could not translate a change.
@@ -249,8 +300,11 @@ pub struct Dataplane {
     nexthop_refs: Vec<u32>,
     /// References (route entries) on each ECMP group, by group id.
     group_refs: Vec<u32>,
-    /// Every route entry, in ids: the RIB keeps the FIB, this is only what the switch holds.
-    routes: Routes,
+    /// How many route entries the switch holds.
+    route_count: usize,
+    /// The route entries that differ from the RIB's FIB (see [`Refused`]), by VRF name (a
+    /// VRF unknown to the topology has no id) and prefix. Empty but after an error.
+    refused: BTreeMap<(rib::VrfName, IpNet), Refused>,
     /// Every other entity.
     desired: BTreeMap<Key, Entity>,
     /// Whether the last apply completed: only then does `topology` hold what the tables
@@ -310,25 +364,43 @@ impl Dataplane {
             group_ids: Ids::new("ECMP group", u16::MAX as u32),
             nexthop_refs: Vec::new(),
             group_refs: Vec::new(),
-            routes: Routes::default(),
+            route_count: 0,
+            refused: BTreeMap::new(),
             desired: BTreeMap::new(),
             settled: false,
         }
     }
 
     /// Every entity the switch should hold now, in dependency order (route entries last, built
-    /// as they are iterated).
-    pub fn entities(&self) -> impl Iterator<Item = Entity> + '_ {
-        self.desired.values().cloned().chain(
-            self.routes
-                .iter()
-                .map(|(key, action)| route_entity(key, action)),
-        )
+    /// as they are iterated): `fib` is the RIB's FIB, every VRF's entries, as it stands after
+    /// the last change translated.
+    pub fn entities<'a>(
+        &'a self,
+        fib: impl Iterator<Item = (&'a rib::VrfName, IpNet, &'a FibAction)> + 'a,
+    ) -> impl Iterator<Item = Entity> + 'a {
+        let routes = fib.filter_map(|(vrf, prefix, action)| {
+            let vrf_id = self.vrf_id(vrf)?;
+            if !self.refused.is_empty() && self.refused.contains_key(&(vrf.clone(), prefix)) {
+                return None; // below
+            }
+            let action = self.installed(Some(action), None)?;
+            Some(route_entity((vrf_id, prefix), action))
+        });
+        let refused = self.refused.iter().filter_map(|((vrf, prefix), r)| {
+            Some(route_entity((self.vrf_id(vrf)?, *prefix), r.installed?))
+        });
+        self.desired.values().cloned().chain(routes).chain(refused)
     }
 
     /// How many entities [`Dataplane::entities`] yields.
     pub fn entity_count(&self) -> usize {
-        self.desired.len() + self.routes.len()
+        self.desired.len() + self.route_count
+    }
+
+    /// How many route entries hold other than the RIB's FIB says, because its action could
+    /// not be programmed (each was logged when refused; each is tried again at every change).
+    pub fn refused_routes(&self) -> usize {
+        self.refused.len()
     }
 
     /// The VRF id a VRF name has in the tables.
@@ -337,7 +409,10 @@ impl Dataplane {
     }
 
     /// Applies a new topology and a FIB delta; returns the updates that bring the switch from
-    /// the previous state to the new one, in a safe order. On error nothing changed.
+    /// the previous state to the new one, in a safe order. A route that cannot be programmed
+    /// is logged and refused (see [`Dataplane::refused_routes`]), the others go on; an error
+    /// is the topology's (ids for VRFs or router interfaces run out), and then the delta's
+    /// routes are all refused.
     pub fn apply(
         &mut self,
         topology: &Topology,
@@ -360,13 +435,14 @@ impl Dataplane {
         Ok(self.updates(touched))
     }
 
-    /// Brings the state to the new topology and delta; returns what changed.
+    /// Brings the state to the new topology and delta; returns what changed. On an error the
+    /// topology's part stopped before any route entry changed: the delta's entries are kept
+    /// as refused ([`Dataplane::refuse_all`]) and tried again with the next change.
     fn translate(
         &mut self,
         topology: &Topology,
         delta: &FibDelta,
     ) -> Result<Touched, DataplaneError> {
-        self.check(topology, delta)?;
         let mut touched = Touched::default();
         let result = self.apply_inner(topology, delta, &mut touched);
         self.vrf_ids.end_batch();
@@ -374,50 +450,25 @@ impl Dataplane {
         self.nexthop_ids.end_batch();
         self.group_ids.end_batch();
         self.settled = result.is_ok();
+        if result.is_err() {
+            self.refuse_all(delta);
+        }
         result?;
         Ok(touched)
     }
 
-    /// Refuses a change that refers to things the topology does not have, before touching state.
-    ///
-    /// Per change, the VRF and adjacencies checked last are not looked up again: changes come
-    /// sorted by VRF, and runs of them share their adjacencies (one neighbor's routes).
-    fn check(&self, topology: &Topology, delta: &FibDelta) -> Result<(), DataplaneError> {
-        let mut known_vrf: Option<&rib::VrfName> = None;
-        let mut known_adjs: Option<&Adjacencies> = None;
+    /// Records every change of a delta as refused: its entry keeps what the switch holds.
+    fn refuse_all(&mut self, delta: &FibDelta) {
+        let mut recent = None;
         for change in delta.changes.iter() {
-            if change.action.is_none() {
-                continue;
-            }
-            if !known_vrf.is_some_and(|v| same_vrf(v, change.vrf)) {
-                if !topology.vrfs.contains(&**change.vrf) {
-                    return Err(DataplaneError::UnknownVrf(change.vrf.to_string()));
-                }
-                known_vrf = Some(change.vrf);
-            }
-            if let Some(FibAction::Forward(adjs)) = change.action {
-                if known_adjs == Some(adjs) {
-                    continue;
-                }
-                known_adjs = Some(adjs);
-                for adj in adjs.iter() {
-                    if !topology.interfaces.contains_key(&*adj.interface) {
-                        return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
-                    }
-                    if !topology
-                        .neighbors
-                        .contains_key(&(adj.interface.clone(), adj.address))
-                    {
-                        return Err(DataplaneError::UnknownNeighbor {
-                            vrf: change.vrf.to_string(),
-                            prefix: change.prefix,
-                            adjacency: adj.clone(),
-                        });
-                    }
-                }
-            }
+            let key = (change.vrf.clone(), change.prefix);
+            let installed = match self.refused.remove(&key) {
+                Some(r) => r.installed,
+                None => self.installed(change.old, Some(&mut recent)),
+            };
+            let wanted = change.action.cloned();
+            self.refused.insert(key, Refused { installed, wanted });
         }
-        Ok(())
     }
 
     fn set(&mut self, touched: &mut Touched, key: Key, entity: Option<Entity>) {
@@ -426,19 +477,6 @@ impl Dataplane {
             None => self.desired.remove(&key),
         };
         touched.entities.entry(key).or_insert(old);
-    }
-
-    /// Changes a route entry from `old` (what it is) to `new`.
-    fn set_route(
-        &mut self,
-        touched: &mut Touched,
-        key: RouteKey,
-        old: Option<RouteAction>,
-        new: Option<RouteAction>,
-    ) {
-        let was = self.routes.replace(key, new);
-        debug_assert_eq!(was, old);
-        touched.routes.push((key, old, new));
     }
 
     fn apply_inner(
@@ -451,7 +489,8 @@ impl Dataplane {
             // Nothing but route entries (and what they reference) can change when the
             // topology did not; this runs per commit, on a busy BGP session many times a
             // second, so the topology is neither cloned nor diffed then.
-            return self.apply_routes(delta, touched);
+            self.apply_routes(topology, delta, touched);
+            return Ok(());
         }
         let old_topology = std::mem::replace(&mut self.topology, topology.clone());
 
@@ -578,7 +617,7 @@ impl Dataplane {
         }
 
         // FIB changes: route entries and the references they hold on nexthops and groups.
-        self.apply_routes(delta, touched)?;
+        self.apply_routes(topology, delta, touched);
 
         // Nexthops whose neighbor MAC or router interface changed.
         let adjs: Vec<(Adjacency, u32)> = self
@@ -596,95 +635,196 @@ impl Dataplane {
             }
         }
 
-        // VRFs that left: their route entries go (the RIB has withdrawn them in this same
-        // delta, so normally there are none left), then their ids.
+        // VRFs that left: their ids. Their route entries went above: the RIB withdraws a
+        // VRF's routes in the delta that removes it.
         for vrf in old_topology.vrfs.difference(&topology.vrfs) {
-            if let Some(id) = self.vrf_ids.get(vrf.as_str()) {
-                for (key, action) in self.routes.of_vrf(id as u16) {
-                    self.release(touched, action)?;
-                    self.set_route(touched, key, Some(action), None);
-                }
-            }
             self.vrf_ids.release(vrf.as_str());
         }
         Ok(())
     }
 
-    /// The route entries of a FIB delta, and the references they take and drop.
+    /// The route entries of a FIB delta, and the references they take and drop; then the
+    /// entries refused before, tried again.
     ///
-    /// Per change this is one probe of the entry (its old action read and the new one written
-    /// together) and a counter on the new action:
-    /// the ids of the last action seen are kept (`last`), as consecutive changes mostly
-    /// forward the same way (one BGP neighbor's routes), and then nothing is looked up by
+    /// Per change this is a counter on the new action and one on the old (what the switch
+    /// holds: the action the change replaces, in the ids it holds). The ids of the last
+    /// actions seen are kept ([`Recent`]), as consecutive changes mostly forward the same way
+    /// (one BGP neighbor's routes) and replace the same way, and then nothing is looked up by
     /// adjacency at all.
-    fn apply_routes(
-        &mut self,
-        delta: &FibDelta,
-        touched: &mut Touched,
-    ) -> Result<(), DataplaneError> {
+    fn apply_routes(&mut self, topology: &Topology, delta: &FibDelta, touched: &mut Touched) {
         touched.routes.reserve(delta.changes.len());
-        // The VRF of the previous change and its id (changes come sorted by VRF).
-        let mut vrf: Option<(&rib::VrfName, Option<u32>)> = None;
-        let mut last: Option<(&Adjacencies, RouteAction)> = None;
-        for (i, change) in delta.changes.iter().enumerate() {
-            // The entry a later change of this VRF reads is loaded meanwhile: entries are
-            // hashed, so each read is otherwise a wait for memory.
-            if let (Some((name, Some(id))), Some(ahead)) =
-                (vrf, delta.changes.get(i + PREFETCH_AHEAD))
-            {
-                if same_vrf(name, ahead.vrf) {
-                    self.routes.prefetch((id as u16, ahead.prefix));
-                }
-            }
-            let vrf_id = match vrf {
-                Some((name, id)) if same_vrf(name, change.vrf) => id,
-                _ => {
-                    let id = self.vrf_ids.get(&**change.vrf);
-                    vrf = Some((change.vrf, id));
-                    id
-                }
+        let mut earlier = std::mem::take(&mut self.refused);
+        let mut recent = Recent {
+            log: true,
+            ..Recent::default()
+        };
+        for change in delta.changes.iter() {
+            let was_refused = if earlier.is_empty() {
+                None
+            } else {
+                earlier.remove(&(change.vrf.clone(), change.prefix))
             };
-            let Some(vrf_id) = vrf_id else {
-                continue; // the VRF is gone and so are its entries (below)
+            let installed = match was_refused {
+                Some(r) => r.installed,
+                None => self.installed(change.old, Some(&mut recent.old)),
             };
-            let key = (vrf_id as u16, change.prefix);
-            // The new action is found before the entry is read, so that reading the old one
-            // and writing the new one are one probe (`Routes::replace`). Its reference is
-            // taken after: a held action is counted only when it replaces another one.
-            let (new, held) = match &change.action {
-                None => (None, false),
-                Some(FibAction::Drop) => (Some(RouteAction::Drop), false),
-                Some(FibAction::Punt) => (Some(RouteAction::Punt), false),
-                Some(FibAction::Forward(adjs)) => {
-                    let held = match last {
-                        Some((l, a)) if (Arc::ptr_eq(l, adjs) || l == adjs) && self.holds(a) => {
-                            Some(a)
-                        }
-                        _ => self.held_action(adjs),
-                    };
-                    let action = match held {
-                        Some(a) => a,
-                        // New ids, so never the entry's old action (which holds its ids).
-                        None => self.acquire(touched, adjs)?,
-                    };
-                    last = Some((adjs, action));
-                    (Some(action), held.is_some())
+            let route = (change.vrf, change.prefix);
+            self.set_route(
+                topology,
+                touched,
+                &mut recent,
+                route,
+                installed,
+                change.action,
+            );
+        }
+        recent.log = false; // logged when first refused
+        for ((vrf, prefix), r) in earlier {
+            let route = (&vrf, prefix);
+            self.set_route(
+                topology,
+                touched,
+                &mut recent,
+                route,
+                r.installed,
+                r.wanted.as_ref(),
+            );
+        }
+        if recent.refused > 0 {
+            error!(
+                routes = recent.refused,
+                "more routes not programmed, the switch keeps their entries (the first \
+                 {REFUSALS_LOGGED} of this change are logged)"
+            );
+        }
+    }
+
+    /// Sets one route entry from what the switch holds to the FIB action the RIB wants. When
+    /// that cannot be programmed (its VRF or a neighbor unknown to the topology, ids run
+    /// out), the entry keeps what it holds and is kept as refused.
+    fn set_route(
+        &mut self,
+        topology: &Topology,
+        touched: &mut Touched,
+        recent: &mut Recent,
+        (vrf, prefix): (&rib::VrfName, IpNet),
+        installed: Option<RouteAction>,
+        wanted: Option<&FibAction>,
+    ) {
+        let (vrf_id, known) = recent.vrf(self, topology, vrf);
+        let result = match (vrf_id, wanted) {
+            (_, None) if installed.is_none() => return,
+            (Some(id), None) => Ok((id, None, false)),
+            (Some(id), Some(_)) if known => self
+                .route_action(topology, touched, recent, (vrf, prefix), wanted)
+                .map(|(action, held)| (id, action, held)),
+            _ => Err(DataplaneError::UnknownVrf(vrf.to_string())),
+        };
+        let (vrf_id, new, held) = match result {
+            Ok(translated) => translated,
+            Err(e) => {
+                if recent.log && recent.logged < REFUSALS_LOGGED {
+                    recent.logged += 1;
+                    error!(%vrf, %prefix, "route not programmed, the switch keeps its entry: {e}");
+                } else if recent.log {
+                    recent.refused += 1;
                 }
-            };
-            let old = self.routes.replace(key, new);
-            if new == old {
-                continue;
+                let wanted = wanted.cloned();
+                self.refused
+                    .insert((vrf.clone(), prefix), Refused { installed, wanted });
+                return;
             }
-            // The new reference first, so what old and new share stays in place.
-            if let (Some(a), true) = (new, held) {
-                self.count(a, 1);
-            }
-            touched.routes.push((key, old, new));
-            if let Some(old) = old {
-                self.release(touched, old)?;
+        };
+        if new == installed {
+            return;
+        }
+        // The new reference first, so what old and new share stays in place.
+        if let (Some(a), true) = (new, held) {
+            self.count(a, 1);
+        }
+        touched.routes.push(((vrf_id, prefix), installed, new));
+        match (installed, new) {
+            (None, Some(_)) => self.route_count += 1,
+            (Some(_), None) => self.route_count -= 1,
+            _ => {}
+        }
+        if let Some(old) = installed {
+            self.release(touched, old);
+        }
+    }
+
+    /// The route action of a FIB action the RIB wants, with whether its ids were held
+    /// already (then the caller counts the new reference); new ids are taken otherwise.
+    fn route_action(
+        &mut self,
+        topology: &Topology,
+        touched: &mut Touched,
+        recent: &mut Recent,
+        (vrf, prefix): (&rib::VrfName, IpNet),
+        wanted: Option<&FibAction>,
+    ) -> Result<(Option<RouteAction>, bool), DataplaneError> {
+        let adjs = match wanted {
+            None => return Ok((None, false)),
+            Some(FibAction::Drop) => return Ok((Some(RouteAction::Drop), false)),
+            Some(FibAction::Punt) => return Ok((Some(RouteAction::Punt), false)),
+            Some(FibAction::Forward(adjs)) => adjs,
+        };
+        // Checked against the topology in this change already, and its ids found.
+        if let Some((last, action)) = &recent.new {
+            if (Arc::ptr_eq(last, adjs) || last == adjs) && self.holds(*action) {
+                return Ok((Some(*action), true));
             }
         }
-        Ok(())
+        for adj in adjs.iter() {
+            if !topology.interfaces.contains_key(&*adj.interface) {
+                return Err(DataplaneError::UnknownInterface(adj.interface.to_string()));
+            }
+            if !topology
+                .neighbors
+                .contains_key(&(adj.interface.clone(), adj.address))
+            {
+                return Err(DataplaneError::UnknownNeighbor {
+                    vrf: vrf.to_string(),
+                    prefix,
+                    adjacency: adj.clone(),
+                });
+            }
+        }
+        let held = self.held_action(adjs);
+        let action = match held {
+            Some(a) => a,
+            // New ids, so never the entry's old action (which holds its ids).
+            None => self.acquire(touched, adjs)?,
+        };
+        recent.new = Some((adjs.clone(), action));
+        Ok((Some(action), held.is_some()))
+    }
+
+    /// What the switch holds for an entry whose installed FIB action is `action`: the action
+    /// in the ids it holds (found by its adjacencies; `recent` is the last found, kept by the
+    /// caller across a run of changes).
+    fn installed(
+        &self,
+        action: Option<&FibAction>,
+        recent: Option<&mut Option<(Adjacencies, RouteAction)>>,
+    ) -> Option<RouteAction> {
+        let adjs = match action? {
+            FibAction::Drop => return Some(RouteAction::Drop),
+            FibAction::Punt => return Some(RouteAction::Punt),
+            FibAction::Forward(adjs) => adjs,
+        };
+        if let Some(Some((last, action))) = recent.as_deref() {
+            if (Arc::ptr_eq(last, adjs) || last == adjs) && self.holds(*action) {
+                return Some(*action);
+            }
+        }
+        let action = self.held_action(adjs);
+        // An installed action holds its ids until its last entry lets go of them.
+        debug_assert!(action.is_some(), "no ids for an installed action: {adjs:?}");
+        if let (Some(recent), Some(a)) = (recent, action) {
+            *recent = Some((adjs.clone(), a));
+        }
+        action
     }
 
     /// Whether the ids of a route action are held (its count is above zero), so the action
@@ -737,10 +877,20 @@ impl Dataplane {
             self.group_refs[group as usize] += 1;
             return Ok(RouteAction::Group(group as u16));
         }
-        for adj in adjs.iter() {
-            self.acquire_nexthop(touched, adj)?;
-        }
+        // The group's id first, and the members' references given back if one of them has
+        // none left: a refused route takes nothing.
         let group = self.group_ids.get_or_alloc(adjs)?;
+        for (i, adj) in adjs.iter().enumerate() {
+            if let Err(e) = self.acquire_nexthop(touched, adj) {
+                for taken in &adjs[..i] {
+                    if let Some(nh) = self.nexthop_ids.get(taken) {
+                        self.release_nexthop(touched, nh);
+                    }
+                }
+                self.group_ids.release(adjs);
+                return Err(e);
+            }
+        }
         set_count(&mut self.group_refs, group, 1);
         // Sorted by member id: the canonical form reads return.
         let mut members: Vec<(u32, i32)> = adjs
@@ -766,33 +916,28 @@ impl Dataplane {
 
     /// Drops the reference a route entry's action holds, deleting the entries it pointed at
     /// when it was the last.
-    fn release(
-        &mut self,
-        touched: &mut Touched,
-        action: RouteAction,
-    ) -> Result<(), DataplaneError> {
+    fn release(&mut self, touched: &mut Touched, action: RouteAction) {
         match action {
             RouteAction::Nexthop(id) => self.release_nexthop(touched, u32::from(id)),
             RouteAction::Group(id) => {
                 let count = &mut self.group_refs[id as usize];
                 *count -= 1;
                 if *count > 0 {
-                    return Ok(());
+                    return;
                 }
                 let Some(adjs) = self.group_ids.key_of(u32::from(id)).cloned() else {
-                    return Ok(());
+                    return;
                 };
                 self.group_ids.release(&adjs);
                 self.set(touched, Key::Group(u32::from(id)), None);
                 self.set(touched, Key::EcmpEntry(id), None);
                 for adj in adjs.iter() {
                     if let Some(nh) = self.nexthop_ids.get(adj) {
-                        self.release_nexthop(touched, nh)?;
+                        self.release_nexthop(touched, nh);
                     }
                 }
-                Ok(())
             }
-            RouteAction::Drop | RouteAction::Punt => Ok(()),
+            RouteAction::Drop | RouteAction::Punt => {}
         }
     }
 
@@ -826,18 +971,17 @@ impl Dataplane {
         Ok(id)
     }
 
-    fn release_nexthop(&mut self, touched: &mut Touched, id: u32) -> Result<(), DataplaneError> {
+    fn release_nexthop(&mut self, touched: &mut Touched, id: u32) {
         let count = &mut self.nexthop_refs[id as usize];
         *count -= 1;
         if *count > 0 {
-            return Ok(());
+            return;
         }
         if let Some(adj) = self.nexthop_ids.key_of(id).cloned() {
             self.nexthop_ids.release(&adj);
             self.set(touched, Key::Nexthop(id as u16), None);
             self.set(touched, Key::Member(id), None);
         }
-        Ok(())
     }
 
     fn nexthop_entity(&self, adj: &Adjacency, rif: Option<u32>) -> Option<Entity> {
@@ -897,8 +1041,13 @@ impl Dataplane {
     }
 
     /// The updates that make a switch holding `actual` hold exactly what this data plane wants
-    /// (after a controller restart, a switch restart, or a failed write).
-    pub fn reconcile(&self, actual: &[Entity]) -> Vec<Update> {
+    /// (after a controller restart, a switch restart, or a failed write); `fib` as for
+    /// [`Dataplane::entities`].
+    pub fn reconcile<'a>(
+        &'a self,
+        actual: &[Entity],
+        fib: impl Iterator<Item = (&'a rib::VrfName, IpNet, &'a FibAction)> + 'a,
+    ) -> Vec<Update> {
         let rank = |e: &Entity| -> u8 {
             match e {
                 Entity::Table(t) => match t.table.as_str() {
@@ -913,7 +1062,7 @@ impl Dataplane {
                 Entity::Group(_) => 5,
             }
         };
-        let desired: Vec<Entity> = self.entities().collect();
+        let desired: Vec<Entity> = self.entities(fib).collect();
         let want: BTreeMap<_, &Entity> = desired.iter().map(|e| (e.key(), e)).collect();
         let have: BTreeMap<_, &Entity> = actual.iter().map(|e| (e.key(), e)).collect();
         let mut writes: Vec<(u8, Update)> = Vec::new();

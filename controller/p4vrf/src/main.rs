@@ -326,7 +326,7 @@ async fn repair(
         .read_all()
         .await
         .context("cannot read the switch back after a failed write")?;
-    let repair = router.dataplane().reconcile(&actual);
+    let repair = router.reconcile(&actual);
     warn!(
         updates = repair.len(),
         "reconciling the switch with the desired state"
@@ -542,7 +542,7 @@ async fn attach(
             target.read_all().await.context("cannot read the switch")?
         }
     };
-    let updates = router.dataplane().reconcile(&actual);
+    let updates = router.reconcile(&actual);
     info!(
         updates = updates.len(),
         entries_found = actual.len(),

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
-use p4rt::entity::Update;
-use rib::{Adjacency, FibDelta, Forward, Protocol, Rib, Route, VrfPolicy};
+use p4rt::entity::{Entity, Update};
+use rib::{Adjacency, FibAction, FibDelta, Forward, Protocol, Rib, Route, VrfName, VrfPolicy};
 
 use crate::config::{Config, StaticTarget};
 use crate::dataplane::{Dataplane, DataplaneError, Topology, Updates};
@@ -271,6 +271,18 @@ impl Router {
         lock(&self.dataplane)
     }
 
+    /// Every entity the switch should hold, in dependency order (see
+    /// [`Dataplane::entities`]), once any translation taken before is done.
+    pub fn switch_entities(&self) -> Vec<Entity> {
+        self.dataplane().entities(fib_entries(&self.rib)).collect()
+    }
+
+    /// The updates that make a switch holding `actual` hold what it should (see
+    /// [`Dataplane::reconcile`]), once any translation taken before is done.
+    pub fn reconcile(&self, actual: &[Entity]) -> Vec<Update> {
+        self.dataplane().reconcile(actual, fib_entries(&self.rib))
+    }
+
     pub fn config(&self) -> Option<&Config> {
         self.config.as_ref()
     }
@@ -343,6 +355,16 @@ impl Router {
         self.config = Some(config);
         self.commit()
     }
+}
+
+/// Every VRF's FIB entries: what the data plane translated, as the RIB holds it.
+pub fn fib_entries(rib: &Rib) -> impl Iterator<Item = (&VrfName, IpNet, &FibAction)> {
+    rib.vrf_names().flat_map(move |vrf| {
+        rib.fib(vrf).into_iter().flat_map(move |fib| {
+            fib.into_iter()
+                .map(move |(prefix, action)| (vrf, prefix, action))
+        })
+    })
 }
 
 /// The data plane's lock. A translation that panicked left the data plane half changed: the

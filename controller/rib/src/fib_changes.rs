@@ -5,8 +5,14 @@
 //! the VRF's name and of its adjacencies: two reference counts taken on one thread and given
 //! back on the other, the same two counters for a whole table, so every change moved their
 //! cache lines between the cores (in profiles, the atomic increments held about a quarter of
-//! `take_delta`'s own samples). Here a change is a prefix and two small indexes into the
+//! `take_delta`'s own samples). Here a change is a prefix and three small indexes into the
 //! delta's VRFs and actions, each of which is held once.
+//!
+//! A change carries the action it replaces as well as the new one: the RIB knows it (each
+//! entry holds its installed action), so the data plane, which must know what the switch
+//! holds to write an insert, a modify or a delete and to drop the old action's references,
+//! needs no copy of the FIB of its own (a hashed table of a million entries, a cache miss and
+//! ~11 bytes per route).
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,11 +21,13 @@ use ipnet::IpNet;
 
 use crate::{FibAction, VrfName};
 
-/// One changed FIB entry: the action now in force, or `None` when the prefix is gone.
+/// One changed FIB entry: the action it had (`None` when the prefix is new to the FIB) and
+/// the action now in force (`None` when the prefix is gone); never the same.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FibChange {
     pub vrf: VrfName,
     pub prefix: IpNet,
+    pub old: Option<FibAction>,
     pub action: Option<FibAction>,
 }
 
@@ -28,6 +36,7 @@ pub struct FibChange {
 pub struct FibChangeRef<'a> {
     pub vrf: &'a VrfName,
     pub prefix: IpNet,
+    pub old: Option<&'a FibAction>,
     pub action: Option<&'a FibAction>,
 }
 
@@ -36,6 +45,7 @@ impl FibChangeRef<'_> {
         FibChange {
             vrf: self.vrf.clone(),
             prefix: self.prefix,
+            old: self.old.cloned(),
             action: self.action.cloned(),
         }
     }
@@ -54,11 +64,13 @@ pub struct FibChanges {
 struct Packed {
     prefix: IpNet,
     vrf: u32,
+    /// Index in `actions` of the action replaced, or [`GONE`].
+    old: u32,
     /// Index in `actions`, or [`GONE`].
     action: u32,
 }
 
-/// The prefix left the FIB.
+/// The prefix was not in the FIB, or left it.
 const GONE: u32 = u32::MAX;
 
 impl FibChanges {
@@ -74,10 +86,17 @@ impl FibChanges {
         self.changes.reserve_exact(additional);
     }
 
-    /// Appends a change. Its VRF and action are kept only when they differ from the last
-    /// ones kept (changes come grouped by VRF, and runs of them share an action); `action` is
-    /// dropped here otherwise, on the thread that made it.
-    pub fn push(&mut self, vrf: &VrfName, prefix: IpNet, action: Option<FibAction>) {
+    /// Appends a change: `old` is the action the prefix had, `action` the one it has now.
+    /// Its VRF and actions are kept only when they differ from the last ones kept (changes
+    /// come grouped by VRF, and runs of them share an action, or a pair of old and new
+    /// actions); an action not kept is dropped here, on the thread that made it.
+    pub fn push(
+        &mut self,
+        vrf: &VrfName,
+        prefix: IpNet,
+        old: Option<FibAction>,
+        action: Option<FibAction>,
+    ) {
         let vrf = match self.vrfs.last() {
             Some(last) if Arc::ptr_eq(last, vrf) || last == vrf => self.vrfs.len() - 1,
             _ => {
@@ -85,19 +104,30 @@ impl FibChanges {
                 self.vrfs.len() - 1
             }
         };
-        let action = match action {
-            None => GONE,
-            Some(a) if self.actions.last() == Some(&a) => index(self.actions.len() - 1),
-            Some(a) => {
-                self.actions.push(a);
-                index(self.actions.len() - 1)
-            }
-        };
+        let old = self.keep(old);
+        let action = self.keep(action);
         self.changes.push(Packed {
             prefix,
             vrf: index(vrf),
+            old,
             action,
         });
+    }
+
+    /// The index of an action: one of the last two kept when it equals it (a run of changes
+    /// from one action to another alternates between the two), else a new one.
+    fn keep(&mut self, action: Option<FibAction>) -> u32 {
+        let Some(action) = action else {
+            return GONE;
+        };
+        let n = self.actions.len();
+        for i in n.saturating_sub(2)..n {
+            if self.actions[i] == action {
+                return index(i);
+            }
+        }
+        self.actions.push(action);
+        index(n)
     }
 
     pub fn get(&self, i: usize) -> Option<FibChangeRef<'_>> {
@@ -115,6 +145,7 @@ impl FibChanges {
         FibChangeRef {
             vrf: &self.vrfs[c.vrf as usize],
             prefix: c.prefix,
+            old: (c.old != GONE).then(|| &self.actions[c.old as usize]),
             action: (c.action != GONE).then(|| &self.actions[c.action as usize]),
         }
     }
@@ -171,7 +202,7 @@ impl FromIterator<FibChange> for FibChanges {
     fn from_iter<I: IntoIterator<Item = FibChange>>(changes: I) -> Self {
         let mut packed = FibChanges::default();
         for c in changes {
-            packed.push(&c.vrf, c.prefix, c.action);
+            packed.push(&c.vrf, c.prefix, c.old, c.action);
         }
         packed
     }
@@ -189,7 +220,10 @@ impl PartialEq<Vec<FibChange>> for FibChanges {
     fn eq(&self, other: &Vec<FibChange>) -> bool {
         self.len() == other.len()
             && self.iter().zip(other).all(|(a, b)| {
-                *a.vrf == b.vrf && a.prefix == b.prefix && a.action == b.action.as_ref()
+                *a.vrf == b.vrf
+                    && a.prefix == b.prefix
+                    && a.old == b.old.as_ref()
+                    && a.action == b.action.as_ref()
             })
     }
 }
@@ -223,20 +257,42 @@ mod tests {
         let one = forward("10.0.0.1");
         let two = forward("10.0.0.2");
         let changes = vec![
-            (a.clone(), "10.1.0.0/24", Some(one.clone())),
-            (a.clone(), "10.2.0.0/24", Some(one.clone())),
-            (a.clone(), "10.3.0.0/24", None),
-            (a.clone(), "10.4.0.0/24", Some(two.clone())),
-            (a.clone(), "10.5.0.0/24", Some(one.clone())),
-            (b.clone(), "10.1.0.0/24", Some(one.clone())),
-            (Arc::from("B"), "10.2.0.0/24", Some(FibAction::Drop)),
-            (a.clone(), "10.6.0.0/24", Some(FibAction::Punt)),
+            (a.clone(), "10.1.0.0/24", None, Some(one.clone())),
+            (a.clone(), "10.2.0.0/24", None, Some(one.clone())),
+            (a.clone(), "10.3.0.0/24", Some(two.clone()), None),
+            (
+                a.clone(),
+                "10.4.0.0/24",
+                Some(one.clone()),
+                Some(two.clone()),
+            ),
+            (
+                a.clone(),
+                "10.5.0.0/24",
+                Some(one.clone()),
+                Some(two.clone()),
+            ),
+            (
+                a.clone(),
+                "10.5.1.0/24",
+                Some(two.clone()),
+                Some(one.clone()),
+            ),
+            (b.clone(), "10.1.0.0/24", None, Some(one.clone())),
+            (
+                Arc::from("B"),
+                "10.2.0.0/24",
+                Some(one.clone()),
+                Some(FibAction::Drop),
+            ),
+            (a.clone(), "10.6.0.0/24", None, Some(FibAction::Punt)),
         ];
         let owned: Vec<FibChange> = changes
             .into_iter()
-            .map(|(vrf, prefix, action)| FibChange {
+            .map(|(vrf, prefix, old, action)| FibChange {
                 vrf,
                 prefix: net(prefix),
+                old,
                 action,
             })
             .collect();
@@ -248,8 +304,9 @@ mod tests {
             assert_eq!(packed.get(i).unwrap().to_owned(), *c);
         }
         assert!(packed.get(owned.len()).is_none());
-        // Shared: A, B, A again; one, two, one again, Drop, Punt.
+        // Shared: A, B, A again; one and two (kept once through the changes between them),
+        // Drop, Punt.
         assert_eq!(packed.vrfs.len(), 3);
-        assert_eq!(packed.actions.len(), 5);
+        assert_eq!(packed.actions.len(), 4);
     }
 }

@@ -323,13 +323,14 @@ struct VrfState {
 }
 
 impl VrfState {
-    /// Records the FIB action a delta computed for a prefix; whether it changed.
+    /// Records the FIB action a delta computed for a prefix; the action it replaced, if it
+    /// changed.
     fn install(
         &mut self,
         prefix: IpNet,
         action: &Option<FibAction>,
         shared: &mut SharedActions,
-    ) -> bool {
+    ) -> Option<Option<FibAction>> {
         match self.table.get_mut(&prefix) {
             Some(entry) => {
                 let left = if self.hosts_fib.is_empty() {
@@ -338,7 +339,7 @@ impl VrfState {
                     self.hosts_fib.remove(&prefix)
                 };
                 let old = entry.held.take_fib();
-                let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
+                let was = old.as_deref().cloned().or(left);
                 if entry.candidates.is_empty() {
                     // Left by the selection for this phase: the entry goes, a host entry may
                     // take its place.
@@ -349,18 +350,21 @@ impl VrfState {
                 } else {
                     entry.held.set_fib(action.as_ref().map(|a| shared.share(a)));
                 }
-                changed
+                (was != *action).then_some(was)
             }
-            None => match action {
-                Some(a) => self.hosts_fib.insert(prefix, a.clone()).as_ref() != Some(a),
-                None => self.hosts_fib.remove(&prefix).is_some(),
-            },
+            None => {
+                let was = match action {
+                    Some(a) => self.hosts_fib.insert(prefix, a.clone()),
+                    None => self.hosts_fib.remove(&prefix),
+                };
+                (was != *action).then_some(was)
+            }
         }
     }
 
     /// [`VrfState::install`] for a prefix that is not a host prefix, whose FIB action is its
     /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
-    /// search of the table. The new action, if it changed. With `keep_emptied`, an entry left
+    /// search of the table. The old and the new action, if it changed. With `keep_emptied`, an entry left
     /// without candidates stays in the table (its action cleared) for the caller to remove in
     /// bulk, and `emptied` is set.
     fn refresh_route_fib(
@@ -369,18 +373,24 @@ impl VrfState {
         shared: &mut SharedActions,
         keep_emptied: bool,
         emptied: &mut bool,
-    ) -> Option<Option<FibAction>> {
+    ) -> Option<Replaced> {
         let left = if self.hosts_fib.is_empty() {
             None
         } else {
             self.hosts_fib.remove(&prefix)
         };
         let Some((_, entry)) = self.table.get_mut_hinted(&prefix, at) else {
-            return left.map(|_| None);
+            return left.map(|old| (Some(old), None));
         };
         let action = entry.best_route().and_then(route_fib_action);
         let old = entry.held.take_fib();
         let changed = old.as_deref().or(left.as_ref()) != action.as_ref();
+        // Only a change carries the action it replaced (a clone: a reference count).
+        let was = if changed {
+            old.as_deref().cloned().or(left)
+        } else {
+            None
+        };
         if entry.candidates.is_empty() {
             if keep_emptied {
                 *emptied = true;
@@ -393,7 +403,7 @@ impl VrfState {
                 _ => action.as_ref().map(|a| shared.share(a)),
             });
         }
-        changed.then_some(action)
+        changed.then_some((was, action))
     }
 
     /// [`VrfState::refresh_route_fib`] for non-host prefixes, possibly repeated, pushing the
@@ -408,13 +418,13 @@ impl VrfState {
         &mut self,
         marks: &[Mark],
         shared: &mut SharedActions,
-        changes: &mut Vec<(IpNet, Option<FibAction>)>,
+        changes: &mut Vec<(IpNet, Replaced)>,
     ) {
         let bulk = marks.len() >= BULK_REMOVAL && marks.len() * 8 >= self.table.len();
         let mut emptied = false;
         for mark in marks {
-            if let Some(action) = self.refresh_route_fib(*mark, shared, bulk, &mut emptied) {
-                changes.push((mark.prefix, action));
+            if let Some(replaced) = self.refresh_route_fib(*mark, shared, bulk, &mut emptied) {
+                changes.push((mark.prefix, replaced));
             }
         }
         if emptied {
@@ -452,6 +462,9 @@ impl VrfState {
         first
     }
 }
+
+/// A FIB entry's change: the action it had and the one it has now (`None`: not in the FIB).
+type Replaced = (Option<FibAction>, Option<FibAction>);
 
 /// One shared copy of each FIB action the tables' entries hold (8 bytes an entry where the
 /// action inline took 24), and the last one handed out: a full table from one neighbor
@@ -825,16 +838,11 @@ impl BestFrom {
     }
 }
 
-/// Sorts `(key, value)` pairs by key and keeps the last pair of each key (marks of one thing
-/// taken several times, the later one true).
 /// Distinct prefixes' FIB changes in prefix order, handed to `emit`. Sorting a commit's tens
 /// of thousands of changes by [`IpNet`] moved 40-byte items through comparisons of the enum;
 /// IPv4 prefixes (the usual commit) sort instead as one `u64` each — address, length and the
 /// change's place — and are then taken from their places in that order.
-fn in_prefix_order(
-    mut changes: Vec<(IpNet, Option<FibAction>)>,
-    mut emit: impl FnMut(IpNet, Option<FibAction>),
-) {
+fn in_prefix_order<T: Default>(mut changes: Vec<(IpNet, T)>, mut emit: impl FnMut(IpNet, T)) {
     const PLACE_BITS: u32 = 24;
     let packed: Option<Vec<u64>> = if changes.len() < 1 << PLACE_BITS {
         changes
@@ -853,19 +861,21 @@ fn in_prefix_order(
             keys.sort_unstable();
             let mask = (1u64 << PLACE_BITS) - 1;
             for k in keys {
-                let (prefix, action) = &mut changes[(k & mask) as usize];
-                emit(*prefix, action.take());
+                let (prefix, change) = &mut changes[(k & mask) as usize];
+                emit(*prefix, std::mem::take(change));
             }
         }
         None => {
             changes.sort_unstable_by_key(|(prefix, _)| *prefix);
-            for (prefix, action) in changes {
-                emit(prefix, action);
+            for (prefix, change) in changes {
+                emit(prefix, change);
             }
         }
     }
 }
 
+/// Sorts `(key, value)` pairs by key and keeps the last pair of each key (marks of one thing
+/// taken several times, the later one true).
 pub fn sort_keeping_last<K: Ord + Clone, V: Clone>(items: &mut Vec<(K, V)>) {
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items.dedup_by(|later, kept| {
@@ -2072,7 +2082,7 @@ impl Rib {
             });
             hosts.sort_unstable();
             hosts.dedup();
-            let mut changes: Vec<(IpNet, Option<FibAction>)> =
+            let mut changes: Vec<(IpNet, Replaced)> =
                 Vec::with_capacity(routes.len() + hosts.len());
             state.refresh_route_fibs(&routes, &mut self.fib_actions, &mut changes);
             drop(routes);
@@ -2084,15 +2094,15 @@ impl Rib {
                     &mut self.adjacencies,
                     *prefix,
                 );
-                if state.install(*prefix, &action, &mut self.fib_actions) {
-                    changes.push((*prefix, action));
+                if let Some(old) = state.install(*prefix, &action, &mut self.fib_actions) {
+                    changes.push((*prefix, (old, action)));
                 }
             }
             // Sorted: the data plane numbers next hops and groups in the order of the changes,
             // so sorted changes give the same numbers from run to run (what a snapshot of the
             // switch checks), where the order marked follows hash order in places.
-            in_prefix_order(changes, |prefix, action| {
-                delta.changes.push(&vrf, prefix, action)
+            in_prefix_order(changes, |prefix, (old, action)| {
+                delta.changes.push(&vrf, prefix, old, action)
             });
         }
         let mut vpn_changed = std::mem::take(&mut self.vpn_changed);

@@ -202,11 +202,13 @@ fn own_route_beats_leaked_route_for_the_same_prefix() {
             FibChange {
                 vrf: Arc::from("VRF-B"),
                 prefix: net("10.1.1.0/24"),
+                old: Some(fwd("Ethernet3", "10.3.0.2")),
                 action: None
             },
             FibChange {
                 vrf: Arc::from("VRF-C"),
                 prefix: net("10.1.1.0/24"),
+                old: Some(fwd("Ethernet3", "10.3.0.2")),
                 action: Some(fwd("Ethernet1", "10.1.0.2")),
             },
         ]
@@ -960,14 +962,15 @@ impl Replayed {
     fn take(&mut self, rib: &mut Rib) {
         let delta = rib.take_delta();
         for c in delta.changes {
-            match c.action {
-                Some(a) => {
-                    self.fib.insert((c.vrf.to_string(), c.prefix), a);
-                }
-                None => {
-                    self.fib.remove(&(c.vrf.to_string(), c.prefix));
-                }
-            }
+            // Each change says what it replaces (what the data plane reads instead of a copy
+            // of the FIB): the entry as the deltas so far left it, and never itself.
+            let key = (c.vrf.to_string(), c.prefix);
+            let was = match c.action {
+                Some(a) => self.fib.insert(key, a),
+                None => self.fib.remove(&key),
+            };
+            assert_eq!(c.old, was, "{} {}", c.vrf, c.prefix);
+            assert_ne!(c.old.as_ref(), self.fib.get(&(c.vrf.to_string(), c.prefix)));
         }
         for (key, from) in delta.vpn_changed {
             let sources = rib.vpn_table().get(&key).map(|paths| {

@@ -361,12 +361,8 @@ fn p4_entries_are_the_main_loops_and_formatted_here() {
     assert!(error(&r, "p4 entries", false).contains("main loop"));
     assert!(Request::new(["show", "p4", "entries"], false).is_p4_entries());
     assert!(!Request::new(["p4"], false).is_p4_entries());
-    let entities: Vec<p4rt::entity::Entity> = r
-        .dataplane()
-        .reconcile(&[])
-        .into_iter()
-        .map(|u| u.entity)
-        .collect();
+    let entities: Vec<p4rt::entity::Entity> =
+        r.reconcile(&[]).into_iter().map(|u| u.entity).collect();
     let Response::Text(t) = p4_entries(&entities, false) else {
         panic!("text")
     };

@@ -58,8 +58,8 @@ fn a_leaked_route_points_at_the_exporting_vrfs_nexthop() {
         .apply(config::parse("seed.toml", SEED_LAB).unwrap())
         .unwrap();
     let routes: Vec<TableEntry> = router
-        .dataplane()
-        .entities()
+        .switch_entities()
+        .into_iter()
         .filter_map(|e| match e {
             Entity::Table(t) if t.table == names::IPV4_LPM => Some(t),
             _ => None,
@@ -172,7 +172,7 @@ fn reconcile_fixes_a_switch_that_drifted() {
     router
         .apply(config::parse("seed.toml", SEED_LAB).unwrap())
         .unwrap();
-    let mut actual: Vec<Entity> = router.dataplane().entities().collect();
+    let mut actual: Vec<Entity> = router.switch_entities();
     let removed = actual.remove(actual.len() - 1);
     let stray = Entity::Table(TableEntry {
         table: names::IPV4_LPM.into(),
@@ -190,7 +190,7 @@ fn reconcile_fixes_a_switch_that_drifted() {
         priority: 0,
     });
     actual.push(stray.clone());
-    let repair = router.dataplane().reconcile(&actual);
+    let repair = router.reconcile(&actual);
     assert_eq!(
         repair,
         vec![
@@ -223,8 +223,9 @@ fn ids_run_out_cleanly_and_come_back() {
     assert_eq!(ids.get_or_alloc(&9).unwrap(), 2);
 }
 
-#[test]
-fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
+/// A topology with VRF `a`, its interface `e1` and the neighbor 10.0.0.2 there; that
+/// neighbor's adjacency.
+fn one_vrf_topology() -> (Topology, Adjacency) {
     let mut topology = Topology {
         router_mac: Some(Mac([2, 0, 0, 0, 0, 1])),
         ..Default::default()
@@ -238,29 +239,45 @@ fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
         (adj.interface.clone(), adj.address),
         Mac([2, 0, 0, 0, 0, 2]),
     );
-    let delta = FibDelta {
+    (topology, adj)
+}
+
+/// A delta of one change.
+fn change(vrf: &str, prefix: &str, old: Option<FibAction>, action: Option<FibAction>) -> FibDelta {
+    FibDelta {
         changes: vec![rib::FibChange {
-            vrf: Arc::from("a"),
-            prefix: "10.9.0.0/16".parse().unwrap(),
-            action: Some(FibAction::Forward([adj].into())),
+            vrf: Arc::from(vrf),
+            prefix: prefix.parse().unwrap(),
+            old,
+            action,
         }]
         .into_iter()
         .collect(),
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
+    let (topology, adj) = one_vrf_topology();
+    let forward = FibAction::Forward([adj].into());
     let mut dp = Dataplane::new();
-    dp.apply(&topology, &delta).unwrap();
+    dp.apply(
+        &topology,
+        &change("a", "10.9.0.0/16", None, Some(forward.clone())),
+    )
+    .unwrap();
     assert_eq!(
         dp.entity_count(),
         6,
         "rif, interface, my_station, nexthop, member, route"
     );
-    // The VRF and its interface leave without the RIB withdrawing the route (it always does
-    // in the same delta; this is the safety net): nothing of it stays behind.
+    // The VRF and its interface leave; the RIB withdraws the VRF's routes in the same delta.
     let mut without = topology.clone();
     without.vrfs.clear();
     without.interfaces.clear();
-    let updates = dp.apply(&without, &FibDelta::default()).unwrap();
+    let withdrawn = change("a", "10.9.0.0/16", Some(forward), None);
+    let updates = dp.apply(&without, &withdrawn).unwrap();
     assert!(
         updates.iter().all(|u| u.kind == UpdateKind::Delete),
         "{updates:?}"
@@ -268,6 +285,122 @@ fn route_entries_of_a_vrf_that_left_the_topology_go_with_it() {
     assert_eq!(table_of(&updates[0]), names::IPV4_LPM);
     assert_eq!(dp.entity_count(), 1, "only my_station is left");
     assert_eq!(dp.vrf_id("a"), None);
+}
+
+/// A route the data plane cannot program (its neighbor unknown to the topology, or no ECMP
+/// group id left) keeps what the switch held, is listed as refused, and is programmed by a
+/// later change once it can be; nothing it took is left behind.
+#[test]
+fn a_route_that_cannot_be_programmed_keeps_its_entry_until_it_can_be() {
+    let (mut topology, adj) = one_vrf_topology();
+    let other = Adjacency::new(Arc::from("e1"), "10.0.0.3".parse().unwrap());
+    let to = |adjs: &[&Adjacency]| FibAction::Forward(adjs.iter().map(|a| (*a).clone()).collect());
+    let mut dp = Dataplane::new();
+    dp.apply(
+        &topology,
+        &change("a", "10.9.0.0/16", None, Some(to(&[&adj]))),
+    )
+    .unwrap();
+    let before = dp.entity_count();
+    // To a neighbor the topology does not have: refused, the entry stays.
+    let updates = dp
+        .apply(
+            &topology,
+            &change("a", "10.9.0.0/16", Some(to(&[&adj])), Some(to(&[&other]))),
+        )
+        .unwrap();
+    assert_eq!(updates, vec![]);
+    assert_eq!(dp.refused_routes(), 1);
+    assert_eq!(dp.entity_count(), before);
+    let fib_now = [(
+        Arc::from("a"),
+        "10.9.0.0/16".parse().unwrap(),
+        to(&[&other]),
+    )];
+    let entities = |dp: &Dataplane| -> Vec<Entity> {
+        dp.entities(fib_now.iter().map(|(v, p, a)| (v, *p, a)))
+            .collect()
+    };
+    let held = entities(&dp);
+    assert_eq!(held.len(), before);
+    assert!(held.contains(&route_entity(
+        (1, "10.9.0.0/16".parse().unwrap()),
+        RouteAction::Nexthop(1)
+    )));
+    // An unrelated change while the neighbor is still unknown: tried again, still refused.
+    let unrelated = change("a", "10.8.0.0/16", None, Some(FibAction::Drop));
+    let updates = dp.apply(&topology, &unrelated).unwrap();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(dp.refused_routes(), 1);
+    // The neighbor is configured: the next change programs the route, the old nexthop goes.
+    topology.neighbors.insert(
+        (other.interface.clone(), other.address),
+        Mac([2, 0, 0, 0, 0, 3]),
+    );
+    let updates = dp.apply(&topology, &FibDelta::default()).unwrap();
+    assert_eq!(dp.refused_routes(), 0);
+    let kinds: Vec<(UpdateKind, String)> = updates.iter().map(|u| (u.kind, table_of(u))).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (UpdateKind::Insert, names::NEXTHOP.to_string()),
+            (UpdateKind::Insert, "member".to_string()),
+            (UpdateKind::Modify, names::IPV4_LPM.to_string()),
+            (UpdateKind::Delete, "member".to_string()),
+            (UpdateKind::Delete, names::NEXTHOP.to_string()),
+        ]
+    );
+
+    // Out of ECMP group ids: an ECMP route is refused and takes no nexthop with it.
+    let mut dp = Dataplane::new();
+    dp.group_ids = Ids::new("ECMP group", 0);
+    let ecmp = to(&[&adj, &other]);
+    let updates = dp
+        .apply(
+            &topology,
+            &change("a", "10.7.0.0/16", None, Some(ecmp.clone())),
+        )
+        .unwrap();
+    assert_eq!(dp.refused_routes(), 1);
+    assert!(
+        updates
+            .iter()
+            .all(|u| !matches!(table_of(u).as_str(), "member")
+                && table_of(u) != names::NEXTHOP
+                && table_of(u) != names::IPV4_LPM),
+        "{updates:?}"
+    );
+    assert!(dp.nexthop_ids.by_key.is_empty());
+    // Withdrawn while refused: nothing was installed, nothing to delete.
+    let updates = dp
+        .apply(
+            &topology,
+            &change("a", "10.7.0.0/16", Some(ecmp.clone()), None),
+        )
+        .unwrap();
+    assert!(
+        updates.iter().all(|u| table_of(u) != names::IPV4_LPM),
+        "{updates:?}"
+    );
+    assert_eq!(dp.refused_routes(), 0);
+
+    // Out of nexthop ids at the second member: the first member's nexthop and the group's id
+    // are given back.
+    let mut dp = Dataplane::new();
+    dp.nexthop_ids = Ids::new("nexthop", 1);
+    let updates = dp
+        .apply(&topology, &change("a", "10.6.0.0/16", None, Some(ecmp)))
+        .unwrap();
+    assert_eq!(dp.refused_routes(), 1);
+    assert!(dp.nexthop_ids.by_key.is_empty());
+    assert!(dp.group_ids.by_key.is_empty());
+    assert!(
+        updates.iter().all(|u| !matches!(
+            table_of(u).as_str(),
+            "member" | "group" | names::NEXTHOP | names::ECMP_GROUP | names::IPV4_LPM
+        )),
+        "{updates:?}"
+    );
 }
 
 #[test]
@@ -368,9 +501,11 @@ fn random_deltas_keep_switch_routes_and_counts_exact() {
         // Few prefixes and small deltas, so that entries are often the last reference on
         // what they point at; a few large ones, then everything withdrawn.
         let (prefixes, n) = if round % 100 < 95 { (5, 6) } else { (80, 60) };
-        let mut changes = Vec::new();
+        // Each change with the action it replaces, as the RIB gives them: the model's as the
+        // changes before it left it (a key may repeat), and never the same as the new one.
+        let mut wanted: Vec<(usize, IpNet, Option<FibAction>)> = Vec::new();
         if round % 100 == 99 {
-            changes.extend(fib.keys().map(|(vrf, prefix)| (*vrf, *prefix, None)));
+            wanted.extend(fib.keys().map(|(vrf, prefix)| (*vrf, *prefix, None)));
         }
         for _ in 0..rand(n) {
             let vrf = rand(2) as usize;
@@ -385,24 +520,26 @@ fn random_deltas_keep_switch_routes_and_counts_exact() {
                 )),
                 _ => Some(FibAction::Forward(sets[rand(7) as usize].clone())),
             };
-            changes.push((vrf, prefix, action));
+            wanted.push((vrf, prefix, action));
         }
-        changes.sort_by_key(|c| c.0);
-        for (vrf, prefix, action) in &changes {
-            match action {
-                Some(a) => fib.insert((*vrf, *prefix), a.clone()),
-                None => fib.remove(&(*vrf, *prefix)),
+        wanted.sort_by_key(|c| c.0);
+        let mut changes = Vec::new();
+        for (vrf, prefix, action) in wanted {
+            let old = match &action {
+                Some(a) => fib.insert((vrf, prefix), a.clone()),
+                None => fib.remove(&(vrf, prefix)),
             };
-        }
-        let delta = FibDelta {
-            changes: changes
-                .into_iter()
-                .map(|(vrf, prefix, action)| rib::FibChange {
+            if old != action {
+                changes.push(rib::FibChange {
                     vrf: vrfs[vrf].clone(),
                     prefix,
+                    old,
                     action,
-                })
-                .collect(),
+                });
+            }
+        }
+        let delta = FibDelta {
+            changes: changes.into_iter().collect(),
             ..Default::default()
         };
         let updates = if round % 2 == 0 {
@@ -437,7 +574,11 @@ fn random_deltas_keep_switch_routes_and_counts_exact() {
             }
         }
         largest = largest.max(fib.len());
-        let want: BTreeMap<EntityKey, Entity> = dp.entities().map(|e| (e.key(), e)).collect();
+        let fib_entries = fib
+            .iter()
+            .map(|((vrf, prefix), a)| (&vrfs[*vrf], *prefix, a));
+        let want: BTreeMap<EntityKey, Entity> =
+            dp.entities(fib_entries).map(|e| (e.key(), e)).collect();
         assert_eq!(switch, want, "round {round}");
 
         // Every route forwards as the model says.
@@ -460,10 +601,41 @@ fn random_deltas_keep_switch_routes_and_counts_exact() {
             };
             call.params[1].1.as_ref().try_into().unwrap()
         };
-        assert_eq!(dp.routes.len(), fib.len());
+        // The route entries as the model switch holds them, in ids.
+        let routes: BTreeMap<RouteKey, RouteAction> = switch
+            .values()
+            .filter_map(|e| match e {
+                Entity::Table(t) if t.table == names::IPV4_LPM => Some(t),
+                _ => None,
+            })
+            .map(|t| {
+                let (MatchValue::Exact(vrf), MatchValue::Lpm { value, prefix_len }) =
+                    (&t.matches[0].value, &t.matches[1].value)
+                else {
+                    panic!("{t:?}")
+                };
+                let vrf = u16::from_be_bytes(vrf.as_ref().try_into().unwrap());
+                let addr: [u8; 4] = value.as_ref().try_into().unwrap();
+                let prefix = IpNet::new(IpAddr::from(addr), *prefix_len as u8).unwrap();
+                let TableAction::Action(call) = &t.action else {
+                    panic!("{t:?}")
+                };
+                let id = || u16::from_be_bytes(call.params[0].1.as_ref().try_into().unwrap());
+                let action = match call.action.as_str() {
+                    names::SET_NEXTHOP => RouteAction::Nexthop(id()),
+                    names::SET_ECMP_GROUP => RouteAction::Group(id()),
+                    names::DROP => RouteAction::Drop,
+                    names::PUNT => RouteAction::Punt,
+                    other => panic!("{other}"),
+                };
+                ((vrf, prefix), action)
+            })
+            .collect();
+        assert_eq!(routes.len(), fib.len());
+        assert_eq!(dp.route_count, fib.len());
         for ((vrf, prefix), action) in &fib {
             let id = dp.vrf_id(&vrfs[*vrf]).unwrap();
-            let got = dp.routes.get((id, *prefix));
+            let got = routes.get(&(id, *prefix)).copied();
             match (action, got) {
                 (FibAction::Drop, Some(RouteAction::Drop)) => {}
                 (FibAction::Punt, Some(RouteAction::Punt)) => {}
@@ -490,8 +662,8 @@ fn random_deltas_keep_switch_routes_and_counts_exact() {
         // Counts: references from routes, and from groups on their nexthops.
         let mut nexthop_refs = vec![0u32; dp.nexthop_refs.len()];
         let mut group_refs = vec![0u32; dp.group_refs.len()];
-        for (_, action) in dp.routes.iter() {
-            match action {
+        for action in routes.values() {
+            match *action {
                 RouteAction::Nexthop(id) => nexthop_refs[id as usize] += 1,
                 RouteAction::Group(id) => group_refs[id as usize] += 1,
                 _ => {}
