@@ -1,7 +1,7 @@
 //! Open-addressing tables with linear probing, and what they share: the index of positions by
 //! hash ([`PositionIndex`]) that the RIB's tables and the embedded switch's tables find their
-//! entries with; removing a slot without leaving a tombstone (also the data plane's IPv4 route
-//! entries in `p4vrf`); loading a slot into the cache ahead of a search.
+//! entries with; removing a slot without leaving a tombstone; loading a slot into the cache
+//! ahead of a search.
 
 mod position_index;
 pub use position_index::PositionIndex;
