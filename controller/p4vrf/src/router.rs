@@ -384,7 +384,7 @@ pub struct Translation {
 
 impl Translation {
     /// Whether the delta changes no FIB entry. The data plane may still have updates to
-    /// make then (after a failed translation), but none that are worth a thread.
+    /// make then (routes it refused before, tried again), but none that are worth a thread.
     pub fn changes_nothing(&self) -> bool {
         self.delta.changes.is_empty()
     }
