@@ -459,16 +459,33 @@ impl Dataplane {
 
     /// Records every change of a delta as refused: its entry keeps what the switch holds.
     fn refuse_all(&mut self, delta: &FibDelta) {
+        let mut refused = std::mem::take(&mut self.refused);
         let mut recent = None;
         for change in delta.changes.iter() {
-            let key = (change.vrf.clone(), change.prefix);
-            let installed = match self.refused.remove(&key) {
-                Some(r) => r.installed,
-                None => self.installed(change.old, Some(&mut recent)),
-            };
+            let installed = self.held_before(&mut refused, change, &mut recent);
             let wanted = change.action.cloned();
-            self.refused.insert(key, Refused { installed, wanted });
+            refused.insert(
+                (change.vrf.clone(), change.prefix),
+                Refused { installed, wanted },
+            );
         }
+        self.refused = refused;
+    }
+
+    /// What the switch holds for a change's entry before it: the entry's as refused (taken out
+    /// of `refused`), else the action the change replaces, in the ids it holds.
+    fn held_before(
+        &self,
+        refused: &mut BTreeMap<(rib::VrfName, IpNet), Refused>,
+        change: rib::FibChangeRef<'_>,
+        recent: &mut Option<(Adjacencies, RouteAction)>,
+    ) -> Option<RouteAction> {
+        if !refused.is_empty() {
+            if let Some(r) = refused.remove(&(change.vrf.clone(), change.prefix)) {
+                return r.installed;
+            }
+        }
+        self.installed(change.old, Some(recent))
     }
 
     fn set(&mut self, touched: &mut Touched, key: Key, entity: Option<Entity>) {
@@ -659,15 +676,7 @@ impl Dataplane {
             ..Recent::default()
         };
         for change in delta.changes.iter() {
-            let was_refused = if earlier.is_empty() {
-                None
-            } else {
-                earlier.remove(&(change.vrf.clone(), change.prefix))
-            };
-            let installed = match was_refused {
-                Some(r) => r.installed,
-                None => self.installed(change.old, Some(&mut recent.old)),
-            };
+            let installed = self.held_before(&mut earlier, change, &mut recent.old);
             let route = (change.vrf, change.prefix);
             self.set_route(
                 topology,
@@ -770,10 +779,8 @@ impl Dataplane {
             Some(FibAction::Forward(adjs)) => adjs,
         };
         // Checked against the topology in this change already, and its ids found.
-        if let Some((last, action)) = &recent.new {
-            if (Arc::ptr_eq(last, adjs) || last == adjs) && self.holds(*action) {
-                return Ok((Some(*action), true));
-            }
+        if let Some(action) = self.recalled(recent.new.as_ref(), adjs) {
+            return Ok((Some(action), true));
         }
         for adj in adjs.iter() {
             if !topology.interfaces.contains_key(&*adj.interface) {
@@ -813,10 +820,8 @@ impl Dataplane {
             FibAction::Punt => return Some(RouteAction::Punt),
             FibAction::Forward(adjs) => adjs,
         };
-        if let Some(Some((last, action))) = recent.as_deref() {
-            if (Arc::ptr_eq(last, adjs) || last == adjs) && self.holds(*action) {
-                return Some(*action);
-            }
+        if let Some(action) = self.recalled(recent.as_deref().and_then(Option::as_ref), adjs) {
+            return Some(action);
         }
         let action = self.held_action(adjs);
         // An installed action holds its ids until its last entry lets go of them.
@@ -825,6 +830,17 @@ impl Dataplane {
             *recent = Some((adjs.clone(), a));
         }
         action
+    }
+
+    /// The action kept for the last adjacencies seen ([`Recent`]), when `adjs` are those and
+    /// its ids are still held.
+    fn recalled(
+        &self,
+        last: Option<&(Adjacencies, RouteAction)>,
+        adjs: &Adjacencies,
+    ) -> Option<RouteAction> {
+        let (last, action) = last?;
+        ((Arc::ptr_eq(last, adjs) || last == adjs) && self.holds(*action)).then_some(*action)
     }
 
     /// Whether the ids of a route action are held (its count is above zero), so the action

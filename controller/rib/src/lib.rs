@@ -364,9 +364,9 @@ impl VrfState {
 
     /// [`VrfState::install`] for a prefix that is not a host prefix, whose FIB action is its
     /// selected route's (no neighbor's host entry can stand in): computed and recorded in one
-    /// search of the table. The old and the new action, if it changed. With `keep_emptied`, an entry left
-    /// without candidates stays in the table (its action cleared) for the caller to remove in
-    /// bulk, and `emptied` is set.
+    /// search of the table. The old and the new action, if it changed. With `keep_emptied`,
+    /// an entry left without candidates stays in the table (its action cleared) for the caller
+    /// to remove in bulk, and `emptied` is set.
     fn refresh_route_fib(
         &mut self,
         Mark { prefix, at }: Mark,
