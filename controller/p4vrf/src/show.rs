@@ -43,7 +43,7 @@ fn via(route: &Route) -> String {
         }
         Forward::Blackhole => format!(
             "[{}/0] is directly connected{origin}, Null0",
-            route.distance
+            route.distance()
         ),
         Forward::Unresolved(nh) => format!("via {nh} (inaccessible)"),
         Forward::Nexthops(adjs) => {
@@ -59,7 +59,7 @@ fn via(route: &Route) -> String {
                 .collect();
             format!(
                 "[{}/0] {}",
-                route.distance,
+                route.distance(),
                 hops.join("\n                               ")
             )
         }
@@ -96,7 +96,7 @@ pub fn ip_route_vrf(rib: &Rib, vrf: &str, family: Family) -> String {
     for (prefix, route) in routes {
         let code = format!(
             "{}{}",
-            route.protocol.code(),
+            route.protocol().code(),
             if route.leaked().is_some() { " +" } else { "" }
         );
         let tag = if route.tag() != 0 {

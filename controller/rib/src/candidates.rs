@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use vpn_types::RouteDistinguisher;
 
-use crate::small_map::{Keyed, KeyedSlice};
+use crate::small_map::{Keyed, KeyedSlice, Packed};
 use crate::{PathSource, Protocol, Route};
 
 /// Which candidate of a prefix a route is, borrowed from the route
@@ -73,18 +73,18 @@ impl Route {
             if let Some(leak) = &origin.leaked {
                 return CandidateRef::Imported(&leak.rd, &leak.source);
             }
-            if let (Protocol::Bgp, Some(peer)) = (self.protocol, &origin.peer) {
+            if let (Protocol::Bgp, Some(peer)) = (self.protocol(), &origin.peer) {
                 return CandidateRef::Peer(&peer.addr);
             }
         }
-        CandidateRef::Own(self.protocol)
+        CandidateRef::Own(self.protocol())
     }
 }
 
 /// The candidate routes of one prefix, in candidate order ([`CandidateRef`]), at most one per
 /// key: what a route's key is read from (its protocol, origin) must not change while it is
 /// here; the rest may ([`KeyedSlice::get_mut`]).
-pub type Candidates = KeyedSlice<Route>;
+pub type Candidates = KeyedSlice<Route, Packed<Route>>;
 
 impl Keyed for Route {
     type Key<'a> = CandidateRef<'a>;
@@ -148,7 +148,12 @@ mod tests {
         };
         let mut route = Route::local(protocol, Forward::Blackhole, tag);
         let forward = route.forward().clone();
-        route.set_via(crate::RouteVia::new(forward, origin.map(Arc::new)));
+        route.set_via(crate::RouteVia::new(
+            protocol,
+            protocol.default_distance(),
+            forward,
+            origin.map(Arc::new),
+        ));
         route
     }
 

@@ -146,10 +146,8 @@ mod tests {
             })
         });
         Route::new(
-            Protocol::Bgp,
-            20,
             Arc::new(attrs),
-            crate::RouteVia::new(Arc::new(Forward::Blackhole), origin),
+            crate::RouteVia::new(Protocol::Bgp, 20, Arc::new(Forward::Blackhole), origin),
         )
     }
 

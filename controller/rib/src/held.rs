@@ -224,7 +224,8 @@ mod tests {
 
     fn rare(tag: u32) -> RareSelection {
         let mut route = Route::local(Protocol::Static, Forward::Blackhole, tag);
-        route.distance = 7;
+        let forward = route.forward().clone();
+        route.set_via(crate::RouteVia::new(Protocol::Static, 7, forward, None));
         RareSelection {
             merged: Some(route),
             bgp_attrs: None,

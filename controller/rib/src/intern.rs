@@ -8,7 +8,7 @@ use std::hash::Hash;
 use foldhash::fast::RandomState;
 use std::sync::Arc;
 
-use crate::{Forward, RouteOrigin, RouteVia};
+use crate::{Forward, Protocol, RouteOrigin, RouteVia};
 
 /// A set of shared values: equal values come back as the same `Arc`.
 #[derive(Debug)]
@@ -97,13 +97,13 @@ fn grown_since_purge(len: usize, kept: usize) -> bool {
     len > 4096 && len > 2 * kept
 }
 
-/// The shared [`RouteVia`] of a forwarding and an origin that are shared already: keyed by
-/// their addresses (equal shared values are one `Arc`, and each via held here keeps its two
+/// The shared [`RouteVia`] of a protocol, a distance, and a forwarding and an origin that are
+/// shared already: keyed by their addresses (equal shared values are one `Arc`, and each via held here keeps its two
 /// alive, so an address is not reused while it is a key), where hashing the values would
 /// hash a leak source's attributes.
 #[derive(Debug, Default)]
 pub(crate) struct Vias {
-    map: HashMap<(usize, usize), Arc<RouteVia>, RandomState>,
+    map: HashMap<(usize, usize, Protocol, u8), Arc<RouteVia>, RandomState>,
     /// Size after the last purge, as [`Interner::purge_if_grown`].
     kept: usize,
     /// The via handed out last: routes come in runs of one neighbor and next hop, or of one
@@ -114,11 +114,15 @@ pub(crate) struct Vias {
 impl Vias {
     pub(crate) fn via(
         &mut self,
+        protocol: Protocol,
+        distance: u8,
         forward: &Arc<Forward>,
         origin: Option<&Arc<RouteOrigin>>,
     ) -> Arc<RouteVia> {
         let same = |v: &RouteVia| {
-            Arc::ptr_eq(&v.forward, forward)
+            v.protocol == protocol
+                && v.distance == distance
+                && Arc::ptr_eq(&v.forward, forward)
                 && match (&v.origin, origin) {
                     (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                     (None, None) => true,
@@ -133,11 +137,13 @@ impl Vias {
         let key = (
             Arc::as_ptr(forward) as usize,
             origin.map_or(0, |o| Arc::as_ptr(o) as usize),
+            protocol,
+            distance,
         );
         let via = self
             .map
             .entry(key)
-            .or_insert_with(|| RouteVia::new(forward.clone(), origin.cloned()))
+            .or_insert_with(|| RouteVia::new(protocol, distance, forward.clone(), origin.cloned()))
             .clone();
         self.last = Some(via.clone());
         via

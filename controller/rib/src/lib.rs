@@ -22,6 +22,7 @@ mod held;
 mod intern;
 mod policy_ref;
 mod route;
+mod shared;
 pub mod small_map;
 mod table;
 
@@ -235,8 +236,8 @@ impl PrefixEntry {
     /// Administrative distance first; between BGP paths the decision process; otherwise the
     /// candidate order (own before learned before imported).
     fn rank(a: &Route, b: &Route, o: &DecisionOptions) -> Ordering {
-        a.distance.cmp(&b.distance).then_with(|| {
-            if a.protocol == Protocol::Bgp && b.protocol == Protocol::Bgp {
+        a.distance().cmp(&b.distance()).then_with(|| {
+            if a.protocol() == Protocol::Bgp && b.protocol() == Protocol::Bgp {
                 decision::compare(a, b, o).then_with(|| a.candidate().cmp(&b.candidate()))
             } else {
                 a.candidate().cmp(&b.candidate())
@@ -254,14 +255,14 @@ impl PrefixEntry {
             .filter(|(_, r)| r.is_usable())
             .min_by(|a, b| Self::rank(a.1, b.1, o))?;
         let mut merged = None;
-        if o.maximum_paths > 1 && best.protocol == Protocol::Bgp {
+        if o.maximum_paths > 1 && best.protocol() == Protocol::Bgp {
             let mut equal: Vec<&Route> = self
                 .candidates
                 .iter()
                 .filter(|r| {
                     r.is_usable()
-                        && r.protocol == Protocol::Bgp
-                        && r.distance == best.distance
+                        && r.protocol() == Protocol::Bgp
+                        && r.distance() == best.distance()
                         && decision::multipath_equal(best, r, o)
                 })
                 .collect();
@@ -277,6 +278,8 @@ impl PrefixEntry {
             if adjs.len() > 1 {
                 let mut route = best.clone();
                 route.set_via(RouteVia::new(
+                    best.protocol(),
+                    best.distance(),
                     Arc::new(Forward::Nexthops(adjs.into())),
                     best.origin().cloned(),
                 ));
@@ -1167,10 +1170,13 @@ impl Importer<'_> {
                     }),
                 });
                 wanted.push(Route::new(
-                    Protocol::Bgp,
-                    Protocol::Bgp.default_distance(),
                     attrs,
-                    self.vias.via(&path.forward, Some(&origin)),
+                    self.vias.via(
+                        Protocol::Bgp,
+                        Protocol::Bgp.default_distance(),
+                        &path.forward,
+                        Some(&origin),
+                    ),
                 ));
             }
         }
@@ -1303,15 +1309,19 @@ impl Rib {
         prefix: IpNet,
         mut route: Route,
     ) -> Result<(), RibError> {
-        if route.protocol == Protocol::Bgp || route.leaked().is_some() {
-            return Err(RibError::NotOwnProtocol(route.protocol));
+        let protocol = route.protocol();
+        if protocol == Protocol::Bgp || route.leaked().is_some() {
+            return Err(RibError::NotOwnProtocol(protocol));
         }
         let name = self.known_vrf(vrf)?;
         // Thousands of static routes share a handful of attribute sets (protocol and tag) and
         // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
         let forward = self.share_arc(route.forward().clone());
-        route.set_via(self.vias.via(&forward, route.origin()));
+        route.set_via(
+            self.vias
+                .via(protocol, route.distance(), &forward, route.origin()),
+        );
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -1319,7 +1329,7 @@ impl Rib {
             .expect("known")
             .table
             .get_or_default(prefix);
-        let key = CandidateRef::Own(route.protocol);
+        let key = CandidateRef::Own(protocol);
         if entry.candidates.get(key) == Some(&route) {
             return Ok(());
         }
@@ -1332,7 +1342,7 @@ impl Rib {
             subnet_changed = true;
         }
         if let (Protocol::Connected, Forward::Attached { interface }) =
-            (route.protocol, &**route.forward())
+            (protocol, &**route.forward())
         {
             *self
                 .attached
@@ -1411,10 +1421,13 @@ impl Rib {
         };
         let origin = self.origin_of(peer);
         let route = Route::new(
-            Protocol::Bgp,
-            if peer.ebgp { 20 } else { 200 },
             attrs,
-            self.vias.via(&forward, Some(&origin)),
+            self.vias.via(
+                Protocol::Bgp,
+                if peer.ebgp { 20 } else { 200 },
+                &forward,
+                Some(&origin),
+            ),
         );
         let state = self.vrfs.get_mut(&name).expect("known");
         let mut first_mark = false;
@@ -1956,7 +1969,12 @@ impl Rib {
                         continue;
                     };
                     if **route.forward() != Forward::Blackhole && route.forward() != forward {
-                        let via = self.vias.via(forward, route.origin());
+                        let via = self.vias.via(
+                            route.protocol(),
+                            route.distance(),
+                            forward,
+                            route.origin(),
+                        );
                         route.set_via(via);
                         state.dirty_best.push(Mark::prefix(prefix));
                     }

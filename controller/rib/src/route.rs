@@ -8,6 +8,8 @@ use std::sync::Arc;
 use policy::Attrs;
 use vpn_types::{RouteDistinguisher, RouteTarget};
 
+use crate::shared::Shared;
+
 /// VRF names are shared everywhere (tables, VPN paths, dirty sets): one allocation each.
 pub type VrfName = Arc<str>;
 
@@ -131,24 +133,29 @@ pub struct PeerRef {
 
 /// A route as it sits in one VRF's table.
 ///
-/// A table holds a million of these, so every field is at most a pointer: what many routes
-/// have in common (forwarding and origin, attributes) is shared, one copy per distinct value
-/// (the RIB interns them). 24 bytes, where a `Forward` and a `PeerRef` inline made it 72, the
-/// leak source and the neighbor in two pointers 40, and the forwarding and the origin in two
-/// pointers 32.
+/// A table holds a million of these, so it is two pointers: what many routes have in common
+/// is shared, one copy per distinct value (the RIB interns them) — the attributes, and how the
+/// route forwards, where it came from, its protocol and distance ([`RouteVia`]). 16 bytes,
+/// where a `Forward` and a `PeerRef` inline made it 72, the leak source and the neighbor in
+/// two pointers 40, the forwarding and the origin in two pointers 32, and the protocol and
+/// distance beside the pointers 24. Its first word is never null nor odd: a prefix's
+/// candidates keep their other states there ([`crate::small_map::Packed`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[repr(C)]
 pub struct Route {
-    pub protocol: Protocol,
-    pub distance: u8,
+    /// How it forwards, where it came from, its protocol and distance ([`Route::forward`],
+    /// [`Route::origin`], [`Route::protocol`], [`Route::distance`]). First: see above.
+    via: Shared<RouteVia>,
     /// Path attributes (tag, communities, AS path, …), interned and shared.
     pub attrs: Arc<Attrs>,
-    /// How it forwards and where it came from ([`Route::forward`], [`Route::origin`]).
-    via: Arc<RouteVia>,
 }
 
-/// How a route forwards and where it came from, shared by the routes that have both in common
-/// (a neighbor's routes through one next hop, the routes imported from one RD and source):
-/// one pointer in every [`Route`] where the two were two.
+// SAFETY: a `Route` begins with a `Shared`, a non-null pointer to a `RouteVia` (aligned to 8).
+unsafe impl crate::small_map::StartsWithPointer for Route {}
+
+/// How a route forwards, where it came from, its protocol and its distance, shared by the
+/// routes that have all four in common (a neighbor's routes through one next hop, the routes
+/// imported from one RD and source): one pointer in every [`Route`].
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RouteVia {
     /// How it forwards; shared by the routes that forward alike.
@@ -156,18 +163,31 @@ pub struct RouteVia {
     /// The neighbor it was learned from and, for a leaked route, where it was leaked from;
     /// `None` for the VRF's own routes ([`Route::peer`], [`Route::leaked`]).
     pub origin: Option<Arc<RouteOrigin>>,
+    pub protocol: Protocol,
+    /// Administrative distance: lower wins between protocols for one prefix.
+    pub distance: u8,
 }
 
 impl RouteVia {
-    pub fn new(forward: Arc<Forward>, origin: Option<Arc<RouteOrigin>>) -> Arc<Self> {
-        Arc::new(RouteVia { forward, origin })
+    pub fn new(
+        protocol: Protocol,
+        distance: u8,
+        forward: Arc<Forward>,
+        origin: Option<Arc<RouteOrigin>>,
+    ) -> Arc<Self> {
+        Arc::new(RouteVia {
+            forward,
+            origin,
+            protocol,
+            distance,
+        })
     }
 }
 
 /// Where a route came from, beyond its VRF: the BGP neighbor that sent it (directly, or
 /// through the VPN table) and, for a route imported from the VPN table, its RD, source and
 /// original protocol. Shared by the routes of one origin (the RIB interns them), so a
-/// [`Route`] holds both in one pointer.
+/// [`RouteVia`] holds both in one pointer.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct RouteOrigin {
     pub peer: Option<PeerRef>,
@@ -180,22 +200,38 @@ impl Route {
         let mut attrs = Attrs::new(protocol.into());
         attrs.tag = tag;
         Route::new(
-            protocol,
-            protocol.default_distance(),
             Arc::new(attrs),
-            RouteVia::new(Arc::new(forward), None),
+            RouteVia::new(
+                protocol,
+                protocol.default_distance(),
+                Arc::new(forward),
+                None,
+            ),
         )
     }
 
     /// A route from its parts; the RIB shares `via` among the routes that have the same
-    /// forwarding and origin ([`Route::local`] makes its own).
-    pub fn new(protocol: Protocol, distance: u8, attrs: Arc<Attrs>, via: Arc<RouteVia>) -> Self {
+    /// forwarding, origin, protocol and distance ([`Route::local`] makes its own).
+    pub fn new(attrs: Arc<Attrs>, via: Arc<RouteVia>) -> Self {
         Route {
-            protocol,
-            distance,
+            via: Shared::new(via),
             attrs,
-            via,
         }
+    }
+
+    /// The protocol it came from.
+    pub fn protocol(&self) -> Protocol {
+        self.via.protocol
+    }
+
+    /// Its administrative distance.
+    pub fn distance(&self) -> u8 {
+        self.via.distance
+    }
+
+    /// Its forwarding, origin, protocol and distance, as shared.
+    pub fn via(&self) -> &RouteVia {
+        &self.via
     }
 
     /// How it forwards.
@@ -208,17 +244,17 @@ impl Route {
         self.via.origin.as_ref()
     }
 
-    /// Replaces its forwarding and origin (`via` as the RIB shares it). Among a prefix's
-    /// candidates the origin must stay what it was: the route's key is read from it
-    /// ([`Route::candidate`]).
+    /// Replaces its forwarding, origin, protocol and distance (`via` as the RIB shares it).
+    /// Among a prefix's candidates the origin and protocol must stay what they were: the
+    /// route's key is read from them ([`Route::candidate`]).
     pub fn set_via(&mut self, via: Arc<RouteVia>) {
-        self.via = via;
+        self.via = Shared::new(via);
     }
 
     /// Which shared [`RouteVia`] it holds (the tests' check of the sharing).
     #[cfg(test)]
     pub(crate) fn via_ptr(&self) -> *const RouteVia {
-        Arc::as_ptr(&self.via)
+        self.via.as_ptr()
     }
 
     /// The BGP neighbor the route was learned from (directly, or through the VPN table).
@@ -355,10 +391,13 @@ impl VpnPath {
     /// origin in a new [`RouteVia`]: for comparisons, not for a table).
     pub fn as_route(&self) -> Route {
         Route::new(
-            Protocol::Bgp,
-            Protocol::Bgp.default_distance(),
             self.attrs.clone(),
-            RouteVia::new(self.forward.clone(), self.origin.route.clone()),
+            RouteVia::new(
+                Protocol::Bgp,
+                Protocol::Bgp.default_distance(),
+                self.forward.clone(),
+                self.origin.route.clone(),
+            ),
         )
     }
 }

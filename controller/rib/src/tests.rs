@@ -110,7 +110,7 @@ fn seed_lab_leaks_c_to_a_and_b_and_keeps_a_and_b_apart() {
     let leaked = rib.table("VRF-C").unwrap()[&net("10.1.1.0/24")]
         .best_route()
         .unwrap();
-    assert_eq!(leaked.protocol, Protocol::Bgp);
+    assert_eq!(leaked.protocol(), Protocol::Bgp);
     let src = leaked.leaked().unwrap();
     assert_eq!(
         (&src.source, src.protocol),
@@ -1614,15 +1614,16 @@ fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
 #[cfg(target_pointer_width = "64")]
 fn table_entries_stay_small() {
     use std::mem::size_of;
-    // The forwarding and the origin in one shared `RouteVia`.
-    assert_eq!(size_of::<Route>(), 24);
+    // The forwarding, the origin, the protocol and the distance in one shared `RouteVia`.
+    assert_eq!(size_of::<Route>(), 16);
     // The label held plus one, so its `Option` needs no tag (`VpnLabel`).
     assert_eq!(size_of::<Option<VpnLabel>>(), 4);
     assert_eq!(size_of::<VpnPath>(), 32);
     assert_eq!(size_of::<PathSource>(), 16);
-    // The candidates are routes alone, their keys read from them (`Candidates`).
-    assert_eq!(size_of::<Candidates>(), 24);
-    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 64);
+    // The candidates are routes alone, their keys read from them (`Candidates`), with no tag
+    // beside them (`small_map::Packed`).
+    assert_eq!(size_of::<Candidates>(), 16);
+    assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 56);
     // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
     // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
     assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 48);

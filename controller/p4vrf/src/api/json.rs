@@ -158,9 +158,9 @@ struct RouteTableJson {
 fn route_json(prefix: &IpNet, route: &Route) -> RouteJson {
     RouteJson {
         prefix: prefix.to_string(),
-        protocol: protocol_name(route.protocol),
-        code: route.protocol.code(),
-        distance: route.distance,
+        protocol: protocol_name(route.protocol()),
+        code: route.protocol().code(),
+        distance: route.distance(),
         tag: route.tag(),
         leaked: route.leaked().map(|l| LeakedJson {
             rd: l.rd.to_string(),
