@@ -472,7 +472,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                                 "  Imported path from {src_rd}:{prefix} (neighbor {peer})"
                             );
                         }
-                        (None, Some(_)) if p.path.label.is_some() => {
+                        (None, Some(_)) if p.path.label().is_some() => {
                             let path = a.as_path.text();
                             let _ =
                                 writeln!(out, "  {}", if path.is_empty() { "Local" } else { path });
@@ -489,7 +489,7 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                     let _ = writeln!(
                         out,
                         "    {} from {from}",
-                        next_hop(a, &p.path.forward, family)
+                        next_hop(a, p.path.forward(), family)
                     );
                     let _ = writeln!(
                         out,
@@ -517,16 +517,16 @@ pub fn bgp_vpn_all(rib: &Rib, family: Family, detail: bool) -> String {
                     if let Some(label) = p.path.label() {
                         let _ = writeln!(out, "      mpls labels in/out nolabel/{label}");
                     }
-                    if let Forward::Unresolved(nh) = &*p.path.forward {
+                    if let Forward::Unresolved(nh) = &**p.path.forward() {
                         let _ = writeln!(out, "      Next hop {nh} inaccessible");
                     }
                 }
             } else {
                 for (i, p) in paths.iter().enumerate() {
                     let a = p.attrs;
-                    let valid = !matches!(*p.path.forward, Forward::Unresolved(_));
+                    let valid = !matches!(**p.path.forward(), Forward::Unresolved(_));
                     let network = (i == 0).then_some(prefix);
-                    let nh = next_hop(a, &p.path.forward, family);
+                    let nh = next_hop(a, p.path.forward(), family);
                     let status = format!(" {}", status_code(valid, p.best));
                     path_line(&mut out, &status, network, &nh, a);
                 }

@@ -8,7 +8,7 @@ use std::hash::Hash;
 use foldhash::fast::RandomState;
 use std::sync::Arc;
 
-use crate::{Forward, Protocol, RouteOrigin, RouteVia};
+use crate::{Forward, PathOrigin, PathVia, Protocol, RouteOrigin, RouteVia, VpnLabel};
 
 /// A set of shared values: equal values come back as the same `Arc`.
 #[derive(Debug)]
@@ -97,55 +97,53 @@ fn grown_since_purge(len: usize, kept: usize) -> bool {
     len > 4096 && len > 2 * kept
 }
 
-/// The shared [`RouteVia`] of a protocol, a distance, and a forwarding and an origin that are
-/// shared already: keyed by their addresses (equal shared values are one `Arc`, and each via held here keeps its two
-/// alive, so an address is not reused while it is a key), where hashing the values would
-/// hash a leak source's attributes.
-#[derive(Debug, Default)]
-pub(crate) struct Vias {
-    map: HashMap<(usize, usize, Protocol, u8), Arc<RouteVia>, RandomState>,
+/// A shared pair of a forwarding and an origin that are shared already, with a word of small
+/// values beside them (a route's protocol and distance, a VPN path's label and protocol):
+/// keyed by the addresses of the shared parts (equal shared values are one `Arc`, and each
+/// via held here keeps its parts alive, so an address is not reused while it is a key), where
+/// hashing the values would hash a leak source's attributes.
+pub(crate) type ViaKey = (usize, usize, u32);
+
+fn address<T>(shared: &Arc<T>) -> usize {
+    Arc::as_ptr(shared) as usize
+}
+
+/// The shared vias ([`RouteVia`], [`PathVia`]) of the RIB's routes or VPN paths, one per
+/// [`ViaKey`].
+#[derive(Debug)]
+pub(crate) struct Vias<V> {
+    map: HashMap<ViaKey, Arc<V>, RandomState>,
     /// Size after the last purge, as [`Interner::purge_if_grown`].
     kept: usize,
     /// The via handed out last: routes come in runs of one neighbor and next hop, or of one
     /// RD and source.
-    last: Option<Arc<RouteVia>>,
+    last: Option<(ViaKey, Arc<V>)>,
 }
 
-impl Vias {
-    pub(crate) fn via(
-        &mut self,
-        protocol: Protocol,
-        distance: u8,
-        forward: &Arc<Forward>,
-        origin: Option<&Arc<RouteOrigin>>,
-    ) -> Arc<RouteVia> {
-        let same = |v: &RouteVia| {
-            v.protocol == protocol
-                && v.distance == distance
-                && Arc::ptr_eq(&v.forward, forward)
-                && match (&v.origin, origin) {
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                    (None, None) => true,
-                    _ => false,
-                }
-        };
-        if let Some(last) = &self.last {
-            if same(last) {
+impl<V> Default for Vias<V> {
+    fn default() -> Self {
+        Vias {
+            map: HashMap::default(),
+            kept: 0,
+            last: None,
+        }
+    }
+}
+
+impl<V> Vias<V> {
+    /// The shared via of `key`, made by `make` if there is none.
+    fn share(&mut self, key: ViaKey, make: impl FnOnce() -> V) -> Arc<V> {
+        if let Some((last_key, last)) = &self.last {
+            if *last_key == key {
                 return last.clone();
             }
         }
-        let key = (
-            Arc::as_ptr(forward) as usize,
-            origin.map_or(0, |o| Arc::as_ptr(o) as usize),
-            protocol,
-            distance,
-        );
         let via = self
             .map
             .entry(key)
-            .or_insert_with(|| RouteVia::new(protocol, distance, forward.clone(), origin.cloned()))
+            .or_insert_with(|| Arc::new(make()))
             .clone();
-        self.last = Some(via.clone());
+        self.last = Some((key, via.clone()));
         via
     }
 
@@ -156,6 +154,52 @@ impl Vias {
             self.map.retain(|_, v| Arc::strong_count(v) > 1);
             self.kept = self.map.len();
         }
+    }
+}
+
+impl Vias<RouteVia> {
+    /// The shared via of a route's parts.
+    pub(crate) fn via(
+        &mut self,
+        protocol: Protocol,
+        distance: u8,
+        forward: &Arc<Forward>,
+        origin: Option<&Arc<RouteOrigin>>,
+    ) -> Arc<RouteVia> {
+        let key = (
+            address(forward),
+            origin.map_or(0, address),
+            u32::from(protocol as u8) << 8 | u32::from(distance),
+        );
+        self.share(key, || RouteVia {
+            forward: forward.clone(),
+            origin: origin.cloned(),
+            protocol,
+            distance,
+        })
+    }
+}
+
+impl Vias<PathVia> {
+    /// The shared via of a VPN path's parts.
+    pub(crate) fn via(
+        &mut self,
+        protocol: Protocol,
+        forward: &Arc<Forward>,
+        label: Option<u32>,
+        origin: &Arc<PathOrigin>,
+    ) -> Arc<PathVia> {
+        let key = (
+            address(forward),
+            address(origin),
+            u32::from(protocol as u8) << 24 | label.map_or(0, |l| l + 1),
+        );
+        self.share(key, || PathVia {
+            forward: forward.clone(),
+            origin: origin.clone(),
+            label: label.map(VpnLabel::new),
+            protocol,
+        })
     }
 }
 

@@ -32,9 +32,10 @@ pub use fib_changes::{FibChange, FibChangeRef, FibChanges};
 pub use policy_ref::MapRef;
 pub use route::{
     Adjacencies, Adjacency, FibAction, Forward, LeakSource, Lsp, NeighborAddr, PathOrigin,
-    PathSource, PeerRef, Protocol, Route, RouteOrigin, RouteVia, VpnLabel, VpnPath, VrfName,
+    PathSource, PathVia, PeerRef, Protocol, Route, RouteOrigin, RouteVia, VpnLabel, VpnPath,
+    VrfName,
 };
-pub use small_map::{Keyed, KeyedSlice};
+pub use small_map::{Keyed, KeyedSlice, Packed};
 use table::TableKey;
 pub use table::{KeyedTable, PrefixTable, SplitKey, SplitTable};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
@@ -931,7 +932,7 @@ enum NhUser {
 
 /// The paths of one RD:prefix, keyed by where each came from ([`VpnPath::source`]), in
 /// source order.
-pub type VpnPaths = KeyedSlice<VpnPath>;
+pub type VpnPaths = KeyedSlice<VpnPath, Packed<VpnPath>>;
 
 /// What the VPN table holds for one RD:prefix: its paths, by where they came from. An entry
 /// leaves with its last path. Which VRFs hold candidates imported from it is not kept here
@@ -1068,8 +1069,10 @@ pub struct Rib {
     origins: Interner<RouteOrigin>,
     /// One shared copy of each distinct forwarding routes and paths have.
     forwards: Interner<Forward>,
-    /// One shared copy of each (forwarding, origin) pair routes have.
-    vias: Vias,
+    /// One shared copy of each (forwarding, origin, protocol, distance) routes have.
+    vias: Vias<RouteVia>,
+    /// One shared copy of each (forwarding, origin, label, protocol) VPN paths have.
+    path_vias: Vias<PathVia>,
     /// One shared copy of each neighbor address the tables' keys name.
     neighbor_addrs: Interner<IpAddr>,
     /// One shared copy of each VPN path origin (source and neighbor).
@@ -1127,7 +1130,7 @@ fn is_host(prefix: &IpNet) -> bool {
 struct Importer<'a> {
     vpn: &'a SplitTable<VpnKey, VpnEntry>,
     origins: &'a mut Interner<RouteOrigin>,
-    vias: &'a mut Vias,
+    vias: &'a mut Vias<RouteVia>,
     map_stats: &'a mut BTreeMap<String, RouteMapStats>,
     interned: &'a mut AttrInterner,
     dirty_vrfs: &'a mut BTreeSet<VrfName>,
@@ -1166,7 +1169,7 @@ impl Importer<'_> {
                     leaked: Some(LeakSource {
                         rd,
                         source: source.clone(),
-                        protocol: path.protocol,
+                        protocol: path.protocol(),
                     }),
                 });
                 wanted.push(Route::new(
@@ -1174,7 +1177,7 @@ impl Importer<'_> {
                     self.vias.via(
                         Protocol::Bgp,
                         Protocol::Bgp.default_distance(),
-                        &path.forward,
+                        path.forward(),
                         Some(&origin),
                     ),
                 ));
@@ -1517,7 +1520,7 @@ impl Rib {
                 entry
                     .paths
                     .iter()
-                    .any(|path| matches!(&path.origin.source, PathSource::Peer(a) if **a == peer))
+                    .any(|path| matches!(path.source(), PathSource::Peer(a) if **a == peer))
             })
             .map(|(key, _)| key)
             .collect()
@@ -1578,13 +1581,11 @@ impl Rib {
                     forward
                 }
             };
-            let path = VpnPath {
-                protocol: Protocol::Bgp,
-                forward,
-                attrs: attrs.clone(),
-                label: Some(VpnLabel::new(label)),
-                origin: origin.clone(),
-            };
+            let path = VpnPath::new(
+                attrs.clone(),
+                self.path_vias
+                    .via(Protocol::Bgp, &forward, Some(label), &origin),
+            );
             let (at, entry, _) = self.vpn.get_or_insert_hashed(key, hash, VpnEntry::default);
             // Compared before it goes in, so the path is moved into the entry, not copied.
             if entry.paths.get(source) == Some(&path) {
@@ -2007,8 +2008,12 @@ impl Rib {
                 .get_mut(&key)
                 .and_then(|p| p.paths.get_mut(&PathSource::Peer(peer.clone())))
             {
-                if path.forward != forward {
-                    path.forward = forward;
+                if *path.forward() != forward {
+                    let via = path.via();
+                    let via = self
+                        .path_vias
+                        .via(via.protocol, &forward, path.label(), &via.origin);
+                    path.set_via(via);
                     self.dirty_vpn.push((key, u32::MAX));
                 }
             }
@@ -2132,6 +2137,7 @@ impl Rib {
         self.adjacencies.purge_if_grown();
         self.origins.purge_if_grown();
         self.vias.purge_if_grown();
+        self.path_vias.purge_if_grown();
         self.forwards.purge_if_grown();
         self.neighbor_addrs.purge_if_grown();
         self.path_origins.purge_if_grown();
@@ -2400,13 +2406,10 @@ impl Rib {
                 source: PathSource::Vrf(vrf.clone()),
                 route: origin,
             });
-            Some(VpnPath {
-                protocol,
-                forward,
+            Some(VpnPath::new(
                 attrs,
-                label: None,
-                origin,
-            })
+                self.path_vias.via(protocol, &forward, None, &origin),
+            ))
         });
         let key = (rd, prefix);
         let source = PathSource::Vrf(vrf.clone());
@@ -2685,7 +2688,7 @@ impl Rib {
             .get(key)?
             .paths
             .iter_keyed()
-            .filter(|(_, p)| !matches!(*p.forward, Forward::Unresolved(_)))
+            .filter(|(_, p)| !matches!(**p.forward(), Forward::Unresolved(_)))
             .min_by(|(sa, a), (sb, b)| {
                 decision::compare(&a.as_route(), &b.as_route(), &o).then_with(|| sa.cmp(sb))
             })

@@ -313,20 +313,54 @@ impl fmt::Display for PathSource {
 }
 
 /// One path of an RD:prefix in the VPN table.
+///
+/// A VPN table holds a million of these: two pointers, as a [`Route`] is. How it forwards,
+/// where it came from, its label and protocol are shared ([`PathVia`]): a remote PE's paths
+/// through one next hop with one label share one. 16 bytes, where the forwarding and the
+/// origin as two pointers with the label and protocol beside them made it 32.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[repr(C)]
 pub struct VpnPath {
-    pub protocol: Protocol,
-    /// For a local VRF's export, that VRF's forwarding; for a remote PE's path, the adjacency
-    /// towards the PE with the PE's VPN label, or `Unresolved`. Shared, as in [`Route`].
-    pub forward: Arc<Forward>,
+    /// First: an RD:prefix's paths keep their other states in this word, as a prefix's
+    /// candidates do ([`crate::small_map::Packed`]).
+    via: Shared<PathVia>,
     /// Attributes as exported (after the export-map), route targets among the extended
     /// communities.
     pub attrs: Arc<Attrs>,
-    /// The VPN label a remote PE advertised; `None` for local exports ([`VpnPath::label`]).
-    pub label: Option<VpnLabel>,
+}
+
+// SAFETY: a `VpnPath` begins with a `Shared`, a non-null pointer to a `PathVia` (aligned to 8).
+unsafe impl crate::small_map::StartsWithPointer for VpnPath {}
+
+/// How a VPN path forwards, where it came from, its label and protocol, shared by the paths
+/// that have all four in common (the RIB interns them).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PathVia {
+    /// For a local VRF's export, that VRF's forwarding; for a remote PE's path, the adjacency
+    /// towards the PE with the PE's VPN label, or `Unresolved`. Shared, as in [`RouteVia`].
+    pub forward: Arc<Forward>,
     /// Who put it into the VPN table (its key among the RD:prefix's paths) and the neighbor
     /// it was learned from; shared.
     pub origin: Arc<PathOrigin>,
+    /// The VPN label a remote PE advertised; `None` for local exports ([`VpnPath::label`]).
+    pub label: Option<VpnLabel>,
+    pub protocol: Protocol,
+}
+
+impl PathVia {
+    pub fn new(
+        protocol: Protocol,
+        forward: Arc<Forward>,
+        label: Option<u32>,
+        origin: Arc<PathOrigin>,
+    ) -> Arc<Self> {
+        Arc::new(PathVia {
+            forward,
+            origin,
+            label: label.map(VpnLabel::new),
+            protocol,
+        })
+    }
 }
 
 /// Where a VPN path came from: who put it into the VPN table, which is the path's key among
@@ -340,9 +374,8 @@ pub struct PathOrigin {
     pub route: Option<Arc<RouteOrigin>>,
 }
 
-/// A VPN label as a [`VpnPath`] holds it: the label plus one, never zero, so that
-/// `Option<VpnLabel>` is 4 bytes where an `Option<u32>` is 8 — the difference between a
-/// 40-byte and a 32-byte path, a million times in a VPN table. MPLS labels are 20 bits.
+/// A VPN label as a [`PathVia`] holds it: the label plus one, never zero, so that
+/// `Option<VpnLabel>` is 4 bytes where an `Option<u32>` is 8. MPLS labels are 20 bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VpnLabel(NonZeroU32);
 
@@ -364,19 +397,55 @@ impl fmt::Debug for VpnLabel {
 }
 
 impl VpnPath {
+    /// A path from its parts; the RIB shares `via` among the paths that have the same
+    /// forwarding, origin, label and protocol.
+    pub fn new(attrs: Arc<Attrs>, via: Arc<PathVia>) -> Self {
+        VpnPath {
+            via: Shared::new(via),
+            attrs,
+        }
+    }
+
+    /// Its forwarding, origin, label and protocol, as shared.
+    pub fn via(&self) -> &PathVia {
+        &self.via
+    }
+
+    /// Replaces its forwarding, origin, label and protocol (`via` as the RIB shares it).
+    /// Among an RD:prefix's paths the origin's source must stay what it was: the path's key is
+    /// read from it ([`VpnPath::source`]).
+    pub fn set_via(&mut self, via: Arc<PathVia>) {
+        self.via = Shared::new(via);
+    }
+
+    /// How it forwards.
+    pub fn forward(&self) -> &Arc<Forward> {
+        &self.via.forward
+    }
+
+    /// Who put it into the VPN table and the neighbor it was learned from.
+    pub fn origin(&self) -> &Arc<PathOrigin> {
+        &self.via.origin
+    }
+
+    /// The protocol the route had where it was exported (`B` for a remote PE's).
+    pub fn protocol(&self) -> Protocol {
+        self.via.protocol
+    }
+
     /// The VPN label a remote PE advertised; `None` for local exports.
     pub fn label(&self) -> Option<u32> {
-        self.label.map(VpnLabel::get)
+        self.via.label.map(VpnLabel::get)
     }
 
     /// Who put the path into the VPN table.
     pub fn source(&self) -> &PathSource {
-        &self.origin.source
+        &self.via.origin.source
     }
 
     /// The BGP neighbor the path was learned from.
     pub fn peer(&self) -> Option<&PeerRef> {
-        self.origin.route.as_deref()?.peer.as_ref()
+        self.via.origin.route.as_deref()?.peer.as_ref()
     }
 
     /// The route targets among the path's extended communities.
@@ -395,8 +464,8 @@ impl VpnPath {
             RouteVia::new(
                 Protocol::Bgp,
                 Protocol::Bgp.default_distance(),
-                self.forward.clone(),
-                self.origin.route.clone(),
+                self.via.forward.clone(),
+                self.via.origin.route.clone(),
             ),
         )
     }

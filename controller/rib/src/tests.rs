@@ -131,7 +131,7 @@ fn vpn_table_is_keyed_by_rd_and_carries_export_rts() {
         path.route_targets().collect::<Vec<_>>(),
         vec![rt("65535:2")]
     );
-    assert_eq!(path.protocol, Protocol::Static);
+    assert_eq!(path.protocol(), Protocol::Static);
 }
 
 #[test]
@@ -1520,6 +1520,61 @@ fn remote_pe_vpn_paths_import_with_the_vpn_label_over_a_core_interface() {
     assert!(rib.vpn_table().get(&(rd, net("198.51.100.0/24"))).is_none());
 }
 
+/// A PE's VPN paths with one label hold one `PathVia` (forwarding, origin, label, protocol),
+/// whatever their attribute sets, also after the PE resolves anew; another label is another
+/// via.
+#[test]
+fn a_pes_paths_with_one_label_share_one_via() {
+    let (mut rib, pe, rd, attrs) = lab_with_an_adjacent_pe();
+    let other_attrs = bgp_attrs("192.168.0.2", &[65010], |a| {
+        a.ext_communities = attrs.ext_communities.clone();
+    });
+    rib.upsert_vpn_path(rd, net("198.51.100.0/24"), pe, 3001, attrs.clone());
+    rib.upsert_vpn_path(rd, net("198.51.101.0/24"), pe, 3001, other_attrs);
+    rib.upsert_vpn_path(rd, net("198.51.102.0/24"), pe, 3002, attrs);
+    rib.take_delta();
+    let vias = |rib: &Rib| -> Vec<*const PathVia> {
+        let source = PathSource::Peer(Arc::new(pe.addr));
+        ["198.51.100.0/24", "198.51.101.0/24", "198.51.102.0/24"]
+            .iter()
+            .map(|p| {
+                let paths = rib
+                    .vpn_table()
+                    .get(&(rd, net(p)))
+                    .expect("in the VPN table");
+                std::ptr::from_ref(paths.get(&source).expect("the PE's path").via())
+            })
+            .collect()
+    };
+    let before = vias(&rib);
+    assert_eq!(
+        before[0], before[1],
+        "one label, two attribute sets: one via"
+    );
+    assert_ne!(before[0], before[2], "another label: another via");
+    // The core interface makes the PE reachable: the paths resolve anew, still sharing.
+    rib.set_core_interfaces([Arc::from("Core1")].into_iter().collect());
+    rib.take_delta();
+    let after = vias(&rib);
+    assert_eq!(after[0], after[1]);
+    assert_ne!(after[0], after[2]);
+    assert_ne!(after[0], before[0], "re-resolved: a new via");
+    let path = |p| {
+        rib.vpn_table()
+            .get(&(rd, net(p)))
+            .unwrap()
+            .get_index(0)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(path("198.51.101.0/24").label(), Some(3001));
+    assert_eq!(path("198.51.102.0/24").label(), Some(3002));
+    assert!(matches!(
+        **path("198.51.100.0/24").forward(),
+        Forward::Nexthops(_)
+    ));
+}
+
 #[test]
 fn a_remote_pe_behind_a_static_lsp_forwards_with_both_labels() {
     let mut rib = seed_lab();
@@ -1618,7 +1673,8 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<Route>(), 16);
     // The label held plus one, so its `Option` needs no tag (`VpnLabel`).
     assert_eq!(size_of::<Option<VpnLabel>>(), 4);
-    assert_eq!(size_of::<VpnPath>(), 32);
+    // The forwarding, the origin, the label and the protocol in one shared `PathVia`.
+    assert_eq!(size_of::<VpnPath>(), 16);
     assert_eq!(size_of::<PathSource>(), 16);
     // The candidates are routes alone, their keys read from them (`Candidates`), with no tag
     // beside them (`small_map::Packed`).
@@ -1626,8 +1682,9 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 56);
     // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
     // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
-    assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 48);
-    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 64);
+    // With no tag beside them (`small_map::Packed`).
+    assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 32);
+    assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 48);
 }
 
 /// A VPN key's paths are found by their sources, read from the paths themselves, in source
@@ -1637,16 +1694,18 @@ fn vpn_paths_are_keyed_by_their_sources() {
     let path = |source: PathSource, tag: u32| {
         let mut attrs = Attrs::new(policy::SourceProtocol::Bgp);
         attrs.tag = tag;
-        VpnPath {
-            protocol: Protocol::Bgp,
-            forward: Arc::new(Forward::Blackhole),
-            attrs: Arc::new(attrs),
-            label: None,
-            origin: Arc::new(PathOrigin {
-                source,
-                route: None,
-            }),
-        }
+        VpnPath::new(
+            Arc::new(attrs),
+            PathVia::new(
+                Protocol::Bgp,
+                Arc::new(Forward::Blackhole),
+                None,
+                Arc::new(PathOrigin {
+                    source,
+                    route: None,
+                }),
+            ),
+        )
     };
     let pe = |last: u8| PathSource::Peer(Arc::new(IpAddr::from([10, 0, 0, last])));
     let vrf = |name: &str| PathSource::Vrf(Arc::from(name));

@@ -308,13 +308,13 @@ fn path_json(row: &show::VpnRow, family: Family) -> VpnPathJson {
     let a: &Attrs = row.attrs;
     VpnPathJson {
         best: row.best,
-        valid: !matches!(*row.path.forward, Forward::Unresolved(_)),
+        valid: !matches!(**row.path.forward(), Forward::Unresolved(_)),
         source: row.source.into(),
         imported_from: row.imported_from.map(|(rd, src)| ImportedFromJson {
             rd: rd.to_string(),
             source: src.into(),
         }),
-        attrs: AttrsJson::new(a, &row.path.forward, family),
+        attrs: AttrsJson::new(a, row.path.forward(), family),
         route_targets: a
             .ext_communities
             .iter()
