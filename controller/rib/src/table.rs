@@ -471,7 +471,7 @@ pub trait SplitKey: TableKey + Copy + Ord {
 }
 
 /// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes, so an IPv4
-/// route's slot is 16 bytes smaller than with an `IpNet` key (48 bytes now).
+/// route's slot is 16 bytes smaller than with an `IpNet` key (40 bytes now).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct V4Key {
     addr: u32,
@@ -518,7 +518,7 @@ impl SplitKey for IpNet {
 
 /// An RD and IPv4 prefix as the VPN table keys them: the RD's 8 wire octets in a word, the
 /// prefix as in [`V4Key`], 16 bytes where `(RouteDistinguisher, IpNet)` is 32 (a VPNv4
-/// route's slot 64 → 48 bytes).
+/// route's slot 64 → 48 bytes then; 32 now).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct VpnV4Key {
     rd: u64,
