@@ -178,6 +178,12 @@ impl Vias<RouteVia> {
             distance,
         })
     }
+
+    /// The shared via of a route that forwards as `forward` and is otherwise as `via` (a
+    /// route whose next hop resolved anew).
+    pub(crate) fn with_forward(&mut self, via: &RouteVia, forward: &Arc<Forward>) -> Arc<RouteVia> {
+        self.via(via.protocol, via.distance, forward, via.origin.as_ref())
+    }
 }
 
 impl Vias<PathVia> {
@@ -200,6 +206,13 @@ impl Vias<PathVia> {
             label: label.map(VpnLabel::new),
             protocol,
         })
+    }
+
+    /// The shared via of a path that forwards as `forward` and is otherwise as `via` (a
+    /// path whose PE resolved anew).
+    pub(crate) fn with_forward(&mut self, via: &PathVia, forward: &Arc<Forward>) -> Arc<PathVia> {
+        let label = via.label.map(VpnLabel::get);
+        self.via(via.protocol, forward, label, &via.origin)
     }
 }
 

@@ -1321,10 +1321,7 @@ impl Rib {
         // of next-hop lists.
         route.attrs = self.interned.intern_arc(route.attrs);
         let forward = self.share_arc(route.forward().clone());
-        route.set_via(
-            self.vias
-                .via(protocol, route.distance(), &forward, route.origin()),
-        );
+        route.set_via(self.vias.with_forward(route.via(), &forward));
         let prefix = prefix.trunc();
         let entry = self
             .vrfs
@@ -1970,12 +1967,7 @@ impl Rib {
                         continue;
                     };
                     if **route.forward() != Forward::Blackhole && route.forward() != forward {
-                        let via = self.vias.via(
-                            route.protocol(),
-                            route.distance(),
-                            forward,
-                            route.origin(),
-                        );
+                        let via = self.vias.with_forward(route.via(), forward);
                         route.set_via(via);
                         state.dirty_best.push(Mark::prefix(prefix));
                     }
@@ -2009,10 +2001,7 @@ impl Rib {
                 .and_then(|p| p.paths.get_mut(&PathSource::Peer(peer.clone())))
             {
                 if *path.forward() != forward {
-                    let via = path.via();
-                    let via = self
-                        .path_vias
-                        .via(via.protocol, &forward, path.label(), &via.origin);
+                    let via = self.path_vias.with_forward(path.via(), &forward);
                     path.set_via(via);
                     self.dirty_vpn.push((key, u32::MAX));
                 }
