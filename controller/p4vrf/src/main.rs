@@ -358,10 +358,9 @@ type WriteOutcome =
 /// built on the worker ([`Updates::next_chunk`]) into one buffer of this many, reused.
 const WRITE_CHUNK: usize = 8 * p4rt::target::DEFAULT_BATCH_SIZE;
 
-/// Commits the routing change and starts translating and writing it on a worker thread
-/// (this one goes on taking in UPDATEs); `None` when it changes no entry.
-fn start_write(target: &Arc<AnyTarget>, router: &mut Router) -> Option<InFlight> {
-    let translation = router.take_translation();
+/// Starts translating a routing change and writing it on a worker thread (this one goes on
+/// taking in UPDATEs); `None` when it changes no entry. No write may be in flight.
+fn start_write(target: &Arc<AnyTarget>, translation: Translation) -> Option<InFlight> {
     // No FIB change usually means nothing to write: that is worked out here, not on a thread.
     let work = if translation.changes_nothing() {
         match translation.translate() {
@@ -721,8 +720,12 @@ async fn serve(
                     }
                     // UPDATEs go into the RIB while the previous batch is being written.
                     next = handle_batch(ev, &mut bgp, router).await;
+                    // The delta is taken while the previous write is still in flight; its
+                    // translation and write wait for that write.
+                    let translation = router.take_translation_ahead();
                     settle(&mut inflight, target, router, &mut bgp, stats).await;
-                    inflight = start_write(target, router);
+                    router.release_ahead();
+                    inflight = start_write(target, translation);
                     if inflight.is_none() {
                         settle(&mut inflight, target, router, &mut bgp, stats).await;
                     }

@@ -5,7 +5,7 @@
 //! to the RIB, takes the RIB's FIB delta, and hands it with the new topology to the data plane,
 //! which answers with the P4Runtime updates. Nothing upstream is re-read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -94,6 +94,46 @@ impl Wanted {
     }
 }
 
+/// Removes from `pending` the keys `ahead` also holds, keeping the order of the rest. Most
+/// pending keys are not ahead (a full table's batches share none): a bitmap of the ahead
+/// keys' prefixes turns those away with one hash and one bit each, and only the few it lets
+/// through are looked up exactly, in a set built on the first.
+fn drop_keys_ahead<K: Eq + std::hash::Hash, F>(
+    pending: &mut Vec<(K, F)>,
+    ahead: &[(K, F)],
+    prefix_of: impl Fn(&K) -> IpNet,
+) {
+    if pending.is_empty() || ahead.is_empty() {
+        return;
+    }
+    const BITS: usize = 1 << 16;
+    // The prefix's bits spread by a multiplication; the top 16 bits pick the bit.
+    let bit = |key: &K| {
+        let word = match prefix_of(key) {
+            IpNet::V4(n) => u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()),
+            IpNet::V6(n) => {
+                let a = u128::from(n.addr());
+                (a >> 64) as u64 ^ a as u64 ^ u64::from(n.prefix_len())
+            }
+        };
+        (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+    };
+    let mut bitmap = vec![0u64; BITS / 64];
+    for (key, _) in ahead {
+        let b = bit(key);
+        bitmap[b / 64] |= 1 << (b % 64);
+    }
+    let mut exact: Option<HashSet<&K, foldhash::fast::RandomState>> = None;
+    pending.retain(|(key, _)| {
+        let b = bit(key);
+        if bitmap[b / 64] & 1 << (b % 64) == 0 {
+            return true;
+        }
+        let exact = exact.get_or_insert_with(|| ahead.iter().map(|(k, _)| k).collect());
+        !exact.contains(key)
+    });
+}
+
 /// Appends `more` to `to`, moving the list in whole when `to` is empty.
 fn append<T>(to: &mut Vec<T>, mut more: Vec<T>) {
     if to.is_empty() {
@@ -127,6 +167,10 @@ pub struct Router {
     pending_vpn: Vec<(rib::VpnKey, rib::BestFrom)>,
     /// How many deltas' lists the pending ones hold: more than one need sorting.
     pending_deltas: usize,
+    /// The changes of a delta taken while the write before it was in flight
+    /// ([`Router::take_translation_ahead`]), held back until its own write starts
+    /// ([`Router::release_ahead`]).
+    ahead: Option<BgpChanges>,
 }
 
 /// What changed for BGP since it last looked: VRF prefixes whose best path changed (CE
@@ -158,6 +202,7 @@ impl Router {
             pending_bgp: Vec::new(),
             pending_vpn: Vec::new(),
             pending_deltas: 0,
+            ahead: None,
         }
     }
 
@@ -185,10 +230,11 @@ impl Router {
 
     /// Takes the RIB's delta, and leaves its translation into switch updates to the caller:
     /// the daemon runs it on the thread that writes them, while this one takes in the next
-    /// UPDATEs (the translation was an eighth of taking in a full table here). A translation
-    /// must run before the next one is taken, and before the data plane is read or the
-    /// configuration applied: the daemon waits for the write in flight first.
+    /// UPDATEs (the translation was an eighth of taking in a full table here). Translations
+    /// run in the order taken, and before the data plane is read or the configuration
+    /// applied: the daemon waits for the write in flight first.
     pub fn take_translation(&mut self) -> Translation {
+        debug_assert!(self.ahead.is_none(), "a delta taken ahead is not released");
         let mut delta = self.rib.take_delta();
         self.pending_deltas += 1;
         append(
@@ -199,6 +245,37 @@ impl Router {
             &mut self.pending_vpn,
             std::mem::take(&mut delta.vpn_changed),
         );
+        self.translation(delta)
+    }
+
+    /// [`Router::take_translation`] while the write of the previous delta is still in flight:
+    /// taking a delta reads and changes only the RIB, so it overlaps that write (where the
+    /// daemon waited for it first, a seventh of a full table's time). What this delta changed
+    /// for BGP is held back until [`Router::release_ahead`], called as its write starts: the
+    /// neighbors hear of a change only after the write that carries it is done. Meanwhile
+    /// [`Router::take_bgp_changes`] leaves out of the previous delta's changes the keys this
+    /// one changed again, since the RIB already holds this delta's word for them.
+    pub fn take_translation_ahead(&mut self) -> Translation {
+        debug_assert!(self.ahead.is_none(), "one delta ahead at a time");
+        let mut delta = self.rib.take_delta();
+        self.ahead = Some(BgpChanges {
+            vrf: std::mem::take(&mut delta.bgp_changed),
+            vpn: std::mem::take(&mut delta.vpn_changed),
+        });
+        self.translation(delta)
+    }
+
+    /// Counts the changes of the delta taken ahead as pending, its write being about to
+    /// start ([`Router::take_translation_ahead`]).
+    pub fn release_ahead(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            self.pending_deltas += 1;
+            append(&mut self.pending_bgp, ahead.vrf);
+            append(&mut self.pending_vpn, ahead.vpn);
+        }
+    }
+
+    fn translation(&self, delta: FibDelta) -> Translation {
         Translation {
             dataplane: self.dataplane.clone(),
             topology: self.topology.clone(),
@@ -206,7 +283,8 @@ impl Router {
         }
     }
 
-    /// The BGP-relevant changes since the last call.
+    /// The BGP-relevant changes since the last call, but for the keys a delta taken ahead
+    /// changed again ([`Router::take_translation_ahead`]).
     pub fn take_bgp_changes(&mut self) -> BgpChanges {
         let mut changes = BgpChanges {
             vrf: std::mem::take(&mut self.pending_bgp),
@@ -215,6 +293,10 @@ impl Router {
         if std::mem::take(&mut self.pending_deltas) > 1 {
             rib::sort_keeping_last(&mut changes.vrf);
             rib::sort_keeping_last(&mut changes.vpn);
+        }
+        if let Some(ahead) = &self.ahead {
+            drop_keys_ahead(&mut changes.vrf, &ahead.vrf, |(_, prefix)| *prefix);
+            drop_keys_ahead(&mut changes.vpn, &ahead.vpn, |(_, prefix)| *prefix);
         }
         changes
     }
@@ -395,3 +477,6 @@ impl Translation {
         lock(&self.dataplane).apply_owned(&self.topology, self.delta)
     }
 }
+
+#[cfg(test)]
+mod tests;

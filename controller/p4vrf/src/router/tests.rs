@@ -1,0 +1,158 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use policy::{AsPath, Attrs, NextHop, Origin, SourceProtocol};
+use proptest::prelude::*;
+use rib::{BestFrom, PeerRef};
+
+use super::*;
+use crate::config;
+
+/// The seed lab, whose VRF-A has the CE 10.1.0.2 on an interface.
+fn seed_lab() -> Router {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-lab/p4vrf.toml");
+    let text = std::fs::read_to_string(path).expect("the seed lab configuration");
+    let mut router = Router::new();
+    router
+        .apply(config::parse("p4vrf.toml", &text).expect("valid"))
+        .expect("applies");
+    let _ = router.take_bgp_changes();
+    router
+}
+
+const CE: &str = "10.1.0.2";
+
+fn ce() -> PeerRef {
+    PeerRef {
+        addr: CE.parse().unwrap(),
+        router_id: CE.parse().unwrap(),
+        ebgp: true,
+        rr_client: false,
+    }
+}
+
+fn ce_attrs(med: u32) -> Arc<Attrs> {
+    let mut attrs = Attrs::new(SourceProtocol::Bgp);
+    attrs.next_hop = NextHop::Addr(CE.parse().unwrap());
+    attrs.as_path = AsPath::from_sequence(vec![64512]);
+    attrs.origin = Origin::Igp;
+    attrs.med = Some(med);
+    Arc::new(attrs)
+}
+
+fn learn(router: &mut Router, prefixes: &[&str], med: u32) {
+    router
+        .rib_mut()
+        .upsert_peer_routes(
+            "VRF-A",
+            ce(),
+            ce_attrs(med),
+            prefixes.iter().map(|p| p.parse().unwrap()),
+        )
+        .unwrap();
+}
+
+/// VRF-A's changed prefixes of a change list, with the word each came with.
+fn vrf_a(changes: &BgpChanges) -> Vec<(String, BestFrom)> {
+    changes
+        .vrf
+        .iter()
+        .filter(|((vrf, _), _)| &**vrf == "VRF-A")
+        .map(|((_, prefix), from)| (prefix.to_string(), *from))
+        .collect()
+}
+
+/// The daemon takes a delta while the previous one's write is in flight: the neighbors must
+/// hear of each change only once the write carrying it is done, and not the older word for a
+/// prefix the delta taken ahead changed again.
+#[test]
+fn a_delta_taken_ahead_waits_for_its_write_and_holds_back_the_keys_it_changed_again() {
+    let mut router = seed_lab();
+    let from_ce = BestFrom::Neighbor(CE.parse().unwrap());
+    learn(&mut router, &["10.9.1.0/24", "10.9.2.0/24"], 1);
+    let first = router.take_translation();
+    first.translate().expect("translates");
+
+    // The next delta, taken while the first one's write is "in flight": 10.9.2.0/24 is
+    // withdrawn and 10.9.3.0/24 learned.
+    router
+        .rib_mut()
+        .withdraw_peer_route("VRF-A", "10.9.2.0/24".parse().unwrap(), ce().addr)
+        .unwrap();
+    learn(&mut router, &["10.9.3.0/24"], 2);
+    let second = router.take_translation_ahead();
+
+    // The first write is done: its changes, but not 10.9.2.0/24, which the RIB now holds
+    // withdrawn (the second delta's word, not written yet), nor anything of the second delta.
+    let told = router.take_bgp_changes();
+    assert_eq!(vrf_a(&told), [("10.9.1.0/24".to_string(), from_ce)]);
+
+    second.translate().expect("translates");
+    router.release_ahead();
+    let mut told = vrf_a(&router.take_bgp_changes());
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            ("10.9.2.0/24".to_string(), BestFrom::Nothing),
+            ("10.9.3.0/24".to_string(), from_ce),
+        ]
+    );
+    // Released once: nothing more to tell, and nothing held back.
+    router.release_ahead();
+    assert!(vrf_a(&router.take_bgp_changes()).is_empty());
+}
+
+/// Without a delta ahead, the changes of several deltas come sorted, each key once with its
+/// latest word (as before deltas could be taken ahead).
+#[test]
+fn changes_of_several_deltas_come_once_each_with_the_latest_word() {
+    let mut router = seed_lab();
+    learn(&mut router, &["10.9.2.0/24", "10.9.1.0/24"], 1);
+    router.take_translation().translate().unwrap();
+    router
+        .rib_mut()
+        .withdraw_peer_route("VRF-A", "10.9.2.0/24".parse().unwrap(), ce().addr)
+        .unwrap();
+    router.take_translation().translate().unwrap();
+    assert_eq!(
+        vrf_a(&router.take_bgp_changes()),
+        [
+            (
+                "10.9.1.0/24".to_string(),
+                BestFrom::Neighbor(CE.parse().unwrap())
+            ),
+            ("10.9.2.0/24".to_string(), BestFrom::Nothing),
+        ]
+    );
+}
+
+fn prefix(i: u16) -> IpNet {
+    let [hi, lo] = i.to_be_bytes();
+    if i.is_multiple_of(5) {
+        format!("2001:db8:{hi:x}:{lo:x}::/64").parse().unwrap()
+    } else {
+        format!("10.{hi}.{lo}.0/24").parse().unwrap()
+    }
+}
+
+proptest! {
+    /// The bitmap in front of the exact look-up never changes the outcome: lists long enough
+    /// that the bitmap's bits collide, keys that share a prefix under another "VRF".
+    #[test]
+    fn dropping_keys_ahead_keeps_exactly_the_others_in_order(
+        pending in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
+        ahead in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
+    ) {
+        let key = |&(vrf, i): &(u8, u16)| ((vrf, prefix(i)), i);
+        let mut pending: Vec<((u8, IpNet), u16)> = pending.iter().map(key).collect();
+        let ahead: Vec<((u8, IpNet), u16)> = ahead.iter().map(key).collect();
+        let expected: Vec<_> = pending
+            .iter()
+            .filter(|(k, _)| !ahead.iter().any(|(a, _)| a == k))
+            .cloned()
+            .collect();
+        drop_keys_ahead(&mut pending, &ahead, |(_, prefix)| *prefix);
+        prop_assert_eq!(pending, expected);
+    }
+}
