@@ -13,6 +13,10 @@
 //! kernel moves the pages; nothing is copied). Small blocks, where the allocator's reuse pays,
 //! stay with the wrapped allocator. This is what glibc's malloc does above its mmap threshold,
 //! with the threshold fixed rather than raised as blocks are freed.
+//!
+//! A large block asked for zeroed comes with its pages mapped (`MAP_POPULATE`): those are the
+//! tables' new indexes, which a growth fills all over at once, and taking their pages in one
+//! call instead of a fault each made ingesting a million routes about a tenth faster.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ptr;
@@ -42,8 +46,22 @@ fn mapped_len(size: usize) -> usize {
     size.div_ceil(PAGE) * PAGE
 }
 
+/// How a fresh mapping's pages come in.
+#[derive(Clone, Copy, PartialEq)]
+enum Pages {
+    /// Each at its first touch (a page fault each).
+    OnTouch,
+    /// All at once, in the `mmap` call.
+    Now,
+}
+
 /// A fresh anonymous mapping (zero-filled by the kernel), or null.
-unsafe fn map(size: usize) -> *mut u8 {
+unsafe fn map(size: usize, pages: Pages) -> *mut u8 {
+    let populate = if pages == Pages::Now {
+        libc::MAP_POPULATE
+    } else {
+        0
+    };
     // SAFETY: an anonymous private mapping at an address of the kernel's choice touches no
     // existing memory.
     let p = unsafe {
@@ -51,7 +69,7 @@ unsafe fn map(size: usize) -> *mut u8 {
             ptr::null_mut(),
             mapped_len(size),
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | populate,
             -1,
             0,
         )
@@ -93,7 +111,7 @@ unsafe fn remap(p: *mut u8, old_size: usize, new_size: usize) -> *mut u8 {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for LargeBlocksFromKernel<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_large(layout.size(), layout.align()) {
-            unsafe { map(layout.size()) }
+            unsafe { map(layout.size(), Pages::OnTouch) }
         } else {
             unsafe { self.small.alloc(layout) }
         }
@@ -101,7 +119,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for LargeBlocksFromKernel<A> {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if is_large(layout.size(), layout.align()) {
-            unsafe { map(layout.size()) } // the kernel's pages are zero
+            // The kernel's pages are zero. A large zeroed block is a table's new index, which
+            // the table fills all over at once (placing every entry it held): its pages are
+            // mapped in the one call, where faulting them in one by one was a fifth of the
+            // time of growing an index of a million entries.
+            unsafe { map(layout.size(), Pages::Now) }
         } else {
             unsafe { self.small.alloc_zeroed(layout) }
         }
@@ -158,6 +180,15 @@ mod tests {
         let start = (p as usize) & !(PAGE - 1);
         // SAFETY: mincore only reads the page tables and writes `pages` bytes.
         unsafe { libc::mincore(start as *mut libc::c_void, len, residency.as_mut_ptr()) == 0 }
+    }
+
+    /// How many of the pages of `len` bytes from `p` (page-aligned) are resident.
+    fn resident_pages(p: *mut u8, len: usize) -> usize {
+        let mut residency = vec![0u8; len.div_ceil(PAGE)];
+        // SAFETY: mincore only reads the page tables and writes one byte a page.
+        let ok = unsafe { libc::mincore(p.cast(), len, residency.as_mut_ptr()) == 0 };
+        assert!(ok, "mincore on a mapping of ours");
+        residency.iter().filter(|r| **r & 1 == 1).count()
     }
 
     fn fill(p: *mut u8, len: usize) {
@@ -231,6 +262,33 @@ mod tests {
             assert!(!q.is_null());
             assert_eq!(q as usize % (2 * PAGE), 0);
             ALLOC.dealloc(q, huge_align);
+
+            let small = Layout::from_size_align(LARGE_BLOCK - 1, 8).unwrap();
+            let z = ALLOC.alloc_zeroed(small);
+            assert!((0..small.size()).step_by(997).all(|i| *z.add(i) == 0));
+            ALLOC.dealloc(z, small);
+        }
+    }
+
+    /// A large zeroed block (a table's new index, filled all over at once) has its pages from
+    /// the start; a large block asked for without zeroing gets them as they are touched.
+    #[test]
+    fn large_zeroed_blocks_come_with_their_pages() {
+        unsafe {
+            let layout = Layout::from_size_align(4 * LARGE_BLOCK, 8).unwrap();
+            let pages = layout.size() / PAGE;
+            let z = ALLOC.alloc_zeroed(layout);
+            assert!(!z.is_null());
+            assert_eq!(resident_pages(z, layout.size()), pages);
+            assert!((0..layout.size()).step_by(997).all(|i| *z.add(i) == 0));
+            ALLOC.dealloc(z, layout);
+
+            let p = ALLOC.alloc(layout);
+            assert!(!p.is_null());
+            assert_eq!(resident_pages(p, layout.size()), 0);
+            *p = 1;
+            assert_eq!(resident_pages(p, layout.size()), 1);
+            ALLOC.dealloc(p, layout);
 
             let small = Layout::from_size_align(LARGE_BLOCK - 1, 8).unwrap();
             let z = ALLOC.alloc_zeroed(small);
