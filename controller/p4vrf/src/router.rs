@@ -94,57 +94,13 @@ impl Wanted {
     }
 }
 
-/// Removes from `pending` the keys `ahead` also holds, keeping the order of the rest. Most
-/// pending keys are not ahead (a full table's batches share none): a bitmap of the ahead
-/// keys' words (`word_of`: equal keys, equal words) turns those away with one bit each, and
-/// only the few it lets through are looked up exactly, in a set built on the first.
-fn drop_keys_ahead<K: Eq + std::hash::Hash, F>(
-    pending: &mut Vec<(K, F)>,
-    ahead: &[(K, F)],
-    word_of: impl Fn(&K) -> u64,
-) {
+/// Removes from `pending` the keys `ahead` also holds, keeping the order of the rest.
+fn drop_keys_ahead<K: Eq + std::hash::Hash, F>(pending: &mut Vec<(K, F)>, ahead: &[(K, F)]) {
     if pending.is_empty() || ahead.is_empty() {
         return;
     }
-    const BITS: usize = 1 << 16;
-    // The word's bits spread by a multiplication; the top 16 bits pick the bit.
-    let bit = |key: &K| (word_of(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize;
-    let mut bitmap = vec![0u64; BITS / 64];
-    for (key, _) in ahead {
-        let b = bit(key);
-        bitmap[b / 64] |= 1 << (b % 64);
-    }
-    let mut exact: Option<HashSet<&K, foldhash::fast::RandomState>> = None;
-    pending.retain(|(key, _)| {
-        let b = bit(key);
-        if bitmap[b / 64] & 1 << (b % 64) == 0 {
-            return true;
-        }
-        let exact = exact.get_or_insert_with(|| ahead.iter().map(|(k, _)| k).collect());
-        !exact.contains(key)
-    });
-}
-
-/// A prefix as one word, for [`drop_keys_ahead`].
-fn prefix_word(prefix: &IpNet) -> u64 {
-    match prefix {
-        IpNet::V4(n) => u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()),
-        IpNet::V6(n) => {
-            let a = u128::from(n.addr());
-            (a >> 64) as u64 ^ a as u64 ^ u64::from(n.prefix_len())
-        }
-    }
-}
-
-/// A VRF name as one word, for [`drop_keys_ahead`]: its length and its first and last eight
-/// bytes, which tell apart the names of VRFs that share prefixes (`CUST-1`, `CUST-2`).
-fn name_word(name: &str) -> u64 {
-    let b = name.as_bytes();
-    let n = b.len().min(8);
-    let (mut head, mut tail) = ([0u8; 8], [0u8; 8]);
-    head[..n].copy_from_slice(&b[..n]);
-    tail[8 - n..].copy_from_slice(&b[b.len() - n..]);
-    u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29) ^ b.len() as u64
+    let ahead: HashSet<&K, foldhash::fast::RandomState> = ahead.iter().map(|(k, _)| k).collect();
+    pending.retain(|(key, _)| !ahead.contains(key));
 }
 
 /// Appends `more` to `to`, moving the list in whole when `to` is empty.
@@ -309,12 +265,8 @@ impl Router {
             rib::sort_keeping_last(&mut changes.vpn);
         }
         if let Some(ahead) = &self.ahead {
-            drop_keys_ahead(&mut changes.vrf, &ahead.vrf, |(vrf, prefix)| {
-                prefix_word(prefix) ^ name_word(vrf).rotate_left(17)
-            });
-            drop_keys_ahead(&mut changes.vpn, &ahead.vpn, |(rd, prefix)| {
-                prefix_word(prefix) ^ rd.0.to_u64().rotate_left(17)
-            });
+            drop_keys_ahead(&mut changes.vrf, &ahead.vrf);
+            drop_keys_ahead(&mut changes.vpn, &ahead.vpn);
         }
         changes
     }
