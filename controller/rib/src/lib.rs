@@ -2190,8 +2190,11 @@ impl Rib {
         let Some(state) = self.vrfs.get_mut(vrf) else {
             return;
         };
-        // Without an RD nothing is exported.
+        // Without an RD nothing is exported; a VRF with no path in the VPN table has nothing
+        // to take out of it, so only its exportable best paths go to `export` (which looks
+        // the VRF up by name: a search of a thousand names a route, in the VPN bench).
         let exports = state.policy.rd.is_some();
+        let exported_before = state.exported > 0;
         let VrfState {
             table,
             policy,
@@ -2225,7 +2228,9 @@ impl Rib {
                     entry.bgp_best_key(),
                     Some(CandidateRef::Own(_) | CandidateRef::Peer(_))
                 );
-                selected.push((prefix, at, exportable));
+                if exportable || exported_before {
+                    selected.push((prefix, at, exportable));
+                }
             }
             if outcome.remove {
                 // A table entry leaves here, after its FIB consequences were marked, or, if
@@ -2523,6 +2528,10 @@ impl Rib {
         // delta's names).
         let mut targets: Vec<&VrfName> = Vec::new();
         let mut current: Option<(&VrfName, &mut VrfState)> = None;
+        // The last route target looked up and the VRFs importing it: keys come in runs that
+        // share their route targets (an UPDATE's routes share their attributes), and the
+        // search of the route-target map was a search of a thousand targets a key.
+        let mut last_target: Option<(RouteTarget, Option<&BTreeSet<VrfName>>)> = None;
         for (key, at) in keys {
             targets.clear();
             if let Some(also) = departed.get(&key) {
@@ -2535,9 +2544,15 @@ impl Rib {
                 from = BestFrom::of_paths(entry.paths.keys());
                 for path in entry.paths.iter() {
                     for rt in path.route_targets() {
-                        if let Some(vrfs) = importers.get(&rt) {
-                            targets.extend(vrfs.iter());
-                        }
+                        let importing = match last_target {
+                            Some((seen, importing)) if seen == rt => importing,
+                            _ => {
+                                let importing = importers.get(&rt);
+                                last_target = Some((rt, importing));
+                                importing
+                            }
+                        };
+                        targets.extend(importing.into_iter().flatten());
                     }
                 }
             }
