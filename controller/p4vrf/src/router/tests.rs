@@ -136,23 +136,51 @@ fn prefix(i: u16) -> IpNet {
     }
 }
 
+/// A list of changes with a number to tell them apart.
+type Changes<K> = Vec<(K, u16)>;
+
+/// What `drop_keys_ahead` leaves of `pending`, and what a naive filter leaves.
+fn dropped_both_ways<K: Eq + std::hash::Hash + Clone + std::fmt::Debug>(
+    pending: Changes<K>,
+    ahead: Changes<K>,
+) -> (Changes<K>, Changes<K>) {
+    let expected: Vec<_> = pending
+        .iter()
+        .filter(|(k, _)| !ahead.iter().any(|(a, _)| a == k))
+        .cloned()
+        .collect();
+    let mut pending = pending;
+    drop_keys_ahead(&mut pending, &ahead);
+    (pending, expected)
+}
+
 proptest! {
     /// Exactly the keys ahead leave, the others stay in their order: keys that share a
-    /// prefix under another "VRF" stay.
+    /// prefix under another VRF stay.
     #[test]
     fn dropping_keys_ahead_keeps_exactly_the_others_in_order(
         pending in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
         ahead in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
     ) {
-        let key = |&(vrf, i): &(u8, u16)| ((vrf, prefix(i)), i);
-        let mut pending: Vec<((u8, IpNet), u16)> = pending.iter().map(key).collect();
-        let ahead: Vec<((u8, IpNet), u16)> = ahead.iter().map(key).collect();
-        let expected: Vec<_> = pending
-            .iter()
-            .filter(|(k, _)| !ahead.iter().any(|(a, _)| a == k))
-            .cloned()
-            .collect();
-        drop_keys_ahead(&mut pending, &ahead);
-        prop_assert_eq!(pending, expected);
+        // Names made apart on each side, so that equal names are not the same pointer.
+        let key = |&(vrf, i): &(u8, u16)| ((VrfName::from(format!("vrf-{vrf}")), prefix(i)), i);
+        let (kept, expected) =
+            dropped_both_ways(pending.iter().map(key).collect(), ahead.iter().map(key).collect());
+        prop_assert_eq!(kept, expected);
+    }
+
+    /// The same for VPN keys: keys that share a prefix under another RD stay.
+    #[test]
+    fn dropping_vpn_keys_ahead_keeps_exactly_the_others_in_order(
+        pending in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
+        ahead in proptest::collection::vec((0u8..3, 0u16..6000), 0..2500),
+    ) {
+        let key = |&(rd, i): &(u8, u16)| {
+            let rd: rib::RouteDistinguisher = format!("65000:{rd}").parse().unwrap();
+            ((rd, prefix(i)), i)
+        };
+        let (kept, expected) =
+            dropped_both_ways(pending.iter().map(key).collect(), ahead.iter().map(key).collect());
+        prop_assert_eq!(kept, expected);
     }
 }
