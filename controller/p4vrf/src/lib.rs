@@ -10,5 +10,6 @@ pub mod large_alloc;
 pub mod pipeline;
 pub mod router;
 pub mod show;
+pub mod small_blocks;
 pub mod southbound;
 pub mod speaker;

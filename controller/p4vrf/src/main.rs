@@ -124,6 +124,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    p4vrf::small_blocks::set_purge_delay();
     disable_transparent_huge_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
