@@ -6,11 +6,12 @@
 //! short-lived lists of each batch of routes (the decoded UPDATEs, the deltas, the switch
 //! updates) every few milliseconds, and with a second's delay their pages stayed resident
 //! through the whole load: alternated at a million routes, 10 ms took the resident memory
-//! from 146.5 to 137 bytes a route (VPNv4) and 123 to 117 (IPv4), at the same speed
-//! (docs/benchmarks.md, "BGP ingest").
+//! from 147 to 138 bytes a route (VPNv4) and 124 to 117 (IPv4), at the same speed
+//! (docs/benchmarks.md, "BGP ingest", session 15).
 //!
-//! The option is set through mimalloc's C interface, which the `mimalloc` crate links but
-//! does not expose without a dependency this build has no copy of.
+//! The option is set through mimalloc's C interface, declared here: the `mimalloc` crate
+//! links it, but exposes it only with its `extended` feature, whose `cty` dependency this
+//! build has no copy of.
 
 use std::os::raw::{c_int, c_long};
 
