@@ -204,17 +204,10 @@ impl Router {
     /// applied: the daemon waits for the write in flight first.
     pub fn take_translation(&mut self) -> Translation {
         debug_assert!(self.ahead.is_none(), "a delta taken ahead is not released");
-        let mut delta = self.rib.take_delta();
-        self.pending_deltas += 1;
-        append(
-            &mut self.pending_bgp,
-            std::mem::take(&mut delta.bgp_changed),
-        );
-        append(
-            &mut self.pending_vpn,
-            std::mem::take(&mut delta.vpn_changed),
-        );
-        self.translation(delta)
+        // A delta taken ahead and released at once: its changes are pending right away.
+        let translation = self.take_translation_ahead();
+        self.release_ahead();
+        translation
     }
 
     /// [`Router::take_translation`] while the write of the previous delta is still in flight:
@@ -232,7 +225,11 @@ impl Router {
             vrf: std::mem::take(&mut delta.bgp_changed),
             vpn: std::mem::take(&mut delta.vpn_changed),
         });
-        self.translation(delta)
+        Translation {
+            dataplane: self.dataplane.clone(),
+            topology: self.topology.clone(),
+            delta,
+        }
     }
 
     /// Counts the changes of the delta taken ahead as pending, its write being about to
@@ -242,14 +239,6 @@ impl Router {
             self.pending_deltas += 1;
             append(&mut self.pending_bgp, ahead.vrf);
             append(&mut self.pending_vpn, ahead.vpn);
-        }
-    }
-
-    fn translation(&self, delta: FibDelta) -> Translation {
-        Translation {
-            dataplane: self.dataplane.clone(),
-            topology: self.topology.clone(),
-            delta,
         }
     }
 
