@@ -3,7 +3,8 @@
 //! These were B-trees. At a million keys a B-tree search walks ~6 nodes that are mostly not in
 //! the cache, and the RIB searches its table several times per route (insert, selection, FIB,
 //! export): that was a fifth of the time of taking in a full table. A [`KeyedTable`] finds a
-//! key with one probe of a small index (8 bytes a slot, [`index`]) and one read of the entry.
+//! key with one probe of a small index (4 bytes a slot, `open_addressing::PositionIndex`) and one
+//! read of the entry.
 //!
 //! The entries sit densely in fixed-size chunks ([`Slots`]), in no particular order; the index
 //! maps a key's hash to its position. Removal moves the last entry into the hole and repoints
@@ -85,7 +86,7 @@ pub struct KeyedTable<K, V> {
 impl<K, V> Default for KeyedTable<K, V> {
     fn default() -> Self {
         KeyedTable {
-            index: PositionIndex::default(),
+            index: PositionIndex::dense(),
             slots: Slots::default(),
             hasher: RandomState::default(),
             #[cfg(test)]
@@ -190,13 +191,15 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         debug_assert_eq!(hash, self.hash_of(&key));
         let new = u32::try_from(self.slots.len())
             .ok()
-            .filter(|n| *n < u32::MAX)
-            .expect("a table holds fewer than u32::MAX entries");
-        let slots = &self.slots;
-        match self
-            .index
-            .find_or_insert(hash, |i| slots[i as usize].0 == key, new)
-        {
+            .filter(|n| *n < u32::MAX - 1)
+            .expect("a table holds fewer than u32::MAX - 1 entries");
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        match self.index.find_or_insert(
+            hash,
+            |i| slots[i as usize].0 == key,
+            new,
+            |i| slots[i as usize].0.hash_key(hasher),
+        ) {
             Some(i) => (i, &mut self.slots[i as usize].1, false),
             None => {
                 self.slots.push((key, make()));
@@ -252,17 +255,19 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
     /// Indexes every entry afresh (after a bulk removal moved them).
     fn reindex(&mut self) {
-        self.index = PositionIndex::with_room_for(self.slots.len());
-        for (i, (key, _)) in self.slots.iter().enumerate() {
-            self.index.insert_new(key.hash_key(&self.hasher), i as u32);
-        }
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index = PositionIndex::of_positions(slots.len() as u32, |i| {
+            slots[i as usize].0.hash_key(hasher)
+        });
     }
 
     /// Gives memory back once a table has lost three quarters of its entries (a neighbor's full
     /// table withdrawn).
     fn shrink_if_sparse(&mut self) {
         self.slots.shrink_if_sparse();
-        self.index.shrink_if_sparse();
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .shrink_if_sparse(|i| slots[i as usize].0.hash_key(hasher));
     }
 
     /// `(&key, &value)` in no particular order (which changes as entries come and go).

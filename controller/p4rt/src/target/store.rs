@@ -5,11 +5,13 @@
 //! of bytes: the canonical key packed at full width (the layout follows from the P4Info, so
 //! it is the same for every entry of the table) followed by the action packed the same way.
 //! Records live back to back in pages of ~64 KiB (see [`Pages`]); an index of record numbers
-//! by the hash of their key bytes finds them (`open_addressing::PositionIndex`: a slot of 8
-//! bytes holds the hash's top 32 bits and the record number, so a search reads a record only
-//! where those bits match, and a write prefetches the slot it will search a few updates
-//! ahead; session 10 — the `hashbrown` table of 3-byte record numbers before it took 4 bytes a
-//! bucket but read a record on one search in ten or so, its 7-bit tags matching by chance). An IPv4 route (`vrf_id`, `dst_addr`/len,
+//! by the hash of their key bytes finds them (`open_addressing::PositionIndex`: a slot of 4
+//! bytes holds the record number and, above it, the same bits of the hash — 11 at a million
+//! records — so a search reads a record only where those bits match, and a write prefetches
+//! the slot it will search a few updates ahead; the index hashes the records' keys again when
+//! it grows. Session 10 — the `hashbrown` table of 3-byte record numbers before it took 4
+//! bytes a bucket but read a record on one search in ten or so, its 7-bit tags matching by
+//! chance; session 16 — its 8-byte slots held 32 bits of the hash). An IPv4 route (`vrf_id`, `dst_addr`/len,
 //! `set_nexthop(nexthop_id)`) is a 10-byte record (7 of key, a byte naming the action, 2 of
 //! next hop id), where a `BTreeMap` of boxed key fields and a separate action took ~200 bytes
 //! of heap.
@@ -335,7 +337,9 @@ impl TableStore {
         }
         // The record number a new entry gets: a free one, or the next.
         let new = self.free.last().copied().unwrap_or(records.len);
-        if self.map.find_or_insert(hash, is, new).is_some() {
+        let hasher = &self.hasher;
+        let hash_at = |r: u32| hasher.hash_one(&records.get(r)[..kl]);
+        if self.map.find_or_insert(hash, is, new, hash_at).is_some() {
             return Insert::Exists;
         }
         match self.free.pop() {
@@ -353,7 +357,9 @@ impl TableStore {
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
         let r = self.map.remove(hash, |r| &records.get(r)[..kl] == key)?;
-        self.map.shrink_if_sparse();
+        let hasher = &self.hasher;
+        self.map
+            .shrink_if_sparse(|r| hasher.hash_one(&records.get(r)[..kl]));
         let empty = self.map.is_empty();
         let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
