@@ -284,9 +284,7 @@ impl PositionIndex {
         if len == 0 {
             return index;
         }
-        index.slots = vec![0; slots_for(len as usize)].into_boxed_slice();
-        index.mask = position_mask_for((len - 1).max(capacity_of(index.slots.len()) as u32));
-        index.place_all(0..len, hash_at);
+        index.refill(slots_for(len as usize), len - 1, 0..len, hash_at);
         index.len = len as usize;
         index
     }
@@ -319,13 +317,10 @@ impl PositionIndex {
     /// positions are listed in a bitmap first, so that `hash_at` is asked in position order:
     /// a table's entries are read front to back, not all over.
     fn rebuild(&mut self, slots: usize, at_least: u32, hash_at: impl FnMut(u32) -> u64) {
-        let room = capacity_of(slots).min(u32::MAX as usize - 2) as u32;
         if self.dense {
             let len = self.len as u32;
-            self.slots = vec![0; slots].into_boxed_slice();
-            self.mask = position_mask_for(at_least.max(room).max(len.saturating_sub(1)));
-            self.tombstones = 0;
-            self.place_all(0..len, hash_at);
+            let max = at_least.max(len.saturating_sub(1));
+            self.refill(slots, max, 0..len, hash_at);
             return;
         }
         let live = |s: &&u32| self.is_live(**s);
@@ -340,10 +335,7 @@ impl PositionIndex {
             let p = self.position(*slot);
             bitmap[p as usize / 64] |= 1 << (p % 64);
         }
-        let max = at_least.max(room).max(held_max.unwrap_or(0));
-        self.slots = vec![0; slots].into_boxed_slice();
-        self.mask = position_mask_for(max);
-        self.tombstones = 0;
+        let max = at_least.max(held_max.unwrap_or(0));
         let held = bitmap.into_iter().enumerate().flat_map(|(w, mut bits)| {
             std::iter::from_fn(move || {
                 let at = bits.trailing_zeros();
@@ -351,7 +343,23 @@ impl PositionIndex {
                 (at < 64).then_some(w as u32 * 64 + at)
             })
         });
-        self.place_all(held, hash_at);
+        self.refill(slots, max, held, hash_at);
+    }
+
+    /// Empties the index into a fresh array of `slots`, with position bits for `max` and for
+    /// as many positions as the array holds, and places `positions` (none of them held).
+    fn refill(
+        &mut self,
+        slots: usize,
+        max: u32,
+        positions: impl Iterator<Item = u32>,
+        hash_at: impl FnMut(u32) -> u64,
+    ) {
+        let room = capacity_of(slots).min(u32::MAX as usize - 2) as u32;
+        self.slots = vec![0; slots].into_boxed_slice();
+        self.mask = position_mask_for(max.max(room));
+        self.tombstones = 0;
+        self.place_all(positions, hash_at);
     }
 
     /// Places `positions` (none held yet) by `hash_at` of each. Their homes are all over the

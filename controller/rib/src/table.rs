@@ -193,12 +193,12 @@ impl<K: TableKey, V> KeyedTable<K, V> {
             .ok()
             .filter(|n| *n < u32::MAX - 1)
             .expect("a table holds fewer than u32::MAX - 1 entries");
-        let (slots, hasher) = (&self.slots, &self.hasher);
+        let slots = &self.slots;
         match self.index.find_or_insert(
             hash,
             |i| slots[i as usize].0 == key,
             new,
-            |i| slots[i as usize].0.hash_key(hasher),
+            hash_at(slots, &self.hasher),
         ) {
             Some(i) => (i, &mut self.slots[i as usize].1, false),
             None => {
@@ -255,19 +255,16 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
     /// Indexes every entry afresh (after a bulk removal moved them).
     fn reindex(&mut self) {
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index = PositionIndex::of_positions(slots.len() as u32, |i| {
-            slots[i as usize].0.hash_key(hasher)
-        });
+        let len = self.slots.len() as u32;
+        self.index = PositionIndex::of_positions(len, hash_at(&self.slots, &self.hasher));
     }
 
     /// Gives memory back once a table has lost three quarters of its entries (a neighbor's full
     /// table withdrawn).
     fn shrink_if_sparse(&mut self) {
         self.slots.shrink_if_sparse();
-        let (slots, hasher) = (&self.slots, &self.hasher);
         self.index
-            .shrink_if_sparse(|i| slots[i as usize].0.hash_key(hasher));
+            .shrink_if_sparse(hash_at(&self.slots, &self.hasher));
     }
 
     /// `(&key, &value)` in no particular order (which changes as entries come and go).
@@ -302,6 +299,15 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     {
         self.iter().map(|(k, _)| k)
     }
+}
+
+/// The hash of the key at each position of `slots`: what the index asks for when it rebuilds
+/// (its slots keep too few of a hash's bits to place themselves).
+fn hash_at<'a, K: TableKey, V>(
+    slots: &'a Slots<(K, V)>,
+    hasher: &'a RandomState,
+) -> impl FnMut(u32) -> u64 + 'a {
+    move |i| slots[i as usize].0.hash_key(hasher)
 }
 
 impl<K: TableKey, V> std::ops::Index<&K> for KeyedTable<K, V> {

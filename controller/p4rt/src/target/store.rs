@@ -267,6 +267,16 @@ impl Pages {
     }
 }
 
+/// The hash of the key of each record (its first `key_len` bytes): what the index asks for
+/// when it rebuilds (its slots keep too few of a hash's bits to place themselves).
+fn key_hash_at<'a>(
+    records: &'a Pages,
+    hasher: &'a RandomState,
+    key_len: usize,
+) -> impl FnMut(u32) -> u64 + 'a {
+    move |r| hasher.hash_one(&records.get(r)[..key_len])
+}
+
 /// The entries of one table, packed (see the module docs).
 #[derive(Debug)]
 pub(super) struct TableStore {
@@ -337,8 +347,7 @@ impl TableStore {
         }
         // The record number a new entry gets: a free one, or the next.
         let new = self.free.last().copied().unwrap_or(records.len);
-        let hasher = &self.hasher;
-        let hash_at = |r: u32| hasher.hash_one(&records.get(r)[..kl]);
+        let hash_at = key_hash_at(records, &self.hasher, kl);
         if self.map.find_or_insert(hash, is, new, hash_at).is_some() {
             return Insert::Exists;
         }
@@ -357,9 +366,8 @@ impl TableStore {
         let records = &self.records;
         let hash = self.hasher.hash_one(key);
         let r = self.map.remove(hash, |r| &records.get(r)[..kl] == key)?;
-        let hasher = &self.hasher;
         self.map
-            .shrink_if_sparse(|r| hasher.hash_one(&records.get(r)[..kl]));
+            .shrink_if_sparse(key_hash_at(records, &self.hasher, kl));
         let empty = self.map.is_empty();
         let head = self.layout.head(&self.record(r)[kl..]);
         self.free.push(r);
