@@ -29,7 +29,11 @@ use vpn_types::{AdminValue, RouteDistinguisher};
 /// feeds the hasher field by field (variant, address octets with their length, prefix
 /// length), which was a twentieth of the time of taking in a table, for four lookups a route.
 pub trait TableKey: Eq {
-    fn hash_key(&self, hasher: &RandomState) -> u64;
+    /// What hashing a key takes besides the key, kept by its table: the table's random seed,
+    /// and for a key that names a part of itself by number (a VPNv4 key's RD), what the
+    /// numbers stand for ([`RdDictionary`]).
+    type Hasher: Default + Clone;
+    fn hash_key(&self, hasher: &Self::Hasher) -> u64;
 }
 
 /// An IPv4 prefix as one word; an IPv6 prefix as its address (the length apart).
@@ -41,6 +45,7 @@ fn packed_prefix(prefix: &IpNet) -> (u128, u8) {
 }
 
 impl TableKey for IpNet {
+    type Hasher = RandomState;
     fn hash_key(&self, hasher: &RandomState) -> u64 {
         match self {
             IpNet::V4(n) => hasher.hash_one(V4Key::of(n).word()),
@@ -50,6 +55,7 @@ impl TableKey for IpNet {
 }
 
 impl TableKey for (RouteDistinguisher, IpNet) {
+    type Hasher = RandomState;
     fn hash_key(&self, hasher: &RandomState) -> u64 {
         let rd = self.0 .0.to_u64();
         let (addr, len) = packed_prefix(&self.1);
@@ -60,6 +66,7 @@ impl TableKey for (RouteDistinguisher, IpNet) {
 macro_rules! plain_table_key {
     ($($t:ty),*) => {$(
         impl TableKey for $t {
+            type Hasher = RandomState;
             fn hash_key(&self, hasher: &RandomState) -> u64 {
                 hasher.hash_one(self)
             }
@@ -73,22 +80,22 @@ use open_addressing::PositionIndex;
 /// A map from `K` to `V`: hashed lookups, entries stored densely, sorted iteration on demand.
 /// Holds fewer than `u32::MAX` entries.
 #[derive(Clone)]
-pub struct KeyedTable<K, V> {
+pub struct KeyedTable<K: TableKey, V> {
     /// Position in `slots` of each entry, found by the key's hash.
     index: PositionIndex,
     slots: Slots<(K, V)>,
-    hasher: RandomState,
+    hasher: K::Hasher,
     /// Hinted lookups whose hint was stale (tests check the RIB's hints hold).
     #[cfg(test)]
     pub(crate) hint_misses: std::cell::Cell<usize>,
 }
 
-impl<K, V> Default for KeyedTable<K, V> {
+impl<K: TableKey, V> Default for KeyedTable<K, V> {
     fn default() -> Self {
         KeyedTable {
             index: PositionIndex::dense(),
             slots: Slots::default(),
-            hasher: RandomState::default(),
+            hasher: K::Hasher::default(),
             #[cfg(test)]
             hint_misses: std::cell::Cell::new(0),
         }
@@ -243,10 +250,29 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         Some(value)
     }
 
+    /// What the keys are hashed with (for a key that names parts of itself by number, what
+    /// the numbers stand for).
+    pub fn hasher(&self) -> &K::Hasher {
+        &self.hasher
+    }
+
+    /// [`KeyedTable::hasher`], to extend (name a new part): changing how a key in the table
+    /// hashes would lose it.
+    pub(crate) fn hasher_mut(&mut self) -> &mut K::Hasher {
+        &mut self.hasher
+    }
+
     /// Keeps the entries `keep` says yes to (and reindexes, so for bulk removals).
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.retain_hashed(|_, k, v| keep(k, v));
+    }
+
+    /// [`KeyedTable::retain`], with the table's hasher for `keep` (to read a key's numbered
+    /// parts).
+    pub(crate) fn retain_hashed(&mut self, mut keep: impl FnMut(&K::Hasher, &K, &mut V) -> bool) {
         let before = self.slots.len();
-        self.slots.retain_mut(|(k, v)| keep(k, v));
+        let hasher = &self.hasher;
+        self.slots.retain_mut(|(k, v)| keep(hasher, k, v));
         if self.slots.len() != before {
             self.reindex();
             self.shrink_if_sparse();
@@ -274,7 +300,16 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
     /// `(&key, &mut value)` in no particular order.
     pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
-        self.slots.iter_mut().map(|(k, v)| (&*k, v))
+        self.iter_unordered_mut_hashed().1
+    }
+
+    /// [`KeyedTable::iter_unordered_mut`], with the table's hasher (to read a key's numbered
+    /// parts).
+    pub(crate) fn iter_unordered_mut_hashed(
+        &mut self,
+    ) -> (&K::Hasher, impl Iterator<Item = (&K, &mut V)> + '_) {
+        let entries = self.slots.iter_mut().map(|(k, v)| (&*k, v));
+        (&self.hasher, entries)
     }
 
     /// The keys, in no particular order.
@@ -305,7 +340,7 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 /// (its slots keep too few of a hash's bits to place themselves).
 fn hash_at<'a, K: TableKey, V>(
     slots: &'a Slots<(K, V)>,
-    hasher: &'a RandomState,
+    hasher: &'a K::Hasher,
 ) -> impl FnMut(u32) -> u64 + 'a {
     move |i| slots[i as usize].0.hash_key(hasher)
 }
@@ -472,13 +507,30 @@ impl<T> std::ops::IndexMut<usize> for Slots<T> {
 }
 
 /// A key with a smaller form for IPv4, which a [`SplitTable`] keeps apart: an `IpNet` is
-/// 18 bytes (sized for IPv6) and pads the slot of every IPv4 entry.
+/// 18 bytes (sized for IPv6) and pads the slot of every IPv4 entry. The small form may name a
+/// part of the key by a number that the IPv4 table's hasher keeps (a VPNv4 key's RD,
+/// [`RdDictionary`]): a key whose part has no number yet has no small form until it is
+/// inserted.
 pub trait SplitKey: TableKey + Copy + Ord {
     /// The IPv4 form.
     type V4: TableKey + Copy;
-    /// The key's IPv4 form; `None` for an IPv6 key (kept as it is).
-    fn v4(&self) -> Option<Self::V4>;
-    fn from_v4(key: Self::V4) -> Self;
+    /// Whether [`SplitKey::v4_counted`] does anything (the table then notes the small forms
+    /// a bulk removal takes out).
+    const COUNTED: bool = false;
+    fn is_v4(&self) -> bool;
+    /// The key's IPv4 form as `names` (the IPv4 table's hasher) writes it; `None` for an IPv6
+    /// key, and for an IPv4 one with a part `names` has no number for (not in the IPv4 table
+    /// then).
+    fn v4(&self, names: &<Self::V4 as TableKey>::Hasher) -> Option<Self::V4>;
+    /// [`SplitKey::v4`] of an IPv4 key about to be inserted, numbering its parts in `names`
+    /// as needed; `None` when `names` has no number left (the key is kept in full then).
+    fn name_v4(&self, names: &mut <Self::V4 as TableKey>::Hasher) -> Option<Self::V4>;
+    /// An IPv4 key's hash in the IPv4 table, numbered yet or not; `None` for IPv6.
+    fn v4_hash(&self, names: &<Self::V4 as TableKey>::Hasher) -> Option<u64>;
+    fn from_v4(key: Self::V4, names: &<Self::V4 as TableKey>::Hasher) -> Self;
+    /// A small form entered (`added`) or left the IPv4 table: `names` counts the keys that
+    /// use each number and frees a number none uses.
+    fn v4_counted(_key: Self::V4, _added: bool, _names: &mut <Self::V4 as TableKey>::Hasher) {}
 }
 
 /// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes, so an IPv4
@@ -497,6 +549,14 @@ impl V4Key {
         }
     }
 
+    /// The IPv4 prefix's key; `None` for IPv6.
+    fn of_net(net: &IpNet) -> Option<Self> {
+        match net {
+            IpNet::V4(net) => Some(V4Key::of(net)),
+            IpNet::V6(_) => None,
+        }
+    }
+
     fn net(self) -> IpNet {
         IpNet::V4(Ipv4Net::new(self.addr.into(), self.len).expect("a length made from a prefix"))
     }
@@ -509,6 +569,7 @@ impl V4Key {
 }
 
 impl TableKey for V4Key {
+    type Hasher = RandomState;
     fn hash_key(&self, hasher: &RandomState) -> u64 {
         hasher.hash_one(self.word())
     }
@@ -516,135 +577,293 @@ impl TableKey for V4Key {
 
 impl SplitKey for IpNet {
     type V4 = V4Key;
-    fn v4(&self) -> Option<V4Key> {
-        match self {
-            IpNet::V4(net) => Some(V4Key::of(net)),
-            IpNet::V6(_) => None,
-        }
+    fn is_v4(&self) -> bool {
+        matches!(self, IpNet::V4(_))
     }
-    fn from_v4(key: V4Key) -> Self {
+    fn v4(&self, _: &RandomState) -> Option<V4Key> {
+        V4Key::of_net(self)
+    }
+    fn name_v4(&self, _: &mut RandomState) -> Option<V4Key> {
+        V4Key::of_net(self)
+    }
+    fn v4_hash(&self, seed: &RandomState) -> Option<u64> {
+        Some(V4Key::of_net(self)?.hash_key(seed))
+    }
+    fn from_v4(key: V4Key, _: &RandomState) -> Self {
         key.net()
     }
 }
 
-/// An RD and IPv4 prefix as the VPN table keys them: the RD's 8 wire octets in a word, the
-/// prefix as in [`V4Key`], 16 bytes where `(RouteDistinguisher, IpNet)` is 32 (a VPNv4
-/// route's slot 64 → 48 bytes then; 32 now).
+/// Bits of a [`VpnV4Key`]'s second word that hold the prefix length (0..=32).
+const LEN_BITS: u32 = 6;
+
+/// An RD and IPv4 prefix as the VPN table keys them, in 8 bytes: the address, and one word
+/// with the RD's number in the table's [`RdDictionary`] above the prefix length. The RD's
+/// 8 octets inline made it 16 bytes (and `(RouteDistinguisher, IpNet)` is 32): a VPNv4
+/// route's slot is 24 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct VpnV4Key {
-    rd: u64,
-    prefix: V4Key,
+    addr: u32,
+    /// The RD's number << [`LEN_BITS`] | the prefix length.
+    rd_len: u32,
+}
+
+impl VpnV4Key {
+    fn new(rd: u32, prefix: V4Key) -> Self {
+        VpnV4Key {
+            addr: prefix.addr,
+            rd_len: rd << LEN_BITS | u32::from(prefix.len),
+        }
+    }
+
+    fn rd(self) -> u32 {
+        self.rd_len >> LEN_BITS
+    }
+
+    fn prefix(self) -> V4Key {
+        V4Key {
+            addr: self.addr,
+            len: (self.rd_len & ((1 << LEN_BITS) - 1)) as u8,
+        }
+    }
 }
 
 impl TableKey for VpnV4Key {
-    fn hash_key(&self, hasher: &RandomState) -> u64 {
-        hasher.hash_one((self.rd, self.prefix.word()))
+    type Hasher = RdDictionary;
+    fn hash_key(&self, names: &RdDictionary) -> u64 {
+        names.hash(names.rd(self.rd()), self.prefix())
+    }
+}
+
+/// How many RD numbers a dictionary hands out: as many as a [`VpnV4Key`] holds (26 bits);
+/// four under test, so the tests fill a dictionary.
+const RD_NUMBERS: usize = if cfg!(test) { 4 } else { 1 << (32 - LEN_BITS) };
+
+/// The RDs of a VPN table's IPv4 keys by number ([`VpnV4Key`]), and the table's hash seed.
+/// A table holds a million routes under a few thousand RDs: an RD inline is 8 bytes a route,
+/// as a number 26 bits. Each number counts the keys that use it and is freed when none does,
+/// so the dictionary holds the RDs in the table, not every RD ever seen. A key hashes by its
+/// RD, not its number, so its hash is known before it has one.
+#[derive(Clone, Default)]
+pub struct RdDictionary {
+    seed: RandomState,
+    /// By number: the RD (its 8 wire octets as a word) and how many keys use it (none: the
+    /// number is free, listed in `free`).
+    rds: Vec<(u64, u32)>,
+    numbers: hashbrown::HashMap<u64, u32, RandomState>,
+    free: Vec<u32>,
+}
+
+impl RdDictionary {
+    fn hash(&self, rd: u64, prefix: V4Key) -> u64 {
+        self.seed.hash_one((rd, prefix.word()))
+    }
+
+    fn number(&self, rd: u64) -> Option<u32> {
+        self.numbers.get(&rd).copied()
+    }
+
+    fn rd(&self, number: u32) -> u64 {
+        self.rds[number as usize].0
+    }
+
+    /// `rd`'s number, given one if it had none; `None` when every number is taken.
+    fn name(&mut self, rd: u64) -> Option<u32> {
+        if let Some(number) = self.number(rd) {
+            return Some(number);
+        }
+        let number = match self.free.pop() {
+            Some(number) => {
+                self.rds[number as usize] = (rd, 0);
+                number
+            }
+            None if self.rds.len() < RD_NUMBERS => {
+                self.rds.push((rd, 0));
+                (self.rds.len() - 1) as u32
+            }
+            None => return None,
+        };
+        self.numbers.insert(rd, number);
+        Some(number)
+    }
+
+    /// A key using `number` was added, or removed (the last one frees the number).
+    fn count(&mut self, number: u32, added: bool) {
+        let (rd, uses) = &mut self.rds[number as usize];
+        if added {
+            *uses += 1;
+        } else {
+            *uses -= 1;
+            if *uses == 0 {
+                self.numbers.remove(rd);
+                self.free.push(number);
+            }
+        }
+    }
+
+    /// The RDs that have a number.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
     }
 }
 
 impl SplitKey for (RouteDistinguisher, IpNet) {
     type V4 = VpnV4Key;
-    fn v4(&self) -> Option<VpnV4Key> {
-        Some(VpnV4Key {
-            rd: self.0 .0.to_u64(),
-            prefix: self.1.v4()?,
-        })
+    const COUNTED: bool = true;
+    fn is_v4(&self) -> bool {
+        self.1.is_v4()
     }
-    fn from_v4(key: VpnV4Key) -> Self {
-        let rd = AdminValue::from_u64(key.rd).expect("a word made from an RD");
-        (RouteDistinguisher(rd), key.prefix.net())
+    fn v4(&self, names: &RdDictionary) -> Option<VpnV4Key> {
+        let prefix = V4Key::of_net(&self.1)?;
+        Some(VpnV4Key::new(names.number(self.0 .0.to_u64())?, prefix))
+    }
+    fn name_v4(&self, names: &mut RdDictionary) -> Option<VpnV4Key> {
+        let prefix = V4Key::of_net(&self.1)?;
+        Some(VpnV4Key::new(names.name(self.0 .0.to_u64())?, prefix))
+    }
+    fn v4_hash(&self, names: &RdDictionary) -> Option<u64> {
+        Some(names.hash(self.0 .0.to_u64(), V4Key::of_net(&self.1)?))
+    }
+    fn from_v4(key: VpnV4Key, names: &RdDictionary) -> Self {
+        let rd = AdminValue::from_u64(names.rd(key.rd())).expect("a word made from an RD");
+        (RouteDistinguisher(rd), key.prefix().net())
+    }
+    fn v4_counted(key: VpnV4Key, added: bool, names: &mut RdDictionary) {
+        names.count(key.rd(), added);
     }
 }
 
-/// A [`KeyedTable`] by a key with a smaller IPv4 form ([`SplitKey`]): two tables, one per
-/// family, behind one map. A position (the hint of [`SplitTable::get_mut_hinted`]) is in
-/// the key's family's table, and the key says which. Keys are handed out by value (an IPv4
-/// one is not stored in the full form).
+/// A [`KeyedTable`] by a key with a smaller IPv4 form ([`SplitKey`]): two tables behind one
+/// map, one of IPv4 keys in their small form, one of keys in full (IPv6 keys, and IPv4 ones
+/// the small form could not number: none unless a VPN table's RD dictionary ran out). A
+/// position (the hint of [`SplitTable::get_mut_hinted`]) is in the key's table. Keys are
+/// handed out by value (an IPv4 one is not stored in full).
 #[derive(Clone)]
 pub struct SplitTable<K: SplitKey, V> {
     v4: KeyedTable<K::V4, V>,
-    v6: KeyedTable<K, V>,
+    full: KeyedTable<K, V>,
+    /// IPv4 keys in `full`.
+    spilled: usize,
 }
 
 impl<K: SplitKey, V> Default for SplitTable<K, V> {
     fn default() -> Self {
         SplitTable {
             v4: KeyedTable::default(),
-            v6: KeyedTable::default(),
+            full: KeyedTable::default(),
+            spilled: 0,
         }
     }
 }
 
-/// Runs `$body` with `$t` the table of `$key`'s family and `$k` its key there.
-macro_rules! by_family {
-    ($table:expr, $key:expr, |$t:ident, $k:ident| $body:expr) => {
-        match $key.v4() {
-            Some(v4) => {
+/// Which of a [`SplitTable`]'s tables has a key.
+enum Place<V4> {
+    /// The IPv4 one, under this small form.
+    V4(V4),
+    Full,
+    /// Neither (an IPv4 key with a part the dictionary has no number for).
+    Nowhere,
+}
+
+/// Runs `$body` with `$t` the table where `$key` is and `$k` its key there, or gives `$none`
+/// when it is in neither.
+macro_rules! where_key {
+    ($table:expr, $key:expr, |$t:ident, $k:ident| $body:expr, $none:expr) => {
+        match $table.place($key) {
+            Place::V4(v4) => {
                 let ($t, $k) = (&$table.v4, &v4);
                 $body
             }
-            None => {
-                let ($t, $k) = (&$table.v6, $key);
+            Place::Full => {
+                let ($t, $k) = (&$table.full, $key);
                 $body
             }
+            Place::Nowhere => $none,
         }
     };
-    (mut $table:expr, $key:expr, |$t:ident, $k:ident| $body:expr) => {
-        match $key.v4() {
-            Some(v4) => {
+    (mut $table:expr, $key:expr, |$t:ident, $k:ident| $body:expr, $none:expr) => {
+        match $table.place($key) {
+            Place::V4(v4) => {
                 let ($t, $k) = (&mut $table.v4, &v4);
                 $body
             }
-            None => {
-                let ($t, $k) = (&mut $table.v6, $key);
+            Place::Full => {
+                let ($t, $k) = (&mut $table.full, $key);
                 $body
             }
+            Place::Nowhere => $none,
         }
     };
 }
 
 impl<K: SplitKey, V> SplitTable<K, V> {
     pub fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4.len() + self.full.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
+        self.v4.is_empty() && self.full.is_empty()
+    }
+
+    fn place(&self, key: &K) -> Place<K::V4> {
+        if !key.is_v4() || (self.spilled > 0 && self.full.contains_key(key)) {
+            return Place::Full;
+        }
+        match key.v4(self.v4.hasher()) {
+            Some(v4) => Place::V4(v4),
+            None => Place::Nowhere,
+        }
+    }
+
+    /// What the IPv4 keys' parts are numbered by (a VPN table's [`RdDictionary`]).
+    pub fn v4_names(&self) -> &<K::V4 as TableKey>::Hasher {
+        self.v4.hasher()
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        by_family!(self, key, |t, k| t.get(k))
+        where_key!(self, key, |t, k| t.get(k), None)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        by_family!(mut self, key, |t, k| t.get_mut(k))
+        where_key!(mut self, key, |t, k| t.get_mut(k), None)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        by_family!(self, key, |t, k| t.contains_key(k))
+        where_key!(self, key, |t, k| t.contains_key(k), false)
     }
 
     /// `key`'s entry and its position, trying the position `hint` first
     /// ([`KeyedTable::get_mut_hinted`]).
     pub fn get_mut_hinted(&mut self, key: &K, hint: u32) -> Option<(u32, &mut V)> {
-        by_family!(mut self, key, |t, k| t.get_mut_hinted(k, hint))
+        where_key!(mut self, key, |t, k| t.get_mut_hinted(k, hint), None)
     }
 
     /// [`SplitTable::get_mut_hinted`], reading.
     pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
-        by_family!(self, key, |t, k| t.get_hinted(k, hint))
+        where_key!(self, key, |t, k| t.get_hinted(k, hint), None)
     }
 
     /// The hash `key` is found by, for [`SplitTable::prefetch`] and
     /// [`SplitTable::get_or_insert_hashed`].
     pub fn hash_of(&self, key: &K) -> u64 {
-        by_family!(self, key, |t, k| t.hash_of(k))
+        match key.v4_hash(self.v4.hasher()) {
+            Some(hash) => hash,
+            None => self.full.hash_of(key),
+        }
     }
 
     /// Starts loading where `key` (of hash `hash`) would be indexed into the cache
     /// ([`KeyedTable::prefetch`]).
     pub fn prefetch(&self, key: &K, hash: u64) {
-        by_family!(self, key, |t, _k| t.prefetch(hash))
+        if key.is_v4() {
+            self.v4.prefetch(hash);
+        } else {
+            self.full.prefetch(hash);
+        }
     }
 
     /// The entry of `key` and its position, and whether it was just created (with `make`);
@@ -655,10 +874,32 @@ impl<K: SplitKey, V> SplitTable<K, V> {
         hash: u64,
         make: impl FnOnce() -> V,
     ) -> (u32, &mut V, bool) {
-        match key.v4() {
-            Some(v4) => self.v4.get_or_insert_hashed(v4, hash, make),
-            None => self.v6.get_or_insert_hashed(key, hash, make),
+        let v4 = match self.place(&key) {
+            Place::V4(v4) => v4,
+            Place::Full if !key.is_v4() => return self.full.get_or_insert_hashed(key, hash, make),
+            // An IPv4 key kept in full hashes as a full key there.
+            Place::Full => {
+                let hash = self.full.hash_of(&key);
+                return self.full.get_or_insert_hashed(key, hash, make);
+            }
+            Place::Nowhere => match key.name_v4(self.v4.hasher_mut()) {
+                Some(v4) => v4,
+                None => {
+                    self.spilled += 1;
+                    let hash = self.full.hash_of(&key);
+                    return self.full.get_or_insert_hashed(key, hash, make);
+                }
+            },
+        };
+        let (at, _, new) = self.v4.get_or_insert_hashed(v4, hash, make);
+        if new {
+            K::v4_counted(v4, true, self.v4.hasher_mut());
         }
+        let (_, entry) = self
+            .v4
+            .get_mut_hinted(&v4, at)
+            .expect("just found or added");
+        (at, entry, new)
     }
 
     /// [`SplitTable::get_or_insert_hashed`], hashing the key here.
@@ -676,28 +917,60 @@ impl<K: SplitKey, V> SplitTable<K, V> {
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        by_family!(mut self, key, |t, k| t.remove(k))
+        match self.place(key) {
+            Place::V4(v4) => {
+                let removed = self.v4.remove(&v4)?;
+                K::v4_counted(v4, false, self.v4.hasher_mut());
+                Some(removed)
+            }
+            Place::Full => {
+                let removed = self.full.remove(key)?;
+                if key.is_v4() {
+                    self.spilled -= 1;
+                }
+                Some(removed)
+            }
+            Place::Nowhere => None,
+        }
     }
 
     /// Keeps the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(K, &mut V) -> bool) {
-        self.v4.retain(|k, entry| keep(K::from_v4(*k), entry));
-        self.v6.retain(|k, entry| keep(*k, entry));
+        let mut left = Vec::new();
+        self.v4.retain_hashed(|names, k, entry| {
+            let kept = keep(K::from_v4(*k, names), entry);
+            if !kept && K::COUNTED {
+                left.push(*k);
+            }
+            kept
+        });
+        for k in left {
+            K::v4_counted(k, false, self.v4.hasher_mut());
+        }
+        let mut spilled_left = 0;
+        self.full.retain(|k, entry| {
+            let kept = keep(*k, entry);
+            spilled_left += usize::from(!kept && k.is_v4());
+            kept
+        });
+        self.spilled -= spilled_left;
     }
 
     /// `(key, &entry)` in no particular order (which changes as entries come and go).
     pub fn iter_unordered(&self) -> impl Iterator<Item = (K, &V)> + '_ {
-        let v4 = self.v4.iter_unordered().map(|(k, v)| (K::from_v4(*k), v));
-        v4.chain(self.v6.iter_unordered().map(|(k, v)| (*k, v)))
+        let names = self.v4.hasher();
+        let v4 = self
+            .v4
+            .iter_unordered()
+            .map(move |(k, v)| (K::from_v4(*k, names), v));
+        v4.chain(self.full.iter_unordered().map(|(k, v)| (*k, v)))
     }
 
     /// `(key, &mut entry)` in no particular order.
     pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> + '_ {
-        let v4 = self
-            .v4
-            .iter_unordered_mut()
-            .map(|(k, v)| (K::from_v4(*k), v));
-        v4.chain(self.v6.iter_unordered_mut().map(|(k, v)| (*k, v)))
+        let (names, v4) = self.v4.iter_unordered_mut_hashed();
+        let v4 = v4.map(move |(k, v)| (K::from_v4(*k, names), v));
+        v4.chain(self.full.iter_unordered_mut().map(|(k, v)| (*k, v)))
     }
 
     /// The keys, in no particular order.
@@ -717,25 +990,32 @@ impl<K: SplitKey, V> SplitTable<K, V> {
         self.iter().map(|(k, _)| k)
     }
 
-    /// Where `key`'s entry is: its position in its family's table (a hint) and its place
-    /// among all the entries (the IPv4 ones first), below [`SplitTable::len`].
+    /// Where `key`'s entry is: its position in its table (a hint) and its place among all
+    /// the entries (the small-form ones first), below [`SplitTable::len`].
     pub(crate) fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
-        match key.v4() {
-            Some(v4) => {
+        match self.place(key) {
+            Place::V4(v4) => {
                 let (i, _) = self.v4.get_hinted(&v4, hint)?;
                 Some((i, i as usize))
             }
-            None => {
-                let (i, _) = self.v6.get_hinted(key, hint)?;
+            Place::Full => {
+                let (i, _) = self.full.get_hinted(key, hint)?;
                 Some((i, self.v4.len() + i as usize))
             }
+            Place::Nowhere => None,
         }
     }
 
-    /// Hinted look-ups whose hint was stale, in both families.
+    /// Hinted look-ups whose hint was stale, in both tables.
     #[cfg(test)]
     pub(crate) fn hint_misses(&self) -> usize {
-        self.v4.hint_misses.get() + self.v6.hint_misses.get()
+        self.v4.hint_misses.get() + self.full.hint_misses.get()
+    }
+
+    /// Keys kept in full though IPv4 (a full RD dictionary).
+    #[cfg(test)]
+    pub(crate) fn spilled(&self) -> usize {
+        self.spilled
     }
 }
 
@@ -1022,29 +1302,128 @@ mod tests {
         })
     }
 
-    proptest! {
-        /// The VPN table's keys split by family too: an RD:prefix of either family and any RD
-        /// type round-trips through its table, and the table holds what a `BTreeMap` does.
-        #[test]
-        fn vpn_keys_split_and_join(ops in proptest::collection::vec((0u16..6, 0u16..300, any::<bool>()), 0..300)) {
-            let mut table: SplitTable<(RouteDistinguisher, IpNet), u16> = SplitTable::default();
-            let mut model: BTreeMap<(RouteDistinguisher, IpNet), u16> = BTreeMap::new();
-            for (r, p, insert) in ops {
-                let key = (rd(r), mixed_prefix(p));
-                if let Some(v4) = key.v4() {
-                    prop_assert_eq!(<(RouteDistinguisher, IpNet)>::from_v4(v4), key);
-                }
-                if insert {
-                    *table.get_or_default(key) = p;
-                    model.insert(key, p);
-                } else {
-                    prop_assert_eq!(table.remove(&key), model.remove(&key));
-                }
+    type VpnKey = (RouteDistinguisher, IpNet);
+
+    /// The VPN table against a `BTreeMap`, and what it keeps beside its entries: the RDs
+    /// numbered are those of its IPv4 keys held in small form, and the IPv4 keys held in full
+    /// are counted.
+    fn check_vpn_table(
+        table: &SplitTable<VpnKey, u16>,
+        model: &BTreeMap<VpnKey, u16>,
+    ) -> Result<(), TestCaseError> {
+        let listed: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
+        let expected: Vec<_> = model.iter().map(|(k, v)| (*k, *v)).collect();
+        prop_assert_eq!(listed, expected);
+        let numbered: BTreeSet<RouteDistinguisher> = table
+            .v4
+            .keys_unordered()
+            .map(|k| RouteDistinguisher(AdminValue::from_u64(table.v4_names().rd(k.rd())).unwrap()))
+            .collect();
+        prop_assert_eq!(table.v4_names().len(), numbered.len());
+        prop_assert!(table.v4_names().len() <= RD_NUMBERS);
+        let spilled = table.full.keys_unordered().filter(|k| k.is_v4()).count();
+        prop_assert_eq!(table.spilled(), spilled);
+        for key in model.keys() {
+            let v4 = key.v4(table.v4_names());
+            let in_full = table.full.contains_key(key);
+            // Each key is in one table: in full only when IPv4 and not numbered, or spilled
+            // before its RD was numbered.
+            prop_assert_eq!(v4.is_some_and(|k| table.v4.contains_key(&k)), !in_full);
+            if let Some(v4) = v4 {
+                prop_assert_eq!(VpnKey::from_v4(v4, table.v4_names()), *key);
             }
-            let listed: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
-            let expected: Vec<_> = model.into_iter().collect();
-            prop_assert_eq!(listed, expected);
         }
+        let mut places: Vec<usize> = model
+            .keys()
+            .map(|k| table.locate(k, u32::MAX).expect("present").1)
+            .collect();
+        places.sort_unstable();
+        prop_assert_eq!(places, (0..model.len()).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    proptest! {
+        /// The VPN table's keys split by family too, an IPv4 key's RD numbered: an RD:prefix
+        /// of either family and any RD type round-trips through its table, and the table holds
+        /// what a `BTreeMap` does through inserts, removals and retains over more RDs than
+        /// it has numbers for (four under test), with numbers freed and given again.
+        #[test]
+        fn vpn_keys_split_and_join(ops in proptest::collection::vec(op(), 0..400)) {
+            let mut table: SplitTable<VpnKey, u16> = SplitTable::default();
+            let mut model: BTreeMap<VpnKey, u16> = BTreeMap::new();
+            let key = |n: u16| (rd(n % 7), mixed_prefix(n / 7));
+            for op in ops {
+                match op {
+                    Op::Insert(n, v) => {
+                        let (at, slot, _) = table.get_or_insert_at(key(n), || 0);
+                        *slot = v as u16;
+                        model.insert(key(n), v as u16);
+                        prop_assert_eq!(
+                            table.get_hinted(&key(n), at).map(|(a, v)| (a, *v)),
+                            Some((at, v as u16))
+                        );
+                    }
+                    Op::Remove(n) => prop_assert_eq!(table.remove(&key(n)), model.remove(&key(n))),
+                    Op::Retain(m) => {
+                        table.retain(|_, v| *v % m != 0);
+                        model.retain(|_, v| *v % m != 0);
+                    }
+                    Op::Hinted(n, hint) => {
+                        let found = table.get_mut_hinted(&key(n), hint).map(|(_, v)| *v);
+                        prop_assert_eq!(found, model.get(&key(n)).copied());
+                        prop_assert_eq!(table.contains_key(&key(n)), found.is_some());
+                    }
+                }
+                prop_assert_eq!(table.len(), model.len());
+            }
+            check_vpn_table(&table, &model)?;
+        }
+    }
+
+    /// An IPv4 key that came when every RD number was taken is kept in full, and stays found
+    /// there after a number frees and its RD gets it for a later key; the numbers go when
+    /// their keys do.
+    #[test]
+    fn vpn_keys_beyond_the_rd_numbers_are_kept_in_full() {
+        let mut table: SplitTable<VpnKey, u16> = SplitTable::default();
+        let mut model: BTreeMap<VpnKey, u16> = BTreeMap::new();
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let put = |table: &mut SplitTable<VpnKey, u16>,
+                   model: &mut BTreeMap<VpnKey, u16>,
+                   key: VpnKey,
+                   v: u16| {
+            *table.get_or_default(key) = v;
+            model.insert(key, v);
+        };
+        for r in 0..RD_NUMBERS as u16 {
+            put(&mut table, &mut model, (rd(r), net("10.0.0.0/8")), r);
+        }
+        let late = (rd(9), net("10.0.0.0/8"));
+        put(&mut table, &mut model, late, 9);
+        assert_eq!((table.v4_names().len(), table.spilled()), (RD_NUMBERS, 1));
+        // RD 0's number frees; RD 9 takes it for its next key, the first one staying in full.
+        assert_eq!(table.remove(&(rd(0), net("10.0.0.0/8"))), Some(0));
+        model.remove(&(rd(0), net("10.0.0.0/8")));
+        let later = (rd(9), net("10.1.0.0/16"));
+        put(&mut table, &mut model, later, 10);
+        assert_eq!(table.spilled(), 1);
+        assert!(late.v4(table.v4_names()).is_some());
+        assert_eq!(table.get(&late), Some(&9));
+        assert_eq!(table.get(&later), Some(&10));
+        // Found again, not added twice.
+        put(&mut table, &mut model, late, 11);
+        assert_eq!(table.len(), RD_NUMBERS + 1);
+        check_vpn_table(&table, &model).unwrap();
+        assert_eq!(table.remove(&late), Some(11));
+        assert_eq!(table.spilled(), 0);
+        table.retain(|_, _| false);
+        assert!(table.is_empty() && table.v4_names().is_empty());
+    }
+
+    /// A VPNv4 key is 8 bytes: the RD is a number in the table's dictionary.
+    #[test]
+    fn vpn_v4_keys_are_8_bytes() {
+        assert_eq!(std::mem::size_of::<VpnV4Key>(), 8);
     }
 
     /// An IPv4 route's slot is 40 bytes (`docs/benchmarks.md`, "BGP ingest"): the key, one

@@ -1681,9 +1681,9 @@ fn table_entries_stay_small() {
     assert_eq!(size_of::<Candidates>(), 16);
     assert_eq!(size_of::<(IpNet, PrefixEntry)>(), 56);
     // A VPN entry's paths are paths alone, their sources read from them (`VpnPaths`); a
-    // VPNv4 key is 16 bytes (`table::VpnV4Key`), a VPNv6 one 32.
+    // VPNv4 key is 8 bytes (`table::VpnV4Key`, its RD a number), a VPNv6 one 32.
     // With no tag beside them (`small_map::Packed`).
-    assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 32);
+    assert_eq!(size_of::<(table::VpnV4Key, VpnEntry)>(), 24);
     assert_eq!(size_of::<(VpnKey, VpnEntry)>(), 48);
 }
 
