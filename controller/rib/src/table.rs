@@ -23,7 +23,7 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 use ipnet::{IpNet, Ipv4Net};
-use vpn_types::{AdminValue, RouteDistinguisher};
+use vpn_types::RouteDistinguisher;
 
 /// A key of a [`KeyedTable`]: hashed as one or two packed words. `IpNet`'s derived `Hash`
 /// feeds the hasher field by field (variant, address octets with their length, prefix
@@ -172,6 +172,21 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
         let i = self.hinted_position(key, hint)?;
         Some((i as u32, &self.slots[i].1))
+    }
+
+    /// The key at position `at`, if there is one.
+    fn key_at(&self, at: u32) -> Option<&K> {
+        let at = at as usize;
+        (at < self.slots.len()).then(|| &self.slots[at].0)
+    }
+
+    /// The entry at position `at` (below [`KeyedTable::len`]).
+    fn value_at(&self, at: u32) -> &V {
+        &self.slots[at as usize].1
+    }
+
+    fn value_at_mut(&mut self, at: u32) -> &mut V {
+        &mut self.slots[at as usize].1
     }
 
     /// The entry of `key`, and whether it was just created (with `make`).
@@ -528,6 +543,11 @@ pub trait SplitKey: TableKey + Copy + Ord {
     /// An IPv4 key's hash in the IPv4 table, numbered yet or not; `None` for IPv6.
     fn v4_hash(&self, names: &<Self::V4 as TableKey>::Hasher) -> Option<u64>;
     fn from_v4(key: Self::V4, names: &<Self::V4 as TableKey>::Hasher) -> Self;
+    /// Whether `small` is this key's IPv4 form: what a hinted look-up asks of the entry at
+    /// its hint, before (and instead of) numbering the key's parts.
+    fn is_v4_of(&self, small: Self::V4, names: &<Self::V4 as TableKey>::Hasher) -> bool {
+        Self::from_v4(small, names) == *self
+    }
     /// A small form entered (`added`) or left the IPv4 table: `names` counts the keys that
     /// use each number and frees a number none uses.
     fn v4_counted(_key: Self::V4, _added: bool, _names: &mut <Self::V4 as TableKey>::Hasher) {}
@@ -592,6 +612,9 @@ impl SplitKey for IpNet {
     fn from_v4(key: V4Key, _: &RandomState) -> Self {
         key.net()
     }
+    fn is_v4_of(&self, small: V4Key, _: &RandomState) -> bool {
+        V4Key::of_net(self) == Some(small)
+    }
 }
 
 /// Bits of a [`VpnV4Key`]'s second word that hold the prefix length (0..=32).
@@ -647,9 +670,10 @@ const RD_NUMBERS: usize = if cfg!(test) { 4 } else { 1 << (32 - LEN_BITS) };
 #[derive(Clone, Default)]
 pub struct RdDictionary {
     seed: RandomState,
-    /// By number: the RD (its 8 wire octets as a word) and how many keys use it (none: the
-    /// number is free, listed in `free`).
-    rds: Vec<(u64, u32)>,
+    /// By number: the RD (its 8 wire octets as a word, what keys hash by), the RD itself (what
+    /// a hinted look-up compares) and how many keys use it (none: the number is free, listed
+    /// in `free`).
+    rds: Vec<(u64, RouteDistinguisher, u32)>,
     numbers: hashbrown::HashMap<u64, u32, RandomState>,
     free: Vec<u32>,
 }
@@ -667,29 +691,34 @@ impl RdDictionary {
         self.rds[number as usize].0
     }
 
+    fn rd_value(&self, number: u32) -> RouteDistinguisher {
+        self.rds[number as usize].1
+    }
+
     /// `rd`'s number, given one if it had none; `None` when every number is taken.
-    fn name(&mut self, rd: u64) -> Option<u32> {
-        if let Some(number) = self.number(rd) {
+    fn name(&mut self, rd: RouteDistinguisher) -> Option<u32> {
+        let word = rd.0.to_u64();
+        if let Some(number) = self.number(word) {
             return Some(number);
         }
         let number = match self.free.pop() {
             Some(number) => {
-                self.rds[number as usize] = (rd, 0);
+                self.rds[number as usize] = (word, rd, 0);
                 number
             }
             None if self.rds.len() < RD_NUMBERS => {
-                self.rds.push((rd, 0));
+                self.rds.push((word, rd, 0));
                 (self.rds.len() - 1) as u32
             }
             None => return None,
         };
-        self.numbers.insert(rd, number);
+        self.numbers.insert(word, number);
         Some(number)
     }
 
     /// A key using `number` was added, or removed (the last one frees the number).
     fn count(&mut self, number: u32, added: bool) {
-        let (rd, uses) = &mut self.rds[number as usize];
+        let (rd, _, uses) = &mut self.rds[number as usize];
         if added {
             *uses += 1;
         } else {
@@ -723,14 +752,16 @@ impl SplitKey for (RouteDistinguisher, IpNet) {
     }
     fn name_v4(&self, names: &mut RdDictionary) -> Option<VpnV4Key> {
         let prefix = V4Key::of_net(&self.1)?;
-        Some(VpnV4Key::new(names.name(self.0 .0.to_u64())?, prefix))
+        Some(VpnV4Key::new(names.name(self.0)?, prefix))
     }
     fn v4_hash(&self, names: &RdDictionary) -> Option<u64> {
         Some(names.hash(self.0 .0.to_u64(), V4Key::of_net(&self.1)?))
     }
     fn from_v4(key: VpnV4Key, names: &RdDictionary) -> Self {
-        let rd = AdminValue::from_u64(names.rd(key.rd())).expect("a word made from an RD");
-        (RouteDistinguisher(rd), key.prefix().net())
+        (names.rd_value(key.rd()), key.prefix().net())
+    }
+    fn is_v4_of(&self, small: VpnV4Key, names: &RdDictionary) -> bool {
+        V4Key::of_net(&self.1) == Some(small.prefix()) && names.rd_value(small.rd()) == self.0
     }
     fn v4_counted(key: VpnV4Key, added: bool, names: &mut RdDictionary) {
         names.count(key.rd(), added);
@@ -836,14 +867,28 @@ impl<K: SplitKey, V> SplitTable<K, V> {
         where_key!(self, key, |t, k| t.contains_key(k), false)
     }
 
+    /// Whether the IPv4 table's entry at `hint` is `key`'s: a hinted look-up that holds
+    /// reads one entry, and neither hashes the key nor numbers its parts.
+    fn v4_at(&self, key: &K, hint: u32) -> bool {
+        self.v4
+            .key_at(hint)
+            .is_some_and(|small| key.is_v4_of(*small, self.v4.hasher()))
+    }
+
     /// `key`'s entry and its position, trying the position `hint` first
     /// ([`KeyedTable::get_mut_hinted`]).
     pub fn get_mut_hinted(&mut self, key: &K, hint: u32) -> Option<(u32, &mut V)> {
+        if self.v4_at(key, hint) {
+            return Some((hint, self.v4.value_at_mut(hint)));
+        }
         where_key!(mut self, key, |t, k| t.get_mut_hinted(k, hint), None)
     }
 
     /// [`SplitTable::get_mut_hinted`], reading.
     pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
+        if self.v4_at(key, hint) {
+            return Some((hint, self.v4.value_at(hint)));
+        }
         where_key!(self, key, |t, k| t.get_hinted(k, hint), None)
     }
 
@@ -993,6 +1038,9 @@ impl<K: SplitKey, V> SplitTable<K, V> {
     /// Where `key`'s entry is: its position in its table (a hint) and its place among all
     /// the entries (the small-form ones first), below [`SplitTable::len`].
     pub(crate) fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
+        if self.v4_at(key, hint) {
+            return Some((hint, hint as usize));
+        }
         match self.place(key) {
             Place::V4(v4) => {
                 let (i, _) = self.v4.get_hinted(&v4, hint)?;
@@ -1156,6 +1204,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+    use vpn_types::AdminValue;
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -1314,11 +1363,20 @@ mod tests {
         let listed: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
         let expected: Vec<_> = model.iter().map(|(k, v)| (*k, *v)).collect();
         prop_assert_eq!(listed, expected);
+        let names = table.v4_names();
         let numbered: BTreeSet<RouteDistinguisher> = table
             .v4
             .keys_unordered()
-            .map(|k| RouteDistinguisher(AdminValue::from_u64(table.v4_names().rd(k.rd())).unwrap()))
+            .map(|k| names.rd_value(k.rd()))
             .collect();
+        for k in table.v4.keys_unordered() {
+            // What a key hashes by is its RD's word.
+            let word = names.rd(k.rd());
+            prop_assert_eq!(
+                RouteDistinguisher(AdminValue::from_u64(word).unwrap()),
+                names.rd_value(k.rd())
+            );
+        }
         prop_assert_eq!(table.v4_names().len(), numbered.len());
         prop_assert!(table.v4_names().len() <= RD_NUMBERS);
         let spilled = table.full.keys_unordered().filter(|k| k.is_v4()).count();
