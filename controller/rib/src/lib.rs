@@ -36,8 +36,7 @@ pub use route::{
     VrfName,
 };
 pub use small_map::{Keyed, KeyedSlice, Packed};
-use table::TableKey;
-pub use table::{KeyedTable, PrefixTable, SplitKey, SplitTable};
+pub use table::{KeyedTable, PrefixTable, RdDictionary, SplitKey, SplitTable, TableKey, VpnV4Key};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::borrow::Cow;

@@ -1324,13 +1324,21 @@ mod tests {
             let model_hosts: Vec<IpNet> =
                 model.keys().filter(|p| is_host(p)).copied().collect();
             prop_assert_eq!(hosts, model_hosts);
-            let mut places: Vec<usize> = model
-                .keys()
-                .map(|p| table.locate(p, u32::MAX).expect("present").1)
-                .collect();
-            places.sort_unstable();
-            prop_assert_eq!(places, (0..model.len()).collect::<Vec<_>>());
+            check_places(&table, model.keys())?;
         }
+    }
+
+    /// Each key's place among all the entries is its own: the places are `0..len`.
+    fn check_places<'a, K: SplitKey + 'a, V>(
+        table: &SplitTable<K, V>,
+        keys: impl Iterator<Item = &'a K>,
+    ) -> Result<(), TestCaseError> {
+        let mut places: Vec<usize> = keys
+            .map(|k| table.locate(k, u32::MAX).expect("present").1)
+            .collect();
+        places.sort_unstable();
+        prop_assert_eq!(places, (0..table.len()).collect::<Vec<_>>());
+        Ok(())
     }
 
     /// An RD of each type, from `n`.
@@ -1391,13 +1399,7 @@ mod tests {
                 prop_assert_eq!(VpnKey::from_v4(v4, table.v4_names()), *key);
             }
         }
-        let mut places: Vec<usize> = model
-            .keys()
-            .map(|k| table.locate(k, u32::MAX).expect("present").1)
-            .collect();
-        places.sort_unstable();
-        prop_assert_eq!(places, (0..model.len()).collect::<Vec<_>>());
-        Ok(())
+        check_places(table, model.keys())
     }
 
     proptest! {
