@@ -919,32 +919,29 @@ impl<K: SplitKey, V> SplitTable<K, V> {
         hash: u64,
         make: impl FnOnce() -> V,
     ) -> (u32, &mut V, bool) {
-        let v4 = match self.place(&key) {
-            Place::V4(v4) => v4,
-            Place::Full if !key.is_v4() => return self.full.get_or_insert_hashed(key, hash, make),
-            // An IPv4 key kept in full hashes as a full key there.
-            Place::Full => {
-                let hash = self.full.hash_of(&key);
-                return self.full.get_or_insert_hashed(key, hash, make);
+        let small = match self.place(&key) {
+            Place::V4(v4) => Some(v4),
+            Place::Full => None,
+            Place::Nowhere => {
+                let named = key.name_v4(self.v4.hasher_mut());
+                self.spilled += usize::from(named.is_none());
+                named
             }
-            Place::Nowhere => match key.name_v4(self.v4.hasher_mut()) {
-                Some(v4) => v4,
-                None => {
-                    self.spilled += 1;
-                    let hash = self.full.hash_of(&key);
-                    return self.full.get_or_insert_hashed(key, hash, make);
-                }
-            },
+        };
+        let Some(v4) = small else {
+            // An IPv4 key kept in full hashes as a full key there.
+            let hash = if key.is_v4() {
+                self.full.hash_of(&key)
+            } else {
+                hash
+            };
+            return self.full.get_or_insert_hashed(key, hash, make);
         };
         let (at, _, new) = self.v4.get_or_insert_hashed(v4, hash, make);
         if new {
             K::v4_counted(v4, true, self.v4.hasher_mut());
         }
-        let (_, entry) = self
-            .v4
-            .get_mut_hinted(&v4, at)
-            .expect("just found or added");
-        (at, entry, new)
+        (at, self.v4.value_at_mut(at), new)
     }
 
     /// [`SplitTable::get_or_insert_hashed`], hashing the key here.
