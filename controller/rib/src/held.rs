@@ -32,11 +32,17 @@ impl RareSelection {
     }
 }
 
-/// The boxed form: an action and rare parts (never empty ones).
+/// The candidate indexes of a selection too large for the entry's own bits (the selected
+/// candidate's, then the BGP best path's, as `PrefixEntry` keeps them): a prefix with
+/// thousands of candidates.
+pub(crate) type WideIndexes = (u32, u32);
+
+/// The boxed form: an action, and rare parts or wide indexes (at least one of the two).
 #[derive(Clone)]
 struct WithRare {
     fib: Option<Arc<FibAction>>,
     rare: RareSelection,
+    wide: Option<WideIndexes>,
 }
 
 /// Set in the word when it points at a [`WithRare`] box.
@@ -81,33 +87,50 @@ impl Held {
     }
 
     /// Takes what the word owns, leaving it empty.
-    fn take(&mut self) -> (Option<Arc<FibAction>>, Option<RareSelection>) {
+    fn take(
+        &mut self,
+    ) -> (
+        Option<Arc<FibAction>>,
+        Option<RareSelection>,
+        Option<WideIndexes>,
+    ) {
         let boxed = self.box_ptr();
         let word = std::mem::replace(&mut self.0, std::ptr::null_mut());
         if let Some(p) = boxed {
             // SAFETY: the word was a `Box<WithRare>` we owned; it is ours again.
             let boxed = unsafe { Box::from_raw(p) };
-            (boxed.fib, Some(boxed.rare))
+            (boxed.fib, Some(boxed.rare), boxed.wide)
         } else if word.is_null() {
-            (None, None)
+            (None, None, None)
         } else {
             // SAFETY: the word was an `Arc<FibAction>` we owned (one count); it is ours again.
             (
                 Some(unsafe { Arc::from_raw(word.cast::<FibAction>()) }),
                 None,
+                None,
             )
         }
     }
 
-    /// Owns `fib` and `rare` (boxed only when `rare` has something).
-    fn put(&mut self, fib: Option<Arc<FibAction>>, rare: Option<RareSelection>) {
+    /// Owns `fib`, `rare` and `wide` (boxed only when `rare` has something or `wide` is
+    /// there).
+    fn put(
+        &mut self,
+        fib: Option<Arc<FibAction>>,
+        rare: Option<RareSelection>,
+        wide: Option<WideIndexes>,
+    ) {
         debug_assert!(self.0.is_null());
-        self.0 = match (fib, rare.filter(|r| !r.is_empty())) {
-            (None, None) => std::ptr::null_mut(),
-            (Some(fib), None) => Arc::into_raw(fib).cast_mut().cast(),
-            (fib, Some(rare)) => Box::into_raw(Box::new(WithRare { fib, rare }))
-                .cast::<u8>()
-                .map_addr(|a| a | BOXED),
+        self.0 = match (fib, rare.filter(|r| !r.is_empty()), wide) {
+            (None, None, None) => std::ptr::null_mut(),
+            (Some(fib), None, None) => Arc::into_raw(fib).cast_mut().cast(),
+            (fib, rare, wide) => Box::into_raw(Box::new(WithRare {
+                fib,
+                rare: rare.unwrap_or_default(),
+                wide,
+            }))
+            .cast::<u8>()
+            .map_addr(|a| a | BOXED),
         };
     }
 
@@ -136,8 +159,8 @@ impl Held {
     }
 
     pub(crate) fn take_fib(&mut self) -> Option<Arc<FibAction>> {
-        let (fib, rare) = self.take();
-        self.put(None, rare);
+        let (fib, rare, wide) = self.take();
+        self.put(None, rare, wide);
         fib
     }
 
@@ -146,12 +169,12 @@ impl Held {
             boxed.fib = fib;
             return;
         }
-        let (_, rare) = self.take();
-        self.put(fib, rare);
+        let (_, rare, wide) = self.take();
+        self.put(fib, rare, wide);
     }
 
     pub(crate) fn rare(&self) -> Option<&RareSelection> {
-        self.boxed().map(|b| &b.rare)
+        self.boxed().map(|b| &b.rare).filter(|r| !r.is_empty())
     }
 
     /// Replaces the rare parts (none, or empty ones, unbox the action).
@@ -159,19 +182,38 @@ impl Held {
         if !self.is_boxed() && rare.as_ref().is_none_or(RareSelection::is_empty) {
             return; // nothing boxed, nothing to box: the common case, left as it is
         }
-        let (fib, _) = self.take();
-        self.put(fib, rare);
+        let (fib, _, wide) = self.take();
+        self.put(fib, rare, wide);
     }
 
     /// Forgets the merged multipath route (its candidate left).
     pub(crate) fn clear_merged(&mut self) {
         if let Some(boxed) = self.boxed_mut() {
             boxed.rare.merged = None;
-            if boxed.rare.is_empty() {
-                let (fib, _) = self.take();
-                self.put(fib, None);
+            if boxed.rare.is_empty() && boxed.wide.is_none() {
+                let (fib, _, _) = self.take();
+                self.put(fib, None, None);
             }
         }
+    }
+
+    /// The selection's indexes, when the entry's bits could not hold them.
+    pub(crate) fn wide(&self) -> Option<WideIndexes> {
+        self.boxed()?.wide
+    }
+
+    /// Keeps (or, with `None`, forgets) indexes too wide for the entry's bits.
+    pub(crate) fn set_wide(&mut self, wide: Option<WideIndexes>) {
+        if let Some(boxed) = self.boxed_mut() {
+            if wide.is_some() || !boxed.rare.is_empty() {
+                boxed.wide = wide;
+                return;
+            }
+        } else if wide.is_none() {
+            return; // the common case: nothing boxed, nothing to box
+        }
+        let (fib, rare, _) = self.take();
+        self.put(fib, rare, wide);
     }
 }
 
@@ -191,8 +233,8 @@ impl Clone for Held {
     fn clone(&self) -> Self {
         let mut copy = Held::new();
         match self.boxed() {
-            Some(b) => copy.put(b.fib.clone(), Some(b.rare.clone())),
-            None => copy.put(self.fib_arc(), None),
+            Some(b) => copy.put(b.fib.clone(), Some(b.rare.clone()), b.wide),
+            None => copy.put(self.fib_arc(), None, None),
         }
         copy
     }
@@ -203,6 +245,7 @@ impl fmt::Debug for Held {
         f.debug_struct("Held")
             .field("fib", &self.fib())
             .field("rare", &self.rare())
+            .field("wide", &self.wide())
             .finish()
     }
 }
@@ -290,5 +333,53 @@ mod tests {
         drop(copy);
         drop(held);
         assert_eq!(Arc::strong_count(&b), 1);
+    }
+
+    /// Wide indexes box the word like rare parts do, and each survives the other's and the
+    /// action's changes; the word unboxes once neither is left.
+    #[test]
+    fn wide_indexes_share_the_box_with_the_rare_parts() {
+        let a = action(1);
+        let mut held = Held::new();
+        held.set_wide(None);
+        assert!(!held.is_boxed(), "no indexes, nothing to box");
+        held.set_fib(Some(a.clone()));
+        held.set_wide(Some((9000, 5000)));
+        assert_eq!(held.wide(), Some((9000, 5000)));
+        assert_eq!(held.fib(), Some(&*a), "boxing keeps the action");
+        assert!(held.rare().is_none(), "indexes alone are no rare parts");
+
+        held.set_rare(Some(rare(5)));
+        assert_eq!(
+            held.wide(),
+            Some((9000, 5000)),
+            "rare parts keep the indexes"
+        );
+        held.clear_merged();
+        assert!(held.rare().is_none());
+        assert_eq!(
+            held.wide(),
+            Some((9000, 5000)),
+            "still boxed for the indexes"
+        );
+        assert_eq!(held.take_fib(), Some(a.clone()));
+        assert_eq!(held.wide(), Some((9000, 5000)));
+        let copy = held.clone();
+        assert_eq!(copy.wide(), Some((9000, 5000)));
+
+        held.set_rare(Some(rare(6)));
+        held.set_wide(None);
+        assert_eq!(
+            held.rare(),
+            Some(&rare(6)),
+            "dropping the indexes keeps the rare parts"
+        );
+        held.set_rare(None);
+        assert!(!held.is_boxed(), "neither left: unboxed");
+        held.set_wide(Some((1, 2)));
+        held.set_wide(None);
+        assert!(!held.is_boxed());
+        drop(copy);
+        assert_eq!(Arc::strong_count(&a), 1, "every count given back");
     }
 }

@@ -22,6 +22,7 @@ mod held;
 mod intern;
 mod policy_ref;
 mod route;
+mod selection;
 mod shared;
 pub mod small_map;
 mod table;
@@ -36,12 +37,16 @@ pub use route::{
     VrfName,
 };
 pub use small_map::{Keyed, KeyedSlice, Packed};
-pub use table::{KeyedTable, PrefixTable, RdDictionary, SplitKey, SplitTable, TableKey, VpnV4Key};
+pub use table::{
+    HasKeyRoom, KeyInValue, KeyRoom, KeyedTable, PrefixTable, RdDictionary, Slot, SplitKey,
+    SplitTable, TableKey, V4Key, VpnV4Key,
+};
 pub use vpn_types::{AdminValue, AdminValueError, RouteDistinguisher, RouteTarget};
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -102,19 +107,21 @@ pub struct BgpBest {
 /// A table holds a million of these, inline in its entry vector, so they are small: most
 /// prefixes have one candidate, so the candidates are routes in a sorted slice, one inline,
 /// each keyed by what it says it is ([`Candidates`]: no key stored beside it); the selected
-/// route and the BGP best path are indexes into them, not copies; the installed FIB action
-/// and what only some prefixes have (boxed) share one word (`held::Held`).
-#[derive(Clone, Debug)]
+/// route and the BGP best path are indexes into them, not copies, kept in 26 bits beside the
+/// entry's own IPv4 key (`selection`); the installed FIB action and what only some prefixes
+/// have (boxed) share one word (`held::Held`).
+#[derive(Clone)]
 pub struct PrefixEntry {
     /// The candidates, by key. Changed only by the RIB, which keeps the indexes below on the
     /// candidates they point at.
     pub candidates: Candidates,
-    /// Where the candidate selected by the last delta is in `candidates`; [`NONE`] if none
-    /// was, [`GONE`] if it has left since.
-    best: u32,
-    /// Where the BGP best path chosen by the last delta is, likewise; with [`CHANGED`] set when
-    /// that candidate's attributes or neighbor changed since (the next delta reports it).
-    bgp: u32,
+    /// The entry's key, when its table folds an IPv4 key into it ([`VrfTable`]), and in the
+    /// spare bits the selection: where the candidate selected by the last delta is in
+    /// `candidates` ([`NONE`] if none was, [`GONE`] if it has left since), and where the BGP
+    /// best path chosen by the last delta is, likewise, with [`CHANGED`] set when that
+    /// candidate's attributes or neighbor changed since (the next delta reports it). Read
+    /// and set through `best`, `bgp` and `set_selection`.
+    key_room: KeyRoom,
     /// The FIB action the last delta installed for the prefix (shared, [`SharedActions`])
     /// and what few prefixes have (multipath, redistribution), in one word ([`Held`]). The
     /// action is kept here rather than in a second map beside the table, which cost a map
@@ -132,20 +139,35 @@ const CHANGED: u32 = 1 << 31;
 
 impl Default for PrefixEntry {
     fn default() -> Self {
+        let mut key_room = KeyRoom::default();
+        key_room.set_spare(selection::UNSELECTED);
         PrefixEntry {
             candidates: Candidates::new(),
-            best: NONE,
-            bgp: NONE,
+            key_room,
             held: Held::new(),
         }
     }
 }
 
+impl fmt::Debug for PrefixEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrefixEntry")
+            .field("candidates", &self.candidates)
+            .field("best", &self.best())
+            .field("bgp", &self.bgp())
+            .field("held", &self.held)
+            .finish()
+    }
+}
+
+/// A VRF's table: its IPv4 entries hold their own keys ([`KeyInValue`]).
+pub type VrfTable = PrefixTable<PrefixEntry, KeyInValue<PrefixEntry>>;
+
 impl PrefixEntry {
     /// The selected route, if any. Between a change and the next [`Rib::take_delta`] it is the
     /// current route of the selected candidate (or nothing, if that candidate left).
     pub fn best_route(&self) -> Option<&Route> {
-        let route = self.candidates.get_index(self.best as usize)?;
+        let route = self.candidates.get_index(self.best() as usize)?;
         Some(self.merged().unwrap_or(route))
     }
 
@@ -160,13 +182,13 @@ impl PrefixEntry {
     /// Which candidate the last delta selected.
     pub fn best_key(&self) -> Option<CandidateRef<'_>> {
         self.candidates
-            .get_index(self.best as usize)
+            .get_index(self.best() as usize)
             .map(Route::candidate)
     }
 
     /// Where the BGP best path is among the candidates.
     fn bgp_index(&self) -> Option<usize> {
-        match self.bgp {
+        match self.bgp() {
             NONE | GONE => None,
             i => Some((i & !CHANGED) as usize),
         }
@@ -209,16 +231,17 @@ impl PrefixEntry {
         });
         let result = change(&mut self.candidates);
         if let Some(key) = best {
-            self.best = self
+            let best = self
                 .candidates
                 .index_of(key.as_ref())
                 .map_or(GONE, |i| i as u32);
-            if self.best == GONE {
+            self.set_best(best);
+            if best == GONE {
                 self.held.clear_merged();
             }
         }
         if let Some((key, attrs, origin)) = bgp {
-            self.bgp = match self.candidates.get_index_of(key.as_ref()) {
+            let bgp = match self.candidates.get_index_of(key.as_ref()) {
                 None => GONE,
                 Some((i, route)) => {
                     // A redistributed route's BGP attributes are kept, and compared when the
@@ -226,9 +249,10 @@ impl PrefixEntry {
                     let same = self.bgp_attrs().is_some()
                         || ((Arc::ptr_eq(&route.attrs, &attrs) || route.attrs == attrs)
                             && route.origin() == origin.as_ref());
-                    i as u32 | (self.bgp & CHANGED) | if same { 0 } else { CHANGED }
+                    i as u32 | (self.bgp() & CHANGED) | if same { 0 } else { CHANGED }
                 }
             };
+            self.set_bgp(bgp);
         }
         result
     }
@@ -294,7 +318,7 @@ impl PrefixEntry {
 struct VrfState {
     /// Shared, so the per-prefix work (selection, export) takes it without copying its sets.
     policy: Arc<VrfPolicy>,
-    table: PrefixTable<PrefixEntry>,
+    table: VrfTable,
     /// FIB actions of prefixes without a table entry: neighbors' host entries, and what the
     /// last delta installed for a prefix whose entry has left since (until the next delta
     /// replaces or removes it). A prefix's action is in its entry's `fib` or here, never both.
@@ -554,7 +578,7 @@ trait PositionedTable<K> {
     fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)>;
 }
 
-impl<K: TableKey, V> PositionedTable<K> for KeyedTable<K, V> {
+impl<K: TableKey, V, S: Slot<K, V>> PositionedTable<K> for KeyedTable<K, V, S> {
     fn len(&self) -> usize {
         KeyedTable::len(self)
     }
@@ -564,7 +588,7 @@ impl<K: TableKey, V> PositionedTable<K> for KeyedTable<K, V> {
     }
 }
 
-impl<K: SplitKey, V> PositionedTable<K> for SplitTable<K, V> {
+impl<K: SplitKey, V, S: Slot<K::V4, V>> PositionedTable<K> for SplitTable<K, V, S> {
     fn len(&self) -> usize {
         SplitTable::len(self)
     }
@@ -623,7 +647,7 @@ fn route_fib_action(route: &Route) -> Option<FibAction> {
 }
 
 fn installed<'a>(
-    table: &'a PrefixTable<PrefixEntry>,
+    table: &'a VrfTable,
     hosts: &'a BTreeMap<IpNet, FibAction>,
     prefix: &IpNet,
 ) -> Option<&'a FibAction> {
@@ -640,7 +664,7 @@ fn installed<'a>(
 /// counts, so it walks the table; `iter` sorts the table's prefixes.
 #[derive(Clone, Copy)]
 pub struct Fib<'a> {
-    table: &'a PrefixTable<PrefixEntry>,
+    table: &'a VrfTable,
     hosts: &'a BTreeMap<IpNet, FibAction>,
 }
 
@@ -1197,8 +1221,8 @@ impl Importer<'_> {
                 self.dirty_vrfs.insert(vrf.clone());
             }
         } else if entry.candidates.is_empty()
-            && entry.best == NONE
-            && entry.bgp == NONE
+            && entry.best() == NONE
+            && entry.bgp() == NONE
             && entry.held.fib().is_none()
         {
             // Only an entry nothing was derived from may go here; others leave in select_best.
@@ -2291,8 +2315,8 @@ impl Rib {
                 },
             )
         });
-        let bgp_changed = entry.bgp & CHANGED != 0
-            || entry.bgp == GONE
+        let bgp_changed = entry.bgp() & CHANGED != 0
+            || entry.bgp() == GONE
             || match (entry.bgp_index(), &bgp) {
                 (None, None) => false,
                 (Some(old), Some((new, attrs))) => {
@@ -2314,7 +2338,7 @@ impl Rib {
             Some((index, attrs)) => (index as u32, attrs),
             None => (NONE, None),
         };
-        (entry.best, entry.bgp) = (best, bgp);
+        entry.set_selection(best, bgp);
         entry
             .held
             .set_rare(Some(RareSelection { merged, bgp_attrs }));
@@ -2661,7 +2685,7 @@ impl Rib {
     }
 
     /// A VRF's routing table: every prefix with its candidates and selected route.
-    pub fn table(&self, vrf: &str) -> Option<&PrefixTable<PrefixEntry>> {
+    pub fn table(&self, vrf: &str) -> Option<&VrfTable> {
         self.vrfs.get(vrf).map(|s| &s.table)
     }
 

@@ -107,7 +107,7 @@ pub unsafe trait StartsWithPointer: Sized {}
 /// inline entry is a pointer never null nor odd ([`StartsWithPointer`]), so a null word is
 /// "none" and an odd one the address (plus one) of the boxed entries. A prefix's candidates
 /// are one route of two pointers: with a tag beside them they were 24 bytes, here 16 (a
-/// VRF table's IPv4 slot 48 bytes → 40).
+/// VRF table's IPv4 slot 48 bytes → 40, 32 since with its key folded in).
 pub struct Packed<T: StartsWithPointer> {
     /// An entry, or (first word only) null or the tagged box.
     raw: MaybeUninit<T>,

@@ -20,6 +20,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
 
 use foldhash::fast::RandomState;
 use ipnet::{IpNet, Ipv4Net};
@@ -28,7 +29,7 @@ use vpn_types::RouteDistinguisher;
 /// A key of a [`KeyedTable`]: hashed as one or two packed words. `IpNet`'s derived `Hash`
 /// feeds the hasher field by field (variant, address octets with their length, prefix
 /// length), which was a twentieth of the time of taking in a table, for four lookups a route.
-pub trait TableKey: Eq {
+pub trait TableKey: Eq + Copy {
     /// What hashing a key takes besides the key, kept by its table: the table's random seed,
     /// and for a key that names a part of itself by number (a VPNv4 key's RD), what the
     /// numbers stand for ([`RdDictionary`]).
@@ -77,20 +78,49 @@ plain_table_key!(u8, u16, u32, u64);
 
 use open_addressing::PositionIndex;
 
+/// How a [`KeyedTable`] stores an entry: the key beside its value (`(K, V)`), or folded into
+/// room the value keeps for it ([`KeyInValue`]). Keys are handed out by value.
+pub trait Slot<K, V> {
+    fn new(key: K, value: V) -> Self;
+    fn key(&self) -> K;
+    fn value(&self) -> &V;
+    fn value_mut(&mut self) -> &mut V;
+    fn into_value(self) -> V;
+}
+
+impl<K: Copy, V> Slot<K, V> for (K, V) {
+    fn new(key: K, value: V) -> Self {
+        (key, value)
+    }
+    fn key(&self) -> K {
+        self.0
+    }
+    fn value(&self) -> &V {
+        &self.1
+    }
+    fn value_mut(&mut self) -> &mut V {
+        &mut self.1
+    }
+    fn into_value(self) -> V {
+        self.1
+    }
+}
+
 /// A map from `K` to `V`: hashed lookups, entries stored densely, sorted iteration on demand.
-/// Holds fewer than `u32::MAX` entries.
+/// Holds fewer than `u32::MAX` entries. `S` is how an entry is stored ([`Slot`]).
 #[derive(Clone)]
-pub struct KeyedTable<K: TableKey, V> {
+pub struct KeyedTable<K: TableKey, V, S: Slot<K, V> = (K, V)> {
     /// Position in `slots` of each entry, found by the key's hash.
     index: PositionIndex,
-    slots: Slots<(K, V)>,
+    slots: Slots<S>,
     hasher: K::Hasher,
     /// Hinted lookups whose hint was stale (tests check the RIB's hints hold).
     #[cfg(test)]
     pub(crate) hint_misses: std::cell::Cell<usize>,
+    _values: PhantomData<fn() -> V>,
 }
 
-impl<K: TableKey, V> Default for KeyedTable<K, V> {
+impl<K: TableKey, V, S: Slot<K, V>> Default for KeyedTable<K, V, S> {
     fn default() -> Self {
         KeyedTable {
             index: PositionIndex::dense(),
@@ -98,11 +128,12 @@ impl<K: TableKey, V> Default for KeyedTable<K, V> {
             hasher: K::Hasher::default(),
             #[cfg(test)]
             hint_misses: std::cell::Cell::new(0),
+            _values: PhantomData,
         }
     }
 }
 
-impl<K: TableKey, V> KeyedTable<K, V> {
+impl<K: TableKey, V, S: Slot<K, V>> KeyedTable<K, V, S> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -118,7 +149,9 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     fn position(&self, key: &K) -> Option<usize> {
         let slots = &self.slots;
         self.index
-            .find(key.hash_key(&self.hasher), |i| slots[i as usize].0 == *key)
+            .find(key.hash_key(&self.hasher), |i| {
+                slots[i as usize].key() == *key
+            })
             .map(|i| i as usize)
     }
 
@@ -137,7 +170,7 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
     fn hinted_position(&self, key: &K, hint: u32) -> Option<usize> {
         let at = hint as usize;
-        if at < self.slots.len() && self.slots[at].0 == *key {
+        if at < self.slots.len() && self.slots[at].key() == *key {
             return Some(at);
         }
         #[cfg(test)]
@@ -148,11 +181,11 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.position(key).map(|i| &self.slots[i].1)
+        self.position(key).map(|i| self.slots[i].value())
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.position(key).map(|i| &mut self.slots[i].1)
+        self.position(key).map(|i| self.slots[i].value_mut())
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
@@ -165,28 +198,28 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// ordinary lookup; any `u32` is a valid hint.
     pub fn get_mut_hinted(&mut self, key: &K, hint: u32) -> Option<(u32, &mut V)> {
         let i = self.hinted_position(key, hint)?;
-        Some((i as u32, &mut self.slots[i].1))
+        Some((i as u32, self.slots[i].value_mut()))
     }
 
     /// [`KeyedTable::get_mut_hinted`], reading.
     pub fn get_hinted(&self, key: &K, hint: u32) -> Option<(u32, &V)> {
         let i = self.hinted_position(key, hint)?;
-        Some((i as u32, &self.slots[i].1))
+        Some((i as u32, self.slots[i].value()))
     }
 
     /// The key at position `at`, if there is one.
-    fn key_at(&self, at: u32) -> Option<&K> {
+    fn key_at(&self, at: u32) -> Option<K> {
         let at = at as usize;
-        (at < self.slots.len()).then(|| &self.slots[at].0)
+        (at < self.slots.len()).then(|| self.slots[at].key())
     }
 
     /// The entry at position `at` (below [`KeyedTable::len`]).
     fn value_at(&self, at: u32) -> &V {
-        &self.slots[at as usize].1
+        self.slots[at as usize].value()
     }
 
     fn value_at_mut(&mut self, at: u32) -> &mut V {
-        &mut self.slots[at as usize].1
+        self.slots[at as usize].value_mut()
     }
 
     /// The entry of `key`, and whether it was just created (with `make`).
@@ -218,14 +251,14 @@ impl<K: TableKey, V> KeyedTable<K, V> {
         let slots = &self.slots;
         match self.index.find_or_insert(
             hash,
-            |i| slots[i as usize].0 == key,
+            |i| slots[i as usize].key() == key,
             new,
-            hash_at(slots, &self.hasher),
+            hash_at::<K, V, S>(slots, &self.hasher),
         ) {
-            Some(i) => (i, &mut self.slots[i as usize].1, false),
+            Some(i) => (i, self.slots[i as usize].value_mut(), false),
             None => {
-                self.slots.push((key, make()));
-                (new, &mut self.slots[new as usize].1, true)
+                self.slots.push(S::new(key, make()));
+                (new, self.slots[new as usize].value_mut(), true)
             }
         }
     }
@@ -251,16 +284,16 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
         let slots = &self.slots;
-        let i = self
-            .index
-            .remove(key.hash_key(&self.hasher), |i| slots[i as usize].0 == *key)?;
+        let i = self.index.remove(key.hash_key(&self.hasher), |i| {
+            slots[i as usize].key() == *key
+        })?;
         let (i, last) = (i as usize, self.slots.len() - 1);
         if i != last {
             // The last entry moves into the hole: its index slot follows.
-            let moved = self.slots[last].0.hash_key(&self.hasher);
+            let moved = self.slots[last].key().hash_key(&self.hasher);
             self.index.repoint(moved, last as u32, i as u32);
         }
-        let (_, value) = self.slots.swap_remove(i);
+        let value = self.slots.swap_remove(i).into_value();
         self.shrink_if_sparse();
         Some(value)
     }
@@ -287,7 +320,8 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     pub(crate) fn retain_hashed(&mut self, mut keep: impl FnMut(&K::Hasher, &K, &mut V) -> bool) {
         let before = self.slots.len();
         let hasher = &self.hasher;
-        self.slots.retain_mut(|(k, v)| keep(hasher, k, v));
+        self.slots
+            .retain_mut(|slot| keep(hasher, &slot.key(), slot.value_mut()));
         if self.slots.len() != before {
             self.reindex();
             self.shrink_if_sparse();
@@ -297,7 +331,8 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// Indexes every entry afresh (after a bulk removal moved them).
     fn reindex(&mut self) {
         let len = self.slots.len() as u32;
-        self.index = PositionIndex::of_positions(len, hash_at(&self.slots, &self.hasher));
+        self.index =
+            PositionIndex::of_positions(len, hash_at::<K, V, S>(&self.slots, &self.hasher));
     }
 
     /// Gives memory back once a table has lost three quarters of its entries (a neighbor's full
@@ -305,16 +340,16 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     fn shrink_if_sparse(&mut self) {
         self.slots.shrink_if_sparse();
         self.index
-            .shrink_if_sparse(hash_at(&self.slots, &self.hasher));
+            .shrink_if_sparse(hash_at::<K, V, S>(&self.slots, &self.hasher));
     }
 
-    /// `(&key, &value)` in no particular order (which changes as entries come and go).
-    pub fn iter_unordered(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.slots.iter().map(|(k, v)| (k, v))
+    /// `(key, &value)` in no particular order (which changes as entries come and go).
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (K, &V)> + '_ {
+        self.slots.iter().map(|slot| (slot.key(), slot.value()))
     }
 
-    /// `(&key, &mut value)` in no particular order.
-    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
+    /// `(key, &mut value)` in no particular order.
+    pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> + '_ {
         self.iter_unordered_mut_hashed().1
     }
 
@@ -322,28 +357,31 @@ impl<K: TableKey, V> KeyedTable<K, V> {
     /// parts).
     pub(crate) fn iter_unordered_mut_hashed(
         &mut self,
-    ) -> (&K::Hasher, impl Iterator<Item = (&K, &mut V)> + '_) {
-        let entries = self.slots.iter_mut().map(|(k, v)| (&*k, v));
+    ) -> (&K::Hasher, impl Iterator<Item = (K, &mut V)> + '_) {
+        let entries = self
+            .slots
+            .iter_mut()
+            .map(|slot| (slot.key(), slot.value_mut()));
         (&self.hasher, entries)
     }
 
     /// The keys, in no particular order.
-    pub fn keys_unordered(&self) -> impl Iterator<Item = &K> + '_ {
-        self.slots.iter().map(|(k, _)| k)
+    pub fn keys_unordered(&self) -> impl Iterator<Item = K> + '_ {
+        self.slots.iter().map(|slot| slot.key())
     }
 
-    /// `(&key, &value)` in key order: sorts, so for views, not for the RIB's passes.
-    pub fn iter(&self) -> std::vec::IntoIter<(&K, &V)>
+    /// `(key, &value)` in key order: sorts, so for views, not for the RIB's passes.
+    pub fn iter(&self) -> std::vec::IntoIter<(K, &V)>
     where
         K: Ord,
     {
-        let mut sorted: Vec<(&K, &V)> = self.iter_unordered().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut sorted: Vec<(K, &V)> = self.iter_unordered().collect();
+        sorted.sort_unstable_by_key(|a| a.0);
         sorted.into_iter()
     }
 
     /// The keys in order (sorts).
-    pub fn keys(&self) -> impl Iterator<Item = &K> + '_
+    pub fn keys(&self) -> impl Iterator<Item = K> + '_
     where
         K: Ord,
     {
@@ -353,14 +391,14 @@ impl<K: TableKey, V> KeyedTable<K, V> {
 
 /// The hash of the key at each position of `slots`: what the index asks for when it rebuilds
 /// (its slots keep too few of a hash's bits to place themselves).
-fn hash_at<'a, K: TableKey, V>(
-    slots: &'a Slots<(K, V)>,
+fn hash_at<'a, K: TableKey, V, S: Slot<K, V>>(
+    slots: &'a Slots<S>,
     hasher: &'a K::Hasher,
 ) -> impl FnMut(u32) -> u64 + 'a {
-    move |i| slots[i as usize].0.hash_key(hasher)
+    move |i| slots[i as usize].key().hash_key(hasher)
 }
 
-impl<K: TableKey, V> std::ops::Index<&K> for KeyedTable<K, V> {
+impl<K: TableKey, V, S: Slot<K, V>> std::ops::Index<&K> for KeyedTable<K, V, S> {
     type Output = V;
     /// Like a map's indexing: panics when the key is absent.
     fn index(&self, key: &K) -> &V {
@@ -368,15 +406,17 @@ impl<K: TableKey, V> std::ops::Index<&K> for KeyedTable<K, V> {
     }
 }
 
-impl<'a, K: TableKey + Ord, V> IntoIterator for &'a KeyedTable<K, V> {
-    type Item = (&'a K, &'a V);
-    type IntoIter = std::vec::IntoIter<(&'a K, &'a V)>;
+impl<'a, K: TableKey + Ord, V, S: Slot<K, V>> IntoIterator for &'a KeyedTable<K, V, S> {
+    type Item = (K, &'a V);
+    type IntoIter = std::vec::IntoIter<(K, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
 }
 
-impl<K: TableKey + Ord + fmt::Debug, V: fmt::Debug> fmt::Debug for KeyedTable<K, V> {
+impl<K: TableKey + Ord + fmt::Debug, V: fmt::Debug, S: Slot<K, V>> fmt::Debug
+    for KeyedTable<K, V, S>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
@@ -553,8 +593,9 @@ pub trait SplitKey: TableKey + Copy + Ord {
     fn v4_counted(_key: Self::V4, _added: bool, _names: &mut <Self::V4 as TableKey>::Hasher) {}
 }
 
-/// An IPv4 prefix as a VRF table keys it: its address and length in 8 bytes, so an IPv4
-/// route's slot is 16 bytes smaller than with an `IpNet` key (40 bytes now).
+/// An IPv4 prefix as a VRF table keys it: its address and length, so an IPv4 route's slot
+/// is 16 bytes smaller than with an `IpNet` key; a VRF table folds it into the entry
+/// ([`KeyRoom`]: 8 bytes fewer again, 32 bytes now).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct V4Key {
     addr: u32,
@@ -592,6 +633,89 @@ impl TableKey for V4Key {
     type Hasher = RandomState;
     fn hash_key(&self, hasher: &RandomState) -> u64 {
         hasher.hash_one(self.word())
+    }
+}
+
+/// Room in a value for its [`V4Key`], and [`KeyRoom::SPARE_BITS`] bits the value keeps for
+/// itself: a VRF table's IPv4 entry stored alone ([`KeyInValue`]). Beside the value, the
+/// key's 5 bytes took 8 (the value is word-aligned); here they share 8 with the spare bits,
+/// and the slot is 8 bytes smaller. Only this module reads or writes the key: the value's
+/// owner sees the spare bits, and must not overwrite a stored value whole.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyRoom {
+    addr: u32,
+    /// The prefix length above the spare bits.
+    len_spare: u32,
+}
+
+impl KeyRoom {
+    /// How many bits the value has for itself.
+    pub const SPARE_BITS: u32 = 26;
+    const SPARE: u32 = (1 << Self::SPARE_BITS) - 1;
+
+    /// The value's own bits.
+    pub fn spare(self) -> u32 {
+        self.len_spare & Self::SPARE
+    }
+
+    /// Sets the value's own bits (below `1 << SPARE_BITS`), keeping the key.
+    pub fn set_spare(&mut self, bits: u32) {
+        debug_assert!(
+            bits <= Self::SPARE,
+            "{bits:#x} needs more than the spare bits"
+        );
+        self.len_spare = (self.len_spare & !Self::SPARE) | (bits & Self::SPARE);
+    }
+
+    fn key(self) -> V4Key {
+        V4Key {
+            addr: self.addr,
+            len: (self.len_spare >> Self::SPARE_BITS) as u8,
+        }
+    }
+
+    fn set_key(&mut self, key: V4Key) {
+        self.addr = key.addr;
+        self.len_spare = u32::from(key.len) << Self::SPARE_BITS | self.spare();
+    }
+}
+
+// A length (at most 32) fits above the spare bits.
+const _: () = assert!(32 < 1 << (32 - KeyRoom::SPARE_BITS));
+
+impl fmt::Debug for KeyRoom {
+    /// The spare bits only: the key is shown as the entry's key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyRoom({:#x})", self.spare())
+    }
+}
+
+/// A value with room for its IPv4 key ([`KeyRoom`]).
+pub trait HasKeyRoom {
+    fn key_room(&self) -> &KeyRoom;
+    fn key_room_mut(&mut self) -> &mut KeyRoom;
+}
+
+/// A [`Slot`] of a value that holds its own [`V4Key`] ([`HasKeyRoom`]).
+#[derive(Clone)]
+pub struct KeyInValue<V>(V);
+
+impl<V: HasKeyRoom> Slot<V4Key, V> for KeyInValue<V> {
+    fn new(key: V4Key, mut value: V) -> Self {
+        value.key_room_mut().set_key(key);
+        KeyInValue(value)
+    }
+    fn key(&self) -> V4Key {
+        self.0.key_room().key()
+    }
+    fn value(&self) -> &V {
+        &self.0
+    }
+    fn value_mut(&mut self) -> &mut V {
+        &mut self.0
+    }
+    fn into_value(self) -> V {
+        self.0
     }
 }
 
@@ -774,14 +898,14 @@ impl SplitKey for (RouteDistinguisher, IpNet) {
 /// position (the hint of [`SplitTable::get_mut_hinted`]) is in the key's table. Keys are
 /// handed out by value (an IPv4 one is not stored in full).
 #[derive(Clone)]
-pub struct SplitTable<K: SplitKey, V> {
-    v4: KeyedTable<K::V4, V>,
+pub struct SplitTable<K: SplitKey, V, S: Slot<K::V4, V> = (<K as SplitKey>::V4, V)> {
+    v4: KeyedTable<K::V4, V, S>,
     full: KeyedTable<K, V>,
     /// IPv4 keys in `full`.
     spilled: usize,
 }
 
-impl<K: SplitKey, V> Default for SplitTable<K, V> {
+impl<K: SplitKey, V, S: Slot<K::V4, V>> Default for SplitTable<K, V, S> {
     fn default() -> Self {
         SplitTable {
             v4: KeyedTable::default(),
@@ -831,7 +955,7 @@ macro_rules! where_key {
     };
 }
 
-impl<K: SplitKey, V> SplitTable<K, V> {
+impl<K: SplitKey, V, S: Slot<K::V4, V>> SplitTable<K, V, S> {
     pub fn len(&self) -> usize {
         self.v4.len() + self.full.len()
     }
@@ -872,7 +996,7 @@ impl<K: SplitKey, V> SplitTable<K, V> {
     fn v4_at(&self, key: &K, hint: u32) -> bool {
         self.v4
             .key_at(hint)
-            .is_some_and(|small| key.is_v4_of(*small, self.v4.hasher()))
+            .is_some_and(|small| key.is_v4_of(small, self.v4.hasher()))
     }
 
     /// `key`'s entry and its position, trying the position `hint` first
@@ -1004,15 +1128,15 @@ impl<K: SplitKey, V> SplitTable<K, V> {
         let v4 = self
             .v4
             .iter_unordered()
-            .map(move |(k, v)| (K::from_v4(*k, names), v));
-        v4.chain(self.full.iter_unordered().map(|(k, v)| (*k, v)))
+            .map(move |(k, v)| (K::from_v4(k, names), v));
+        v4.chain(self.full.iter_unordered())
     }
 
     /// `(key, &mut entry)` in no particular order.
     pub fn iter_unordered_mut(&mut self) -> impl Iterator<Item = (K, &mut V)> + '_ {
         let (names, v4) = self.v4.iter_unordered_mut_hashed();
-        let v4 = v4.map(move |(k, v)| (K::from_v4(*k, names), v));
-        v4.chain(self.full.iter_unordered_mut().map(|(k, v)| (*k, v)))
+        let v4 = v4.map(move |(k, v)| (K::from_v4(k, names), v));
+        v4.chain(self.full.iter_unordered_mut())
     }
 
     /// The keys, in no particular order.
@@ -1064,7 +1188,7 @@ impl<K: SplitKey, V> SplitTable<K, V> {
     }
 }
 
-impl<K: SplitKey, V> std::ops::Index<&K> for SplitTable<K, V> {
+impl<K: SplitKey, V, S: Slot<K::V4, V>> std::ops::Index<&K> for SplitTable<K, V, S> {
     type Output = V;
     /// Like a map's indexing: panics when the key is absent.
     fn index(&self, key: &K) -> &V {
@@ -1072,7 +1196,9 @@ impl<K: SplitKey, V> std::ops::Index<&K> for SplitTable<K, V> {
     }
 }
 
-impl<K: SplitKey + fmt::Debug, V: fmt::Debug> fmt::Debug for SplitTable<K, V> {
+impl<K: SplitKey + fmt::Debug, V: fmt::Debug, S: Slot<K::V4, V>> fmt::Debug
+    for SplitTable<K, V, S>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
@@ -1083,12 +1209,12 @@ impl<K: SplitKey + fmt::Debug, V: fmt::Debug> fmt::Debug for SplitTable<K, V> {
 /// they were in the B-tree. Reads go through `Deref`; changes that add or remove prefixes go
 /// through the methods here, which keep the host set in step.
 #[derive(Clone)]
-pub struct PrefixTable<V> {
-    entries: SplitTable<IpNet, V>,
+pub struct PrefixTable<V, S: Slot<V4Key, V> = (V4Key, V)> {
+    entries: SplitTable<IpNet, V, S>,
     hosts: BTreeSet<IpNet>,
 }
 
-impl<V> Default for PrefixTable<V> {
+impl<V, S: Slot<V4Key, V>> Default for PrefixTable<V, S> {
     fn default() -> Self {
         PrefixTable {
             entries: SplitTable::default(),
@@ -1101,7 +1227,7 @@ fn is_host(prefix: &IpNet) -> bool {
     prefix.prefix_len() == prefix.max_prefix_len()
 }
 
-impl<V> PrefixTable<V> {
+impl<V, S: Slot<V4Key, V>> PrefixTable<V, S> {
     pub fn get_mut(&mut self, prefix: &IpNet) -> Option<&mut V> {
         self.entries.get_mut(prefix)
     }
@@ -1175,14 +1301,14 @@ impl<V> PrefixTable<V> {
     }
 }
 
-impl<V> std::ops::Deref for PrefixTable<V> {
-    type Target = SplitTable<IpNet, V>;
+impl<V, S: Slot<V4Key, V>> std::ops::Deref for PrefixTable<V, S> {
+    type Target = SplitTable<IpNet, V, S>;
     fn deref(&self) -> &Self::Target {
         &self.entries
     }
 }
 
-impl<'a, V> IntoIterator for &'a PrefixTable<V> {
+impl<'a, V, S: Slot<V4Key, V>> IntoIterator for &'a PrefixTable<V, S> {
     type Item = (IpNet, &'a V);
     type IntoIter = std::vec::IntoIter<(IpNet, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
@@ -1190,7 +1316,7 @@ impl<'a, V> IntoIterator for &'a PrefixTable<V> {
     }
 }
 
-impl<V: fmt::Debug> fmt::Debug for PrefixTable<V> {
+impl<V: fmt::Debug, S: Slot<V4Key, V>> fmt::Debug for PrefixTable<V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.entries.fmt(f)
     }
@@ -1254,7 +1380,7 @@ mod tests {
             for k in 0..300u16 {
                 prop_assert_eq!(table.get(&k), model.get(&k));
             }
-            let listed: Vec<(u16, u32)> = table.iter().map(|(k, v)| (*k, *v)).collect();
+            let listed: Vec<(u16, u32)> = table.iter().map(|(k, v)| (k, *v)).collect();
             let expected: Vec<(u16, u32)> = model.into_iter().collect();
             prop_assert_eq!(listed, expected);
         }
@@ -1276,58 +1402,124 @@ mod tests {
         }
     }
 
+    /// A value as the tests store it: a number, kept beside its key (`(V4Key, u32)`) or with
+    /// its key folded in ([`Roomy`]).
+    trait TestValue: Default {
+        fn get(&self) -> u32;
+        fn set(&mut self, v: u32);
+    }
+
+    impl TestValue for u32 {
+        fn get(&self) -> u32 {
+            *self
+        }
+        fn set(&mut self, v: u32) {
+            *self = v;
+        }
+    }
+
+    /// A value with room for its key, which also writes the number's low bits into the
+    /// spare bits (a folded key must survive its value's writes).
+    #[derive(Default, Debug)]
+    struct Roomy {
+        v: u32,
+        room: KeyRoom,
+    }
+
+    impl HasKeyRoom for Roomy {
+        fn key_room(&self) -> &KeyRoom {
+            &self.room
+        }
+        fn key_room_mut(&mut self) -> &mut KeyRoom {
+            &mut self.room
+        }
+    }
+
+    impl TestValue for Roomy {
+        fn get(&self) -> u32 {
+            assert_eq!(
+                self.room.spare(),
+                self.v & KeyRoom::SPARE,
+                "spare bits kept"
+            );
+            self.v
+        }
+        fn set(&mut self, v: u32) {
+            self.v = v;
+            self.room.set_spare(v & KeyRoom::SPARE);
+        }
+    }
+
+    /// Runs `ops` on a VRF table of both families and a `BTreeMap` by prefix, and checks the
+    /// table holds what the map holds: every prefix findable, listed in prefix order, the
+    /// hosts in order, each entry's place among all of them its own.
+    fn prefix_table_like_a_btree_map<V: TestValue, S: Slot<V4Key, V>>(
+        ops: Vec<Op>,
+    ) -> Result<(), TestCaseError> {
+        let mut table: PrefixTable<V, S> = PrefixTable::default();
+        let mut model: BTreeMap<IpNet, u32> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Insert(k, v) => {
+                    let p = mixed_prefix(k);
+                    let (at, slot) = table.get_or_default_at(p);
+                    slot.set(v);
+                    model.insert(p, v);
+                    prop_assert_eq!(
+                        table.get_hinted(&p, at).map(|(a, v)| (a, v.get())),
+                        Some((at, v))
+                    );
+                }
+                Op::Remove(k) => {
+                    let p = mixed_prefix(k);
+                    prop_assert_eq!(table.remove(&p).map(|v| v.get()), model.remove(&p));
+                }
+                Op::Retain(m) => {
+                    let m = u32::from(m);
+                    table.retain(|_, v| v.get() % m != 0);
+                    model.retain(|_, v| *v % m != 0);
+                }
+                Op::Hinted(k, hint) => {
+                    let p = mixed_prefix(k);
+                    let found = table.get_mut_hinted(&p, hint).map(|(_, v)| v.get());
+                    prop_assert_eq!(found, model.get(&p).copied());
+                }
+            }
+            prop_assert_eq!(table.len(), model.len());
+        }
+        let listed: Vec<(IpNet, u32)> = table.iter().map(|(p, v)| (p, v.get())).collect();
+        let expected: Vec<(IpNet, u32)> = model.iter().map(|(p, v)| (*p, *v)).collect();
+        prop_assert_eq!(listed, expected);
+        let hosts: Vec<IpNet> = table
+            .hosts_within("0.0.0.0/0".parse().unwrap())
+            .chain(table.hosts_within("::/0".parse().unwrap()))
+            .copied()
+            .collect();
+        let model_hosts: Vec<IpNet> = model.keys().filter(|p| is_host(p)).copied().collect();
+        prop_assert_eq!(hosts, model_hosts);
+        check_places(&table, model.keys())
+    }
+
     proptest! {
-        /// A VRF table of both families holds what a `BTreeMap` by prefix holds through any
-        /// inserts, removals, retains and hinted look-ups: every prefix findable, listed in
-        /// prefix order, the hosts in order, each entry's place among all of them its own.
+        /// A VRF table keeping each IPv4 key beside its value behaves like a `BTreeMap`.
         #[test]
         fn prefix_table_behaves_like_a_btree_map(ops in proptest::collection::vec(op(), 0..400)) {
-            let mut table: PrefixTable<u32> = PrefixTable::default();
-            let mut model: BTreeMap<IpNet, u32> = BTreeMap::new();
-            for op in ops {
-                match op {
-                    Op::Insert(k, v) => {
-                        let p = mixed_prefix(k);
-                        let (at, slot) = table.get_or_default_at(p);
-                        *slot = v;
-                        model.insert(p, v);
-                        prop_assert_eq!(table.get_hinted(&p, at).map(|(a, v)| (a, *v)), Some((at, v)));
-                    }
-                    Op::Remove(k) => {
-                        let p = mixed_prefix(k);
-                        prop_assert_eq!(table.remove(&p), model.remove(&p));
-                    }
-                    Op::Retain(m) => {
-                        let m = u32::from(m);
-                        table.retain(|_, v| *v % m != 0);
-                        model.retain(|_, v| *v % m != 0);
-                    }
-                    Op::Hinted(k, hint) => {
-                        let p = mixed_prefix(k);
-                        let found = table.get_mut_hinted(&p, hint).map(|(_, v)| *v);
-                        prop_assert_eq!(found, model.get(&p).copied());
-                    }
-                }
-                prop_assert_eq!(table.len(), model.len());
-            }
-            let listed: Vec<(IpNet, u32)> = table.iter().map(|(p, v)| (p, *v)).collect();
-            let expected: Vec<(IpNet, u32)> = model.iter().map(|(p, v)| (*p, *v)).collect();
-            prop_assert_eq!(listed, expected);
-            let hosts: Vec<IpNet> = table
-                .hosts_within("0.0.0.0/0".parse().unwrap())
-                .chain(table.hosts_within("::/0".parse().unwrap()))
-                .copied()
-                .collect();
-            let model_hosts: Vec<IpNet> =
-                model.keys().filter(|p| is_host(p)).copied().collect();
-            prop_assert_eq!(hosts, model_hosts);
-            check_places(&table, model.keys())?;
+            prefix_table_like_a_btree_map::<u32, (V4Key, u32)>(ops)?;
+        }
+
+        /// So does one folding each IPv4 key into its value, whose own writes to the spare
+        /// bits leave the key as it was.
+        #[test]
+        fn folded_prefix_table_behaves_like_a_btree_map(
+            ops in proptest::collection::vec(op(), 0..400)
+        ) {
+            prefix_table_like_a_btree_map::<Roomy, KeyInValue<Roomy>>(ops)?;
         }
     }
 
     /// Each key's place among all the entries is its own: the places are `0..len`.
-    fn check_places<'a, K: SplitKey + 'a, V>(
-        table: &SplitTable<K, V>,
+    fn check_places<'a, K: SplitKey + 'a, V, S: Slot<K::V4, V>>(
+        table: &SplitTable<K, V, S>,
         keys: impl Iterator<Item = &'a K>,
     ) -> Result<(), TestCaseError> {
         let mut places: Vec<usize> = keys
@@ -1483,12 +1675,14 @@ mod tests {
         assert_eq!(std::mem::size_of::<VpnV4Key>(), 8);
     }
 
-    /// An IPv4 route's slot is 40 bytes (`docs/benchmarks.md`, "BGP ingest"): the key, one
-    /// inline candidate (`Route`, 16, with no tag beside it: `small_map::Packed`), two
-    /// indexes and one word for the installed action (`held::Held`).
+    /// An IPv4 route's slot is 32 bytes (`docs/benchmarks.md`, "BGP ingest"): one inline
+    /// candidate (`Route`, 16, with no tag beside it: `small_map::Packed`), one word for the
+    /// installed action (`held::Held`), and one for the key with the two candidate indexes
+    /// (`KeyRoom`, `selection`). Beside the entry, the key took 8 bytes more.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn ipv4_slots_are_40_bytes() {
+    fn ipv4_slots_are_32_bytes() {
+        assert_eq!(std::mem::size_of::<KeyInValue<crate::PrefixEntry>>(), 32);
         assert_eq!(std::mem::size_of::<(V4Key, crate::PrefixEntry)>(), 40);
     }
 

@@ -1390,6 +1390,82 @@ fn a_neighbors_routes_through_one_next_hop_share_one_via() {
     );
 }
 
+/// A prefix with more candidates than an entry's bits index (`selection`: 8,188 for the
+/// selected one, 4,092 for the BGP best path) selects as any other: the indexes move to the
+/// entry's held box and back as candidates come and go.
+#[test]
+fn a_prefix_with_thousands_of_candidates_selects_its_best() {
+    let mut rib = seed_lab();
+    let p = net("192.0.2.0/24");
+    let peer = |i: u32| {
+        ce(
+            &std::net::Ipv4Addr::from(0x0b00_0000 + i).to_string(),
+            "1.1.1.1",
+        )
+    };
+    let n = 8_300;
+    // The last neighbor's route has the highest local-pref: the best sits at index n - 1.
+    for i in 0..n {
+        let pref = if i == n - 1 { 200 } else { 100 };
+        rib.upsert_peer_route(
+            "VRF-A",
+            p,
+            peer(i),
+            bgp_attrs("10.1.0.2", &[65010], |a| a.local_pref = Some(pref)),
+        )
+        .unwrap();
+    }
+    rib.take_delta();
+    let best = |rib: &Rib| {
+        let entry = rib.table("VRF-A").unwrap().get(&p).unwrap();
+        let key = |k: Option<CandidateRef>| k.map(CandidateRef::to_owned);
+        (
+            key(entry.best_key()),
+            key(entry.bgp_best_key()),
+            entry.held.wide().is_some(),
+        )
+    };
+    let expect = |i: u32, wide| {
+        let k = Some(CandidateKey::Peer(peer(i).addr));
+        (k.clone(), k, wide)
+    };
+    assert_eq!(best(&rib), expect(n - 1, true), "index 8,299: held wide");
+    assert_eq!(
+        rib.bgp_best("VRF-A", &p).unwrap().attrs.local_pref,
+        Some(200)
+    );
+    assert_eq!(
+        rib.fib("VRF-A").unwrap().get(&p),
+        Some(&fwd("Ethernet1", "10.1.0.2"))
+    );
+    // Candidates before it leave: its index falls below both limits, the box goes.
+    for i in 0..4_300 {
+        rib.withdraw_peer_route("VRF-A", p, peer(i).addr).unwrap();
+    }
+    assert_eq!(best(&rib), expect(n - 1, false), "kept on its candidate");
+    rib.take_delta();
+    assert_eq!(best(&rib), expect(n - 1, false), "index 3,999");
+    // A better route from the first neighbor left: the best is at 0, the rest unchanged.
+    rib.upsert_peer_route(
+        "VRF-A",
+        p,
+        peer(4_300),
+        bgp_attrs("10.1.0.2", &[65010], |a| a.local_pref = Some(300)),
+    )
+    .unwrap();
+    rib.take_delta();
+    assert_eq!(best(&rib), expect(4_300, false));
+    // The best leaves: the next delta selects among the others again.
+    rib.withdraw_peer_route("VRF-A", p, peer(4_300).addr)
+        .unwrap();
+    rib.take_delta();
+    assert_eq!(best(&rib), expect(n - 1, false));
+    assert_eq!(
+        rib.bgp_best("VRF-A", &p).unwrap().attrs.local_pref,
+        Some(200)
+    );
+}
+
 #[test]
 fn decision_process_and_maximum_paths_shape_the_fib() {
     let mut rib = seed_lab();
