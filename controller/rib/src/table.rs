@@ -423,8 +423,11 @@ impl<K: TableKey + Ord + fmt::Debug, V: fmt::Debug, S: Slot<K, V>> fmt::Debug
 }
 
 /// How many entries a chunk of [`Slots`] holds (the first grows up to it); eight under test,
-/// so the tests cross chunks.
-const CHUNK_BITS: u32 = if cfg!(test) { 3 } else { 12 };
+/// so the tests cross chunks. 8,192: a VRF table's 32-byte IPv4 slots in chunks of 4,096
+/// (128 KiB) left the daemon (mimalloc) with 6 bytes a route more resident than chunks of
+/// 8,192 (256 KiB) at a million routes, 102-103 against 96-97 B/route; the VPN table's
+/// 24-byte slots were the same either way (`docs/benchmarks.md`, session 18).
+const CHUNK_BITS: u32 = if cfg!(test) { 3 } else { 13 };
 const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// A vector in chunks of [`CHUNK`] entries: growing never moves an entry, so memory is
