@@ -94,21 +94,14 @@ impl Held {
         Option<RareSelection>,
         Option<WideIndexes>,
     ) {
-        let boxed = self.box_ptr();
-        let word = std::mem::replace(&mut self.0, std::ptr::null_mut());
-        if let Some(p) = boxed {
-            // SAFETY: the word was a `Box<WithRare>` we owned; it is ours again.
-            let boxed = unsafe { Box::from_raw(p) };
-            (boxed.fib, Some(boxed.rare), boxed.wide)
-        } else if word.is_null() {
-            (None, None, None)
-        } else {
-            // SAFETY: the word was an `Arc<FibAction>` we owned (one count); it is ours again.
-            (
-                Some(unsafe { Arc::from_raw(word.cast::<FibAction>()) }),
-                None,
-                None,
-            )
+        match self.box_ptr() {
+            Some(p) => {
+                self.0 = std::ptr::null_mut();
+                // SAFETY: the word was a `Box<WithRare>` we owned; it is ours again.
+                let boxed = unsafe { Box::from_raw(p) };
+                (boxed.fib, Some(boxed.rare), boxed.wide)
+            }
+            None => (self.take_unboxed(), None, None),
         }
     }
 
@@ -158,10 +151,22 @@ impl Held {
         })
     }
 
+    /// An unboxed word's action, taken out (the word left null).
+    fn take_unboxed(&mut self) -> Option<Arc<FibAction>> {
+        debug_assert!(!self.is_boxed());
+        let word = std::mem::replace(&mut self.0, std::ptr::null_mut());
+        // SAFETY: without BOXED a non-null word is an `Arc<FibAction>` we owned (one count);
+        // it is ours again.
+        (!word.is_null()).then(|| unsafe { Arc::from_raw(word.cast::<FibAction>()) })
+    }
+
+    /// Takes the action out; a box stays (it holds rare parts or wide indexes). Once per
+    /// route a delta: the word is not rebuilt.
     pub(crate) fn take_fib(&mut self) -> Option<Arc<FibAction>> {
-        let (fib, rare, wide) = self.take();
-        self.put(None, rare, wide);
-        fib
+        match self.boxed_mut() {
+            Some(boxed) => boxed.fib.take(),
+            None => self.take_unboxed(),
+        }
     }
 
     pub(crate) fn set_fib(&mut self, fib: Option<Arc<FibAction>>) {
@@ -169,8 +174,10 @@ impl Held {
             boxed.fib = fib;
             return;
         }
-        let (_, rare, wide) = self.take();
-        self.put(fib, rare, wide);
+        drop(self.take_unboxed());
+        self.0 = fib.map_or(std::ptr::null_mut(), |fib| {
+            Arc::into_raw(fib).cast_mut().cast()
+        });
     }
 
     pub(crate) fn rare(&self) -> Option<&RareSelection> {

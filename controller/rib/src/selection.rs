@@ -27,40 +27,50 @@ const FIELD_CHANGED: u32 = 1 << (FIELD_BITS - 1);
 const BEST_MAX: u32 = FIELD_WIDE - 1;
 const BGP_MAX: u32 = (FIELD_WIDE & !FIELD_CHANGED) - 1;
 
-// Both fields fit in the spare bits.
+// Both fields fit in the spare bits, and every index field (a BGP one with its changed bit)
+// is below the special values.
 const _: () = assert!(2 * FIELD_BITS <= KeyRoom::SPARE_BITS);
+const _: () = assert!((BGP_MAX | FIELD_CHANGED) < FIELD_WIDE && BEST_MAX < FIELD_WIDE);
 
 /// The spare bits of an entry with no selection.
 pub(crate) const UNSELECTED: u32 = FIELD_NONE << FIELD_BITS | FIELD_NONE;
 
 fn encode_best(best: u32) -> Option<u32> {
+    if best <= BEST_MAX {
+        return Some(best);
+    }
     match best {
         NONE => Some(FIELD_NONE),
         GONE => Some(FIELD_GONE),
-        i => (i <= BEST_MAX).then_some(i),
+        _ => None,
     }
 }
 
 fn encode_bgp(bgp: u32) -> Option<u32> {
+    let index = bgp & !CHANGED;
+    if index <= BGP_MAX {
+        // CHANGED moves from the word's top bit to the field's.
+        return Some(index | (bgp & CHANGED) >> (31 - (FIELD_BITS - 1)));
+    }
     match bgp {
         NONE => Some(FIELD_NONE),
         GONE => Some(FIELD_GONE),
-        _ => {
-            let index = bgp & !CHANGED;
-            let changed = if bgp & CHANGED != 0 { FIELD_CHANGED } else { 0 };
-            (index <= BGP_MAX).then_some(index | changed)
-        }
+        _ => None,
     }
 }
 
-/// A field back as an index; `None` for [`FIELD_WIDE`].
+/// A field back as an index, [`NONE`] or [`GONE`]; `None` for [`FIELD_WIDE`]. Every field
+/// below [`FIELD_WIDE`] is an index, with [`FIELD_CHANGED`] in the BGP best path's
+/// (`changed_bit`; 0 for the selected candidate's).
 fn decode(field: u32, changed_bit: u32) -> Option<u32> {
+    if field < FIELD_WIDE {
+        let changed = if field & changed_bit != 0 { CHANGED } else { 0 };
+        return Some(field & !changed_bit | changed);
+    }
     match field {
         FIELD_NONE => Some(NONE),
         FIELD_GONE => Some(GONE),
-        FIELD_WIDE => None,
-        _ if field & changed_bit != 0 => Some(field & !changed_bit | CHANGED),
-        _ => Some(field),
+        _ => None,
     }
 }
 
