@@ -6,6 +6,7 @@
 //! which answers with the P4Runtime updates. Nothing upstream is re-read.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -95,13 +96,92 @@ impl Wanted {
 }
 
 /// Removes from `pending` the keys `ahead` also holds, keeping the order of the rest.
-fn drop_keys_ahead<K: Eq + std::hash::Hash, F>(pending: &mut Vec<(K, F)>, ahead: &[(K, F)]) {
+fn drop_keys_ahead<K: KeyWord, F>(pending: &mut Vec<(K, F)>, ahead: &[(K, F)]) {
     if pending.is_empty() || ahead.is_empty() {
         return;
     }
-    let ahead: HashSet<&K, foldhash::fast::RandomState> = ahead.iter().map(|(k, _)| k).collect();
-    pending.retain(|(key, _)| !ahead.contains(key));
+    let seed = foldhash::fast::RandomState::default();
+    let mut memo = K::Memo::default();
+    let ahead: HashSet<Worded<K>, foldhash::fast::RandomState> = ahead
+        .iter()
+        .map(|(key, _)| Worded {
+            word: key.word(&mut memo, &seed),
+            key,
+        })
+        .collect();
+    let mut memo = K::Memo::default();
+    pending.retain(|(key, _)| {
+        let word = key.word(&mut memo, &seed);
+        !ahead.contains(&Worded { word, key })
+    });
 }
+
+/// A BGP change's key as one word to hash, cheap to make; keys that share a word are told
+/// apart by equality. Matching each delta's keys against the next one's ([`drop_keys_ahead`])
+/// by their derived `Hash` — which feeds the hasher field by field for an `IpNet`, an RD,
+/// and a VRF's name at every key — took 5-9 % of the instructions of taking in a million
+/// routes (callgrind, 200,000 routes: 76 M of 1,366 M in the unicast case, 149 M of 1,707 M
+/// in the VPN one).
+trait KeyWord: Eq {
+    /// What one key leaves for the next of its list: a VRF's keys come in runs, and its name
+    /// is hashed once a run.
+    type Memo: Default;
+    fn word(&self, memo: &mut Self::Memo, seed: &foldhash::fast::RandomState) -> u64;
+}
+
+/// A prefix in one word: an IPv4 one's address above its length; an IPv6 one's address halves
+/// and length hashed (IPv6 prefixes, chosen by neighbors, must not share words at will).
+fn prefix_word(prefix: &IpNet, seed: &foldhash::fast::RandomState) -> u64 {
+    match prefix {
+        IpNet::V4(n) => u64::from(u32::from(n.addr())) << 8 | u64::from(n.prefix_len()),
+        IpNet::V6(n) => seed.hash_one((u128::from(n.addr()), n.prefix_len())),
+    }
+}
+
+impl KeyWord for (VrfName, IpNet) {
+    /// The last VRF name hashed (by address: the keys live as long as the lists), and its hash.
+    type Memo = Option<(*const str, u64)>;
+    fn word(&self, memo: &mut Self::Memo, seed: &foldhash::fast::RandomState) -> u64 {
+        let name = Arc::as_ptr(&self.0);
+        let name_hash = match *memo {
+            Some((last, hash)) if std::ptr::eq(last, name) => hash,
+            _ => {
+                let hash = seed.hash_one(&*self.0);
+                *memo = Some((name, hash));
+                hash
+            }
+        };
+        // A VRF's prefixes keep distinct words (the name's hash is the same for all of them).
+        name_hash ^ prefix_word(&self.1, seed)
+    }
+}
+
+impl KeyWord for rib::VpnKey {
+    type Memo = ();
+    fn word(&self, _: &mut (), seed: &foldhash::fast::RandomState) -> u64 {
+        seed.hash_one((self.0 .0.to_u64(), prefix_word(&self.1, seed)))
+    }
+}
+
+/// A key with its word: hashed by the word, compared as itself.
+struct Worded<'a, K> {
+    word: u64,
+    key: &'a K,
+}
+
+impl<K> Hash for Worded<'_, K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.word);
+    }
+}
+
+impl<K: Eq> PartialEq for Worded<'_, K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.word == other.word && self.key == other.key
+    }
+}
+
+impl<K: Eq> Eq for Worded<'_, K> {}
 
 /// Appends `more` to `to`, moving the list in whole when `to` is empty.
 fn append<T>(to: &mut Vec<T>, mut more: Vec<T>) {

@@ -140,7 +140,7 @@ fn prefix(i: u16) -> IpNet {
 type Changes<K> = Vec<(K, u16)>;
 
 /// What `drop_keys_ahead` leaves of `pending`, and what a naive filter leaves.
-fn dropped_both_ways<K: Eq + std::hash::Hash + Clone + std::fmt::Debug>(
+fn dropped_both_ways<K: KeyWord + Clone + std::fmt::Debug>(
     pending: Changes<K>,
     ahead: Changes<K>,
 ) -> (Changes<K>, Changes<K>) {
@@ -152,6 +152,29 @@ fn dropped_both_ways<K: Eq + std::hash::Hash + Clone + std::fmt::Debug>(
     let mut pending = pending;
     drop_keys_ahead(&mut pending, &ahead);
     (pending, expected)
+}
+
+/// The words keys are matched by ([`KeyWord`]) tell apart a VRF's prefixes and the same prefix
+/// under other VRFs or RDs, so a delta touching one prefix in many VRFs does not pile their
+/// keys on one word; a VRF's name is hashed once for a run of its keys and gives the same
+/// word when met again later (another `Arc` of the same name included).
+#[test]
+fn change_keys_words_tell_vrfs_rds_and_prefixes_apart() {
+    let seed = foldhash::fast::RandomState::default();
+    let (mut words, mut vpn_words) = (HashSet::new(), HashSet::new());
+    let mut memo = None;
+    for v in 0..200 {
+        let name = VrfName::from(format!("vrf-{v}"));
+        for i in 0..50u16 {
+            words.insert((name.clone(), prefix(i)).word(&mut memo, &seed));
+            let rd: rib::RouteDistinguisher = format!("65000:{v}").parse().unwrap();
+            vpn_words.insert((rd, prefix(i)).word(&mut (), &seed));
+        }
+    }
+    assert_eq!((words.len(), vpn_words.len()), (200 * 50, 200 * 50));
+    let again = (VrfName::from("vrf-7"), prefix(3));
+    assert!(words.contains(&again.word(&mut memo, &seed)));
+    assert!(words.contains(&again.word(&mut None, &seed)));
 }
 
 proptest! {
