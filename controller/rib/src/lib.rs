@@ -560,15 +560,49 @@ fn hashed_batch<T>(items: impl Iterator<Item = T>, hash: impl Fn(&T) -> u64) -> 
         .collect()
 }
 
-/// Removes items with a repeated key, keeping each key's first place.
-fn dedup_keeping_order<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+/// Removes items with a repeated key, keeping each key's first place; `hash` is the key's
+/// table's hash of it.
+fn dedup_keeping_order<T, K: Eq>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> K,
+    hash: impl Fn(&K) -> u64,
+) {
     if items.len() < 2 {
         return;
     }
-    let mut seen: hashbrown::HashSet<K, foldhash::fast::RandomState> =
+    let mut seen: hashbrown::HashSet<TableHashed<K>, foldhash::fast::RandomState> =
         hashbrown::HashSet::with_capacity_and_hasher(items.len(), Default::default());
-    items.retain(|item| seen.insert(key(item)));
+    items.retain(|item| {
+        let key = key(item);
+        seen.insert(TableHashed {
+            hash: hash(&key),
+            key,
+        })
+    });
 }
+
+/// A key with its table's hash of it ([`PositionedTable::hash_of`], packed words), hashed by
+/// that and compared as itself. A set of VPN keys by their derived `Hash`, which feeds an RD
+/// and a prefix field by field, took ~200 instructions a key (callgrind: 34 M of the 1,662 M
+/// of taking in 200,000 VPNv4 routes).
+struct TableHashed<K> {
+    hash: u64,
+    key: K,
+}
+
+impl<K> std::hash::Hash for TableHashed<K> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl<K: Eq> PartialEq for TableHashed<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl<K: Eq> Eq for TableHashed<K> {}
 
 /// A table whose entries have positions ([`KeyedTable::get_hinted`]), for [`dedup_marks`].
 trait PositionedTable<K> {
@@ -576,6 +610,8 @@ trait PositionedTable<K> {
     /// Where `key`'s entry is: its position (a hint for later look-ups) and its place among
     /// all the table's entries, below [`PositionedTable::len`].
     fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)>;
+    /// The hash the table finds `key` by.
+    fn hash_of(&self, key: &K) -> u64;
 }
 
 impl<K: TableKey, V, S: Slot<K, V>> PositionedTable<K> for KeyedTable<K, V, S> {
@@ -586,6 +622,10 @@ impl<K: TableKey, V, S: Slot<K, V>> PositionedTable<K> for KeyedTable<K, V, S> {
     fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
         self.get_hinted(key, hint).map(|(i, _)| (i, i as usize))
     }
+
+    fn hash_of(&self, key: &K) -> u64 {
+        KeyedTable::hash_of(self, key)
+    }
 }
 
 impl<K: SplitKey, V, S: Slot<K::V4, V>> PositionedTable<K> for SplitTable<K, V, S> {
@@ -595,6 +635,10 @@ impl<K: SplitKey, V, S: Slot<K::V4, V>> PositionedTable<K> for SplitTable<K, V, 
 
     fn locate(&self, key: &K, hint: u32) -> Option<(u32, usize)> {
         SplitTable::locate(self, key, hint)
+    }
+
+    fn hash_of(&self, key: &K) -> u64 {
+        SplitTable::hash_of(self, key)
     }
 }
 
@@ -610,17 +654,18 @@ fn dedup_marks<K, M>(
     key: impl Fn(&M) -> K,
     at: impl Fn(&mut M) -> &mut u32,
 ) where
-    K: Eq + std::hash::Hash,
+    K: Eq,
 {
     if marks.len() < 2 {
         return;
     }
     if marks.len() * 16 < table.len() {
-        dedup_keeping_order(marks, key);
+        dedup_keeping_order(marks, key, |k| table.hash_of(k));
         return;
     }
     let mut seen = vec![0u64; table.len().div_ceil(64)];
-    let mut absent: hashbrown::HashSet<K, foldhash::fast::RandomState> = Default::default();
+    let mut absent: hashbrown::HashSet<TableHashed<K>, foldhash::fast::RandomState> =
+        Default::default();
     marks.retain_mut(|m| {
         let k = key(m);
         match table.locate(&k, *at(m)) {
@@ -631,7 +676,10 @@ fn dedup_marks<K, M>(
                 seen[word] |= bit;
                 first
             }
-            None => absent.insert(k),
+            None => absent.insert(TableHashed {
+                hash: table.hash_of(&k),
+                key: k,
+            }),
         }
     });
 }
