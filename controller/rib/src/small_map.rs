@@ -323,9 +323,18 @@ impl<T, S: Store<T>> KeyedSlice<T, S> {
         self.entries.as_slice().iter()
     }
 
-    /// Keeps the entries `keep` says yes to.
-    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        self.change(|v| v.retain(keep));
+    /// Keeps the entries `keep` says yes to. None or one (most prefixes' candidates) are
+    /// decided in place, without the round trip through a `Vec`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self.entries.as_slice() {
+            [] => {}
+            [only] => {
+                if !keep(only) {
+                    self.entries = S::default();
+                }
+            }
+            _ => self.change(|v| v.retain(keep)),
+        }
     }
 
     /// Whether the entries have their one representation: none, one inline, or two or more
@@ -475,7 +484,7 @@ mod tests {
         }
     }
 
-    /// Inserts, replacements, removals, clones and moves out of a packed slice, against a
+    /// Inserts, replacements, removals, retains, clones and moves out of a packed slice, against a
     /// map: the same entries in the same order, one representation for each content, and
     /// every entry dropped once (the shared count comes back). Deterministic and short, so
     /// that Miri runs it too (`cargo +nightly miri test -p rib packed`).
@@ -492,7 +501,7 @@ mod tests {
         for step in 0..400 {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let n = (seed >> 16) % 5;
-            match (seed >> 8) % 4 {
+            match (seed >> 8) % 5 {
                 0 | 1 => {
                     assert_eq!(
                         slice.insert(probe(n)).is_some(),
@@ -500,6 +509,12 @@ mod tests {
                     );
                 }
                 2 => assert_eq!(slice.remove(n).is_some(), model.remove(&n).is_some()),
+                3 => {
+                    // Keeps the keys other than `n` and, with an odd `n`, those below it.
+                    let keep = |k: u32| k != n && (n % 2 == 0 || k < n);
+                    slice.retain(|p| keep(p.n));
+                    model.retain(|k, _| keep(*k));
+                }
                 _ => {
                     let copy = slice.clone();
                     assert_eq!(copy, slice);
