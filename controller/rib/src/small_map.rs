@@ -511,7 +511,7 @@ mod tests {
                 2 => assert_eq!(slice.remove(n).is_some(), model.remove(&n).is_some()),
                 3 => {
                     // Keeps the keys other than `n` and, with an odd `n`, those below it.
-                    let keep = |k: u32| k != n && (n % 2 == 0 || k < n);
+                    let keep = |k: u32| k != n && (n.is_multiple_of(2) || k < n);
                     slice.retain(|p| keep(p.n));
                     model.retain(|k, _| keep(*k));
                 }
