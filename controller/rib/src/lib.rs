@@ -19,6 +19,7 @@ mod candidates;
 pub mod decision;
 mod fib_changes;
 mod held;
+mod hosts_fib;
 mod intern;
 mod policy_ref;
 mod route;
@@ -51,6 +52,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use held::{Held, RareSelection};
+use hosts_fib::HostsFib;
 use intern::{Interner, Vias};
 use ipnet::IpNet;
 use policy::{AttrInterner, Attrs, ExtCommunity, RouteMapStats};
@@ -322,7 +324,7 @@ struct VrfState {
     /// FIB actions of prefixes without a table entry: neighbors' host entries, and what the
     /// last delta installed for a prefix whose entry has left since (until the next delta
     /// replaces or removes it). A prefix's action is in its entry's `fib` or here, never both.
-    hosts_fib: BTreeMap<IpNet, FibAction>,
+    hosts_fib: HostsFib,
     /// Set by [`Rib::remove_vrf`]: the VRF empties itself and is dropped by the next delta.
     removing: bool,
     /// How many paths the VRF has exported into the VPN table ([`Rib::export`]).
@@ -2329,7 +2331,7 @@ impl Rib {
         entry_mut: &mut PrefixEntry,
         mark: Mark,
         policy: &VrfPolicy,
-        hosts_fib: &BTreeMap<IpNet, FibAction>,
+        hosts_fib: &HostsFib,
         dirty_fib: &mut Vec<Mark>,
         bgp_marks: &mut Vec<(IpNet, BestFrom)>,
         (map_stats, interned, neighbors_by_interface): SelectionContext<'_>,
