@@ -6,13 +6,15 @@
 //! which answers with the P4Runtime updates. Nothing upstream is re-read.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 use p4rt::entity::{Entity, Update};
-use rib::{Adjacency, FibAction, FibDelta, Forward, Protocol, Rib, Route, VrfName, VrfPolicy};
+use rib::{
+    Adjacency, FibAction, FibDelta, Forward, Prehashed, Protocol, Rib, Route, VrfName, VrfPolicy,
+};
 
 use crate::config::{Config, StaticTarget};
 use crate::dataplane::{Dataplane, DataplaneError, Topology, Updates};
@@ -102,17 +104,17 @@ fn drop_keys_ahead<K: KeyWord, F>(pending: &mut Vec<(K, F)>, ahead: &[(K, F)]) {
     }
     let seed = foldhash::fast::RandomState::default();
     let mut memo = K::Memo::default();
-    let ahead: HashSet<Worded<K>, foldhash::fast::RandomState> = ahead
+    let ahead: HashSet<Prehashed<&K>, foldhash::fast::RandomState> = ahead
         .iter()
-        .map(|(key, _)| Worded {
-            word: key.word(&mut memo, &seed),
+        .map(|(key, _)| Prehashed {
+            hash: key.word(&mut memo, &seed),
             key,
         })
         .collect();
     let mut memo = K::Memo::default();
     pending.retain(|(key, _)| {
-        let word = key.word(&mut memo, &seed);
-        !ahead.contains(&Worded { word, key })
+        let hash = key.word(&mut memo, &seed);
+        !ahead.contains(&Prehashed { hash, key })
     });
 }
 
@@ -162,26 +164,6 @@ impl KeyWord for rib::VpnKey {
         seed.hash_one((self.0 .0.to_u64(), prefix_word(&self.1, seed)))
     }
 }
-
-/// A key with its word: hashed by the word, compared as itself.
-struct Worded<'a, K> {
-    word: u64,
-    key: &'a K,
-}
-
-impl<K> Hash for Worded<'_, K> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.word);
-    }
-}
-
-impl<K: Eq> PartialEq for Worded<'_, K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.word == other.word && self.key == other.key
-    }
-}
-
-impl<K: Eq> Eq for Worded<'_, K> {}
 
 /// Appends `more` to `to`, moving the list in whole when `to` is empty.
 fn append<T>(to: &mut Vec<T>, mut more: Vec<T>) {
