@@ -175,9 +175,7 @@ impl Held {
             return;
         }
         drop(self.take_unboxed());
-        self.0 = fib.map_or(std::ptr::null_mut(), |fib| {
-            Arc::into_raw(fib).cast_mut().cast()
-        });
+        self.put(fib, None, None);
     }
 
     pub(crate) fn rare(&self) -> Option<&RareSelection> {

@@ -362,11 +362,7 @@ impl VrfState {
     ) -> Option<Option<FibAction>> {
         match self.table.get_mut(&prefix) {
             Some(entry) => {
-                let left = if self.hosts_fib.is_empty() {
-                    None
-                } else {
-                    self.hosts_fib.remove(&prefix)
-                };
+                let left = self.hosts_fib.remove(&prefix);
                 let old = entry.held.take_fib();
                 let was = old.as_deref().cloned().or(left);
                 if entry.candidates.is_empty() {
@@ -403,11 +399,7 @@ impl VrfState {
         keep_emptied: bool,
         emptied: &mut bool,
     ) -> Option<Replaced> {
-        let left = if self.hosts_fib.is_empty() {
-            None
-        } else {
-            self.hosts_fib.remove(&prefix)
-        };
+        let left = self.hosts_fib.remove(&prefix);
         let Some((_, entry)) = self.table.get_mut_hinted(&prefix, at) else {
             return left.map(|old| (Some(old), None));
         };
@@ -2405,7 +2397,7 @@ impl Rib {
         let dropped = !is_host(&prefix)
             && match entry.held.fib() {
                 Some(action) => *action == FibAction::Drop,
-                None => !hosts_fib.is_empty() && hosts_fib.get(&prefix) == Some(&FibAction::Drop),
+                None => hosts_fib.get(&prefix) == Some(&FibAction::Drop),
             };
         let remove = entry.candidates.is_empty() && entry.held.fib().is_none();
         // The route itself may have changed under the same key: always refresh FIB and export.
