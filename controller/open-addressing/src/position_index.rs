@@ -110,18 +110,6 @@ impl PositionIndex {
         }
     }
 
-    /// An empty index with room for `len` positions before it grows: for a table whose size
-    /// is known up front (a switch table's declared size), so that filling it rebuilds
-    /// nothing. The slots are zeroed memory that nothing has touched yet: a large array
-    /// costs resident memory only as positions land in its pages.
-    pub fn with_capacity(len: usize) -> Self {
-        let mut index = PositionIndex::default();
-        if len > 0 {
-            index.refill(slots_for(len), 0, std::iter::empty(), |_| 0);
-        }
-        index
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }
@@ -609,30 +597,6 @@ mod tests {
         for p in 0..5000u32 {
             assert_eq!(index.find(spread(p), |q| q == p), Some(p));
         }
-    }
-
-    /// An index made with room for a count holds that many without growing, finds each,
-    /// and grows past it as any index does.
-    #[test]
-    fn with_capacity_fills_without_growing() {
-        let mut index = PositionIndex::with_capacity(5000);
-        let slots = index.slots.len();
-        assert!(index.capacity() >= 5000);
-        for p in 0..5000u32 {
-            assert_eq!(index.find_or_insert(spread(p), |q| q == p, p, spread), None);
-        }
-        assert_eq!(index.slots.len(), slots, "no rebuild while filling");
-        for p in 0..5000u32 {
-            assert_eq!(index.find(spread(p), |q| q == p), Some(p));
-        }
-        for p in 5000..6000u32 {
-            assert_eq!(index.find_or_insert(spread(p), |q| q == p, p, spread), None);
-        }
-        assert!(index.slots.len() > slots);
-        for p in 0..6000u32 {
-            assert_eq!(index.find(spread(p), |q| q == p), Some(p));
-        }
-        assert!(PositionIndex::with_capacity(0).slots.is_empty());
     }
 
     /// An index built from positions finds each, as one built an insert at a time does.

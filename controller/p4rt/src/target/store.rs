@@ -9,9 +9,8 @@
 //! bytes holds the record number and, above it, the same bits of the hash — 11 at a million
 //! records — so a search reads a record only where those bits match, and a write prefetches
 //! the slot it will search a few updates ahead; the index hashes the records' keys again when
-//! it grows, which filling a table up to its declared size never makes it do, as the index
-//! is made ready for that size at the first entry. Session 10 — the `hashbrown` table of
-//! 3-byte record numbers before it took 4 bytes a bucket but read a record on one search in ten or so, its 7-bit tags matching by
+//! it grows. Session 10 — the `hashbrown` table of 3-byte record numbers before it took 4
+//! bytes a bucket but read a record on one search in ten or so, its 7-bit tags matching by
 //! chance; session 16 — its 8-byte slots held 32 bits of the hash). An IPv4 route (`vrf_id`, `dst_addr`/len,
 //! `set_nexthop(nexthop_id)`) is a 10-byte record (7 of key, a byte naming the action, 2 of
 //! next hop id), where a `BTreeMap` of boxed key fields and a separate action took ~200 bytes
@@ -29,10 +28,6 @@ use std::hash::BuildHasher;
 
 /// Record numbers stay below this (the index's positions are `u32`s, `u32::MAX` reserved).
 const RECORD_LIMIT: u32 = u32::MAX - 1;
-
-/// The most entries a table's index is made ready for at its first insert (4 Mi: 19 MiB of
-/// slots, untouched until entries land in them); a table declared larger grows past it.
-const RESERVE_LIMIT: i64 = 1 << 22;
 
 /// Bytes of the wide action head: a tag ([`TAG_DIRECT`], [`TAG_MEMBER`], [`TAG_GROUP`]) and a
 /// little-endian `u32` (action id, or member / group id). A table without an action profile
@@ -291,24 +286,16 @@ pub(super) struct TableStore {
     free: Vec<u32>,
     /// Record numbers of the entries, by the hash of their key bytes.
     map: PositionIndex,
-    /// Entries the index has room for when the table gets its first one: the table's declared
-    /// size (capped at [`RESERVE_LIMIT`]), as a switch has a table's memory from the start,
-    /// so that filling it never rebuilds the index (a third of a million-route write's
-    /// index work was rebuilds). Emptied or thinned out, the index gives its memory back.
-    reserve: usize,
     hasher: RandomState,
     /// Controller metadata of the entries that have any (rare), by record number.
     metadata: HashMap<u32, Box<[u8]>>,
 }
 
 impl TableStore {
-    /// The store of a table of `layout` declared to hold `size` entries (0 or less: no
-    /// size given).
-    pub fn new(layout: Layout, size: i64) -> Self {
+    pub fn new(layout: Layout) -> Self {
         Self {
             records: Pages::new(layout.record),
             map: PositionIndex::default(),
-            reserve: size.clamp(0, RESERVE_LIMIT) as usize,
             layout,
             free: Vec::new(),
             hasher: RandomState::default(),
@@ -350,9 +337,6 @@ impl TableStore {
         debug_assert_eq!(record.len(), self.layout.record);
         let key = &record[..kl];
         let hash = self.hasher.hash_one(key);
-        if self.map.capacity() == 0 {
-            self.map = PositionIndex::with_capacity(self.reserve);
-        }
         let records = &self.records;
         let is = |r: u32| &records.get(r)[..kl] == key;
         if full || (self.free.is_empty() && records.len >= RECORD_LIMIT) {
@@ -428,26 +412,20 @@ mod tests {
     use super::{Insert, Layout, Pages, TableStore, TAG_DIRECT, TAG_GROUP, TAG_MEMBER, WIDE_HEAD};
     use crate::p4info::tests::router_index;
 
-    /// An empty store of the router's `ingress.vrf_lpm`, declared to hold `size` entries (0:
-    /// no size, so its index grows from nothing).
-    fn route_store_sized(size: i64) -> TableStore {
+    /// An empty store of the router's `ingress.vrf_lpm`.
+    fn route_store() -> TableStore {
         let index = router_index();
         let table = index.table("ingress.vrf_lpm").expect("table");
-        TableStore::new(Layout::new(&index, table), size)
-    }
-
-    fn route_store() -> TableStore {
-        route_store_sized(0)
+        TableStore::new(Layout::new(&index, table))
     }
 
     /// Mixed inserts and removes (the index growing, shrinking and emptied) leave a store
-    /// holding what a set of keys holds, whether its index starts empty or made ready for
-    /// the table's size.
+    /// holding what a set of keys holds.
     #[test]
     fn stores_agree_with_a_set_through_churn() {
         use std::collections::HashSet;
-        for size in [0, 20_000] {
-            let mut store = route_store_sized(size);
+        {
+            let mut store = route_store();
             let (kl, len) = (store.layout.key_len, store.layout.record);
             let record = |i: u32| {
                 let mut r = vec![0u8; len];
@@ -491,44 +469,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    /// A store declared to hold a number of entries has its index ready for them at the
-    /// first insert, fills to that number without a rebuild, and has it again when refilled
-    /// after being emptied.
-    #[test]
-    fn stores_fill_to_their_declared_size_without_growing() {
-        let n = 5_000u32;
-        let mut store = route_store_sized(i64::from(n));
-        let len = store.layout.record;
-        let record = |i: u32| {
-            let mut r = vec![0u8; len];
-            r[..4].copy_from_slice(&i.to_be_bytes());
-            r
-        };
-        assert_eq!(store.map.capacity(), 0, "nothing before the first entry");
-        for round in 0..2 {
-            let mut ready = 0;
-            for i in 0..n {
-                assert!(matches!(store.insert(&record(i), false), Insert::Done(_)));
-                if i == 0 {
-                    ready = store.map.capacity();
-                    assert!(ready >= n as usize, "round {round}: {ready}");
-                    assert!(ready < n as usize * 2, "round {round}: {ready} for {n}");
-                }
-            }
-            assert_eq!(store.map.capacity(), ready, "round {round}: no rebuild");
-            for i in 0..n {
-                assert!(store.find(&record(i)[..store.layout.key_len]).is_some());
-            }
-            for i in 0..n {
-                assert!(store.remove(&record(i)[..store.layout.key_len]).is_some());
-            }
-            assert_eq!(store.map.capacity(), 0, "emptied, the memory goes back");
-        }
-        // Declared sizes beyond the cap reserve the cap; none reserves nothing.
-        assert_eq!(route_store_sized(i64::MAX).reserve, 1 << 22);
-        assert_eq!(route_store_sized(-1).reserve, 0);
     }
 
     /// The index finds, refuses and removes entries; freed records are reused.

@@ -1286,7 +1286,7 @@ impl Installed {
     fn store(&mut self, index: &P4InfoIndex, table: &TableInfo) -> &mut TableStore {
         self.tables
             .entry(table.id)
-            .or_insert_with(|| TableStore::new(Layout::new(index, table), table.size))
+            .or_insert_with(|| TableStore::new(Layout::new(index, table)))
     }
 
     /// Whether `index` holds the installed P4Info (see `same_index`).
@@ -1388,7 +1388,7 @@ impl Installed {
         let store = self
             .tables
             .entry(table.id)
-            .or_insert_with(|| TableStore::new(Layout::new(index, table), table.size));
+            .or_insert_with(|| TableStore::new(Layout::new(index, table)));
         let layout = &store.layout;
         // Key fields and parameters given, by position, in a bit set: more than 64 of either
         // take the P4Runtime way.
