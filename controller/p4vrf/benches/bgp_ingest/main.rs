@@ -23,6 +23,10 @@
 //! * **memory**: VmRSS once the session is up and idle, VmHWM (peak) two seconds after the
 //!   answer, and bytes per route = (peak − idle) / ROUTES.
 //!
+//! Each case ends with a table: every system's best, median and worst time, CPU, peak memory
+//! and bytes per route, with p4vrf's ratios to it (time best against best and median against
+//! median).
+//!
 //! Run: `cargo bench -p p4vrf --bench bgp_ingest` (the daemons are found on PATH or in
 //! /usr/lib/frr, /usr/sbin; a missing one is skipped with a line saying so).
 //! Environment: ROUTES (default 100000), VRFS (1000), CASES (`unicast,vpn`), SYSTEMS
@@ -486,7 +490,21 @@ fn main() {
     }
 }
 
-/// Best run of each system (least time; least memory), and ratios against p4vrf.
+/// The middle value of `values` (the mean of the two middle ones for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Best run of each system (least time; least memory), and ratios against p4vrf; and the
+/// median time of each, with p4vrf's median against it: on a machine where one binary's time
+/// spreads by a third from run to run, best against best says less than medians of several
+/// interleaved runs (`RUNS`).
 fn summary(case: &str, st: &stream::Stream, outcomes: &[Outcome], systems: &[Box<dyn System>]) {
     let mut by: BTreeMap<usize, Vec<&Outcome>> = BTreeMap::new();
     for (i, s) in systems.iter().enumerate() {
@@ -507,33 +525,37 @@ fn summary(case: &str, st: &stream::Stream, outcomes: &[Outcome], systems: &[Box
         let r = st.routes as f64 / t;
         Some((t, tmax, c, b, r, peak))
     };
-    let p4 = systems
-        .iter()
-        .position(|s| s.name() == "p4vrf")
-        .and_then(|i| best(&by[&i]));
+    let median_time = |v: &[&Outcome]| median(v.iter().map(|o| o.time).collect());
+    let p4_at = systems.iter().position(|s| s.name() == "p4vrf");
+    let p4 = p4_at.and_then(|i| best(&by[&i]));
+    let p4_median = p4_at
+        .filter(|i| !by[i].is_empty())
+        .map(|i| median_time(&by[&i]));
     println!(
-        "\n-- {case}, {} routes: best of runs (least time, least bytes/route); a ratio above 1 \
-         means p4vrf took longer / more memory than that system --",
+        "\n-- {case}, {} routes: best of runs (least time, least bytes/route) and median time; \
+         a ratio above 1 means p4vrf took longer / more memory than that system --",
         st.routes
     );
     println!(
-        "| system | time (s), best / worst | routes/s | CPU (s) | peak RSS (MiB) | bytes/route | p4vrf's time ÷ this | p4vrf's bytes/route ÷ this |"
+        "| system | runs | time (s), best / worst | median time (s) | routes/s | CPU (s) | peak RSS (MiB) | bytes/route | p4vrf's time ÷ this, best | p4vrf's time ÷ this, medians | p4vrf's bytes/route ÷ this |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, s) in systems.iter().enumerate() {
         let Some((t, tmax, c, b, r, peak)) = best(&by[&i]) else {
-            println!("| {} | failed | | | | | | |", s.name());
+            println!("| {} | 0 | failed | | | | | | | | |", s.name());
             continue;
         };
-        let (rt, rb) = match p4 {
-            Some((pt, _, _, pb, _, _)) => (format!("{:.2}", pt / t), format!("{:.2}", pb / b)),
-            None => ("–".into(), "–".into()),
-        };
+        let m = median_time(&by[&i]);
+        let ratio = |x: Option<f64>, y: f64| x.map_or("–".into(), |x| format!("{:.2}", x / y));
         println!(
-            "| {} | {t:.2} / {tmax:.2} | {:.0} | {c:.2} | {:.0} | {b:.0} | {rt} | {rb} |",
+            "| {} | {} | {t:.2} / {tmax:.2} | {m:.3} | {:.0} | {c:.2} | {:.0} | {b:.0} | {} | {} | {} |",
             s.name(),
+            by[&i].len(),
             r,
-            mib(peak)
+            mib(peak),
+            ratio(p4.map(|p| p.0), t),
+            ratio(p4_median, m),
+            ratio(p4.map(|p| p.3), b),
         );
     }
 }
