@@ -102,20 +102,70 @@ fn drop_keys_ahead<K: KeyWord, F>(pending: &mut Vec<(K, F)>, ahead: &[(K, F)]) {
     if pending.is_empty() || ahead.is_empty() {
         return;
     }
-    let seed = foldhash::fast::RandomState::default();
+    let ahead = AheadSet::new(ahead);
     let mut memo = K::Memo::default();
-    let ahead: HashSet<Prehashed<&K>, foldhash::fast::RandomState> = ahead
-        .iter()
-        .map(|(key, _)| Prehashed {
-            hash: key.word(&mut memo, &seed),
-            key,
-        })
-        .collect();
-    let mut memo = K::Memo::default();
-    pending.retain(|(key, _)| {
-        let hash = key.word(&mut memo, &seed);
-        !ahead.contains(&Prehashed { hash, key })
-    });
+    pending.retain(|(key, _)| !ahead.holds_in_run(key, &mut memo));
+}
+
+/// The keys of one list of a delta taken ahead, as a set made at the first question: most
+/// advertisement rounds ask none, as a change that leaves a neighbor nothing where it holds
+/// nothing is passed over before ([`KeysAhead`]).
+struct AheadSet<'a, K: KeyWord, F> {
+    keys: &'a [(K, F)],
+    seed: foldhash::fast::RandomState,
+    set: std::cell::OnceCell<HashSet<Prehashed<&'a K>, foldhash::fast::RandomState>>,
+}
+
+impl<'a, K: KeyWord, F> AheadSet<'a, K, F> {
+    fn new(keys: &'a [(K, F)]) -> Self {
+        AheadSet {
+            keys,
+            seed: foldhash::fast::RandomState::default(),
+            set: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Whether the delta ahead changed `key`.
+    fn holds(&self, key: &K) -> bool {
+        self.holds_in_run(key, &mut K::Memo::default())
+    }
+
+    /// [`AheadSet::holds`] for one of a run of keys asked in their list's order, `memo`
+    /// carried from one to the next.
+    fn holds_in_run(&self, key: &K, memo: &mut K::Memo) -> bool {
+        if self.keys.is_empty() {
+            return false;
+        }
+        let set = self.set.get_or_init(|| {
+            let mut memo = K::Memo::default();
+            self.keys
+                .iter()
+                .map(|(key, _)| Prehashed {
+                    hash: key.word(&mut memo, &self.seed),
+                    key,
+                })
+                .collect()
+        });
+        let hash = key.word(memo, &self.seed);
+        set.contains(&Prehashed { hash, key })
+    }
+}
+
+/// The keys the delta taken ahead changed ([`Router::take_translation_ahead`]): changes to
+/// them wait for that delta's write, which reports them again ([`Router::keys_ahead`]).
+pub struct KeysAhead<'a> {
+    vrf: AheadSet<'a, (VrfName, IpNet), rib::BestFrom>,
+    vpn: AheadSet<'a, rib::VpnKey, rib::BestFrom>,
+}
+
+impl KeysAhead<'_> {
+    pub fn holds_vrf(&self, key: &(VrfName, IpNet)) -> bool {
+        self.vrf.holds(key)
+    }
+
+    pub fn holds_vpn(&self, key: &rib::VpnKey) -> bool {
+        self.vpn.holds(key)
+    }
 }
 
 /// A BGP change's key as one word to hash, cheap to make; keys that share a word are told
@@ -307,6 +357,18 @@ impl Router {
     /// The BGP-relevant changes since the last call, but for the keys a delta taken ahead
     /// changed again ([`Router::take_translation_ahead`]).
     pub fn take_bgp_changes(&mut self) -> BgpChanges {
+        let mut changes = self.take_bgp_marks();
+        if let Some(ahead) = &self.ahead {
+            drop_keys_ahead(&mut changes.vrf, &ahead.vrf);
+            drop_keys_ahead(&mut changes.vpn, &ahead.vpn);
+        }
+        changes
+    }
+
+    /// The BGP-relevant changes since the last call, the keys a delta taken ahead changed
+    /// again included: the caller leaves those out itself ([`Router::keys_ahead`]), where it
+    /// would do something with them — most changes it passes over without asking.
+    pub fn take_bgp_marks(&mut self) -> BgpChanges {
         let mut changes = BgpChanges {
             vrf: std::mem::take(&mut self.pending_bgp),
             vpn: std::mem::take(&mut self.pending_vpn),
@@ -315,11 +377,19 @@ impl Router {
             rib::sort_keeping_last(&mut changes.vrf);
             rib::sort_keeping_last(&mut changes.vpn);
         }
-        if let Some(ahead) = &self.ahead {
-            drop_keys_ahead(&mut changes.vrf, &ahead.vrf);
-            drop_keys_ahead(&mut changes.vpn, &ahead.vpn);
-        }
         changes
+    }
+
+    /// The keys the delta taken ahead changed, if any ([`Router::take_bgp_marks`]).
+    pub fn keys_ahead(&self) -> KeysAhead<'_> {
+        let (vrf, vpn): (&[_], &[_]) = match &self.ahead {
+            Some(ahead) => (&ahead.vrf, &ahead.vpn),
+            None => (&[], &[]),
+        };
+        KeysAhead {
+            vrf: AheadSet::new(vrf),
+            vpn: AheadSet::new(vpn),
+        }
     }
 
     /// Keeps labels of VRFs that still have an RD, takes configured ones, allocates the rest

@@ -130,6 +130,48 @@ fn family_of(nlri: &Nlri) -> Family {
     }
 }
 
+/// Which families of a neighbor's Adj-RIB-Out hold routes, kept as an advertisement round
+/// applies its changes: a change that leaves the neighbor nothing in a family where it holds
+/// nothing changes nothing, and is passed over without looking the key up — in a full
+/// table from one neighbor, that is every change (the routes are its own).
+struct HeldFamilies {
+    holds: [bool; Family::ALL.len()],
+    /// Whether a change was passed over so (`set_out` would have touched the route-map's
+    /// counters for it).
+    passed_over_nothing_held: bool,
+}
+
+impl HeldFamilies {
+    fn of(p: &Peer) -> Self {
+        HeldFamilies {
+            holds: Family::ALL.map(|f| p.adj_out.get(&f).is_some_and(|o| !o.is_empty())),
+            passed_over_nothing_held: false,
+        }
+    }
+
+    fn slot(nlri: Nlri) -> usize {
+        let f = family_of(&nlri);
+        Family::ALL.iter().position(|a| *a == f).unwrap_or(0)
+    }
+
+    /// Whether a change to `nlri` is left out of this round: it leaves nothing where nothing
+    /// is held, or the delta taken ahead changed the key again (`ahead`, asked only for the
+    /// changes that would do something), whose write reports it once done.
+    fn passes_over(&mut self, nlri: Nlri, nothing: bool, ahead: impl FnOnce() -> bool) -> bool {
+        if nothing && !self.holds[Self::slot(nlri)] {
+            self.passed_over_nothing_held = true;
+            return true;
+        }
+        ahead()
+    }
+
+    /// After a change to `nlri` was applied.
+    fn update(&mut self, p: &Peer, nlri: Nlri) {
+        let f = family_of(&nlri);
+        self.holds[Self::slot(nlri)] = p.adj_out.get(&f).is_some_and(|o| !o.is_empty());
+    }
+}
+
 fn session_config(b: &BgpConfig, n: &BgpNeighbor) -> NeighborConfig {
     let mut c = NeighborConfig::new(n.address, b.asn, n.remote_as, b.router_id);
     c.remote_port = n.port;
@@ -829,10 +871,11 @@ impl BgpInstance {
     /// or a VPN key's paths came from), so the RIB is not read again for them: that was a
     /// cache miss or two a key at a million keys, about 5 % of taking in a full table.
     pub async fn advertise(&mut self, router: &mut Router) {
-        let changes = router.take_bgp_changes();
+        let changes = router.take_bgp_marks();
         // A VRF's changes are found by binary search (below): they come VRF by VRF.
         debug_assert!(changes.vrf.is_sorted_by_key(|((vrf, _), _)| vrf));
         let router: &Router = router;
+        let ahead = router.keys_ahead();
         let addrs: Vec<IpAddr> = self
             .peers
             .iter()
@@ -842,23 +885,37 @@ impl BgpInstance {
         for addr in addrs {
             let p = &self.peers[&addr];
             let (vrf, x) = (p.cfg.vrf.clone(), self.export_neighbor(p));
+            let mut held = HeldFamilies::of(p);
             match vrf {
                 Some(vrf) => {
                     // The list comes VRF by VRF in name order: this VRF's changes are one run.
                     let lo = changes.vrf.partition_point(|((v, _), _)| **v < *vrf);
                     let n = changes.vrf[lo..].partition_point(|((v, _), _)| **v == *vrf);
                     // The delta said where each best path came from: no table reads here.
-                    for ((_, prefix), from) in &changes.vrf[lo..lo + n] {
+                    for (key, from) in &changes.vrf[lo..lo + n] {
+                        let nlri = Nlri::Unicast(key.1);
                         let nothing = from.leaves_nothing_for(addr);
-                        self.set_out(addr, &x, Nlri::Unicast(*prefix), router, nothing);
+                        if !held.passes_over(nlri, nothing, || ahead.holds_vrf(key)) {
+                            self.set_out(addr, &x, nlri, router, nothing);
+                            held.update(&self.peers[&addr], nlri);
+                        }
                     }
                 }
                 None => {
-                    for &((rd, prefix), from) in &changes.vpn {
+                    for (key, from) in &changes.vpn {
+                        let (rd, prefix) = *key;
+                        let nlri = Nlri::Vpn { rd, prefix };
                         let nothing = from.leaves_nothing_for(addr);
-                        self.set_out(addr, &x, Nlri::Vpn { rd, prefix }, router, nothing);
+                        if !held.passes_over(nlri, nothing, || ahead.holds_vpn(key)) {
+                            self.set_out(addr, &x, nlri, router, nothing);
+                            held.update(&self.peers[&addr], nlri);
+                        }
                     }
                 }
+            }
+            if held.passed_over_nothing_held {
+                // What `set_out` leaves for a change it finds nothing to do for.
+                self.touch_map_stats(&x);
             }
             self.flush(addr).await;
         }

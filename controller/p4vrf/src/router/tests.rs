@@ -103,6 +103,49 @@ fn a_delta_taken_ahead_waits_for_its_write_and_holds_back_the_keys_it_changed_ag
     assert!(vrf_a(&router.take_bgp_changes()).is_empty());
 }
 
+/// The speaker's way of taking the same changes: every mark, the keys ahead among them
+/// answered on demand ([`Router::take_bgp_marks`], [`Router::keys_ahead`]) — the same
+/// changes as [`Router::take_bgp_changes`] once those are left out.
+#[test]
+fn marks_with_the_keys_ahead_asked_leave_what_take_bgp_changes_leaves() {
+    let mut router = seed_lab();
+    let from_ce = BestFrom::Neighbor(CE.parse().unwrap());
+    learn(&mut router, &["10.9.1.0/24", "10.9.2.0/24"], 1);
+    router.take_translation().translate().expect("translates");
+    assert!(
+        !router
+            .keys_ahead()
+            .holds_vrf(&(VrfName::from("VRF-A"), "10.9.1.0/24".parse().unwrap())),
+        "no delta ahead: no key held back"
+    );
+    router
+        .rib_mut()
+        .withdraw_peer_route("VRF-A", "10.9.2.0/24".parse().unwrap(), ce().addr)
+        .unwrap();
+    let _second = router.take_translation_ahead();
+
+    let marks = router.take_bgp_marks();
+    let ahead = router.keys_ahead();
+    let mut marked = vrf_a(&marks);
+    marked.sort();
+    assert_eq!(
+        marked,
+        [
+            ("10.9.1.0/24".to_string(), from_ce),
+            ("10.9.2.0/24".to_string(), from_ce),
+        ]
+    );
+    let held_back: Vec<String> = marks
+        .vrf
+        .iter()
+        .filter(|(key, _)| &*key.0 == "VRF-A" && ahead.holds_vrf(key))
+        .map(|((_, prefix), _)| prefix.to_string())
+        .collect();
+    assert_eq!(held_back, ["10.9.2.0/24"]);
+    let rd: rib::RouteDistinguisher = "65000:1".parse().unwrap();
+    assert!(!ahead.holds_vpn(&(rd, "10.9.2.0/24".parse().unwrap())));
+}
+
 /// Without a delta ahead, the changes of several deltas come sorted, each key once with its
 /// latest word (as before deltas could be taken ahead).
 #[test]
