@@ -144,13 +144,16 @@ struct HeldFamilies {
 impl HeldFamilies {
     fn of(p: &Peer) -> Self {
         HeldFamilies {
-            holds: Family::ALL.map(|f| p.adj_out.get(&f).is_some_and(|o| !o.is_empty())),
+            holds: Family::ALL.map(|f| Self::holds_any(p, f)),
             passed_over_nothing_held: false,
         }
     }
 
-    fn slot(nlri: Nlri) -> usize {
-        let f = family_of(&nlri);
+    fn holds_any(p: &Peer, f: Family) -> bool {
+        p.adj_out.get(&f).is_some_and(|o| !o.is_empty())
+    }
+
+    fn slot(f: Family) -> usize {
         Family::ALL.iter().position(|a| *a == f).unwrap_or(0)
     }
 
@@ -158,7 +161,7 @@ impl HeldFamilies {
     /// is held, or the delta taken ahead changed the key again (`ahead`, asked only for the
     /// changes that would do something), whose write reports it once done.
     fn passes_over(&mut self, nlri: Nlri, nothing: bool, ahead: impl FnOnce() -> bool) -> bool {
-        if nothing && !self.holds[Self::slot(nlri)] {
+        if nothing && !self.holds[Self::slot(family_of(&nlri))] {
             self.passed_over_nothing_held = true;
             return true;
         }
@@ -168,7 +171,7 @@ impl HeldFamilies {
     /// After a change to `nlri` was applied.
     fn update(&mut self, p: &Peer, nlri: Nlri) {
         let f = family_of(&nlri);
-        self.holds[Self::slot(nlri)] = p.adj_out.get(&f).is_some_and(|o| !o.is_empty());
+        self.holds[Self::slot(f)] = Self::holds_any(p, f);
     }
 }
 
